@@ -1,0 +1,117 @@
+// Package store opens the SQL database that holds Ponte's own state outside
+// Temporal (campaign items, IUV allocations, message ledger): SQLite (pure Go)
+// by default, PostgreSQL in production, behind database/sql.
+package store
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
+
+	_ "github.com/jackc/pgx/v5/stdlib" // PostgreSQL driver "pgx"
+	_ "modernc.org/sqlite"             // SQLite driver "sqlite"
+)
+
+// Dialects understood by Rebind and by the packages that keep tables here.
+const (
+	SQLite   = "sqlite"
+	Postgres = "postgres"
+)
+
+// DB is an open state database and its dialect.
+type DB struct {
+	*sql.DB
+	Dialect string
+	// DSN as given, with any password removed, for messages.
+	Where string
+}
+
+// Open opens a state database from a DSN:
+//   - "" or ":memory:"              in-memory SQLite (tests, throwaway runs)
+//   - "sqlite:/path/state.db" or a bare path ending in .db  SQLite file (WAL)
+//   - "postgres://…" / "postgresql://…"               PostgreSQL via pgx
+func Open(ctx context.Context, dsn string) (*DB, error) {
+	switch {
+	case strings.HasPrefix(dsn, "postgres://"), strings.HasPrefix(dsn, "postgresql://"):
+		db, err := sql.Open("pgx", dsn)
+		if err != nil {
+			return nil, fmt.Errorf("state store: %w", err)
+		}
+		db.SetMaxOpenConns(16)
+		if err := ping(ctx, db); err != nil {
+			_ = db.Close()
+			return nil, fmt.Errorf("state store: cannot reach PostgreSQL at %s: %w", redact(dsn), err)
+		}
+		return &DB{DB: db, Dialect: Postgres, Where: redact(dsn)}, nil
+	case dsn == "" || dsn == ":memory:":
+		// A named shared-cache in-memory DB, so every pooled connection sees it.
+		name := fmt.Sprintf("file:ponte-mem-%d?mode=memory&cache=shared", time.Now().UnixNano())
+		db, err := sql.Open("sqlite", name+"&_pragma=busy_timeout(10000)")
+		if err != nil {
+			return nil, fmt.Errorf("state store: %w", err)
+		}
+		db.SetMaxOpenConns(1)
+		db.SetConnMaxLifetime(0)
+		db.SetConnMaxIdleTime(0)
+		return &DB{DB: db, Dialect: SQLite, Where: "in-memory SQLite"}, ping(ctx, db)
+	default:
+		path := strings.TrimPrefix(dsn, "sqlite:")
+		if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+			return nil, fmt.Errorf("state store: %w", err)
+		}
+		db, err := sql.Open("sqlite", "file:"+path+"?_pragma=busy_timeout(10000)&_pragma=journal_mode(WAL)&_pragma=synchronous(NORMAL)&_txlock=immediate")
+		if err != nil {
+			return nil, fmt.Errorf("state store: %w", err)
+		}
+		// One writer at a time is what SQLite does anyway; a single connection
+		// avoids SQLITE_BUSY between our own goroutines.
+		db.SetMaxOpenConns(1)
+		if err := ping(ctx, db); err != nil {
+			_ = db.Close()
+			return nil, fmt.Errorf("state store: cannot open SQLite file %s: %w", path, err)
+		}
+		return &DB{DB: db, Dialect: SQLite, Where: path}, nil
+	}
+}
+
+func ping(ctx context.Context, db *sql.DB) error {
+	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	return db.PingContext(ctx)
+}
+
+// Rebind turns the '?' placeholders of a query into the dialect's own ($1, $2…
+// for PostgreSQL). Queries here never contain a literal '?'.
+func (d *DB) Rebind(q string) string { return Rebind(d.Dialect, q) }
+
+// Rebind is DB.Rebind for callers that hold only a dialect name.
+func Rebind(dialect, q string) string {
+	if dialect != Postgres {
+		return q
+	}
+	var b strings.Builder
+	n := 0
+	for _, r := range q {
+		if r == '?' {
+			n++
+			b.WriteString("$" + strconv.Itoa(n))
+			continue
+		}
+		b.WriteRune(r)
+	}
+	return b.String()
+}
+
+func redact(dsn string) string {
+	if i := strings.Index(dsn, "@"); i > 0 {
+		if j := strings.Index(dsn, "://"); j > 0 && j < i {
+			return dsn[:j+3] + "…" + dsn[i:]
+		}
+	}
+	return dsn
+}

@@ -1,0 +1,407 @@
+// Package tenant loads and validates the configuration of one ente (a comune) served by
+// Ponte — identity, pagoPA, App IO, legacy sources — from YAML or JSON, reporting every
+// problem with file, line, JSON pointer, rule and a hint.
+package tenant
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"regexp"
+	"sort"
+	"strings"
+
+	"github.com/ponte-pa/ponte/connectors/legacy"
+	"github.com/ponte-pa/ponte/schemas"
+)
+
+// SchemaName is the schema every tenant file is validated against.
+const SchemaName = "tenant.schema.json"
+
+// Tenant is one ente as configured.
+type Tenant struct {
+	ID               string            `json:"id"`
+	Name             Localized         `json:"name"`
+	IPACode          string            `json:"ipaCode"`
+	FiscalCode       string            `json:"fiscalCode"`
+	PagoPA           PagoPA            `json:"pagopa"`
+	AppIO            AppIO             `json:"appio"`
+	Sources          map[string]Source `json:"sources,omitempty"`
+	CampaignDefaults CampaignDefaults  `json:"campaignDefaults"`
+	Channels         Channels          `json:"channels"`
+
+	Dir  string `json:"-"` // absolute directory of the config file; relative paths resolve here
+	File string `json:"-"` // the config file as passed to Load
+}
+
+// Localized is a text per language.
+type Localized struct {
+	IT string `json:"it"`
+	EN string `json:"en,omitempty"`
+}
+
+// PagoPA holds the ente's creditor settings.
+type PagoPA struct {
+	AuxDigit        int    `json:"auxDigit"`
+	SegregationCode string `json:"segregationCode,omitempty"`
+	ApplicationCode string `json:"applicationCode,omitempty"`
+	StationID       string `json:"stationId,omitempty"`
+	IBAN            string `json:"iban"`
+	PostalIBAN      string `json:"postalIban,omitempty"`
+	GPD             GPD    `json:"gpd"`
+}
+
+// GPD is access to the GPD debt-positions API.
+type GPD struct {
+	BaseURL         string `json:"baseURL"`
+	SubscriptionKey Secret `json:"subscriptionKey"`
+}
+
+// AppIO is access to the App IO Services API.
+type AppIO struct {
+	BaseURL  string               `json:"baseURL"`
+	Services map[string]IOService `json:"services"` // by purpose: payments, alerts, news
+}
+
+// IOService is one App IO service.
+type IOService struct {
+	ServiceID string `json:"serviceId"`
+	Key       Secret `json:"key"`
+}
+
+// Source is a legacy source; Config is validated by the schema of its Kind.
+type Source struct {
+	Kind   string          `json:"kind"`
+	Config json.RawMessage `json:"config"`
+}
+
+// Channels reach citizens when App IO cannot.
+type Channels struct {
+	Email *EmailChannel `json:"email,omitempty"`
+}
+
+// EmailChannel is the comune's SMTP relay.
+type EmailChannel struct {
+	Addr     string `json:"addr"`
+	From     string `json:"from"`
+	Username string `json:"username,omitempty"`
+	Password Secret `json:"password"`
+	// CAFile is absolute after Load.
+	CAFile string `json:"caFile,omitempty"`
+}
+
+// CampaignDefaults are defaults for payment-notice campaigns.
+type CampaignDefaults struct {
+	DueInDays int      `json:"dueInDays"` // default 30
+	IOPurpose string   `json:"ioPurpose"` // default payments
+	Languages []string `json:"languages"` // default [it]
+}
+
+// OpenSource opens the named legacy source, resolving its paths against t.Dir.
+func (t *Tenant) OpenSource(name string) (legacy.DebtorSource, error) {
+	s, ok := t.Sources[name]
+	if !ok {
+		names := make([]string, 0, len(t.Sources))
+		for n := range t.Sources {
+			names = append(names, n)
+		}
+		sort.Strings(names)
+		return nil, fmt.Errorf("tenant %s: no source %q (sources: %s)", t.ID, name, strings.Join(names, ", "))
+	}
+	return legacy.OpenSource(s.Kind, s.Config, t.Dir)
+}
+
+// Problem is one thing wrong in a config file.
+type Problem struct {
+	Pointer string // JSON pointer of the bad value, e.g. /pagopa/segregationCode
+	Rule    string // schema keyword (required, pattern, type, ...) or Go check (checksum, cin, kind, ...)
+	Message string // what is wrong
+	Hint    string // what to do
+	Line    int    // line in a YAML file (of the key, or of the enclosing object), 0 if unknown
+}
+
+// ConfigError lists every problem found in one config file.
+type ConfigError struct {
+	File     string
+	Problems []Problem
+}
+
+// Error prints one line per problem: "file[:line]: pointer: rule: message; hint".
+func (e *ConfigError) Error() string {
+	var b strings.Builder
+	for i, p := range e.Problems {
+		if i > 0 {
+			b.WriteByte('\n')
+		}
+		b.WriteString(e.File)
+		if p.Line > 0 {
+			fmt.Fprintf(&b, ":%d", p.Line)
+		}
+		ptr := p.Pointer
+		if ptr == "" {
+			ptr = "(root)"
+		}
+		fmt.Fprintf(&b, ": %s: %s: %s", ptr, p.Rule, p.Message)
+		if p.Hint != "" {
+			b.WriteString("; " + p.Hint)
+		}
+	}
+	return b.String()
+}
+
+// maxConfigSize bounds what Load reads; tenant files are small.
+const maxConfigSize = 4 << 20
+
+// Load reads a tenant config (.yaml, .yml or .json), validates it against
+// tenant.schema.json, each source config against its kind's schema, and then the
+// checks a schema cannot express (fiscal code checksum, IBAN mod-97 and CIN). Every
+// problem is reported at once in a *ConfigError; I/O failures are returned as is.
+func Load(path string) (*Tenant, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, fmt.Errorf("tenant: %w", err)
+	}
+	data, err := io.ReadAll(io.LimitReader(f, maxConfigSize+1))
+	f.Close()
+	if err != nil {
+		return nil, fmt.Errorf("tenant: %s: %w", path, err)
+	}
+	if len(data) > maxConfigSize {
+		return nil, &ConfigError{File: path, Problems: []Problem{{Rule: "size", Message: fmt.Sprintf("file is larger than %d bytes", maxConfigSize)}}}
+	}
+	return parse(path, data)
+}
+
+func parse(path string, data []byte) (*Tenant, error) {
+	var doc any
+	var lines map[string]int
+	var err error
+	switch strings.ToLower(filepath.Ext(path)) {
+	case ".yaml", ".yml":
+		doc, lines, err = decodeYAML(data)
+	case ".json":
+		doc, err = decodeJSON(data)
+	default:
+		return nil, &ConfigError{File: path, Problems: []Problem{{Rule: "extension", Message: "unknown file type", Hint: "name the file .yaml, .yml or .json"}}}
+	}
+	if err != nil {
+		return nil, &ConfigError{File: path, Problems: []Problem{{Rule: "syntax", Message: err.Error(), Hint: "fix the YAML/JSON syntax"}}}
+	}
+
+	var probs []schemas.Problem
+	addSchemaErr := func(prefix string, err error) error {
+		var ve *schemas.ValidationError
+		if !errors.As(err, &ve) {
+			return err
+		}
+		for _, p := range ve.Problems {
+			p.Pointer = prefix + p.Pointer
+			probs = append(probs, p)
+		}
+		return nil
+	}
+	if err := schemas.Validate(SchemaName, doc); err != nil {
+		if e := addSchemaErr("", err); e != nil {
+			return nil, e
+		}
+	}
+	root, _ := doc.(map[string]any)
+	probs = append(probs, checkSources(root, addSchemaErr)...)
+	probs = append(probs, goChecks(root, probs)...)
+
+	if len(probs) > 0 {
+		schemas.SortProblems(probs)
+		ce := &ConfigError{File: path}
+		for _, p := range probs {
+			ce.Problems = append(ce.Problems, Problem{Pointer: p.Pointer, Rule: p.Rule, Message: p.Message, Hint: p.Hint, Line: lineOf(lines, p.Pointer)})
+		}
+		return nil, ce
+	}
+
+	b, err := json.Marshal(doc)
+	if err != nil {
+		return nil, fmt.Errorf("tenant: %s: %w", path, err)
+	}
+	t := &Tenant{}
+	if err := json.Unmarshal(b, t); err != nil {
+		// The schema should have caught this; report it as a config problem anyway.
+		return nil, &ConfigError{File: path, Problems: []Problem{{Rule: "type", Message: err.Error()}}}
+	}
+	dir, err := filepath.Abs(filepath.Dir(path))
+	if err != nil {
+		return nil, fmt.Errorf("tenant: %s: %w", path, err)
+	}
+	t.Dir, t.File = dir, path
+	t.PagoPA.GPD.SubscriptionKey.baseDir = dir
+	if e := t.Channels.Email; e != nil {
+		e.Password.baseDir = dir
+		if e.CAFile != "" && !filepath.IsAbs(e.CAFile) {
+			e.CAFile = filepath.Join(dir, e.CAFile)
+		}
+	}
+	for k, s := range t.AppIO.Services {
+		s.Key.baseDir = dir
+		t.AppIO.Services[k] = s
+	}
+	if t.CampaignDefaults.DueInDays == 0 {
+		t.CampaignDefaults.DueInDays = 30
+	}
+	if t.CampaignDefaults.IOPurpose == "" {
+		t.CampaignDefaults.IOPurpose = "payments"
+	}
+	if len(t.CampaignDefaults.Languages) == 0 {
+		t.CampaignDefaults.Languages = []string{"it"}
+	}
+	return t, nil
+}
+
+// lineOf finds the line of a pointer, or of its nearest ancestor.
+func lineOf(lines map[string]int, ptr string) int {
+	for {
+		if l, ok := lines[ptr]; ok {
+			return l
+		}
+		i := strings.LastIndexByte(ptr, '/')
+		if i < 0 {
+			return 0
+		}
+		ptr = ptr[:i]
+	}
+}
+
+// checkSources validates each source's config with the schema of its kind, looked up in
+// the legacy registry so that new kinds need no change here.
+func checkSources(root map[string]any, addSchemaErr func(string, error) error) []schemas.Problem {
+	srcs, _ := root["sources"].(map[string]any)
+	names := make([]string, 0, len(srcs))
+	for n := range srcs {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	var probs []schemas.Problem
+	for _, n := range names {
+		src, _ := srcs[n].(map[string]any)
+		kind, ok := src["kind"].(string)
+		if !ok {
+			continue // the tenant schema reports it
+		}
+		base := schemas.JoinPointer("/sources", n)
+		schemaName, known := legacy.ConfigSchema(kind)
+		if !known {
+			probs = append(probs, schemas.Problem{Pointer: base + "/kind", Rule: "kind",
+				Message: fmt.Sprintf("unknown source kind %q", kind),
+				Hint:    "use one of: " + strings.Join(legacy.Kinds(), ", ")})
+			continue
+		}
+		cfg, ok := src["config"].(map[string]any)
+		if !ok || schemaName == "" {
+			continue
+		}
+		if err := schemas.Validate(schemaName, cfg); err != nil {
+			if e := addSchemaErr(base+"/config", err); e != nil {
+				probs = append(probs, schemas.Problem{Pointer: base + "/config", Rule: "schema", Message: e.Error()})
+			}
+		}
+	}
+	return probs
+}
+
+var (
+	reFiscal = regexp.MustCompile(`^[0-9]{11}$`)
+	reIBAN   = regexp.MustCompile(`^IT[0-9]{2}[A-Z][0-9]{10}[0-9A-Z]{12}$`)
+)
+
+// goChecks runs the checks JSON Schema cannot express, on values that passed the schema
+// shape checks (so one mistake is not reported twice).
+func goChecks(root map[string]any, already []schemas.Problem) []schemas.Problem {
+	bad := map[string]bool{}
+	for _, p := range already {
+		bad[p.Pointer] = true
+	}
+	var probs []schemas.Problem
+	fromField := func(ptr string, err error, hint string) {
+		var fe *legacy.FieldError
+		if errors.As(err, &fe) {
+			probs = append(probs, schemas.Problem{Pointer: ptr, Rule: fe.Rule, Message: fmt.Sprintf("%s, got %q", lowerFirst(fe.MessageEN), fe.Value), Hint: hint})
+		}
+	}
+	if fc, ok := root["fiscalCode"].(string); ok && !bad["/fiscalCode"] && reFiscal.MatchString(fc) {
+		if err := legacy.ValidateNumericFiscalCode(fc); err != nil {
+			fromField("/fiscalCode", err, "copy the ente's codice fiscale from indicepa.gov.it and check every digit")
+		}
+	}
+	pp, _ := root["pagopa"].(map[string]any)
+	if iban, ok := pp["iban"].(string); ok && !bad["/pagopa/iban"] && reIBAN.MatchString(iban) {
+		if err := legacy.ValidateIBAN(iban); err != nil {
+			fromField("/pagopa/iban", err, "copy the IBAN again from the treasury contract; one character is probably wrong")
+		}
+	}
+	if iban, ok := pp["postalIban"].(string); ok && !bad["/pagopa/postalIban"] && reIBAN.MatchString(iban) {
+		if err := legacy.ValidateIBAN(iban); err != nil {
+			fromField("/pagopa/postalIban", err, "copy the BancoPosta IBAN again; one character is probably wrong")
+		} else if iban[5:10] != "07601" {
+			probs = append(probs, schemas.Problem{Pointer: "/pagopa/postalIban", Rule: "postal",
+				Message: fmt.Sprintf("not a BancoPosta IBAN: ABI is %s, not 07601", iban[5:10]),
+				Hint:    "put the bank account in iban and only a Poste Italiane account in postalIban"})
+		}
+	}
+	cd, _ := root["campaignDefaults"].(map[string]any)
+	if purpose, ok := cd["ioPurpose"].(string); ok && !bad["/campaignDefaults/ioPurpose"] {
+		io, _ := root["appio"].(map[string]any)
+		svcs, _ := io["services"].(map[string]any)
+		if _, ok := svcs[purpose]; !ok && svcs != nil {
+			probs = append(probs, schemas.Problem{Pointer: "/campaignDefaults/ioPurpose", Rule: "reference",
+				Message: fmt.Sprintf("no App IO service is configured for purpose %q", purpose),
+				Hint:    "add it under appio.services or pick a configured purpose"})
+		}
+	}
+	return probs
+}
+
+// lowerFirst lower-cases the first letter unless it starts an acronym ("IBAN").
+func lowerFirst(s string) string {
+	if len(s) < 2 || s[1] >= 'A' && s[1] <= 'Z' {
+		return s
+	}
+	return strings.ToLower(s[:1]) + s[1:]
+}
+
+// LoadDir loads every *.yaml, *.yml and *.json file directly in dir (sorted by name).
+// It returns the tenants that loaded and, joined, the errors of all that did not —
+// including duplicate tenant ids across files.
+func LoadDir(dir string) ([]*Tenant, error) {
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		return nil, fmt.Errorf("tenant: %w", err)
+	}
+	var out []*Tenant
+	var errs []error
+	ids := map[string]string{}
+	for _, e := range entries {
+		if e.IsDir() {
+			continue
+		}
+		switch strings.ToLower(filepath.Ext(e.Name())) {
+		case ".yaml", ".yml", ".json":
+		default:
+			continue
+		}
+		p := filepath.Join(dir, e.Name())
+		t, err := Load(p)
+		if err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		if prev, dup := ids[t.ID]; dup {
+			errs = append(errs, &ConfigError{File: p, Problems: []Problem{{Pointer: "/id", Rule: "unique",
+				Message: fmt.Sprintf("tenant id %q is already used by %s", t.ID, prev), Hint: "give every tenant its own id"}}})
+			continue
+		}
+		ids[t.ID] = p
+		out = append(out, t)
+	}
+	return out, errors.Join(errs...)
+}
