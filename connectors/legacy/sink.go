@@ -1,0 +1,176 @@
+package legacy
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"sort"
+	"strings"
+
+	"github.com/ponte-pa/ponte/schemas"
+)
+
+// Statuses written back to a legacy system.
+const (
+	StatusPublished = "published" // the debt position exists on pagoPA
+	StatusNotified  = "notified"  // the citizen was told (App IO or e-mail)
+	StatusPaid      = "paid"      // a receipt arrived
+	StatusFailed    = "failed"    // the record could not be processed
+	StatusCancelled = "cancelled" // the position was withdrawn
+)
+
+// StatusUpdate is what Ponte tells the legacy system about one of its records, keyed by
+// the record's ExternalID. Writing the same update twice is harmless: sinks overwrite.
+type StatusUpdate struct {
+	ExternalID      string `json:"externalId"`
+	Status          string `json:"status"`
+	IUPD            string `json:"iupd,omitempty"`
+	NAV             string `json:"nav,omitempty"`
+	IUV             string `json:"iuv,omitempty"`
+	PaidDate        string `json:"paidDate,omitempty"` // YYYY-MM-DD
+	AmountPaidCents int64  `json:"amountPaidCents,omitempty"`
+	Message         string `json:"message,omitempty"`
+}
+
+// Validate checks the fields every sink relies on.
+func (u StatusUpdate) Validate() error {
+	if u.ExternalID == "" {
+		return fmt.Errorf("legacy: status update without externalId")
+	}
+	switch u.Status {
+	case StatusPublished, StatusNotified, StatusPaid, StatusFailed, StatusCancelled:
+	default:
+		return fmt.Errorf("legacy: status update %s: unknown status %q", u.ExternalID, u.Status)
+	}
+	if u.PaidDate != "" {
+		if _, err := ParseDate(u.PaidDate, DateISO); err != nil {
+			return fmt.Errorf("legacy: status update %s: paidDate: %w", u.ExternalID, err)
+		}
+	}
+	return nil
+}
+
+// DebtorSink writes statuses back to a legacy system.
+type DebtorSink interface {
+	// Name identifies the sink in logs.
+	Name() string
+	// WriteStatus writes a batch. SQL sinks write it in one transaction (all or none);
+	// HTTP sinks write one request per update and return a *WriteError naming the
+	// updates that failed. Retrying a whole batch is always safe.
+	WriteStatus(ctx context.Context, updates []StatusUpdate) error
+}
+
+// WriteError lists the updates of a batch that were not written.
+type WriteError struct {
+	Sink   string
+	Failed map[string]error // by ExternalID
+}
+
+func (e *WriteError) Error() string {
+	ids := make([]string, 0, len(e.Failed))
+	for id := range e.Failed {
+		ids = append(ids, id)
+	}
+	sort.Strings(ids)
+	parts := make([]string, 0, len(ids))
+	for i, id := range ids {
+		if i == 5 {
+			parts = append(parts, fmt.Sprintf("… and %d more", len(ids)-5))
+			break
+		}
+		parts = append(parts, id+": "+e.Failed[id].Error())
+	}
+	return fmt.Sprintf("legacy: %s: %d update(s) not written: %s", e.Sink, len(ids), strings.Join(parts, "; "))
+}
+
+// Unwrap returns the errors of the failed updates.
+func (e *WriteError) Unwrap() []error {
+	out := make([]error, 0, len(e.Failed))
+	for _, err := range e.Failed {
+		out = append(out, err)
+	}
+	return out
+}
+
+// SinkFactory builds a sink from its JSON config; relative paths resolve against baseDir.
+type SinkFactory func(cfg json.RawMessage, baseDir string) (DebtorSink, error)
+
+type sinkRegistration struct {
+	schema  string
+	factory SinkFactory
+}
+
+var sinks = map[string]sinkRegistration{}
+
+// RegisterSink makes a sink kind available. A kind that is both a source and a sink
+// (sql, rest, soap) uses the same config and schema for both: the write-back part of the
+// config is what the sink needs. Like RegisterSource it panics on programming errors.
+func RegisterSink(kind, schemaName string, f SinkFactory) {
+	if kind == "" || f == nil {
+		panic("legacy: RegisterSink with empty kind or nil factory")
+	}
+	regMu.Lock()
+	defer regMu.Unlock()
+	if _, dup := sinks[kind]; dup {
+		panic("legacy: sink kind registered twice: " + kind)
+	}
+	sinks[kind] = sinkRegistration{schema: schemaName, factory: f}
+}
+
+// SinkKinds lists the registered sink kinds, sorted.
+func SinkKinds() []string {
+	regMu.RLock()
+	defer regMu.RUnlock()
+	out := make([]string, 0, len(sinks))
+	for k := range sinks {
+		out = append(out, k)
+	}
+	sort.Strings(out)
+	return out
+}
+
+// OpenSink validates cfg against the kind's schema and builds the sink; an unknown kind
+// is an *UnknownKindError, schema violations a *schemas.ValidationError.
+func OpenSink(kind string, cfg json.RawMessage, baseDir string) (DebtorSink, error) {
+	regMu.RLock()
+	r, ok := sinks[kind]
+	regMu.RUnlock()
+	if !ok {
+		return nil, &UnknownKindError{Kind: kind, Known: SinkKinds()}
+	}
+	if r.schema != "" {
+		var doc any
+		if err := json.Unmarshal(cfg, &doc); err != nil {
+			return nil, fmt.Errorf("legacy: %s sink config: %w", kind, err)
+		}
+		if err := schemas.Validate(r.schema, doc); err != nil {
+			return nil, err
+		}
+	}
+	return r.factory(cfg, baseDir)
+}
+
+// decodeStrict decodes a config rejecting unknown fields.
+func decodeStrict(kind string, cfg json.RawMessage, v any) error {
+	dec := json.NewDecoder(strings.NewReader(string(cfg)))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
+		return fmt.Errorf("legacy: %s config: %w", kind, err)
+	}
+	return nil
+}
+
+// Previewer is implemented by sources whose Read has side effects (the inbox moves the
+// files it read): Preview returns a source that reads the same records and changes
+// nothing, for checks such as `ponte source check`.
+type Previewer interface {
+	Preview() DebtorSource
+}
+
+// ForPreview returns src.Preview() when src has side effects, else src.
+func ForPreview(src DebtorSource) DebtorSource {
+	if p, ok := src.(Previewer); ok {
+		return p.Preview()
+	}
+	return src
+}

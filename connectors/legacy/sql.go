@@ -1,0 +1,502 @@
+package legacy
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"regexp"
+	"strconv"
+	"strings"
+
+	"github.com/go-sql-driver/mysql"
+	_ "github.com/jackc/pgx/v5/stdlib" // driver "pgx"
+	_ "modernc.org/sqlite"             // driver "sqlite"
+)
+
+// KindSQL is the tenant config kind of the SQL source and sink.
+const KindSQL = "sql"
+
+func init() {
+	factory := func(cfg json.RawMessage, baseDir string) (*SQLSource, error) {
+		var c SQLConfig
+		if err := decodeStrict(KindSQL, cfg, &c); err != nil {
+			return nil, err
+		}
+		return NewSQLSource(c, baseDir)
+	}
+	RegisterSource(KindSQL, "legacy-sql.schema.json", func(cfg json.RawMessage, baseDir string) (DebtorSource, error) {
+		s, err := factory(cfg, baseDir)
+		if err != nil {
+			return nil, err
+		}
+		if s.cfg.Query == "" {
+			return nil, errors.New("legacy: sql: query is required to read debtors")
+		}
+		return s, nil
+	})
+	RegisterSink(KindSQL, "legacy-sql.schema.json", func(cfg json.RawMessage, baseDir string) (DebtorSink, error) {
+		s, err := factory(cfg, baseDir)
+		if err != nil {
+			return nil, err
+		}
+		if s.cfg.WriteBack == "" {
+			return nil, errors.New("legacy: sql: writeBack is required to write statuses")
+		}
+		return s, nil
+	})
+}
+
+// SQLConfig configures a database of the tributi back office; it mirrors
+// legacy-sql.schema.json. The same config reads debtors (Query) and writes statuses
+// back (WriteBack).
+type SQLConfig struct {
+	// Driver is postgres, mysql (also MariaDB) or sqlite.
+	Driver string `json:"driver"`
+	// DSN is a secret reference (env:NAME or file:path) holding the connection string.
+	DSN string `json:"dsn"`
+	// Query selects the debtors; :name parameters take their values from Params.
+	Query  string         `json:"query,omitempty"`
+	Params map[string]any `json:"params,omitempty"`
+	// KeyColumn, a unique column of Query's result, turns on keyset pagination: pages of
+	// PageSize rows ordered by it, each one starting after the last key seen, so that a
+	// large table is never read in one long-lived statement.
+	KeyColumn string `json:"keyColumn,omitempty"`
+	PageSize  int    `json:"pageSize,omitempty"` // default 1000
+	// Columns maps canonical fields to result columns; unmapped fields are matched by
+	// common Italian names as for CSV headers.
+	Columns map[string]string `json:"columns,omitempty"`
+	// WriteBack is the statement run for each StatusUpdate, with parameters :externalId,
+	// :status, :iupd, :nav, :iuv, :paidDate, :amountPaidCents and :message.
+	WriteBack string `json:"writeBack,omitempty"`
+	ValueFormat
+}
+
+// SQLSource reads debtors from, and writes statuses to, a SQL database.
+type SQLSource struct {
+	cfg        SQLConfig
+	baseDir    string
+	driver     string
+	dialect    string
+	writeQuery string
+	writeNames []string
+}
+
+var identRe = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
+
+var statusParams = map[string]func(StatusUpdate) any{
+	"externalId":      func(u StatusUpdate) any { return u.ExternalID },
+	"status":          func(u StatusUpdate) any { return u.Status },
+	"iupd":            func(u StatusUpdate) any { return nullIfEmpty(u.IUPD) },
+	"nav":             func(u StatusUpdate) any { return nullIfEmpty(u.NAV) },
+	"iuv":             func(u StatusUpdate) any { return nullIfEmpty(u.IUV) },
+	"paidDate":        func(u StatusUpdate) any { return nullIfEmpty(u.PaidDate) },
+	"amountPaidCents": func(u StatusUpdate) any { return u.AmountPaidCents },
+	"message":         func(u StatusUpdate) any { return nullIfEmpty(u.Message) },
+}
+
+func nullIfEmpty(s string) any {
+	if s == "" {
+		return nil
+	}
+	return s
+}
+
+// NewSQLSource checks cfg. The DSN is resolved, and the database opened, by each Read
+// and WriteStatus.
+func NewSQLSource(cfg SQLConfig, baseDir string) (*SQLSource, error) {
+	s := &SQLSource{cfg: cfg, baseDir: baseDir, dialect: cfg.Driver}
+	switch cfg.Driver {
+	case "postgres":
+		s.driver = "pgx"
+	case "mysql":
+		s.driver = "mysql"
+	case "sqlite":
+		s.driver = "sqlite"
+	default:
+		return nil, fmt.Errorf("legacy: sql: driver %q: use postgres, mysql or sqlite", cfg.Driver)
+	}
+	if !strings.HasPrefix(cfg.DSN, "env:") && !strings.HasPrefix(cfg.DSN, "file:") {
+		return nil, errors.New("legacy: sql: dsn must be a secret reference (env:NAME or file:path), never the connection string itself")
+	}
+	if err := cfg.ValueFormat.check(KindSQL); err != nil {
+		return nil, err
+	}
+	if cfg.PageSize < 0 {
+		return nil, errors.New("legacy: sql: pageSize must not be negative")
+	}
+	if s.cfg.PageSize == 0 {
+		s.cfg.PageSize = 1000
+	}
+	if cfg.KeyColumn != "" && !identRe.MatchString(cfg.KeyColumn) {
+		return nil, fmt.Errorf("legacy: sql: keyColumn %q must be a plain column name", cfg.KeyColumn)
+	}
+	for f := range cfg.Columns {
+		if !containsStr(canonicalFields, f) {
+			return nil, fmt.Errorf("legacy: sql: columns: unknown field %q (fields: %s)", f, strings.Join(canonicalFields, ", "))
+		}
+	}
+	if cfg.Query != "" {
+		_, names, err := BindNamed(cfg.Query, cfg.Driver)
+		if err != nil {
+			return nil, fmt.Errorf("legacy: sql: query: %w", err)
+		}
+		for _, n := range names {
+			if _, ok := cfg.Params[n]; !ok {
+				return nil, fmt.Errorf("legacy: sql: query uses :%s but params has no %q", n, n)
+			}
+		}
+	}
+	if cfg.WriteBack != "" {
+		q, names, err := BindNamed(cfg.WriteBack, cfg.Driver)
+		if err != nil {
+			return nil, fmt.Errorf("legacy: sql: writeBack: %w", err)
+		}
+		for _, n := range names {
+			if statusParams[n] == nil {
+				return nil, fmt.Errorf("legacy: sql: writeBack uses :%s; available: externalId, status, iupd, nav, iuv, paidDate, amountPaidCents, message", n)
+			}
+		}
+		if !containsStr(names, "externalId") {
+			return nil, errors.New("legacy: sql: writeBack must use :externalId to find the record")
+		}
+		s.writeQuery, s.writeNames = q, names
+	}
+	return s, nil
+}
+
+// Name is "sql:" and the driver.
+func (s *SQLSource) Name() string { return "sql:" + s.dialect }
+
+// NamedParamError reports a malformed :name parameter.
+type NamedParamError struct {
+	Offset int
+	Reason string
+}
+
+func (e *NamedParamError) Error() string {
+	return fmt.Sprintf("parameter at byte %d: %s", e.Offset, e.Reason)
+}
+
+// BindNamed rewrites :name parameters into the driver's placeholders ($1, $2, ... for
+// postgres; ? for mysql and sqlite) and returns the names in placeholder order. Quoted
+// strings, quoted identifiers, comments and PostgreSQL :: casts are left alone.
+func BindNamed(query, dialect string) (string, []string, error) {
+	var b strings.Builder
+	var names []string
+	n := len(query)
+	for i := 0; i < n; {
+		c := query[i]
+		switch {
+		case c == '\'' || c == '"' || c == '`':
+			j := i + 1
+			for ; j < n; j++ {
+				if query[j] == c {
+					if j+1 < n && query[j+1] == c { // doubled quote escapes
+						j++
+						continue
+					}
+					break
+				}
+				if query[j] == '\\' && c == '\'' && dialect == "mysql" && j+1 < n {
+					j++
+				}
+			}
+			if j >= n {
+				return "", nil, &NamedParamError{Offset: i, Reason: "unterminated quote"}
+			}
+			b.WriteString(query[i : j+1])
+			i = j + 1
+		case c == '-' && i+1 < n && query[i+1] == '-':
+			j := strings.IndexByte(query[i:], '\n')
+			if j < 0 {
+				j = n - i
+			}
+			b.WriteString(query[i : i+j])
+			i += j
+		case c == '/' && i+1 < n && query[i+1] == '*':
+			j := strings.Index(query[i+2:], "*/")
+			if j < 0 {
+				return "", nil, &NamedParamError{Offset: i, Reason: "unterminated comment"}
+			}
+			b.WriteString(query[i : i+2+j+2])
+			i += 2 + j + 2
+		case c == ':' && i+1 < n && query[i+1] == ':':
+			b.WriteString("::")
+			i += 2
+		case c == ':' && i+1 < n && (query[i+1] == '_' || isLetter(query[i+1])):
+			j := i + 1
+			for j < n && (query[j] == '_' || isLetter(query[j]) || query[j] >= '0' && query[j] <= '9') {
+				j++
+			}
+			names = append(names, query[i+1:j])
+			if dialect == "postgres" {
+				b.WriteString("$" + strconv.Itoa(len(names)))
+			} else {
+				b.WriteByte('?')
+			}
+			i = j
+		case c == '?' && dialect != "postgres":
+			return "", nil, &NamedParamError{Offset: i, Reason: "use :name parameters, not ?"}
+		default:
+			b.WriteByte(c)
+			i++
+		}
+	}
+	return b.String(), names, nil
+}
+
+func isLetter(c byte) bool { return c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' }
+
+func (s *SQLSource) open(ctx context.Context) (*sql.DB, error) {
+	dsn, err := resolveSecret(s.cfg.DSN, s.baseDir)
+	if err != nil {
+		return nil, err
+	}
+	if s.driver == "mysql" {
+		// Rows matched, not rows changed: rewriting the same status must not look like
+		// an unknown record.
+		mc, err := mysql.ParseDSN(dsn)
+		if err != nil {
+			return nil, fmt.Errorf("legacy: sql: mysql dsn: %w", errors.New("cannot parse (value not shown)"))
+		}
+		mc.ClientFoundRows = true
+		dsn = mc.FormatDSN()
+	}
+	db, err := sql.Open(s.driver, dsn)
+	if err != nil {
+		return nil, fmt.Errorf("legacy: sql: open %s: %w", s.dialect, err)
+	}
+	if err := db.PingContext(ctx); err != nil {
+		db.Close()
+		return nil, &SQLError{Dialect: s.dialect, Op: "connect", Err: err}
+	}
+	return db, nil
+}
+
+// SQLError wraps a database failure with what was being done.
+type SQLError struct {
+	Dialect, Op string
+	Err         error
+}
+
+func (e *SQLError) Error() string {
+	return "legacy: sql " + e.Dialect + ": " + e.Op + ": " + e.Err.Error()
+}
+
+// Unwrap returns the driver error.
+func (e *SQLError) Unwrap() error { return e.Err }
+
+func (s *SQLSource) args(names []string, extra map[string]any) []any {
+	out := make([]any, len(names))
+	for i, n := range names {
+		if v, ok := extra[n]; ok {
+			out[i] = v
+		} else {
+			out[i] = s.cfg.Params[n]
+		}
+	}
+	return out
+}
+
+// Read runs Query (in keyset pages when KeyColumn is set) and validates every row.
+func (s *SQLSource) Read(ctx context.Context, emit func(Debtor) error, reject func(Reject) error) (Stats, error) {
+	if emit == nil || reject == nil {
+		return Stats{}, errNoReject
+	}
+	db, err := s.open(ctx)
+	if err != nil {
+		return Stats{}, err
+	}
+	defer db.Close()
+	c := &counter{name: s.Name(), emit: emit, reject: reject}
+	chk := newChecker(s.cfg.ValueFormat, AmountDecimalPoint, DateISO)
+	line := 0
+	if s.cfg.KeyColumn == "" {
+		q, names, _ := BindNamed(s.cfg.Query, s.dialect)
+		_, err := s.readRows(ctx, db, q, s.args(names, nil), c, chk, &line)
+		return c.st, err
+	}
+	const lastParam = "ponte_last_key"
+	first := fmt.Sprintf("SELECT * FROM (%s) ponte_src ORDER BY %s LIMIT %d", s.cfg.Query, s.cfg.KeyColumn, s.cfg.PageSize)
+	next := fmt.Sprintf("SELECT * FROM (%s) ponte_src WHERE %s > :%s ORDER BY %s LIMIT %d", s.cfg.Query, s.cfg.KeyColumn, lastParam, s.cfg.KeyColumn, s.cfg.PageSize)
+	var last any
+	for page := 0; ; page++ {
+		text := first
+		if page > 0 {
+			text = next
+		}
+		q, names, err := BindNamed(text, s.dialect)
+		if err != nil {
+			return c.st, err
+		}
+		r, err := s.readRows(ctx, db, q, s.args(names, map[string]any{lastParam: last}), c, chk, &line)
+		if err != nil {
+			return c.st, err
+		}
+		if r.n < s.cfg.PageSize {
+			return c.st, nil
+		}
+		last = r.lastKey
+	}
+}
+
+type pageResult struct {
+	n       int
+	lastKey any
+}
+
+func (s *SQLSource) readRows(ctx context.Context, db *sql.DB, q string, args []any, c *counter, chk *checker, line *int) (pageResult, error) {
+	var res pageResult
+	rows, err := db.QueryContext(ctx, q, args...)
+	if err != nil {
+		return res, &SQLError{Dialect: s.dialect, Op: "query", Err: err}
+	}
+	defer rows.Close()
+	cols, err := rows.Columns()
+	if err != nil {
+		return res, &SQLError{Dialect: s.dialect, Op: "columns", Err: err}
+	}
+	idx, err := s.mapColumns(cols)
+	if err != nil {
+		return res, err
+	}
+	keyIdx := -1
+	for i, col := range cols {
+		if strings.EqualFold(col, s.cfg.KeyColumn) {
+			keyIdx = i
+		}
+	}
+	if s.cfg.KeyColumn != "" && keyIdx < 0 {
+		return res, fmt.Errorf("legacy: sql: keyColumn %q is not a column of the query (columns: %s)", s.cfg.KeyColumn, strings.Join(cols, ", "))
+	}
+	vals := make([]any, len(cols))
+	ptrs := make([]any, len(cols))
+	for i := range vals {
+		ptrs[i] = &vals[i]
+	}
+	strs := make([]string, len(cols))
+	for rows.Next() {
+		if err := rows.Scan(ptrs...); err != nil {
+			return res, &SQLError{Dialect: s.dialect, Op: "scan", Err: err}
+		}
+		*line++
+		res.n++
+		var ty typed
+		for i, v := range vals {
+			str, isNum, isDate := rawString(v)
+			strs[i] = strings.TrimSpace(str)
+			if i == idx[FieldAmount] && isNum {
+				ty.amountNumber = true
+			}
+			if i == idx[FieldDueDate] && isDate {
+				ty.dateISO = true
+			}
+		}
+		if keyIdx >= 0 {
+			res.lastKey = vals[keyIdx]
+			if b, ok := res.lastKey.([]byte); ok {
+				res.lastKey = string(b)
+			}
+		}
+		d, rj := chk.check(func(f string) string {
+			if i := idx[f]; i >= 0 {
+				return strs[i]
+			}
+			return ""
+		}, *line, ty)
+		if err := c.put(d, rj); err != nil {
+			return res, err
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return res, &SQLError{Dialect: s.dialect, Op: "read rows", Err: err}
+	}
+	return res, nil
+}
+
+func (s *SQLSource) mapColumns(cols []string) (map[string]int, error) {
+	byName := map[string]int{}
+	for i, c := range cols {
+		byName[foldName(c)] = i
+	}
+	idx := map[string]int{}
+	for _, f := range canonicalFields {
+		idx[f] = -1
+		if name, ok := s.cfg.Columns[f]; ok {
+			i, found := byName[foldName(name)]
+			if !found {
+				return nil, fmt.Errorf("legacy: sql: columns.%s is %q but the query has no such column (columns: %s)", f, name, strings.Join(cols, ", "))
+			}
+			idx[f] = i
+			continue
+		}
+		for _, a := range headerAliases[f] {
+			if i, found := byName[foldName(a)]; found {
+				idx[f] = i
+				break
+			}
+		}
+		if idx[f] < 0 && requiredColumns[f] {
+			return nil, fmt.Errorf("legacy: sql: no column for %s: map it in columns.%s or alias a column AS %s (columns: %s)", f, f, headerAliases[f][0], strings.Join(cols, ", "))
+		}
+	}
+	return idx, nil
+}
+
+// ErrUnknownRecord is wrapped in a WriteError for an update that matched no row.
+var ErrUnknownRecord = errors.New("no record with this externalId")
+
+// WriteStatus runs WriteBack for every update in one transaction: either all are
+// written or none. An update that matches no row rolls the batch back and is reported
+// in a *WriteError wrapping ErrUnknownRecord.
+func (s *SQLSource) WriteStatus(ctx context.Context, updates []StatusUpdate) error {
+	if s.writeQuery == "" {
+		return errors.New("legacy: sql: no writeBack statement configured")
+	}
+	for _, u := range updates {
+		if err := u.Validate(); err != nil {
+			return err
+		}
+	}
+	if len(updates) == 0 {
+		return nil
+	}
+	db, err := s.open(ctx)
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	tx, err := db.BeginTx(ctx, nil)
+	if err != nil {
+		return &SQLError{Dialect: s.dialect, Op: "begin", Err: err}
+	}
+	defer tx.Rollback() //nolint:errcheck // after Commit it is a no-op
+	stmt, err := tx.PrepareContext(ctx, s.writeQuery)
+	if err != nil {
+		return &SQLError{Dialect: s.dialect, Op: "prepare writeBack", Err: err}
+	}
+	defer stmt.Close()
+	failed := map[string]error{}
+	for _, u := range updates {
+		args := make([]any, len(s.writeNames))
+		for i, n := range s.writeNames {
+			args[i] = statusParams[n](u)
+		}
+		res, err := stmt.ExecContext(ctx, args...)
+		if err != nil {
+			return &SQLError{Dialect: s.dialect, Op: "writeBack " + u.ExternalID, Err: err}
+		}
+		if n, err := res.RowsAffected(); err == nil && n == 0 {
+			failed[u.ExternalID] = ErrUnknownRecord
+		}
+	}
+	if len(failed) > 0 {
+		return &WriteError{Sink: s.Name(), Failed: failed}
+	}
+	if err := tx.Commit(); err != nil {
+		return &SQLError{Dialect: s.dialect, Op: "commit", Err: err}
+	}
+	return nil
+}

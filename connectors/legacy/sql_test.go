@@ -1,0 +1,275 @@
+package legacy
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+type sqlTarget struct {
+	driver, sqlDriver, dsn, envHint string
+}
+
+func sqlTargets(t *testing.T) map[string]sqlTarget {
+	pg := os.Getenv("PONTE_TEST_PG_DSN")
+	if pg == "" {
+		pg = "postgres://postgres@127.0.0.1:5432/test?sslmode=disable"
+	}
+	my := os.Getenv("PONTE_TEST_MYSQL_DSN")
+	if my == "" {
+		my = "root@tcp(127.0.0.1:3306)/test"
+	}
+	return map[string]sqlTarget{
+		"sqlite":   {"sqlite", "sqlite", "file:" + filepath.Join(t.TempDir(), "tributi.db"), ""},
+		"postgres": {"postgres", "pgx", pg, "start PostgreSQL on 127.0.0.1:5432 (db test, user postgres, trust) or set PONTE_TEST_PG_DSN"},
+		"mysql":    {"mysql", "mysql", my, "start MariaDB/MySQL on 127.0.0.1:3306 (db test, root, no password) or set PONTE_TEST_MYSQL_DSN"},
+	}
+}
+
+// seedRows are the debtors every SQL test table holds: n rows for year 2026 (every 10th
+// with a bad fiscal code, every 25th with a zero amount) plus 50 rows for 2025.
+func seedSQL(t *testing.T, db *sql.DB, dialect, table string, n int) (valid int) {
+	t.Helper()
+	ph := func(i int) string {
+		if dialect == "postgres" {
+			return fmt.Sprintf("$%d", i)
+		}
+		return "?"
+	}
+	create := fmt.Sprintf(`CREATE TABLE %s (id INTEGER PRIMARY KEY, id_pratica VARCHAR(40) NOT NULL UNIQUE, anno INTEGER NOT NULL,
+		codice_fiscale VARCHAR(20), cognome VARCHAR(80), nome VARCHAR(80), email VARCHAR(120), importo DECIMAL(12,2), scadenza DATE,
+		causale VARCHAR(200), stato VARCHAR(20), nav VARCHAR(20), data_pagamento DATE)`, table)
+	if _, err := db.Exec(create); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _, _ = db.Exec("DROP TABLE " + table) })
+	tx, err := db.Begin()
+	if err != nil {
+		t.Fatal(err)
+	}
+	ins, err := tx.Prepare(fmt.Sprintf("INSERT INTO %s (id, id_pratica, anno, codice_fiscale, cognome, nome, email, importo, scadenza, causale) VALUES (%s,%s,%s,%s,%s,%s,%s,%s,%s,%s)",
+		table, ph(1), ph(2), ph(3), ph(4), ph(5), ph(6), ph(7), ph(8), ph(9), ph(10)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := 1; i <= n+50; i++ {
+		anno, cf, amt := 2026, "RSSMRA85T10A562S", fmt.Sprintf("%d.%02d", 1+i%900, i%100)
+		if i > n {
+			anno = 2025
+		}
+		if i%10 == 0 {
+			cf = "RSSMRA85T10A562X"
+		} else if i%25 == 0 {
+			amt = "0"
+		} else if anno == 2026 {
+			valid++
+		}
+		// Ids are inserted out of order so that ORDER BY is really exercised.
+		id := (i*7919)%(n+50) + 1
+		if _, err := ins.Exec(id, fmt.Sprintf("P-%06d", id), anno, cf, "Rossi", "Mario", "m@example.it", amt, "2026-05-31", "TARI 2026"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	_ = ins.Close()
+	if err := tx.Commit(); err != nil {
+		t.Fatal(err)
+	}
+	// Count what the test expects from the database itself, not from the loop above:
+	// ids were permuted, so anno and validity do not follow i.
+	var got int
+	q := fmt.Sprintf("SELECT COUNT(*) FROM %s WHERE anno = 2026 AND codice_fiscale = 'RSSMRA85T10A562S' AND importo > 0", table)
+	if err := db.QueryRow(q).Scan(&got); err != nil {
+		t.Fatal(err)
+	}
+	return got
+}
+
+func TestSQLSourceAndSink(t *testing.T) {
+	for name, tg := range sqlTargets(t) {
+		t.Run(name, func(t *testing.T) {
+			db, err := sql.Open(tg.sqlDriver, tg.dsn)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer db.Close()
+			ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
+			err = db.PingContext(ctx)
+			cancel()
+			if err != nil {
+				t.Skipf("skipping %s integration test: %v; to enable it, %s", name, err, tg.envHint)
+			}
+			table := fmt.Sprintf("ponte_legacy_%d", time.Now().UnixNano())
+			const n = 3000
+			valid := seedSQL(t, db, tg.driver, table, n)
+			env := "PONTE_TEST_DSN_" + strings.ToUpper(name)
+			t.Setenv(env, tg.dsn)
+			cfg := fmt.Sprintf(`{"driver":%q,"dsn":"env:%s","query":"SELECT id, id_pratica, codice_fiscale, cognome, nome, email, importo, scadenza, causale FROM %s WHERE anno = :anno AND causale <> ':not_a_param'",
+				"params":{"anno":2026},"keyColumn":"id","pageSize":97,
+				"writeBack":"UPDATE %s SET stato = :status, nav = :nav, data_pagamento = :paidDate WHERE id_pratica = :externalId"}`, tg.driver, env, table, table)
+			src, err := OpenSource(KindSQL, json.RawMessage(cfg), "")
+			if err != nil {
+				t.Fatal(err)
+			}
+			c := readAll(t, src)
+			if c.err != nil {
+				t.Fatal(c.err)
+			}
+			if c.stats.Read != n || c.stats.Valid != valid || valid < 2000 {
+				t.Fatalf("stats %+v, want read %d valid %d", c.stats, n, valid)
+			}
+			for i := 1; i < len(c.debtors); i++ {
+				if c.debtors[i-1].ExternalID >= c.debtors[i].ExternalID {
+					t.Fatalf("out of order at %d: %s then %s", i, c.debtors[i-1].ExternalID, c.debtors[i].ExternalID)
+				}
+			}
+			d := c.debtors[0]
+			if d.DueDate != "2026-05-31" || d.AmountCents <= 0 || d.FiscalCode != "RSSMRA85T10A562S" || d.Description != "TARI 2026" {
+				t.Errorf("first debtor %+v", d)
+			}
+			rules := map[string]int{}
+			for _, r := range c.rejects {
+				rules[r.Rule]++
+			}
+			if rules["checksum"] == 0 || rules["positive"]+rules["checksum"] != len(c.rejects) {
+				t.Errorf("reject rules %v", rules)
+			}
+
+			sink, err := OpenSink(KindSQL, json.RawMessage(cfg), "")
+			if err != nil {
+				t.Fatal(err)
+			}
+			ups := []StatusUpdate{
+				{ExternalID: c.debtors[0].ExternalID, Status: StatusPaid, NAV: "301000000000000017", PaidDate: "2026-06-01"},
+				{ExternalID: c.debtors[1].ExternalID, Status: StatusNotified},
+			}
+			if err := sink.WriteStatus(context.Background(), ups); err != nil {
+				t.Fatal(err)
+			}
+			if err := sink.WriteStatus(context.Background(), ups); err != nil { // rewriting is harmless
+				t.Fatalf("rewrite: %v", err)
+			}
+			// A batch with an unknown id is rolled back as a whole.
+			err = sink.WriteStatus(context.Background(), []StatusUpdate{{ExternalID: c.debtors[2].ExternalID, Status: StatusPaid}, {ExternalID: "NOPE", Status: StatusPaid}})
+			var we *WriteError
+			if !errors.As(err, &we) || !errors.Is(we.Failed["NOPE"], ErrUnknownRecord) || len(we.Failed) != 1 {
+				t.Fatalf("unknown id: %v", err)
+			}
+			rows, err := db.Query(fmt.Sprintf("SELECT id_pratica, stato, COALESCE(nav,''), data_pagamento FROM %s WHERE stato IS NOT NULL ORDER BY id_pratica", table))
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer rows.Close()
+			var got []string
+			for rows.Next() {
+				var id, st, nav string
+				var paid any
+				if err := rows.Scan(&id, &st, &nav, &paid); err != nil {
+					t.Fatal(err)
+				}
+				p, _, _ := rawString(paid)
+				got = append(got, id+" "+st+" "+nav+" "+p[:min(len(p), 10)])
+			}
+			want := []string{c.debtors[0].ExternalID + " paid 301000000000000017 2026-06-01", c.debtors[1].ExternalID + " notified  "}
+			if strings.Join(got, "|") != strings.Join(want, "|") {
+				t.Errorf("written back:\n%q\nwant\n%q", got, want)
+			}
+		})
+	}
+}
+
+func TestSQLWithoutKeyset(t *testing.T) {
+	dsn := "file:" + filepath.Join(t.TempDir(), "t.db")
+	db, err := sql.Open("sqlite", dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	seedSQL(t, db, "sqlite", "debiti", 30)
+	t.Setenv("PONTE_T_DSN", dsn)
+	src, err := OpenSource(KindSQL, json.RawMessage(`{"driver":"sqlite","dsn":"env:PONTE_T_DSN","query":"SELECT id_pratica AS pratica, codice_fiscale AS cf, cognome, nome, importo AS totale, scadenza FROM debiti"}`), "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := readAll(t, src)
+	if c.err != nil || c.stats.Read != 80 {
+		t.Fatalf("%+v %v", c.stats, c.err)
+	}
+	if _, err := OpenSink(KindSQL, json.RawMessage(`{"driver":"sqlite","dsn":"env:PONTE_T_DSN","query":"SELECT 1"}`), ""); err == nil || !strings.Contains(err.Error(), "writeBack") {
+		t.Errorf("sink without writeBack: %v", err)
+	}
+	t.Setenv("PONTE_T_DSN", "")
+	if _, err := src.Read(context.Background(), func(Debtor) error { return nil }, func(Reject) error { return nil }); !errors.As(err, new(*SecretError)) {
+		t.Errorf("unset dsn: %v", err)
+	}
+}
+
+func TestSQLConfigErrors(t *testing.T) {
+	for _, tc := range []struct{ cfg, want string }{
+		{`{"driver":"oracle","dsn":"env:X","query":"SELECT 1"}`, "enum"},
+		{`{"driver":"sqlite","dsn":"file.db","query":"SELECT 1"}`, "secret reference"},
+		{`{"driver":"sqlite","dsn":"env:X","query":"SELECT * FROM t WHERE a = :a"}`, "params has no"},
+		{`{"driver":"sqlite","dsn":"env:X","query":"SELECT * FROM t WHERE a = ?"}`, "not ?"},
+		{`{"driver":"sqlite","dsn":"env:X","query":"SELECT 1","writeBack":"UPDATE t SET s = :status"}`, "externalId"},
+		{`{"driver":"sqlite","dsn":"env:X","query":"SELECT 1","writeBack":"UPDATE t SET s = :bogus WHERE id = :externalId"}`, "bogus"},
+		{`{"driver":"sqlite","dsn":"env:X","query":"SELECT 1","keyColumn":"id; DROP"}`, "pattern"},
+	} {
+		_, err := OpenSource(KindSQL, json.RawMessage(tc.cfg), "")
+		if err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%s: err = %v, want %q", tc.cfg, err, tc.want)
+		}
+	}
+}
+
+func TestBindNamed(t *testing.T) {
+	for _, tc := range []struct {
+		q, dialect, want string
+		names            []string
+	}{
+		{"SELECT * FROM t WHERE a = :anno AND b = :b1", "postgres", "SELECT * FROM t WHERE a = $1 AND b = $2", []string{"anno", "b1"}},
+		{"SELECT * FROM t WHERE a = :anno AND b = :anno", "mysql", "SELECT * FROM t WHERE a = ? AND b = ?", []string{"anno", "anno"}},
+		{"SELECT x::date, ':no', \":no\" FROM t -- :no\nWHERE a=:a /* :no */", "postgres", "SELECT x::date, ':no', \":no\" FROM t -- :no\nWHERE a=$1 /* :no */", []string{"a"}},
+		{"SELECT 'it''s :no' WHERE a = :a", "sqlite", "SELECT 'it''s :no' WHERE a = ?", []string{"a"}},
+		{`SELECT 'x\' :no' WHERE a = :a`, "mysql", `SELECT 'x\' :no' WHERE a = ?`, []string{"a"}},
+		{"SELECT :1, : a", "sqlite", "SELECT :1, : a", nil},
+	} {
+		got, names, err := BindNamed(tc.q, tc.dialect)
+		if err != nil || got != tc.want || strings.Join(names, ",") != strings.Join(tc.names, ",") {
+			t.Errorf("BindNamed(%q, %s) = %q %v %v", tc.q, tc.dialect, got, names, err)
+		}
+	}
+	for _, q := range []string{"SELECT 'open", "SELECT /* open", "SELECT ?"} {
+		var ne *NamedParamError
+		if _, _, err := BindNamed(q, "sqlite"); !errors.As(err, &ne) {
+			t.Errorf("%q: %v", q, err)
+		}
+	}
+}
+
+func FuzzBindNamed(f *testing.F) {
+	for _, s := range []string{"SELECT :a", "x::y :b 'c' \"d\" -- e\n/* f */", "'", "/*", ":", "a = :_x1"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, q string) {
+		for _, d := range []string{"postgres", "mysql", "sqlite"} {
+			out, names, err := BindNamed(q, d)
+			if err != nil {
+				continue
+			}
+			for _, n := range names {
+				if !identRe.MatchString(n) {
+					t.Fatalf("bad name %q from %q", n, q)
+				}
+			}
+			if d != "postgres" && strings.Count(out, "?") < len(names) {
+				t.Fatalf("%q -> %q lost placeholders %v", q, out, names)
+			}
+		}
+	})
+}
