@@ -1,0 +1,722 @@
+// Package spididp is a mock SPID identity provider: a real SAML 2.0 IdP
+// that signs its responses with its own key, with test citizens, levels
+// SpidL1–3, the user-side errors nr19–nr25 and a defect knob producing each
+// broken-response case, so that a Service Provider's checks are tested
+// against real signed XML. Knobs and an inspection API are under /__mock/.
+package spididp
+
+import (
+	"bytes"
+	"compress/flate"
+	"crypto"
+	"crypto/rand"
+	"crypto/rsa"
+	"crypto/sha256"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/base64"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"html/template"
+	"io"
+	"log/slog"
+	"math/big"
+	"net"
+	"net/http"
+	"net/url"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/beevik/etree"
+	dsig "github.com/russellhaering/goxmldsig"
+)
+
+const (
+	nsMD    = "urn:oasis:names:tc:SAML:2.0:metadata"
+	nsSAML  = "urn:oasis:names:tc:SAML:2.0:assertion"
+	nsSAMLP = "urn:oasis:names:tc:SAML:2.0:protocol"
+	nsDS    = "http://www.w3.org/2000/09/xmldsig#"
+
+	fmtEntity    = "urn:oasis:names:tc:SAML:2.0:nameid-format:entity"
+	fmtTransient = "urn:oasis:names:tc:SAML:2.0:nameid-format:transient"
+	bindPOST     = "urn:oasis:names:tc:SAML:2.0:bindings:HTTP-POST"
+	bindRedirect = "urn:oasis:names:tc:SAML:2.0:bindings:HTTP-Redirect"
+	rsaSHA256    = "http://www.w3.org/2001/04/xmldsig-more#rsa-sha256"
+	levelPrefix  = "https://www.spid.gov.it/SpidL"
+)
+
+// User is a test citizen.
+type User struct {
+	Username string
+	Password string
+	// MaxLevel is the highest SPID level of the user's credentials (default 3);
+	// a request above it is answered with ErrorCode nr20.
+	MaxLevel int
+	Attrs    map[string]string
+}
+
+// DefaultUsers are the test citizens of a zero Options.
+func DefaultUsers() []User {
+	return []User{
+		{Username: "mario", Password: "password", MaxLevel: 3, Attrs: map[string]string{
+			"spidCode": "SPID-0000000001", "name": "Mario", "familyName": "Rossi",
+			"placeOfBirth": "H501", "countyOfBirth": "RM", "dateOfBirth": "1980-01-01",
+			"gender": "M", "companyName": "", "registeredOffice": "",
+			"fiscalNumber": "TINIT-RSSMRA80A01H501U", "ivaCode": "",
+			"idCard":      "CartaIdentita CA00000AA Comune 2020-01-01 2030-01-01",
+			"mobilePhone": "+393331234567", "email": "mario.rossi@example.org",
+			"address": "Via Roma 1 00100 Roma RM", "expirationDate": "2030-12-31",
+			"digitalAddress": "mario.rossi@pec.example.org", "domicileStreetAddress": "Via Roma 1",
+			"domicilePostalCode": "00100", "domicileMunicipality": "Roma", "domicileProvince": "RM",
+			"domicileNation": "IT", "companyFiscalNumber": "",
+		}},
+		{Username: "anna", Password: "password", MaxLevel: 2, Attrs: map[string]string{
+			"spidCode": "SPID-0000000002", "name": "Anna", "familyName": "Bianchi",
+			"placeOfBirth": "F205", "countyOfBirth": "MI", "dateOfBirth": "1990-05-15",
+			"gender": "F", "fiscalNumber": "TINIT-BNCNNA90E55F205X",
+			"email": "anna.bianchi@example.org", "mobilePhone": "+393339876543",
+			"address": "Corso Buenos Aires 10 20124 Milano MI", "digitalAddress": "anna.bianchi@pec.example.org",
+			"idCard": "CartaIdentita CA11111BB Comune 2021-02-02 2031-02-02", "expirationDate": "2031-02-02",
+			"domicileStreetAddress": "Corso Buenos Aires 10", "domicilePostalCode": "20124",
+			"domicileMunicipality": "Milano", "domicileProvince": "MI", "domicileNation": "IT",
+		}},
+	}
+}
+
+// Options configures a Server. The zero value generates a key and
+// certificate and uses DefaultUsers.
+type Options struct {
+	// BaseURL of the IdP (set by Start); EntityID defaults to BaseURL.
+	BaseURL  string
+	EntityID string
+	Key      *rsa.PrivateKey
+	Cert     *x509.Certificate
+	Users    []User
+	// VerifyRequests rejects AuthnRequests whose signature does not verify
+	// with the registered SP's certificate (default on once an SP is registered).
+	Now    func() time.Time
+	Logger *slog.Logger
+}
+
+// RequestInfo is an AuthnRequest as the mock received it, with the SPID
+// non-conformities it found (Problems).
+type RequestInfo struct {
+	ID, Issuer, Destination, Binding, RelayState string
+	Level, ACSIndex, AttrIndex                   int
+	ForceAuthn                                   bool
+	SignatureOK                                  bool
+	Problems                                     []string
+	IssueInstant                                 time.Time
+}
+
+type spInfo struct {
+	entityID string
+	cert     *x509.Certificate
+	acs      map[int]string
+	attrs    map[int][]string
+	slo      string
+}
+
+// Server is the mock IdP, safe for concurrent use.
+type Server struct {
+	opts Options
+	key  *rsa.PrivateKey
+	cert *x509.Certificate
+
+	mu        sync.Mutex
+	sps       map[string]*spInfo
+	requests  []RequestInfo
+	defect    string
+	nextDef   []string
+	autoLogin string
+	failNext  int
+	logouts   []LogoutResult
+	latency   time.Duration
+	dropNext  int
+	failCode  int
+	pending   map[string]pendingLogin
+	users     map[string]User
+	ln        net.Listener
+	srv       *http.Server
+}
+
+type pendingLogin struct {
+	req RequestInfo
+}
+
+// New returns a Server; it generates a 2048-bit key and certificate when
+// opts has none.
+func New(opts Options) (*Server, error) {
+	s := &Server{opts: opts, sps: map[string]*spInfo{}, pending: map[string]pendingLogin{}, users: map[string]User{}}
+	if opts.Key == nil || opts.Cert == nil {
+		k, c, err := selfSigned("Mock SPID IdP")
+		if err != nil {
+			return nil, err
+		}
+		s.opts.Key, s.opts.Cert = k, c
+	}
+	s.key, s.cert = s.opts.Key, s.opts.Cert
+	if s.opts.Users == nil {
+		s.opts.Users = DefaultUsers()
+	}
+	for _, u := range s.opts.Users {
+		if u.MaxLevel == 0 {
+			u.MaxLevel = 3
+		}
+		s.users[u.Username] = u
+	}
+	if s.opts.Logger == nil {
+		s.opts.Logger = slog.Default()
+	}
+	return s, nil
+}
+
+// Start listens on 127.0.0.1 (a free port) and serves; BaseURL and, unless
+// set, EntityID become the listener's URL.
+func Start(opts Options) (*Server, error) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return nil, err
+	}
+	opts.BaseURL = "http://" + ln.Addr().String()
+	s, err := New(opts)
+	if err != nil {
+		ln.Close()
+		return nil, err
+	}
+	s.ln = ln
+	s.srv = &http.Server{Handler: s, ReadHeaderTimeout: 10 * time.Second}
+	go func() { _ = s.srv.Serve(ln) }()
+	return s, nil
+}
+
+// Close stops a server made by Start.
+func (s *Server) Close() error {
+	if s.srv != nil {
+		return s.srv.Close()
+	}
+	return nil
+}
+
+// URL is the IdP's base URL.
+func (s *Server) URL() string { return strings.TrimRight(s.opts.BaseURL, "/") }
+
+// EntityID is the IdP's entityID.
+func (s *Server) EntityID() string {
+	if s.opts.EntityID != "" {
+		return s.opts.EntityID
+	}
+	return s.URL()
+}
+
+// Cert is the IdP's signing certificate.
+func (s *Server) Cert() *x509.Certificate { return s.cert }
+
+func (s *Server) now() time.Time {
+	if s.opts.Now != nil {
+		return s.opts.Now()
+	}
+	return time.Now()
+}
+
+func selfSigned(cn string) (*rsa.PrivateKey, *x509.Certificate, error) {
+	k, err := rsa.GenerateKey(rand.Reader, 2048)
+	if err != nil {
+		return nil, nil, err
+	}
+	serial, _ := rand.Int(rand.Reader, big.NewInt(1<<62))
+	t := &x509.Certificate{SerialNumber: serial, Subject: pkix.Name{CommonName: cn, Country: []string{"IT"}},
+		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(10 * 365 * 24 * time.Hour),
+		KeyUsage: x509.KeyUsageDigitalSignature, SignatureAlgorithm: x509.SHA256WithRSA}
+	der, err := x509.CreateCertificate(rand.Reader, t, t, &k.PublicKey, k)
+	if err != nil {
+		return nil, nil, err
+	}
+	c, err := x509.ParseCertificate(der)
+	return k, c, err
+}
+
+// --- knobs and inspection ---
+
+// SetDefect makes every following response carry defect d ("" for none).
+func (s *Server) SetDefect(d string) { s.mu.Lock(); s.defect = d; s.mu.Unlock() }
+
+// NextDefect makes only the next response carry defect d.
+func (s *Server) NextDefect(d string) { s.mu.Lock(); s.nextDef = append(s.nextDef, d); s.mu.Unlock() }
+
+// SetAutoLogin logs in user without a form for every request ("" shows the form).
+func (s *Server) SetAutoLogin(user string) { s.mu.Lock(); s.autoLogin = user; s.mu.Unlock() }
+
+// FailNext makes the next n /sso requests fail with status.
+func (s *Server) FailNext(n, status int) {
+	s.mu.Lock()
+	s.failNext, s.failCode = n, status
+	s.mu.Unlock()
+}
+
+// SetLatency delays every /sso request by d.
+func (s *Server) SetLatency(d time.Duration) { s.mu.Lock(); s.latency = d; s.mu.Unlock() }
+
+// DropNext closes the connection of the next n /sso requests without answering.
+func (s *Server) DropNext(n int) { s.mu.Lock(); s.dropNext = n; s.mu.Unlock() }
+
+// Requests returns the AuthnRequests received so far.
+func (s *Server) Requests() []RequestInfo {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return append([]RequestInfo(nil), s.requests...)
+}
+
+// Reset clears knobs and the request log.
+func (s *Server) Reset() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.defect, s.nextDef, s.autoLogin, s.failNext, s.requests = "", nil, "", 0, nil
+	s.latency, s.dropNext, s.logouts = 0, 0, nil
+}
+
+// RegisterSP reads an SP's metadata: entityID, signing certificate, ACS
+// endpoints and attribute sets.
+func (s *Server) RegisterSP(metadata []byte) error {
+	doc := etree.NewDocument()
+	if err := doc.ReadFromBytes(metadata); err != nil {
+		return err
+	}
+	ed := doc.Root()
+	if ed == nil || ed.Tag != "EntityDescriptor" {
+		return errors.New("spididp: not an EntityDescriptor")
+	}
+	sp := &spInfo{entityID: ed.SelectAttrValue("entityID", ""), acs: map[int]string{}, attrs: map[int][]string{}}
+	d := ed.FindElement("./SPSSODescriptor")
+	if d == nil {
+		return errors.New("spididp: no SPSSODescriptor")
+	}
+	for _, kd := range d.SelectElements("KeyDescriptor") {
+		if kd.SelectAttrValue("use", "signing") != "signing" {
+			continue
+		}
+		if xc := kd.FindElement(".//X509Certificate"); xc != nil {
+			der, err := base64.StdEncoding.DecodeString(strings.Join(strings.Fields(xc.Text()), ""))
+			if err != nil {
+				return err
+			}
+			if sp.cert, err = x509.ParseCertificate(der); err != nil {
+				return err
+			}
+		}
+	}
+	for _, e := range d.SelectElements("SingleLogoutService") {
+		if e.SelectAttrValue("Binding", "") == bindRedirect {
+			sp.slo = e.SelectAttrValue("Location", "")
+		}
+	}
+	for _, a := range d.SelectElements("AssertionConsumerService") {
+		i, _ := strconv.Atoi(a.SelectAttrValue("index", "0"))
+		sp.acs[i] = a.SelectAttrValue("Location", "")
+	}
+	for _, a := range d.SelectElements("AttributeConsumingService") {
+		i, _ := strconv.Atoi(a.SelectAttrValue("index", "0"))
+		for _, ra := range a.SelectElements("RequestedAttribute") {
+			sp.attrs[i] = append(sp.attrs[i], ra.SelectAttrValue("Name", ""))
+		}
+	}
+	s.mu.Lock()
+	s.sps[sp.entityID] = sp
+	s.mu.Unlock()
+	return nil
+}
+
+// Metadata returns the IdP's metadata (unsigned).
+func (s *Server) Metadata() []byte {
+	ed := etree.NewElement("md:EntityDescriptor")
+	ed.CreateAttr("xmlns:md", nsMD)
+	ed.CreateAttr("xmlns:ds", nsDS)
+	ed.CreateAttr("entityID", s.EntityID())
+	ed.CreateAttr("ID", "_idpmeta")
+	d := ed.CreateElement("md:IDPSSODescriptor")
+	d.CreateAttr("protocolSupportEnumeration", nsSAMLP)
+	d.CreateAttr("WantAuthnRequestsSigned", "true")
+	kd := d.CreateElement("md:KeyDescriptor")
+	kd.CreateAttr("use", "signing")
+	kd.CreateElement("ds:KeyInfo").CreateElement("ds:X509Data").CreateElement("ds:X509Certificate").SetText(base64.StdEncoding.EncodeToString(s.cert.Raw))
+	for _, b := range []string{bindRedirect, bindPOST} {
+		e := d.CreateElement("md:SingleLogoutService")
+		e.CreateAttr("Binding", b)
+		e.CreateAttr("Location", s.URL()+"/slo")
+	}
+	d.CreateElement("md:NameIDFormat").SetText(fmtTransient)
+	for _, b := range []string{bindRedirect, bindPOST} {
+		e := d.CreateElement("md:SingleSignOnService")
+		e.CreateAttr("Binding", b)
+		e.CreateAttr("Location", s.URL()+"/sso")
+	}
+	o := ed.CreateElement("md:Organization")
+	for _, t := range []string{"OrganizationName", "OrganizationDisplayName", "OrganizationURL"} {
+		e := o.CreateElement("md:" + t)
+		e.CreateAttr("xml:lang", "it")
+		if t == "OrganizationURL" {
+			e.SetText(s.URL())
+		} else {
+			e.SetText("Mock SPID IdP")
+		}
+	}
+	doc := etree.NewDocument()
+	doc.SetRoot(ed)
+	b, _ := doc.WriteToBytes()
+	return b
+}
+
+// ServeHTTP implements http.Handler.
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	switch {
+	case r.URL.Path == "/metadata":
+		w.Header().Set("Content-Type", "application/samlmetadata+xml")
+		_, _ = w.Write(s.Metadata())
+	case r.URL.Path == "/sso":
+		s.handleSSO(w, r)
+	case r.URL.Path == "/login" && r.Method == http.MethodPost:
+		s.handleLoginForm(w, r)
+	case r.URL.Path == "/slo":
+		s.handleSLO(w, r)
+	case r.URL.Path == "/__mock/requests":
+		w.Header().Set("Content-Type", "application/json")
+		_ = json.NewEncoder(w).Encode(s.Requests())
+	case r.URL.Path == "/__mock/defect" && r.Method == http.MethodPost:
+		s.SetDefect(r.FormValue("defect"))
+		w.WriteHeader(http.StatusNoContent)
+	case r.URL.Path == "/__mock/reset" && r.Method == http.MethodPost:
+		s.Reset()
+		w.WriteHeader(http.StatusNoContent)
+	case r.URL.Path == "/__mock/defects":
+		w.Header().Set("Content-Type", "application/json")
+		_ = json.NewEncoder(w).Encode(Defects())
+	default:
+		http.NotFound(w, r)
+	}
+}
+
+func page(w http.ResponseWriter, status int, msg string) {
+	w.Header().Set("Content-Type", "text/html; charset=utf-8")
+	w.WriteHeader(status)
+	fmt.Fprintf(w, "<!DOCTYPE html><html lang=\"it\"><body><p>%s</p></body></html>", template.HTMLEscapeString(msg))
+}
+
+func (s *Server) handleSSO(w http.ResponseWriter, r *http.Request) {
+	s.mu.Lock()
+	lat := s.latency
+	drop := s.dropNext > 0
+	if drop {
+		s.dropNext--
+	}
+	s.mu.Unlock()
+	if lat > 0 {
+		select {
+		case <-time.After(lat):
+		case <-r.Context().Done():
+			return
+		}
+	}
+	if drop {
+		if hj, ok := w.(http.Hijacker); ok {
+			if c, _, err := hj.Hijack(); err == nil {
+				_ = c.Close()
+				return
+			}
+		}
+		panic(http.ErrAbortHandler)
+	}
+	s.mu.Lock()
+	if s.failNext > 0 {
+		s.failNext--
+		code := s.failCode
+		s.mu.Unlock()
+		page(w, code, "errore simulato / injected failure")
+		return
+	}
+	s.mu.Unlock()
+	r.Body = http.MaxBytesReader(w, r.Body, 1<<20)
+	if err := r.ParseForm(); err != nil {
+		page(w, http.StatusBadRequest, "richiesta non valida / bad request")
+		return
+	}
+	info, err := s.readRequest(r)
+	if err != nil {
+		page(w, http.StatusBadRequest, "AuthnRequest non valida / invalid AuthnRequest: "+err.Error())
+		return
+	}
+	s.mu.Lock()
+	s.requests = append(s.requests, info)
+	sp := s.sps[info.Issuer]
+	user := r.Form.Get("user")
+	if user == "" {
+		user = s.autoLogin
+	}
+	s.mu.Unlock()
+	if sp != nil && !info.SignatureOK {
+		page(w, http.StatusForbidden, "firma della richiesta non valida / request signature invalid")
+		return
+	}
+	if user == "" {
+		s.loginForm(w, info)
+		return
+	}
+	s.respond(w, info, user, r.Form.Get("defect"))
+}
+
+var loginTmpl = template.Must(template.New("l").Parse(`<!DOCTYPE html><html lang="it"><head><meta charset="utf-8"><title>Mock SPID IdP</title></head><body>
+<h1>Mock SPID IdP — livello {{.Level}}</h1>
+<form method="post" action="/login"><input type="hidden" name="key" value="{{.Key}}">
+<label>Utente <select name="user">{{range .Users}}<option>{{.}}</option>{{end}}</select></label>
+<label>Password <input type="password" name="password"></label>
+<button type="submit" name="action" value="login">Entra</button>
+<button type="submit" name="action" value="cancel">Annulla</button></form></body></html>`))
+
+func (s *Server) loginForm(w http.ResponseWriter, info RequestInfo) {
+	b := make([]byte, 12)
+	_, _ = rand.Read(b)
+	key := hex.EncodeToString(b)
+	s.mu.Lock()
+	s.pending[key] = pendingLogin{req: info}
+	var names []string
+	for n := range s.users {
+		names = append(names, n)
+	}
+	s.mu.Unlock()
+	sort.Strings(names)
+	w.Header().Set("Content-Type", "text/html; charset=utf-8")
+	_ = loginTmpl.Execute(w, map[string]any{"Key": key, "Users": names, "Level": info.Level})
+}
+
+func (s *Server) handleLoginForm(w http.ResponseWriter, r *http.Request) {
+	r.Body = http.MaxBytesReader(w, r.Body, 64<<10)
+	_ = r.ParseForm()
+	s.mu.Lock()
+	p, ok := s.pending[r.PostForm.Get("key")]
+	delete(s.pending, r.PostForm.Get("key"))
+	u, uok := s.users[r.PostForm.Get("user")]
+	s.mu.Unlock()
+	if !ok {
+		page(w, http.StatusBadRequest, "sessione di login scaduta / login session expired")
+		return
+	}
+	defect := ""
+	switch {
+	case r.PostForm.Get("action") == "cancel":
+		defect = "nr25"
+	case !uok || r.PostForm.Get("password") != u.Password:
+		defect = "nr19"
+	}
+	s.respond(w, p.req, r.PostForm.Get("user"), defect)
+}
+
+// readRequest decodes and checks an AuthnRequest of either binding.
+func (s *Server) readRequest(r *http.Request) (RequestInfo, error) {
+	info := RequestInfo{RelayState: r.Form.Get("RelayState")}
+	var raw []byte
+	var redirectSigned string
+	if r.Method == http.MethodGet {
+		info.Binding = bindRedirect
+		comp, err := base64.StdEncoding.DecodeString(r.URL.Query().Get("SAMLRequest"))
+		if err != nil {
+			return info, err
+		}
+		raw, err = io.ReadAll(io.LimitReader(flate.NewReader(bytes.NewReader(comp)), 1<<20))
+		if err != nil {
+			return info, err
+		}
+		parts := map[string]string{}
+		for _, kv := range strings.Split(r.URL.RawQuery, "&") {
+			k, v, _ := strings.Cut(kv, "=")
+			parts[k] = v
+		}
+		redirectSigned = "SAMLRequest=" + parts["SAMLRequest"]
+		if v, ok := parts["RelayState"]; ok {
+			redirectSigned += "&RelayState=" + v
+		}
+		redirectSigned += "&SigAlg=" + parts["SigAlg"]
+		if r.URL.Query().Get("SigAlg") != rsaSHA256 {
+			info.Problems = append(info.Problems, "SigAlg is not rsa-sha256")
+		}
+	} else {
+		info.Binding = bindPOST
+		var err error
+		raw, err = base64.StdEncoding.DecodeString(r.PostForm.Get("SAMLRequest"))
+		if err != nil {
+			return info, err
+		}
+	}
+	if bytes.Contains(bytes.ToUpper(raw), []byte("<!DOCTYPE")) {
+		return info, errors.New("DTD refused")
+	}
+	doc := etree.NewDocument()
+	if err := doc.ReadFromBytes(raw); err != nil {
+		return info, err
+	}
+	req := doc.Root()
+	if req == nil || req.Tag != "AuthnRequest" {
+		return info, errors.New("not an AuthnRequest")
+	}
+	info.ID = req.SelectAttrValue("ID", "")
+	info.Destination = req.SelectAttrValue("Destination", "")
+	info.ForceAuthn = req.SelectAttrValue("ForceAuthn", "") == "true"
+	info.IssueInstant, _ = time.Parse(time.RFC3339Nano, req.SelectAttrValue("IssueInstant", ""))
+	info.ACSIndex, _ = strconv.Atoi(req.SelectAttrValue("AssertionConsumerServiceIndex", "0"))
+	info.AttrIndex, _ = strconv.Atoi(req.SelectAttrValue("AttributeConsumingServiceIndex", "0"))
+	iss := req.SelectElement("Issuer")
+	if iss != nil {
+		info.Issuer = strings.TrimSpace(iss.Text())
+	}
+	ref := req.FindElement("./RequestedAuthnContext/AuthnContextClassRef")
+	if ref != nil {
+		info.Level, _ = strconv.Atoi(strings.TrimPrefix(strings.TrimSpace(ref.Text()), levelPrefix))
+	}
+	// SPID conformance of the request, recorded for tests.
+	prob := func(ok bool, p string) {
+		if !ok {
+			info.Problems = append(info.Problems, p)
+		}
+	}
+	prob(info.ID != "" && !(info.ID[0] >= '0' && info.ID[0] <= '9'), "ID missing or starts with a digit")
+	prob(req.SelectAttrValue("Version", "") == "2.0", "Version is not 2.0")
+	prob(strings.HasSuffix(req.SelectAttrValue("IssueInstant", ""), "Z"), "IssueInstant not in UTC")
+	prob(info.Destination == s.URL()+"/sso", "Destination is not the SSO endpoint")
+	prob(iss != nil && iss.SelectAttrValue("Format", "") == fmtEntity, "Issuer Format is not entity")
+	prob(iss != nil && iss.SelectAttrValue("NameQualifier", "") == info.Issuer, "Issuer NameQualifier is not the entityID")
+	nip := req.SelectElement("NameIDPolicy")
+	prob(nip != nil && nip.SelectAttrValue("Format", "") == fmtTransient, "NameIDPolicy Format is not transient")
+	prob(nip == nil || nip.SelectAttr("AllowCreate") == nil, "NameIDPolicy has AllowCreate")
+	rac := req.SelectElement("RequestedAuthnContext")
+	prob(rac != nil && rac.SelectAttrValue("Comparison", "") != "", "RequestedAuthnContext Comparison missing")
+	prob(info.Level >= 1 && info.Level <= 3, "AuthnContextClassRef is not SpidL1..3")
+	prob(info.Level <= 1 || info.ForceAuthn, "ForceAuthn missing above SpidL1")
+	prob(req.SelectAttrValue("IsPassive", "") != "true", "IsPassive is true")
+	prob(req.SelectAttr("AttributeConsumingServiceIndex") != nil, "AttributeConsumingServiceIndex missing")
+	s.mu.Lock()
+	sp := s.sps[info.Issuer]
+	s.mu.Unlock()
+	if sp != nil && sp.cert != nil {
+		if info.Binding == bindRedirect {
+			sigB, err := base64.StdEncoding.DecodeString(r.URL.Query().Get("Signature"))
+			sum := sha256.Sum256([]byte(redirectSigned))
+			info.SignatureOK = err == nil && rsa.VerifyPKCS1v15(sp.cert.PublicKey.(*rsa.PublicKey), crypto.SHA256, sum[:], sigB) == nil
+		} else {
+			vc := dsig.NewDefaultValidationContext(&dsig.MemoryX509CertificateStore{Roots: []*x509.Certificate{sp.cert}})
+			_, err := vc.Validate(req)
+			info.SignatureOK = err == nil
+			sm := req.FindElement("./Signature/SignedInfo/SignatureMethod")
+			prob(sm != nil && sm.SelectAttrValue("Algorithm", "") == rsaSHA256, "signature is not rsa-sha256")
+		}
+		prob(info.SignatureOK, "signature does not verify with the SP certificate")
+	}
+	return info, nil
+}
+
+var postTmpl = template.Must(template.New("p").Parse(`<!DOCTYPE html><html lang="it"><head><meta charset="utf-8"><title>Mock SPID IdP</title></head>
+<body onload="document.forms[0].submit()"><form method="post" action="{{.Action}}">
+<input type="hidden" name="SAMLResponse" value="{{.Resp}}">
+<input type="hidden" name="RelayState" value="{{.Relay}}">
+<input type="submit" value="Continua"></form></body></html>`))
+
+// respond signs a response for user (with defect) and renders the auto-POST form.
+func (s *Server) respond(w http.ResponseWriter, info RequestInfo, user, defect string) {
+	s.mu.Lock()
+	if defect == "" {
+		if len(s.nextDef) > 0 {
+			defect, s.nextDef = s.nextDef[0], s.nextDef[1:]
+		} else {
+			defect = s.defect
+		}
+	}
+	sp := s.sps[info.Issuer]
+	u, ok := s.users[user]
+	s.mu.Unlock()
+	if sp == nil {
+		page(w, http.StatusForbidden, "SP sconosciuto / unknown SP: "+info.Issuer)
+		return
+	}
+	if !ok && defect == "" {
+		defect = "nr19"
+	}
+	acs := sp.acs[info.ACSIndex]
+	b, err := s.BuildResponse(ResponseParams{
+		Request: info, ACS: acs, Audience: sp.entityID, User: u, Attributes: sp.attrs[info.AttrIndex], Defect: defect,
+	})
+	if err != nil {
+		page(w, http.StatusInternalServerError, err.Error())
+		return
+	}
+	w.Header().Set("Content-Type", "text/html; charset=utf-8")
+	_ = postTmpl.Execute(w, map[string]string{"Action": acs, "Resp": base64.StdEncoding.EncodeToString(b), "Relay": info.RelayState})
+}
+
+func (s *Server) handleSLO(w http.ResponseWriter, r *http.Request) {
+	if r.URL.Query().Get("SAMLResponse") != "" {
+		s.handleLogoutResponse(w, r)
+		return
+	}
+	comp, err := base64.StdEncoding.DecodeString(r.URL.Query().Get("SAMLRequest"))
+	if err != nil {
+		page(w, http.StatusBadRequest, "LogoutRequest non valida")
+		return
+	}
+	raw, err := io.ReadAll(io.LimitReader(flate.NewReader(bytes.NewReader(comp)), 1<<20))
+	if err != nil {
+		page(w, http.StatusBadRequest, "LogoutRequest non valida")
+		return
+	}
+	doc := etree.NewDocument()
+	if err := doc.ReadFromBytes(raw); err != nil || doc.Root() == nil || doc.Root().Tag != "LogoutRequest" {
+		page(w, http.StatusBadRequest, "LogoutRequest non valida")
+		return
+	}
+	req := doc.Root()
+	issuer := ""
+	if e := req.SelectElement("Issuer"); e != nil {
+		issuer = strings.TrimSpace(e.Text())
+	}
+	s.mu.Lock()
+	sp := s.sps[issuer]
+	s.mu.Unlock()
+	if sp == nil {
+		page(w, http.StatusForbidden, "SP sconosciuto")
+		return
+	}
+	dest := sp.slo
+	lr := etree.NewElement("samlp:LogoutResponse")
+	lr.CreateAttr("xmlns:samlp", nsSAMLP)
+	lr.CreateAttr("xmlns:saml", nsSAML)
+	lr.CreateAttr("ID", newID())
+	lr.CreateAttr("Version", "2.0")
+	lr.CreateAttr("IssueInstant", samlTime(s.now()))
+	lr.CreateAttr("InResponseTo", req.SelectAttrValue("ID", ""))
+	lr.CreateAttr("Destination", dest)
+	iss := lr.CreateElement("saml:Issuer")
+	iss.CreateAttr("Format", fmtEntity)
+	iss.SetText(s.EntityID())
+	lr.CreateElement("samlp:Status").CreateElement("samlp:StatusCode").CreateAttr("Value", "urn:oasis:names:tc:SAML:2.0:status:Success")
+	d := etree.NewDocument()
+	d.SetRoot(lr)
+	xb, _ := d.WriteToBytes()
+	var buf bytes.Buffer
+	fw, _ := flate.NewWriter(&buf, flate.BestCompression)
+	_, _ = fw.Write(xb)
+	_ = fw.Close()
+	q := "SAMLResponse=" + url.QueryEscape(base64.StdEncoding.EncodeToString(buf.Bytes())) + "&SigAlg=" + url.QueryEscape(rsaSHA256)
+	sum := sha256.Sum256([]byte(q))
+	sig, _ := rsa.SignPKCS1v15(rand.Reader, s.key, crypto.SHA256, sum[:])
+	q += "&Signature=" + url.QueryEscape(base64.StdEncoding.EncodeToString(sig))
+	http.Redirect(w, r, dest+"?"+q, http.StatusFound)
+}
+
+func newID() string {
+	b := make([]byte, 16)
+	_, _ = rand.Read(b)
+	return "_" + hex.EncodeToString(b)
+}
+
+func samlTime(t time.Time) string { return t.UTC().Format("2006-01-02T15:04:05.000Z") }
