@@ -1,0 +1,159 @@
+package e2e
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"syscall"
+	"testing"
+	"time"
+
+	"go.temporal.io/sdk/client"
+
+	"github.com/ponte-pa/ponte/internal/tenant"
+	appiomock "github.com/ponte-pa/ponte/mocks/appio"
+	"github.com/ponte-pa/ponte/mocks/mockset"
+	"github.com/ponte-pa/ponte/workflows/campaign"
+)
+
+// TestServeDevResumesAfterKill runs `ponte serve --dev` as a real process,
+// starts a campaign, kills the process with SIGKILL in the middle, starts it
+// again on the same data directory and checks that the campaign completes with
+// no duplicate debt position or message.
+func TestServeDevResumesAfterKill(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds the ponte binary and runs it twice")
+	}
+	bin := filepath.Join(t.TempDir(), "ponte")
+	build := exec.Command("go", "build", "-o", bin, "../../cmd/ponte")
+	if out, err := build.CombinedOutput(); err != nil {
+		t.Fatalf("go build: %v\n%s", err, out)
+	}
+
+	const debtors = 150
+	dir := t.TempDir()
+	fcs, err := writeDebtorsCSV(filepath.Join(t.TempDir(), "x.csv"), debtors, 0, 11)
+	if err != nil {
+		t.Fatal(err)
+	}
+	profiles := map[string]appiomock.ProfileSpec{}
+	for _, fc := range fcs {
+		profiles[fc] = appiomock.ProfileSpec{SenderAllowed: true}
+	}
+	// The mocks live in the test process, so they survive the kill, as the
+	// real platforms would. Latency makes the campaign last a few seconds.
+	mocks, err := mockset.Start(mockset.Options{IOProfiles: profiles})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer mocks.Close()
+	mocks.GPD.SetLatency(40 * time.Millisecond)
+	mocks.IO.SetLatency(40 * time.Millisecond)
+	path, err := tenant.WriteSample(dir, map[string]string{"GPDURL": mocks.GPDURL, "IOURL": mocks.IOURL})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := writeDebtorsCSV(filepath.Join(dir, "debtors.csv"), debtors, 0, 11); err != nil {
+		t.Fatal(err)
+	}
+	tn, err := tenant.Load(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	port := freePort(t)
+	data := filepath.Join(dir, "data")
+	var logs bytes.Buffer
+	start := func() *exec.Cmd {
+		cmd := exec.Command(bin, "serve", "--dev", "--data", data, "--tenants", path,
+			"--temporal-port", fmt.Sprint(port), "--ui-port", "-1", "--http", "127.0.0.1:0", "--log-level", "warn")
+		cmd.Stdout, cmd.Stderr = &logs, &logs
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		return cmd
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
+	defer cancel()
+
+	proc := start()
+	defer func() { _ = proc.Process.Kill(); _, _ = proc.Process.Wait() }()
+	c := dial(ctx, t, port)
+	in := campaign.Input{CampaignID: "restart", TenantID: tn.ID, Source: firstSourceName(tn), Subject: "TARI 2026", BatchSize: 10, Parallel: 2}
+	wfID := campaign.WorkflowID(in.TenantID, in.CampaignID)
+	if _, err := c.ExecuteWorkflow(ctx, client.StartWorkflowOptions{ID: wfID, TaskQueue: campaign.QueueWorkflows}, campaign.WorkflowName, in); err != nil {
+		t.Fatal(err)
+	}
+	// Kill once some but not all debt positions exist.
+	for {
+		n := len(mocks.GPD.Positions(tn.FiscalCode))
+		if n >= 30 {
+			break
+		}
+		if ctx.Err() != nil {
+			t.Fatalf("campaign made no progress before the kill; logs:\n%s", logs.String())
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	c.Close()
+	if err := proc.Process.Signal(syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	_, _ = proc.Process.Wait()
+	atKill := len(mocks.GPD.Positions(tn.FiscalCode))
+	if atKill >= debtors {
+		t.Fatalf("campaign finished before the kill (%d positions): raise the mock latency", atKill)
+	}
+	t.Logf("killed with %d of %d positions created", atKill, debtors)
+
+	proc = start()
+	c = dial(ctx, t, port)
+	defer c.Close()
+	var p campaign.Progress
+	if err := c.GetWorkflow(ctx, wfID, "").Get(ctx, &p); err != nil {
+		t.Fatalf("campaign after restart: %v\nlogs:\n%s", err, logs.String())
+	}
+	if p.PositionsPublished != debtors {
+		t.Errorf("published %d, want %d", p.PositionsPublished, debtors)
+	}
+	if p.MessagesSent+p.MessagesUnknown != debtors {
+		t.Errorf("messages sent %d + to check %d, want %d", p.MessagesSent, p.MessagesUnknown, debtors)
+	}
+	e := &env{mocks: mocks, tenant: tn}
+	checkNoDuplicates(t, e, debtors)
+	if got := len(mocks.IO.Messages()); got != p.MessagesSent {
+		t.Errorf("IO mock holds %d messages, campaign says %d sent", got, p.MessagesSent)
+	}
+	_ = proc.Process.Signal(os.Interrupt)
+}
+
+func dial(ctx context.Context, t *testing.T, port int) client.Client {
+	t.Helper()
+	for {
+		c, err := client.Dial(client.Options{HostPort: fmt.Sprintf("127.0.0.1:%d", port)})
+		if err == nil {
+			if _, err = c.CheckHealth(ctx, nil); err == nil {
+				return c
+			}
+			c.Close()
+		}
+		select {
+		case <-ctx.Done():
+			t.Fatalf("ponte serve --dev did not come up on port %d: %v", port, err)
+		case <-time.After(200 * time.Millisecond):
+		}
+	}
+}
+
+func freePort(t *testing.T) int {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port
+}

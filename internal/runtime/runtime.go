@@ -1,0 +1,263 @@
+// Package runtime wires a Ponte process together: a Temporal client (to an
+// external cluster, or to a server embedded in the process), the state store,
+// the tenant registry and the workers of every task queue.
+package runtime
+
+import (
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"sort"
+	"sync"
+	"time"
+
+	"go.temporal.io/sdk/client"
+	sdklog "go.temporal.io/sdk/log"
+	"go.temporal.io/sdk/worker"
+
+	"github.com/ponte-pa/ponte/connectors/pagopa"
+	"github.com/ponte-pa/ponte/internal/store"
+	"github.com/ponte-pa/ponte/internal/temporalrt"
+	"github.com/ponte-pa/ponte/internal/tenant"
+	"github.com/ponte-pa/ponte/workflows/campaign"
+)
+
+// Config says where Temporal and the state store are, and which tenants to serve.
+type Config struct {
+	// Temporal is host:port of an external cluster. Empty starts an embedded
+	// server in this process.
+	Temporal  string
+	Namespace string
+	// TLS for an external cluster: client cert/key (mTLS) and CA bundle.
+	TLSCert, TLSKey, TLSCA, TLSServerName string
+	// DataDir keeps the embedded server's SQLite file (and the default state
+	// store) so work survives a restart. Empty means in memory.
+	DataDir string
+	// EmbeddedPort fixes the embedded frontend port (0 = any free port).
+	EmbeddedPort int
+	// UI serves the Temporal Web UI next to the embedded server, on UIPort
+	// (0 = any free port).
+	UI     bool
+	UIPort int
+	// StateDSN is the state store (see store.Open); default DataDir/state.db,
+	// or in memory when DataDir is empty.
+	StateDSN string
+	// Tenants are config files or directories of them.
+	Tenants []string
+	Logger  *slog.Logger
+}
+
+// Runtime is a connected Ponte process.
+type Runtime struct {
+	Config   Config
+	Server   *temporalrt.Server // nil with an external cluster
+	UI       *temporalrt.UI     // nil unless Config.UI
+	Client   client.Client
+	DB       *store.DB
+	Campaign *campaign.Store
+
+	mu      sync.RWMutex
+	tenants map[string]*tenant.Tenant
+	workers []worker.Worker
+	log     *slog.Logger
+}
+
+// Start connects (starting the embedded server when no cluster is given),
+// opens the state store and loads the tenants. Workers start with StartWorkers.
+func Start(ctx context.Context, cfg Config) (*Runtime, error) {
+	if cfg.Namespace == "" {
+		cfg.Namespace = "default"
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	r := &Runtime{Config: cfg, log: cfg.Logger, tenants: map[string]*tenant.Tenant{}}
+	if err := r.LoadTenants(cfg.Tenants...); err != nil {
+		return nil, err
+	}
+	hostPort := cfg.Temporal
+	var tlsCfg *tls.Config
+	if hostPort == "" {
+		dbPath := ""
+		if cfg.DataDir != "" {
+			dbPath = filepath.Join(cfg.DataDir, "temporal.db")
+		}
+		srv, err := temporalrt.Start(ctx, temporalrt.Options{DBPath: dbPath, Namespace: cfg.Namespace, FrontendPort: cfg.EmbeddedPort, Logger: cfg.Logger})
+		if err != nil {
+			return nil, err
+		}
+		r.Server = srv
+		hostPort = srv.HostPort()
+		where := "in memory"
+		if dbPath != "" {
+			where = dbPath
+		}
+		if cfg.UI {
+			if r.UI, err = srv.StartUI(cfg.UIPort); err != nil {
+				r.Close()
+				return nil, err
+			}
+			r.log.Info("Temporal Web UI", "url", r.UI.URL())
+		}
+		r.log.Info("embedded Temporal server started", "frontend", hostPort, "namespace", cfg.Namespace, "data", where, "startup", srv.StartupTime().Round(time.Millisecond).String())
+	} else {
+		var err error
+		if tlsCfg, err = clientTLS(cfg); err != nil {
+			return nil, err
+		}
+	}
+	c, err := client.Dial(client.Options{
+		HostPort:          hostPort,
+		Namespace:         cfg.Namespace,
+		Logger:            sdklog.NewStructuredLogger(cfg.Logger.With("component", "temporal-sdk")),
+		ConnectionOptions: client.ConnectionOptions{TLS: tlsCfg},
+	})
+	if err != nil {
+		r.Close()
+		return nil, fmt.Errorf("connecting to Temporal at %s (namespace %s): %w; is the cluster running and the namespace registered?", hostPort, cfg.Namespace, err)
+	}
+	r.Client = c
+
+	dsn := cfg.StateDSN
+	if dsn == "" && cfg.DataDir != "" {
+		dsn = filepath.Join(cfg.DataDir, "state.db")
+	}
+	if r.DB, err = store.Open(ctx, dsn); err != nil {
+		r.Close()
+		return nil, err
+	}
+	if r.Campaign, err = campaign.NewStore(ctx, r.DB); err != nil {
+		r.Close()
+		return nil, err
+	}
+	return r, nil
+}
+
+func clientTLS(cfg Config) (*tls.Config, error) {
+	if cfg.TLSCert == "" && cfg.TLSCA == "" && cfg.TLSServerName == "" {
+		return nil, nil
+	}
+	t := &tls.Config{ServerName: cfg.TLSServerName, MinVersion: tls.VersionTLS12}
+	if cfg.TLSCert != "" {
+		kp, err := tls.LoadX509KeyPair(cfg.TLSCert, cfg.TLSKey)
+		if err != nil {
+			return nil, fmt.Errorf("--tls-cert/--tls-key: %w", err)
+		}
+		t.Certificates = []tls.Certificate{kp}
+	}
+	if cfg.TLSCA != "" {
+		pem, err := os.ReadFile(cfg.TLSCA)
+		if err != nil {
+			return nil, fmt.Errorf("--tls-ca: %w", err)
+		}
+		pool := x509.NewCertPool()
+		if !pool.AppendCertsFromPEM(pem) {
+			return nil, fmt.Errorf("--tls-ca: %s holds no PEM certificate", cfg.TLSCA)
+		}
+		t.RootCAs = pool
+	}
+	return t, nil
+}
+
+// LoadTenants loads tenant config files or directories and adds them to the
+// registry. All errors are reported together.
+func (r *Runtime) LoadTenants(paths ...string) error {
+	var errs []error
+	for _, p := range paths {
+		fi, err := os.Stat(p)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("tenant config %s: %w", p, err))
+			continue
+		}
+		var ts []*tenant.Tenant
+		if fi.IsDir() {
+			ts, err = tenant.LoadDir(p)
+		} else {
+			var t *tenant.Tenant
+			if t, err = tenant.Load(p); err == nil {
+				ts = []*tenant.Tenant{t}
+			}
+		}
+		if err != nil {
+			errs = append(errs, err)
+		}
+		r.mu.Lock()
+		for _, t := range ts {
+			r.tenants[t.ID] = t
+		}
+		r.mu.Unlock()
+	}
+	return errors.Join(errs...)
+}
+
+// Tenant finds a loaded tenant.
+func (r *Runtime) Tenant(id string) (*tenant.Tenant, error) {
+	r.mu.RLock()
+	defer r.mu.RUnlock()
+	if t, ok := r.tenants[id]; ok {
+		return t, nil
+	}
+	ids := make([]string, 0, len(r.tenants))
+	for k := range r.tenants {
+		ids = append(ids, k)
+	}
+	sort.Strings(ids)
+	return nil, fmt.Errorf("unknown tenant %q (loaded: %v); pass its config with --tenants", id, ids)
+}
+
+// WorkerOptions tune the workers.
+type WorkerOptions struct {
+	// Concurrency of calls inside one batch activity.
+	Concurrency int
+}
+
+// StartWorkers starts one worker per task queue in this process.
+func (r *Runtime) StartWorkers(opts WorkerOptions) error {
+	iuv, err := pagopa.NewIUVAllocator(r.DB.DB, r.DB.Dialect)
+	if err != nil {
+		return fmt.Errorf("IUV allocator: %w", err)
+	}
+	acts := &campaign.Activities{Tenants: r.Tenant, Store: r.Campaign, IUV: iuv, Concurrency: opts.Concurrency}
+	queues := []string{campaign.QueueWorkflows, campaign.QueueLegacy, campaign.QueuePagoPA, campaign.QueueAppIO, campaign.QueueChannels}
+	for _, q := range queues {
+		w := worker.New(r.Client, q, worker.Options{
+			WorkerStopTimeout: 5 * time.Second,
+		})
+		if q == campaign.QueueWorkflows {
+			w.RegisterWorkflowWithOptions(campaign.Workflow, workflowOptions(campaign.WorkflowName))
+		} else {
+			w.RegisterActivity(acts)
+		}
+		if err := w.Start(); err != nil {
+			return fmt.Errorf("starting worker for task queue %s: %w", q, err)
+		}
+		r.workers = append(r.workers, w)
+	}
+	r.log.Info("workers started", "task_queues", queues)
+	return nil
+}
+
+// Close stops workers, the client, the store and the embedded server.
+func (r *Runtime) Close() {
+	for _, w := range r.workers {
+		w.Stop()
+	}
+	r.workers = nil
+	if r.Client != nil {
+		r.Client.Close()
+	}
+	if r.DB != nil {
+		_ = r.DB.Close()
+	}
+	if r.UI != nil {
+		r.UI.Stop()
+	}
+	if r.Server != nil {
+		_ = r.Server.Stop()
+	}
+}

@@ -1,0 +1,126 @@
+// Package mockset starts every Ponte mock server together on loopback ports:
+// the same set serves `ponte mocks`, the demo and end-to-end tests.
+package mockset
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"time"
+
+	appiomock "github.com/ponte-pa/ponte/mocks/appio"
+	"github.com/ponte-pa/ponte/mocks/gpd"
+	smtpmock "github.com/ponte-pa/ponte/mocks/smtp"
+)
+
+// Options choose ports and seed data. Zero ports pick free ones.
+type Options struct {
+	Host    string // default 127.0.0.1
+	GPDPort int
+	IOPort  int
+	// IOProfiles seeds the App IO profile registry (fiscal code → profile).
+	// Fiscal codes not listed are not on IO unless IODefaultKnown is set.
+	IOProfiles     map[string]appiomock.ProfileSpec
+	IODefaultKnown bool
+	// SMTPPort for the SMTP mock (0 = free port); SMTPUser/SMTPPassword, when
+	// set, are required by it (the sample comune uses SampleSMTPUser/Password).
+	SMTPPort               int
+	SMTPUser, SMTPPassword string
+}
+
+// The SMTP credentials of the sample comune (internal/tenant/sample).
+const (
+	SampleSMTPUser     = "tributi"
+	SampleSMTPPassword = "demo-smtp-password-not-secret"
+)
+
+// Set is a running set of mocks.
+type Set struct {
+	GPD  *gpd.Server
+	IO   *appiomock.Server
+	SMTP *smtpmock.Server
+	// GPDURL is the GPD base URL (what a tenant config puts in
+	// pagopa.gpd.baseURL); IOURL the App IO base URL including /api/v1.
+	GPDURL string
+	IOURL  string
+	// SMTPAddr is host:port of the SMTP mock (STARTTLS with a self-signed
+	// certificate: see WriteSMTPCA).
+	SMTPAddr string
+
+	servers []*http.Server
+}
+
+// Start listens on the ports and serves until Close.
+func Start(opts Options) (*Set, error) {
+	if opts.Host == "" {
+		opts.Host = "127.0.0.1"
+	}
+	s := &Set{
+		GPD: gpd.New(gpd.Options{}),
+		IO:  appiomock.New(appiomock.Options{Profiles: opts.IOProfiles, DefaultKnown: opts.IODefaultKnown}),
+	}
+	gpdAddr, err := s.serve(opts.Host, opts.GPDPort, s.GPD)
+	if err != nil {
+		return nil, fmt.Errorf("GPD mock: %w", err)
+	}
+	ioAddr, err := s.serve(opts.Host, opts.IOPort, s.IO)
+	if err != nil {
+		s.Close()
+		return nil, fmt.Errorf("App IO mock: %w", err)
+	}
+	if s.SMTP, err = smtpmock.Start(net.JoinHostPort(opts.Host, fmt.Sprint(opts.SMTPPort)),
+		smtpmock.Options{Username: opts.SMTPUser, Password: opts.SMTPPassword}); err != nil {
+		s.Close()
+		return nil, fmt.Errorf("SMTP mock: %w", err)
+	}
+	s.SMTPAddr = s.SMTP.Addr()
+	s.GPDURL = "http://" + gpdAddr
+	s.IOURL = "http://" + ioAddr + "/api/v1"
+	return s, nil
+}
+
+func (s *Set) serve(host string, port int, h http.Handler) (string, error) {
+	l, err := net.Listen("tcp", net.JoinHostPort(host, fmt.Sprint(port)))
+	if err != nil {
+		return "", err
+	}
+	srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second}
+	s.servers = append(s.servers, srv)
+	go func() {
+		if err := srv.Serve(l); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			_ = err // the listener was closed under us; Close reports nothing more useful
+		}
+	}()
+	return l.Addr().String(), nil
+}
+
+// URLs lists the mocks by name, for printing.
+func (s *Set) URLs() map[string]string {
+	return map[string]string{"gpd": s.GPDURL, "appio": s.IOURL, "smtp": s.SMTPAddr}
+}
+
+// WriteSMTPCA writes the SMTP mock's certificate where a tenant's
+// channels.email.caFile points, so clients verify it like a real relay's.
+func (s *Set) WriteSMTPCA(path string) error {
+	return os.WriteFile(path, s.SMTP.CertPEM(), 0o644)
+}
+
+// SampleVars are the template variables of tenant.WriteSample for this set.
+func (s *Set) SampleVars() map[string]string {
+	return map[string]string{"GPDURL": s.GPDURL, "IOURL": s.IOURL, "SMTPAddr": s.SMTPAddr}
+}
+
+// Close stops every mock.
+func (s *Set) Close() {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	for _, srv := range s.servers {
+		_ = srv.Shutdown(ctx)
+	}
+	if s.SMTP != nil {
+		_ = s.SMTP.Close()
+	}
+}

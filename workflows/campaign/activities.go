@@ -1,0 +1,474 @@
+package campaign
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io/fs"
+	"net/http"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+
+	"go.temporal.io/sdk/activity"
+	"go.temporal.io/sdk/temporal"
+
+	"github.com/ponte-pa/ponte/connectors/appio"
+	"github.com/ponte-pa/ponte/connectors/legacy"
+	"github.com/ponte-pa/ponte/connectors/pagopa"
+	"github.com/ponte-pa/ponte/internal/tenant"
+)
+
+// TenantLookup finds a tenant's loaded configuration by id.
+type TenantLookup func(id string) (*tenant.Tenant, error)
+
+// Activities are the campaign's steps. One value is registered on each worker;
+// it is safe for concurrent use.
+type Activities struct {
+	Tenants TenantLookup
+	Store   *Store
+	IUV     *pagopa.IUVAllocator
+	// Concurrency is the number of calls one batch makes at once to a
+	// connector (default 8).
+	Concurrency int
+	// Now is the clock for due dates; time.Now when nil.
+	Now func() time.Time
+
+	mu   sync.Mutex
+	http *http.Client
+	gpd  map[string]*pagopa.GPDClient
+	io   map[string]*appio.Client
+	keys map[string]string
+}
+
+func badInput(format string, args ...any) error {
+	msg := fmt.Sprintf(format, args...)
+	return temporal.NewNonRetryableApplicationError(msg, ErrBadInput, errors.New(msg))
+}
+
+func (a *Activities) tenant(id string) (*tenant.Tenant, error) {
+	t, err := a.Tenants(id)
+	if err != nil {
+		return nil, badInput("tenant %q: %v", id, err)
+	}
+	return t, nil
+}
+
+func (a *Activities) secret(t *tenant.Tenant, what string, s tenant.Secret) (string, error) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if a.keys == nil {
+		a.keys = map[string]string{}
+	}
+	k := t.ID + "\x00" + what
+	if v, ok := a.keys[k]; ok {
+		return v, nil
+	}
+	v, err := s.Resolve()
+	if err != nil {
+		return "", badInput("tenant %q: %s: %v", t.ID, what, err)
+	}
+	a.keys[k] = v
+	return v, nil
+}
+
+// httpClient is shared by every connector client of this worker: one
+// connection pool sized for Concurrency calls in flight per batch, instead of
+// Go's default of two idle connections per host (which makes a busy batch
+// open and close a connection per call).
+func (a *Activities) httpClient() *http.Client {
+	if a.http == nil {
+		t := http.DefaultTransport.(*http.Transport).Clone()
+		t.MaxIdleConns = 256
+		t.MaxIdleConnsPerHost = 4 * a.conc()
+		a.http = &http.Client{Transport: t, Timeout: 30 * time.Second}
+	}
+	return a.http
+}
+
+func (a *Activities) gpdClient(t *tenant.Tenant) (*pagopa.GPDClient, error) {
+	key, err := a.secret(t, "pagopa.gpd.subscriptionKey", t.PagoPA.GPD.SubscriptionKey)
+	if err != nil {
+		return nil, err
+	}
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if a.gpd == nil {
+		a.gpd = map[string]*pagopa.GPDClient{}
+	}
+	c, ok := a.gpd[t.ID]
+	if !ok {
+		c = pagopa.NewGPDClient(pagopa.GPDOptions{BaseURL: t.PagoPA.GPD.BaseURL, SubscriptionKey: key, HTTPClient: a.httpClient()})
+		a.gpd[t.ID] = c
+	}
+	return c, nil
+}
+
+func (a *Activities) ioClient(t *tenant.Tenant, purpose string) (*appio.Client, string, error) {
+	svc, ok := t.AppIO.Services[purpose]
+	if !ok {
+		return nil, "", badInput("tenant %q has no App IO service for purpose %q: add appio.services.%s to its config", t.ID, purpose, purpose)
+	}
+	key, err := a.secret(t, "appio.services."+purpose+".key", svc.Key)
+	if err != nil {
+		return nil, "", err
+	}
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if a.io == nil {
+		a.io = map[string]*appio.Client{}
+	}
+	c, ok := a.io[t.AppIO.BaseURL]
+	if !ok {
+		c = appio.NewClient(appio.Options{BaseURL: t.AppIO.BaseURL, HTTPClient: a.httpClient()})
+		a.io[t.AppIO.BaseURL] = c
+	}
+	return c, key, nil
+}
+
+func (a *Activities) conc() int {
+	if a.Concurrency > 0 {
+		return a.Concurrency
+	}
+	return 8
+}
+
+// StageDebtors reads the tenant's source, validates every row and stores the
+// valid debtors and the rejected rows. Re-running it (after a crash) stores
+// nothing twice.
+func (a *Activities) StageDebtors(ctx context.Context, in Input) (StageResult, error) {
+	t, err := a.tenant(in.TenantID)
+	if err != nil {
+		return StageResult{}, err
+	}
+	src, ok := t.Sources[in.Source]
+	if !ok {
+		return StageResult{}, badInput("tenant %q has no source %q (known: %s)", t.ID, in.Source, strings.Join(sourceNames(t), ", "))
+	}
+	s, err := legacy.OpenSource(src.Kind, src.Config, t.Dir)
+	if err != nil {
+		return StageResult{}, badInput("tenant %q source %q: %v", t.ID, in.Source, err)
+	}
+	seq := 0
+	stats, err := s.Read(ctx, func(d legacy.Debtor) error {
+		if err := a.Store.AddItem(ctx, in.CampaignID, seq, d); err != nil {
+			return err
+		}
+		seq++
+		if seq%1000 == 0 {
+			activity.RecordHeartbeat(ctx, seq)
+		}
+		return nil
+	}, func(r legacy.Reject) error {
+		return a.Store.AddReject(ctx, in.CampaignID, r)
+	})
+	if err != nil {
+		var pe *fs.PathError
+		if errors.As(err, &pe) {
+			return StageResult{}, badInput("%v", err)
+		}
+		return StageResult{}, err
+	}
+	return StageResult{Read: stats.Read, Valid: stats.Valid, Rejected: stats.Rejected}, nil
+}
+
+// IUPD is the debt position id of a campaign item: stable across retries, so
+// GPD's uniqueness on IUPD makes creation idempotent.
+func IUPD(tenantID, campaignID string, seq int) string {
+	return fmt.Sprintf("PONTE-%s-%s-%07d", tenantID, campaignID, seq)
+}
+
+// CreatePositions allocates an IUV and creates + publishes the GPD debt
+// position of every item of the batch not done yet.
+func (a *Activities) CreatePositions(ctx context.Context, b BatchInput) (BatchResult, error) {
+	t, err := a.tenant(b.TenantID)
+	if err != nil {
+		return BatchResult{}, err
+	}
+	gpd, err := a.gpdClient(t)
+	if err != nil {
+		return BatchResult{}, err
+	}
+	items, err := a.Store.Items(ctx, b.CampaignID, b.From, b.To)
+	if err != nil {
+		return BatchResult{}, err
+	}
+	var (
+		mu        sync.Mutex
+		res       BatchResult
+		retryErrs []error
+		delay     time.Duration
+	)
+	forEach(ctx, a.conc(), items, func(it Item) {
+		if it.State != StateStaged {
+			mu.Lock()
+			res.Skipped++
+			mu.Unlock()
+			return
+		}
+		iupd := IUPD(t.ID, b.CampaignID, it.Seq)
+		state, iuv, nav, errText, err := a.createOne(ctx, t, gpd, b, it, iupd)
+		mu.Lock()
+		defer mu.Unlock()
+		if err != nil {
+			retryErrs = append(retryErrs, fmt.Errorf("line %d (%s): %w", it.Line, iupd, err))
+			var ae *pagopa.APIError
+			if errors.As(err, &ae) && ae.RetryAfter > delay {
+				delay = ae.RetryAfter
+			}
+			return
+		}
+		if serr := a.Store.SetPosition(ctx, b.CampaignID, it.Seq, state, iupd, iuv, nav, errText); serr != nil {
+			retryErrs = append(retryErrs, serr)
+			return
+		}
+		if state == StatePublished {
+			res.Done++
+		} else {
+			res.Failed++
+		}
+		activity.RecordHeartbeat(ctx, res)
+	})
+	if len(retryErrs) > 0 {
+		return res, retryable(fmt.Sprintf("%d of %d debt positions hit a temporary failure; the batch will be retried (done ones are skipped): %v",
+			len(retryErrs), len(items), errors.Join(retryErrs...)), delay)
+	}
+	return res, nil
+}
+
+// createOne returns the item's final position state, or an error when it must
+// be retried.
+func (a *Activities) createOne(ctx context.Context, t *tenant.Tenant, gpd *pagopa.GPDClient, b BatchInput, it Item, iupd string) (state, iuv, nav, errText string, err error) {
+	iuv, err = a.IUV.Allocate(ctx, t.FiscalCode, t.PagoPA.SegregationCode, iupd)
+	if err != nil {
+		return "", "", "", "", err
+	}
+	nav, err = pagopa.NAVFromIUV(t.PagoPA.AuxDigit, t.PagoPA.ApplicationCode, iuv)
+	if err != nil {
+		return StatePositionFailed, iuv, "", err.Error(), nil
+	}
+	pos := a.position(t, b, it, iupd, iuv)
+	if verr := pos.Validate(); verr != nil {
+		return StatePositionFailed, iuv, nav, verr.Error(), nil
+	}
+	if _, err := gpd.Create(ctx, t.FiscalCode, pos, true); err != nil {
+		if pagopa.IsRetryable(err) {
+			return "", "", "", "", err
+		}
+		return StatePositionFailed, iuv, nav, err.Error(), nil
+	}
+	return StatePublished, iuv, nav, "", nil
+}
+
+func (a *Activities) position(t *tenant.Tenant, b BatchInput, it Item, iupd, iuv string) pagopa.PaymentPosition {
+	due := it.DueDate
+	if b.DueDate != "" {
+		due = b.DueDate
+	}
+	dueT, _ := time.Parse("2006-01-02", due)
+	// End of the due day, Rome time: a citizen can pay all day long.
+	rome, _ := time.LoadLocation("Europe/Rome")
+	if rome == nil {
+		rome = time.UTC
+	}
+	dueAt := time.Date(dueT.Year(), dueT.Month(), dueT.Day(), 23, 59, 59, 0, rome)
+	retention := dueAt.AddDate(1, 0, 0)
+	typ, full := "F", strings.TrimSpace(it.Name+" "+it.Surname)
+	if len(it.FiscalCode) == 11 {
+		typ = "G"
+	}
+	desc := it.Description
+	if desc == "" {
+		desc = b.Subject
+	}
+	desc = clip(desc, 140)
+	return pagopa.PaymentPosition{
+		IUPD:            iupd,
+		Type:            typ,
+		FiscalCode:      it.FiscalCode,
+		FullName:        clip(full, 140),
+		Email:           it.Email,
+		CompanyName:     clip(t.Name.IT, 140),
+		SwitchToExpired: false,
+		PaymentOption: []pagopa.PaymentOption{{
+			IUV:              iuv,
+			Amount:           it.AmountCents,
+			Description:      desc,
+			IsPartialPayment: false,
+			DueDate:          dueAt,
+			RetentionDate:    &retention,
+			Transfer: []pagopa.Transfer{{
+				IDTransfer:            "1",
+				Amount:                it.AmountCents,
+				RemittanceInformation: clip(desc, 140),
+				Category:              "9/0101108TS/",
+				IBAN:                  t.PagoPA.IBAN,
+			}},
+		}},
+	}
+}
+
+// NotifyIO checks each published item's App IO profile and sends the payment
+// message. An item found in state "sending" was being sent when an earlier
+// attempt died: it is marked unknown and never resent, because App IO has no
+// idempotency key and a second copy is worse than a reported gap.
+func (a *Activities) NotifyIO(ctx context.Context, b BatchInput) (BatchResult, error) {
+	t, err := a.tenant(b.TenantID)
+	if err != nil {
+		return BatchResult{}, err
+	}
+	io, key, err := a.ioClient(t, b.IOPurpose)
+	if err != nil {
+		return BatchResult{}, err
+	}
+	items, err := a.Store.Items(ctx, b.CampaignID, b.From, b.To)
+	if err != nil {
+		return BatchResult{}, err
+	}
+	var (
+		mu        sync.Mutex
+		res       BatchResult
+		retryErrs []error
+		delay     time.Duration
+	)
+	forEach(ctx, a.conc(), items, func(it Item) {
+		if it.State != StatePublished || (it.IOState != IONone && it.IOState != IORetry && it.IOState != IOSending) {
+			mu.Lock()
+			res.Skipped++
+			mu.Unlock()
+			return
+		}
+		state, id, errText, err := a.notifyOne(ctx, t, io, key, b, it)
+		mu.Lock()
+		defer mu.Unlock()
+		if err != nil {
+			retryErrs = append(retryErrs, fmt.Errorf("line %d: %w", it.Line, err))
+			var ae *appio.APIError
+			if errors.As(err, &ae) && ae.RetryAfter > delay {
+				delay = ae.RetryAfter
+			}
+			return
+		}
+		switch state {
+		case IOSent:
+			res.Sent++
+		case IONotOnIO:
+			res.NotOnIO++
+		case IONotAllowed:
+			res.NotAllowed++
+		case IOUnknown:
+			res.Unknown++
+		default:
+			res.Failed++
+		}
+		_ = id
+		_ = errText
+		activity.RecordHeartbeat(ctx, res)
+	})
+	if len(retryErrs) > 0 {
+		return res, retryable(fmt.Sprintf("%d of %d App IO messages hit a temporary failure; the batch will be retried (sent ones are skipped): %v",
+			len(retryErrs), len(items), errors.Join(retryErrs...)), delay)
+	}
+	return res, nil
+}
+
+func (a *Activities) notifyOne(ctx context.Context, t *tenant.Tenant, io *appio.Client, key string, b BatchInput, it Item) (state, id, errText string, err error) {
+	set := func(state, id, errText string) (string, string, string, error) {
+		if err := a.Store.SetIO(ctx, b.CampaignID, it.Seq, state, id, errText); err != nil {
+			return "", "", "", err
+		}
+		return state, id, errText, nil
+	}
+	if it.IOState == IOSending {
+		return set(IOUnknown, "", "an earlier attempt stopped while sending: check in the App IO back office before sending again")
+	}
+	if len(it.FiscalCode) == 11 {
+		// Companies and other legal persons have no App IO profile: App IO is
+		// for citizens. They need the fallback channel.
+		return set(IONotOnIO, "", "legal person (11-digit fiscal code): App IO reaches citizens only")
+	}
+	prof, err := io.GetProfile(ctx, key, it.FiscalCode)
+	if err != nil {
+		if errors.Is(err, appio.ErrNotOnIO) {
+			return set(IONotOnIO, "", "")
+		}
+		if appio.IsRetryable(err) {
+			return "", "", "", err
+		}
+		return set(IOFailed, "", err.Error())
+	}
+	if !prof.SenderAllowed {
+		return set(IONotAllowed, "", "")
+	}
+	msg := paymentMessage(t, b, it, prof.PreferredLanguages)
+	if verr := msg.Validate(); verr != nil {
+		return set(IOFailed, "", verr.Error())
+	}
+	if _, _, _, err := set(IOSending, "", ""); err != nil {
+		return "", "", "", err
+	}
+	id, err = io.SubmitMessage(ctx, key, msg)
+	if err != nil {
+		switch {
+		case appio.IsAmbiguous(err):
+			return set(IOUnknown, "", err.Error())
+		case appio.IsRetryable(err):
+			if _, _, _, serr := set(IORetry, "", err.Error()); serr != nil {
+				return "", "", "", serr
+			}
+			return "", "", "", err
+		default:
+			return set(IOFailed, "", err.Error())
+		}
+	}
+	return set(IOSent, id, "")
+}
+
+// Totals returns the campaign's counts from the state store.
+func (a *Activities) Totals(ctx context.Context, campaignID string) (Progress, error) {
+	return a.Store.Counts(ctx, campaignID)
+}
+
+func retryable(msg string, delay time.Duration) error {
+	if delay > 0 {
+		return temporal.NewApplicationErrorWithOptions(msg, "Retryable", temporal.ApplicationErrorOptions{NextRetryDelay: delay})
+	}
+	return temporal.NewApplicationError(msg, "Retryable")
+}
+
+// forEach runs fn on every item with at most n in flight, and stops starting
+// new ones when ctx is done.
+func forEach(ctx context.Context, n int, items []Item, fn func(Item)) {
+	sem := make(chan struct{}, n)
+	var wg sync.WaitGroup
+	for _, it := range items {
+		if ctx.Err() != nil {
+			break
+		}
+		sem <- struct{}{}
+		wg.Add(1)
+		go func() {
+			defer func() { <-sem; wg.Done() }()
+			fn(it)
+		}()
+	}
+	wg.Wait()
+}
+
+func clip(s string, n int) string {
+	r := []rune(s)
+	if len(r) <= n {
+		return s
+	}
+	return string(r[:n])
+}
+
+func sourceNames(t *tenant.Tenant) []string {
+	names := make([]string, 0, len(t.Sources))
+	for n := range t.Sources {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	return names
+}

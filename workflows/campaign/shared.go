@@ -1,0 +1,116 @@
+// Package campaign is the payment-notice campaign: debtors from a comune's legacy
+// source become pagoPA debt positions on GPD and App IO messages carrying the
+// payment data. Debtors are processed in batches inside activities, so a
+// campaign's history grows with the number of batches, not of debtors.
+package campaign
+
+import "time"
+
+// Names shared by the workflow, the workers and the CLI.
+const (
+	WorkflowName = "PaymentCampaign"
+	// Task queues per concern, so that rate-limited connectors can be scaled
+	// and throttled separately.
+	QueueWorkflows = "ponte-campaign"
+	QueueLegacy    = "ponte-legacy"
+	QueuePagoPA    = "ponte-pagopa"
+	QueueAppIO     = "ponte-appio"
+	QueueChannels  = "ponte-channels"
+
+	QueryProgress = "progress"
+	SignalPause   = "pause"
+	SignalResume  = "resume"
+
+	// ErrBadInput is the application error type of failures that no retry can
+	// fix (bad config, missing source file): Temporal does not retry them.
+	ErrBadInput = "BadInput"
+)
+
+// Input starts a campaign.
+type Input struct {
+	// CampaignID is the business id, unique per tenant (e.g. "tari-2026").
+	// It keys every debt position (IUPD) and message, so starting the same
+	// campaign twice never issues anything twice.
+	CampaignID string
+	TenantID   string
+	// Source is the name of a legacy source in the tenant config.
+	Source string
+	// Subject of the debt position and the IO message, Italian and English.
+	Subject   string
+	SubjectEN string
+	// DueDate (YYYY-MM-DD) overrides the per-debtor due date of the source.
+	DueDate string
+	// IOPurpose picks the tenant's App IO service (default "payments").
+	IOPurpose string
+	// BatchSize is the number of debtors per activity (default 100), and
+	// Parallel the number of batches in flight (default 4).
+	BatchSize int
+	Parallel  int
+}
+
+// WorkflowID is the Temporal workflow id of a campaign: one run per tenant and
+// campaign id at a time.
+func WorkflowID(tenantID, campaignID string) string {
+	return "campaign/" + tenantID + "/" + campaignID
+}
+
+func (in *Input) defaults() {
+	if in.IOPurpose == "" {
+		in.IOPurpose = "payments"
+	}
+	if in.BatchSize <= 0 {
+		in.BatchSize = 100
+	}
+	if in.Parallel <= 0 {
+		in.Parallel = 4
+	}
+}
+
+// StageResult is what staging the source produced.
+type StageResult struct {
+	Read, Valid, Rejected int
+}
+
+// BatchInput names one batch of staged debtors: sequence numbers [From, To).
+type BatchInput struct {
+	CampaignID string
+	TenantID   string
+	From, To   int
+	Subject    string
+	SubjectEN  string
+	DueDate    string
+	IOPurpose  string
+}
+
+// BatchResult counts what one batch did. Counts are of items that reached a
+// final state in this attempt; items done by an earlier attempt are Skipped.
+type BatchResult struct {
+	Done, Failed, Skipped int
+	// IO outcomes (NotifyIO only).
+	Sent, NotOnIO, NotAllowed, Unknown int
+}
+
+// Progress is the answer to the progress query and the workflow's result.
+type Progress struct {
+	Phase              string // staging, positions, messages, done
+	Paused             bool
+	Read               int
+	Valid              int
+	Rejected           int
+	Batches            int
+	PositionBatches    int // finished
+	MessageBatches     int // finished
+	PositionsPublished int
+	PositionsFailed    int
+	MessagesSent       int
+	NotOnIO            int
+	SenderNotAllowed   int
+	MessagesFailed     int
+	MessagesUnknown    int
+	// Fallback for debtors not reachable on App IO.
+	EmailsSent   int
+	EmailsFailed int
+	NeedPrint    int // no email address or no relay: print and post
+	StartedAt    time.Time
+	FinishedAt   time.Time
+}

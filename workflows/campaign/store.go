@@ -1,0 +1,260 @@
+package campaign
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"time"
+
+	"github.com/ponte-pa/ponte/connectors/legacy"
+	"github.com/ponte-pa/ponte/internal/store"
+)
+
+// Item states. A debt position moves staged → published | position_failed; the
+// IO side moves "" → sending → sent | not_on_io | not_allowed | failed |
+// retry | unknown. "sending" is written before the message is submitted, so an
+// attempt that died mid-send is found on retry and never blindly resent.
+const (
+	StateStaged         = "staged"
+	StatePublished      = "published"
+	StatePositionFailed = "position_failed"
+
+	IONone       = ""
+	IOSending    = "sending"
+	IOSent       = "sent"
+	IONotOnIO    = "not_on_io"
+	IONotAllowed = "not_allowed"
+	IOFailed     = "failed"
+	IORetry      = "retry"
+	IOUnknown    = "unknown"
+
+	// Fallback states, for debtors App IO cannot reach.
+	FallbackSending   = "sending"
+	FallbackSent      = "email_sent"
+	FallbackRetry     = "retry"
+	FallbackFailed    = "failed"
+	FallbackUnknown   = "unknown"
+	FallbackNoAddress = "no_email"   // print and post the notice
+	FallbackNoChannel = "no_channel" // the tenant has no email relay configured
+)
+
+// Item is one debtor of a campaign and what happened to it.
+type Item struct {
+	Seq           int
+	Line          int
+	ExternalID    string
+	FiscalCode    string
+	Name          string
+	Surname       string
+	Email         string
+	AmountCents   int64
+	DueDate       string
+	Description   string
+	State         string
+	IUPD          string
+	IUV           string
+	NAV           string
+	PositionError string
+	IOState       string
+	IOMessageID   string
+	IOError       string
+	FallbackState string
+	FallbackError string
+}
+
+// Store keeps campaign items and rejects in the state database.
+type Store struct{ db *store.DB }
+
+// NewStore creates the campaign tables when missing.
+func NewStore(ctx context.Context, db *store.DB) (*Store, error) {
+	stmts := []string{
+		`CREATE TABLE IF NOT EXISTS campaign_items (
+			campaign_id TEXT NOT NULL, seq INTEGER NOT NULL, line INTEGER NOT NULL,
+			external_id TEXT NOT NULL DEFAULT '', fiscal_code TEXT NOT NULL,
+			name TEXT NOT NULL DEFAULT '', surname TEXT NOT NULL DEFAULT '', email TEXT NOT NULL DEFAULT '',
+			amount_cents BIGINT NOT NULL, due_date TEXT NOT NULL DEFAULT '', description TEXT NOT NULL DEFAULT '',
+			state TEXT NOT NULL DEFAULT 'staged', iupd TEXT NOT NULL DEFAULT '', iuv TEXT NOT NULL DEFAULT '',
+			nav TEXT NOT NULL DEFAULT '', position_error TEXT NOT NULL DEFAULT '',
+			io_state TEXT NOT NULL DEFAULT '', io_message_id TEXT NOT NULL DEFAULT '', io_error TEXT NOT NULL DEFAULT '',
+			updated_at TEXT NOT NULL DEFAULT '',
+			PRIMARY KEY (campaign_id, seq))`,
+		`CREATE TABLE IF NOT EXISTS campaign_rejects (
+			campaign_id TEXT NOT NULL, source TEXT NOT NULL, line INTEGER NOT NULL, field TEXT NOT NULL,
+			value TEXT NOT NULL DEFAULT '', rule TEXT NOT NULL DEFAULT '',
+			message_it TEXT NOT NULL DEFAULT '', message_en TEXT NOT NULL DEFAULT '',
+			PRIMARY KEY (campaign_id, line, field))`,
+	}
+	for _, s := range stmts {
+		if _, err := db.ExecContext(ctx, s); err != nil {
+			return nil, fmt.Errorf("campaign store: creating tables in %s: %w", db.Where, err)
+		}
+	}
+	// Columns added after the first release: added to older stores in place.
+	for _, col := range []string{"fallback_state", "fallback_error"} {
+		var n int
+		q := `SELECT COUNT(*) FROM pragma_table_info('campaign_items') WHERE name = ?`
+		if db.Dialect == store.Postgres {
+			q = `SELECT COUNT(*) FROM information_schema.columns WHERE table_name = 'campaign_items' AND column_name = ?`
+		}
+		if err := db.QueryRowContext(ctx, db.Rebind(q), col).Scan(&n); err != nil {
+			return nil, fmt.Errorf("campaign store: inspecting columns: %w", err)
+		}
+		if n == 0 {
+			if _, err := db.ExecContext(ctx, `ALTER TABLE campaign_items ADD COLUMN `+col+` TEXT NOT NULL DEFAULT ''`); err != nil {
+				return nil, fmt.Errorf("campaign store: adding column %s: %w", col, err)
+			}
+		}
+	}
+	return &Store{db: db}, nil
+}
+
+// AddItem stages a debtor; staging the same campaign again is a no-op per seq.
+func (s *Store) AddItem(ctx context.Context, campaignID string, seq int, d legacy.Debtor) error {
+	_, err := s.db.ExecContext(ctx, s.db.Rebind(`INSERT INTO campaign_items
+		(campaign_id, seq, line, external_id, fiscal_code, name, surname, email, amount_cents, due_date, description, updated_at)
+		VALUES (?,?,?,?,?,?,?,?,?,?,?,?) ON CONFLICT DO NOTHING`),
+		campaignID, seq, d.Line, d.ExternalID, d.FiscalCode, d.Name, d.Surname, d.Email, d.AmountCents, d.DueDate, d.Description, now())
+	return err
+}
+
+// AddReject records a rejected source row.
+func (s *Store) AddReject(ctx context.Context, campaignID string, r legacy.Reject) error {
+	_, err := s.db.ExecContext(ctx, s.db.Rebind(`INSERT INTO campaign_rejects
+		(campaign_id, source, line, field, value, rule, message_it, message_en)
+		VALUES (?,?,?,?,?,?,?,?) ON CONFLICT DO NOTHING`),
+		campaignID, r.Source, r.Line, r.Field, r.Value, r.Rule, r.MessageIT, r.MessageEN)
+	return err
+}
+
+const itemCols = `seq, line, external_id, fiscal_code, name, surname, email, amount_cents, due_date, description,
+	state, iupd, iuv, nav, position_error, io_state, io_message_id, io_error, fallback_state, fallback_error`
+
+func scanItems(rows *sql.Rows) ([]Item, error) {
+	defer rows.Close()
+	var out []Item
+	for rows.Next() {
+		var it Item
+		if err := rows.Scan(&it.Seq, &it.Line, &it.ExternalID, &it.FiscalCode, &it.Name, &it.Surname, &it.Email,
+			&it.AmountCents, &it.DueDate, &it.Description, &it.State, &it.IUPD, &it.IUV, &it.NAV,
+			&it.PositionError, &it.IOState, &it.IOMessageID, &it.IOError, &it.FallbackState, &it.FallbackError); err != nil {
+			return nil, err
+		}
+		out = append(out, it)
+	}
+	return out, rows.Err()
+}
+
+// Items returns the items with seq in [from, to), in order.
+func (s *Store) Items(ctx context.Context, campaignID string, from, to int) ([]Item, error) {
+	rows, err := s.db.QueryContext(ctx, s.db.Rebind(`SELECT `+itemCols+` FROM campaign_items
+		WHERE campaign_id = ? AND seq >= ? AND seq < ? ORDER BY seq`), campaignID, from, to)
+	if err != nil {
+		return nil, err
+	}
+	return scanItems(rows)
+}
+
+// AllItems returns every item of a campaign, in source order.
+func (s *Store) AllItems(ctx context.Context, campaignID string) ([]Item, error) {
+	rows, err := s.db.QueryContext(ctx, s.db.Rebind(`SELECT `+itemCols+` FROM campaign_items
+		WHERE campaign_id = ? ORDER BY seq`), campaignID)
+	if err != nil {
+		return nil, err
+	}
+	return scanItems(rows)
+}
+
+// Rejects returns the rejected source rows of a campaign, by line.
+func (s *Store) Rejects(ctx context.Context, campaignID string) ([]legacy.Reject, error) {
+	rows, err := s.db.QueryContext(ctx, s.db.Rebind(`SELECT source, line, field, value, rule, message_it, message_en
+		FROM campaign_rejects WHERE campaign_id = ? ORDER BY line, field`), campaignID)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []legacy.Reject
+	for rows.Next() {
+		var r legacy.Reject
+		if err := rows.Scan(&r.Source, &r.Line, &r.Field, &r.Value, &r.Rule, &r.MessageIT, &r.MessageEN); err != nil {
+			return nil, err
+		}
+		out = append(out, r)
+	}
+	return out, rows.Err()
+}
+
+// SetPosition records the outcome of creating an item's debt position.
+func (s *Store) SetPosition(ctx context.Context, campaignID string, seq int, state, iupd, iuv, nav, errText string) error {
+	_, err := s.db.ExecContext(ctx, s.db.Rebind(`UPDATE campaign_items SET state = ?, iupd = ?, iuv = ?, nav = ?,
+		position_error = ?, updated_at = ? WHERE campaign_id = ? AND seq = ?`),
+		state, iupd, iuv, nav, errText, now(), campaignID, seq)
+	return err
+}
+
+// SetIO records the IO state of an item.
+func (s *Store) SetIO(ctx context.Context, campaignID string, seq int, state, messageID, errText string) error {
+	_, err := s.db.ExecContext(ctx, s.db.Rebind(`UPDATE campaign_items SET io_state = ?, io_message_id = ?,
+		io_error = ?, updated_at = ? WHERE campaign_id = ? AND seq = ?`),
+		state, messageID, errText, now(), campaignID, seq)
+	return err
+}
+
+// SetFallback records the fallback-channel state of an item.
+func (s *Store) SetFallback(ctx context.Context, campaignID string, seq int, state, errText string) error {
+	_, err := s.db.ExecContext(ctx, s.db.Rebind(`UPDATE campaign_items SET fallback_state = ?, fallback_error = ?,
+		updated_at = ? WHERE campaign_id = ? AND seq = ?`), state, errText, now(), campaignID, seq)
+	return err
+}
+
+// Counts returns the totals of a campaign from its items.
+func (s *Store) Counts(ctx context.Context, campaignID string) (Progress, error) {
+	var p Progress
+	rows, err := s.db.QueryContext(ctx, s.db.Rebind(`SELECT state, io_state, fallback_state, COUNT(*) FROM campaign_items
+		WHERE campaign_id = ? GROUP BY state, io_state, fallback_state`), campaignID)
+	if err != nil {
+		return p, err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var st, io, fb string
+		var n int
+		if err := rows.Scan(&st, &io, &fb, &n); err != nil {
+			return p, err
+		}
+		switch fb {
+		case FallbackSent:
+			p.EmailsSent += n
+		case FallbackNoAddress, FallbackNoChannel:
+			p.NeedPrint += n
+		case FallbackFailed, FallbackUnknown, FallbackSending:
+			p.EmailsFailed += n
+		}
+		p.Valid += n
+		switch st {
+		case StatePublished:
+			p.PositionsPublished += n
+		case StatePositionFailed:
+			p.PositionsFailed += n
+		}
+		switch io {
+		case IOSent:
+			p.MessagesSent += n
+		case IONotOnIO:
+			p.NotOnIO += n
+		case IONotAllowed:
+			p.SenderNotAllowed += n
+		case IOFailed:
+			p.MessagesFailed += n
+		case IOUnknown, IOSending:
+			p.MessagesUnknown += n
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return p, err
+	}
+	err = s.db.QueryRowContext(ctx, s.db.Rebind(`SELECT COUNT(DISTINCT line) FROM campaign_rejects WHERE campaign_id = ?`), campaignID).Scan(&p.Rejected)
+	p.Read = p.Valid + p.Rejected
+	return p, err
+}
+
+func now() string { return time.Now().UTC().Format(time.RFC3339Nano) }

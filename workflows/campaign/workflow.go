@@ -1,0 +1,145 @@
+package campaign
+
+import (
+	"time"
+
+	"go.temporal.io/sdk/temporal"
+	"go.temporal.io/sdk/workflow"
+)
+
+// a is only used for typed activity references; the worker registers a real
+// *Activities.
+var a *Activities
+
+// Workflow runs one campaign: stage the source, then for each batch create and
+// publish the debt positions and notify the debtors on App IO. It is thin and
+// deterministic: all I/O is in the activities, all per-debtor state in the
+// state store.
+func Workflow(ctx workflow.Context, in Input) (Progress, error) {
+	in.defaults()
+	p := Progress{Phase: "staging", StartedAt: workflow.Now(ctx)}
+	if err := workflow.SetQueryHandler(ctx, QueryProgress, func() (Progress, error) { return p, nil }); err != nil {
+		return p, err
+	}
+	pauseCh := workflow.GetSignalChannel(ctx, SignalPause)
+	resumeCh := workflow.GetSignalChannel(ctx, SignalResume)
+	workflow.Go(ctx, func(ctx workflow.Context) {
+		for {
+			sel := workflow.NewSelector(ctx)
+			sel.AddReceive(pauseCh, func(c workflow.ReceiveChannel, _ bool) { c.Receive(ctx, nil); p.Paused = true })
+			sel.AddReceive(resumeCh, func(c workflow.ReceiveChannel, _ bool) { c.Receive(ctx, nil); p.Paused = false })
+			sel.Select(ctx)
+		}
+	})
+
+	retry := &temporal.RetryPolicy{
+		InitialInterval:        time.Second,
+		BackoffCoefficient:     2,
+		MaximumInterval:        time.Minute,
+		NonRetryableErrorTypes: []string{ErrBadInput},
+	}
+	stageCtx := workflow.WithActivityOptions(ctx, workflow.ActivityOptions{
+		TaskQueue:           QueueLegacy,
+		StartToCloseTimeout: 2 * time.Hour,
+		HeartbeatTimeout:    30 * time.Second,
+		RetryPolicy:         retry,
+	})
+	var st StageResult
+	if err := workflow.ExecuteActivity(stageCtx, a.StageDebtors, in).Get(ctx, &st); err != nil {
+		return p, err
+	}
+	p.Read, p.Valid, p.Rejected = st.Read, st.Valid, st.Rejected
+	p.Batches = (st.Valid + in.BatchSize - 1) / in.BatchSize
+
+	batchOpts := func(queue string) workflow.Context {
+		return workflow.WithActivityOptions(ctx, workflow.ActivityOptions{
+			TaskQueue:           queue,
+			StartToCloseTimeout: 30 * time.Minute,
+			// Short heartbeat timeout: a batch whose worker died is retried
+			// within seconds, and resumes where it stopped (done items are
+			// skipped through the state store).
+			HeartbeatTimeout: 10 * time.Second,
+			RetryPolicy:      retry,
+		})
+	}
+	posCtx, ioCtx, chCtx := batchOpts(QueuePagoPA), batchOpts(QueueAppIO), batchOpts(QueueChannels)
+	// Version 1 added the email fallback for debtors App IO cannot reach;
+	// campaigns started before it finish without.
+	emailFallback := workflow.GetVersion(ctx, "email-fallback", workflow.DefaultVersion, 1) >= 1
+
+	for first := 0; first < p.Batches; first += in.Parallel {
+		if err := workflow.Await(ctx, func() bool { return !p.Paused }); err != nil {
+			return p, err
+		}
+		last := min(first+in.Parallel, p.Batches)
+		batches := make([]BatchInput, 0, last-first)
+		for b := first; b < last; b++ {
+			batches = append(batches, BatchInput{
+				CampaignID: in.CampaignID, TenantID: in.TenantID,
+				From: b * in.BatchSize, To: min((b+1)*in.BatchSize, st.Valid),
+				Subject: in.Subject, SubjectEN: in.SubjectEN, DueDate: in.DueDate, IOPurpose: in.IOPurpose,
+			})
+		}
+		p.Phase = "positions"
+		futs := make([]workflow.Future, len(batches))
+		for i, b := range batches {
+			futs[i] = workflow.ExecuteActivity(posCtx, a.CreatePositions, b)
+		}
+		for _, f := range futs {
+			var r BatchResult
+			if err := f.Get(ctx, &r); err != nil {
+				return p, err
+			}
+			p.PositionBatches++
+			p.PositionsPublished += r.Done
+			p.PositionsFailed += r.Failed
+		}
+		p.Phase = "messages"
+		for i, b := range batches {
+			futs[i] = workflow.ExecuteActivity(ioCtx, a.NotifyIO, b)
+		}
+		for _, f := range futs {
+			var r BatchResult
+			if err := f.Get(ctx, &r); err != nil {
+				return p, err
+			}
+			p.MessageBatches++
+			p.MessagesSent += r.Sent
+			p.NotOnIO += r.NotOnIO
+			p.SenderNotAllowed += r.NotAllowed
+			p.MessagesFailed += r.Failed
+			p.MessagesUnknown += r.Unknown
+		}
+		if !emailFallback {
+			continue
+		}
+		p.Phase = "fallback"
+		for i, b := range batches {
+			futs[i] = workflow.ExecuteActivity(chCtx, a.SendFallback, b)
+		}
+		for _, f := range futs {
+			var r BatchResult
+			if err := f.Get(ctx, &r); err != nil {
+				return p, err
+			}
+			p.EmailsSent += r.Sent
+		}
+	}
+
+	// Counts from the store are the truth: a batch retried after a crash
+	// reports only what it did itself, so per-batch sums can undercount.
+	sumCtx := workflow.WithActivityOptions(ctx, workflow.ActivityOptions{
+		TaskQueue: QueueLegacy, StartToCloseTimeout: time.Minute, RetryPolicy: retry,
+	})
+	var totals Progress
+	if err := workflow.ExecuteActivity(sumCtx, a.Totals, in.CampaignID).Get(ctx, &totals); err != nil {
+		return p, err
+	}
+	p.PositionsPublished, p.PositionsFailed = totals.PositionsPublished, totals.PositionsFailed
+	p.MessagesSent, p.NotOnIO, p.SenderNotAllowed = totals.MessagesSent, totals.NotOnIO, totals.SenderNotAllowed
+	p.MessagesFailed, p.MessagesUnknown = totals.MessagesFailed, totals.MessagesUnknown
+	p.EmailsSent, p.EmailsFailed, p.NeedPrint = totals.EmailsSent, totals.EmailsFailed, totals.NeedPrint
+	p.Phase = "done"
+	p.FinishedAt = workflow.Now(ctx)
+	return p, nil
+}
