@@ -1,0 +1,147 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"runtime/pprof"
+	"strconv"
+	"strings"
+	"time"
+
+	"go.temporal.io/api/enums/v1"
+	"go.temporal.io/sdk/client"
+
+	"github.com/ponte-pa/ponte/internal/fixtures"
+	"github.com/ponte-pa/ponte/internal/runtime"
+	"github.com/ponte-pa/ponte/internal/tenant"
+	"github.com/ponte-pa/ponte/mocks/mockset"
+	"github.com/ponte-pa/ponte/workflows/campaign"
+)
+
+func runBench(ctx context.Context, args []string) error {
+	if len(args) == 0 || args[0] != "campaign" {
+		if len(args) > 0 && (args[0] == "-h" || args[0] == "--help") {
+			fmt.Fprintln(stdout, "Usage: ponte bench campaign [--debtors 100000] [--batch 500] [--parallel 4] [--concurrency 32]\n\nRuns a whole payment-notice campaign on the embedded server against the mocks (limits off) and prints debtors/s, wall time, peak RSS and history size.")
+			return nil
+		}
+		return usagef("usage: ponte bench campaign [flags] (see --help)")
+	}
+	fs := newFlags("bench campaign", "bench campaign [--debtors N] [--batch N] [--parallel N] [--concurrency N] [--dir D]")
+	n := fs.Int("debtors", 10000, "number of debtors")
+	batch := fs.Int("batch", 500, "debtors per batch activity")
+	parallel := fs.Int("parallel", 4, "batches in flight")
+	conc := fs.Int("concurrency", 32, "calls in flight inside one batch")
+	dir := fs.String("dir", "", "work directory (default: a temporary one, removed at the end)")
+	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of the run to this file (go tool pprof)")
+	state := fs.String("state", "", "state store DSN (default: SQLite file in the work directory)")
+	if err := parse(fs, args[1:]); err != nil {
+		return err
+	}
+	if *n <= 0 || *batch <= 0 || *parallel <= 0 || *conc <= 0 {
+		return usagef("--debtors, --batch, --parallel and --concurrency must be positive")
+	}
+	work := *dir
+	if work == "" {
+		d, err := os.MkdirTemp("", "ponte-bench-")
+		if err != nil {
+			return err
+		}
+		defer os.RemoveAll(d)
+		work = d
+	}
+	mocks, err := mockset.Start(mockset.Options{IODefaultKnown: true})
+	if err != nil {
+		return err
+	}
+	defer mocks.Close()
+	path, err := tenant.WriteSample(work, map[string]string{"GPDURL": mocks.GPDURL, "IOURL": mocks.IOURL})
+	if err != nil {
+		return err
+	}
+	genStart := time.Now()
+	if _, err := fixtures.WriteDebtorsCSV(filepath.Join(work, "debtors.csv"), *n, 0, 42); err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "generated %d debtors in %s\n", *n, time.Since(genStart).Round(time.Millisecond))
+	t, err := tenant.Load(path)
+	if err != nil {
+		return err
+	}
+	dsn := *state
+	if dsn == "" {
+		dsn = filepath.Join(work, "state.db")
+	}
+	rt, err := runtime.Start(ctx, runtime.Config{Tenants: []string{path}, StateDSN: dsn})
+	if err != nil {
+		return err
+	}
+	defer rt.Close()
+	if err := rt.StartWorkers(runtime.WorkerOptions{Concurrency: *conc}); err != nil {
+		return err
+	}
+	if *cpuProfile != "" {
+		f, err := os.Create(*cpuProfile)
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		if err := pprof.StartCPUProfile(f); err != nil {
+			return err
+		}
+		defer pprof.StopCPUProfile()
+	}
+	in := campaign.Input{CampaignID: "bench", TenantID: t.ID, Source: firstSource(t), Subject: "TARI 2026 bench",
+		DueDate: time.Now().AddDate(0, 0, 30).Format("2006-01-02"), BatchSize: *batch, Parallel: *parallel}
+	start := time.Now()
+	run, err := rt.Client.ExecuteWorkflow(ctx, client.StartWorkflowOptions{ID: campaign.WorkflowID(t.ID, "bench"), TaskQueue: campaign.QueueWorkflows}, campaign.WorkflowName, in)
+	if err != nil {
+		return err
+	}
+	p, err := waitCampaign(ctx, rt.Client, run, stdout)
+	if err != nil {
+		return err
+	}
+	wall := time.Since(start)
+	events, bytes := historySize(ctx, rt.Client, run)
+	fmt.Fprintf(stdout, "\ndebtors          %d (published %d, IO sent %d)\n", *n, p.PositionsPublished, p.MessagesSent)
+	fmt.Fprintf(stdout, "wall time        %s\n", wall.Round(time.Millisecond))
+	fmt.Fprintf(stdout, "throughput       %.0f debtors/s end to end\n", float64(*n)/wall.Seconds())
+	fmt.Fprintf(stdout, "peak RSS         %s\n", peakRSS())
+	fmt.Fprintf(stdout, "history          %d events, %.1f KiB (%d batches of %d)\n", events, float64(bytes)/1024, p.Batches, *batch)
+	fmt.Fprintf(stdout, "GPD mock         %d positions; App IO mock %d messages\n", len(mocks.GPD.Positions(t.FiscalCode)), len(mocks.IO.Messages()))
+	return nil
+}
+
+func historySize(ctx context.Context, c client.Client, run client.WorkflowRun) (events, size int) {
+	it := c.GetWorkflowHistory(ctx, run.GetID(), run.GetRunID(), false, enums.HISTORY_EVENT_FILTER_TYPE_ALL_EVENT)
+	for it.HasNext() {
+		ev, err := it.Next()
+		if err != nil {
+			break
+		}
+		events++
+		size += len(ev.String())
+	}
+	return events, size
+}
+
+// peakRSS reads the process's peak resident set size (Linux).
+func peakRSS() string {
+	b, err := os.ReadFile("/proc/self/status")
+	if err != nil {
+		return "n/a"
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if strings.HasPrefix(line, "VmHWM:") {
+			f := strings.Fields(line)
+			if len(f) >= 2 {
+				if kb, err := strconv.Atoi(f[1]); err == nil {
+					return fmt.Sprintf("%.0f MiB", float64(kb)/1024)
+				}
+			}
+		}
+	}
+	return "n/a"
+}

@@ -1,0 +1,268 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"go.temporal.io/sdk/client"
+
+	"github.com/ponte-pa/ponte/connectors/legacy"
+	"github.com/ponte-pa/ponte/internal/runtime"
+	"github.com/ponte-pa/ponte/internal/tenant"
+	appiomock "github.com/ponte-pa/ponte/mocks/appio"
+	"github.com/ponte-pa/ponte/mocks/mockset"
+	"github.com/ponte-pa/ponte/workflows/campaign"
+)
+
+func runDemo(ctx context.Context, args []string) error {
+	fs := newFlags("demo", "demo [--dir ponte-demo] [--keep]")
+	dir := fs.String("dir", "ponte-demo", "work directory for the sample comune's files, the state store and Temporal's data (recreated)")
+	keep := fs.Bool("keep", false, "keep the embedded server, workers and mocks running after the campaign, for exploring")
+	logLevel := fs.String("log-level", "warn", "debug, info, warn or error (logs go to stderr)")
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	lvl, err := parseLevel(*logLevel)
+	if err != nil {
+		return err
+	}
+	return demo(ctx, stdout, demoOptions{Dir: *dir, Keep: *keep, Logger: newLogger(lvl)})
+}
+
+type demoOptions struct {
+	Dir    string
+	Keep   bool
+	Logger *slog.Logger
+	// InMemory keeps Temporal and the state store in memory (tests).
+	InMemory bool
+}
+
+// demoResult is what the demo found, for its test.
+type demoResult struct {
+	Progress      campaign.Progress
+	Items         []campaign.Item
+	Rejects       []legacy.Reject
+	GPDPositions  int
+	IOMessages    int
+	Emails        int
+	TemporalStart time.Duration
+	CampaignWall  time.Duration
+	TotalWall     time.Duration
+}
+
+func demo(ctx context.Context, w io.Writer, o demoOptions) error {
+	_, err := demoRun(ctx, w, o)
+	return err
+}
+
+func demoRun(ctx context.Context, w io.Writer, o demoOptions) (*demoResult, error) {
+	begin := time.Now()
+	res := &demoResult{}
+	abs, err := filepath.Abs(o.Dir)
+	if err != nil {
+		return nil, err
+	}
+	if err := os.RemoveAll(abs); err != nil {
+		return nil, fmt.Errorf("cleaning %s: %w", abs, err)
+	}
+	fmt.Fprintf(w, "Ponte demo — payment-notice campaign for a sample comune\n\n")
+
+	// 1. Mocks of the national platforms, on free loopback ports.
+	ports, err := freeLoopbackPorts(3)
+	if err != nil {
+		return nil, err
+	}
+	gpdURL := fmt.Sprintf("http://127.0.0.1:%d", ports[0])
+	ioURL := fmt.Sprintf("http://127.0.0.1:%d/api/v1", ports[1])
+
+	// 2. The sample comune: tenant config, secrets and a tributi CSV export.
+	smtpAddr := fmt.Sprintf("127.0.0.1:%d", ports[2])
+	tenantPath, err := tenant.WriteSample(abs, map[string]string{"GPDURL": gpdURL, "IOURL": ioURL, "SMTPAddr": smtpAddr})
+	if err != nil {
+		return nil, fmt.Errorf("writing the sample comune: %w", err)
+	}
+	t, err := tenant.Load(tenantPath)
+	if err != nil {
+		return nil, err
+	}
+	profiles, story, err := demoProfiles(ctx, t)
+	if err != nil {
+		return nil, err
+	}
+	mocks, err := mockset.Start(mockset.Options{GPDPort: ports[0], IOPort: ports[1], IOProfiles: profiles,
+		SMTPPort: ports[2], SMTPUser: mockset.SampleSMTPUser, SMTPPassword: mockset.SampleSMTPPassword})
+	if err != nil {
+		return nil, err
+	}
+	defer mocks.Close()
+	if err := mocks.WriteSMTPCA(filepath.Join(abs, "smtp-ca.pem")); err != nil {
+		return nil, err
+	}
+	fmt.Fprintf(w, "  comune        %s (%s), IPA %s, tenant config %s\n", t.Name.IT, t.FiscalCode, t.IPACode, rel(tenantPath))
+	fmt.Fprintf(w, "  GPD mock      %s\n  App IO mock   %s\n  SMTP mock     %s (STARTTLS, AUTH)\n  App IO story  %s\n", mocks.GPDURL, mocks.IOURL, mocks.SMTPAddr, story)
+
+	// 3. Temporal inside this process, a worker per task queue.
+	cfg := runtime.Config{Tenants: []string{tenantPath}, UI: o.Keep}
+	if !o.InMemory {
+		cfg.DataDir = filepath.Join(abs, "data")
+	}
+	cfg.Logger = o.Logger
+	rt, err := runtime.Start(ctx, cfg)
+	if err != nil {
+		return nil, err
+	}
+	defer rt.Close()
+	res.TemporalStart = rt.Server.StartupTime()
+	if err := rt.StartWorkers(runtime.WorkerOptions{}); err != nil {
+		return nil, err
+	}
+	fmt.Fprintf(w, "  Temporal      embedded server at %s, ready in %s\n\n", rt.Server.HostPort(), res.TemporalStart.Round(time.Millisecond))
+
+	// 4. The campaign.
+	// The sample's due dates may be past on the day the demo runs: use the
+	// tenant's default term from today, as an operator would for a new campaign.
+	days := t.CampaignDefaults.DueInDays
+	if days <= 0 {
+		days = 30
+	}
+	in := campaign.Input{
+		CampaignID: "tari-2026", TenantID: t.ID, Source: firstSource(t),
+		Subject: "TARI 2026 - tassa rifiuti", SubjectEN: "TARI 2026 - waste tax", BatchSize: 5,
+		DueDate: time.Now().AddDate(0, 0, days).Format("2006-01-02"),
+	}
+	started := time.Now()
+	run, err := rt.Client.ExecuteWorkflow(ctx, client.StartWorkflowOptions{
+		ID: campaign.WorkflowID(in.TenantID, in.CampaignID), TaskQueue: campaign.QueueWorkflows,
+	}, campaign.WorkflowName, in)
+	if err != nil {
+		return nil, fmt.Errorf("starting the campaign: %w", err)
+	}
+	fmt.Fprintf(w, "Campaign %q started (due date %s): workflow %s\n", in.CampaignID, in.DueDate, run.GetID())
+	p, err := waitCampaign(ctx, rt.Client, run, w)
+	if err != nil {
+		return nil, err
+	}
+	res.Progress = p
+	res.CampaignWall = time.Since(started)
+
+	// 5. What happened, debtor by debtor, and what the platforms received.
+	fmt.Fprintln(w)
+	if err := printReport(ctx, w, rt.Campaign, in.CampaignID); err != nil {
+		return nil, err
+	}
+	if res.Items, err = rt.Campaign.AllItems(ctx, in.CampaignID); err != nil {
+		return nil, err
+	}
+	if res.Rejects, err = rt.Campaign.Rejects(ctx, in.CampaignID); err != nil {
+		return nil, err
+	}
+	res.GPDPositions = len(mocks.GPD.Positions(t.FiscalCode))
+	res.IOMessages = len(mocks.IO.Messages())
+	res.Emails = len(mocks.SMTP.Messages())
+	fmt.Fprintln(w, "\nTotals")
+	printProgress(w, p)
+	fmt.Fprintf(w, "\nChecked on the mocks: %d debt positions on GPD, %d messages delivered to App IO, %d emails on the SMTP relay.\n", res.GPDPositions, res.IOMessages, res.Emails)
+	res.TotalWall = time.Since(begin)
+	fmt.Fprintf(w, "Campaign took %s; the whole demo %s.\n", res.CampaignWall.Round(time.Millisecond), res.TotalWall.Round(time.Millisecond))
+	fmt.Fprintf(w, "\nWhere to look:\n  %s  the sample comune: edit tenant.yaml or debtors.csv and run again\n", rel(abs)+string(os.PathSeparator))
+	if !o.InMemory {
+		fmt.Fprintf(w, "  %s  Temporal's history (SQLite); %s the state store\n", rel(filepath.Join(cfg.DataDir, "temporal.db")), rel(filepath.Join(cfg.DataDir, "state.db")))
+	}
+	if !o.Keep {
+		fmt.Fprintf(w, "  ponte demo --keep      keeps everything running to explore the mocks and Temporal\n")
+		return res, nil
+	}
+	fmt.Fprintf(w, "  %s/__mock/positions?org=%s   positions on the GPD mock\n", mocks.GPDURL, t.FiscalCode)
+	fmt.Fprintf(w, "  %s/__mock/messages   messages on the App IO mock\n", trimAPI(mocks.IOURL))
+	if rt.UI != nil {
+		fmt.Fprintf(w, "  %s/namespaces/default/workflows   Temporal Web UI: the campaign's history\n", rt.UI.URL())
+	}
+	fmt.Fprintf(w, "  temporal workflow show --address %s -w %s   the campaign's history (Temporal CLI)\n", rt.Server.HostPort(), run.GetID())
+	fmt.Fprintf(w, "\nRunning until Ctrl-C.\n")
+	<-ctx.Done()
+	return res, nil
+}
+
+// demoProfiles seeds the App IO mock so that the demo shows every outcome:
+// most debtors are on IO, one prefers English, one is not on IO, one has
+// blocked the comune's service.
+func demoProfiles(ctx context.Context, t *tenant.Tenant) (map[string]appiomock.ProfileSpec, string, error) {
+	src := t.Sources[firstSource(t)]
+	s, err := legacy.OpenSource(src.Kind, src.Config, t.Dir)
+	if err != nil {
+		return nil, "", err
+	}
+	var fcs []string
+	if _, err := s.Read(ctx, func(d legacy.Debtor) error { fcs = append(fcs, d.FiscalCode); return nil },
+		func(legacy.Reject) error { return nil }); err != nil {
+		return nil, "", err
+	}
+	profiles := map[string]appiomock.ProfileSpec{}
+	for i, fc := range fcs {
+		switch i {
+		case 2: // not on App IO: left out of the registry
+		case 4:
+			profiles[fc] = appiomock.ProfileSpec{SenderAllowed: false, Languages: []string{"it_IT"}}
+		case 1:
+			profiles[fc] = appiomock.ProfileSpec{SenderAllowed: true, Languages: []string{"en_GB"}}
+		default:
+			profiles[fc] = appiomock.ProfileSpec{SenderAllowed: true, Languages: []string{"it_IT"}}
+		}
+	}
+	story := "all valid debtors on IO except 1 not registered and 1 who blocked the service; 1 reads English"
+	return profiles, story, nil
+}
+
+func firstSource(t *tenant.Tenant) string {
+	names := make([]string, 0, len(t.Sources))
+	for n := range t.Sources {
+		names = append(names, n)
+	}
+	if len(names) == 0 {
+		return ""
+	}
+	min := names[0]
+	for _, n := range names {
+		if n < min {
+			min = n
+		}
+	}
+	return min
+}
+
+func freeLoopbackPorts(n int) ([]int, error) {
+	var ports []int
+	var ls []net.Listener
+	defer func() {
+		for _, l := range ls {
+			_ = l.Close()
+		}
+	}()
+	for range n {
+		l, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			return nil, err
+		}
+		ls = append(ls, l)
+		ports = append(ports, l.Addr().(*net.TCPAddr).Port)
+	}
+	return ports, nil
+}
+
+func rel(p string) string {
+	wd, err := os.Getwd()
+	if err != nil {
+		return p
+	}
+	if r, err := filepath.Rel(wd, p); err == nil && !strings.HasPrefix(r, "..") {
+		return r
+	}
+	return p
+}

@@ -1,0 +1,89 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestUsageAndExitCodes(t *testing.T) {
+	cases := []struct {
+		args     []string
+		code     int
+		contains string
+	}{
+		{nil, exitUsage, "Usage: ponte <command>"},
+		{[]string{"--help"}, exitOK, "Commands:"},
+		{[]string{"nope"}, exitUsage, `unknown command "nope"`},
+		{[]string{"version"}, exitOK, "ponte " + appVersion},
+		{[]string{"demo", "--help"}, exitOK, "--keep"},
+		{[]string{"serve"}, exitUsage, "--temporal host:port"},
+		{[]string{"serve", "--dev", "--temporal", "x:1"}, exitUsage, "drop --temporal"},
+		{[]string{"worker"}, exitUsage, "--temporal host:port is required"},
+		{[]string{"config"}, exitUsage, "ponte config validate FILE"},
+		{[]string{"config", "validate"}, exitUsage, "no files"},
+		{[]string{"config", "validate", "testdata/does-not-exist.yaml"}, exitUsage, "does-not-exist.yaml"},
+		{[]string{"campaign", "status"}, exitUsage, "--tenant and --id are required"},
+		{[]string{"demo", "--bogus"}, exitUsage, "flag provided but not defined"},
+	}
+	for _, c := range cases {
+		t.Run(strings.Join(c.args, " "), func(t *testing.T) {
+			var out, errOut bytes.Buffer
+			code := run(c.args, &out, &errOut)
+			if code != c.code {
+				t.Errorf("exit code %d, want %d\nstdout: %s\nstderr: %s", code, c.code, out.String(), errOut.String())
+			}
+			if all := out.String() + errOut.String(); !strings.Contains(all, c.contains) {
+				t.Errorf("output lacks %q:\n%s", c.contains, all)
+			}
+		})
+	}
+}
+
+func TestConfigValidateSample(t *testing.T) {
+	// The demo writes the sample comune; the validator accepts it.
+	dir := t.TempDir()
+	var out, errOut bytes.Buffer
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	res, err := demoRun(ctx, &out, demoOptions{Dir: filepath.Join(dir, "demo"), InMemory: true})
+	if err != nil {
+		t.Fatalf("demo: %v\n%s", err, out.String())
+	}
+	if code := run([]string{"config", "validate", filepath.Join(dir, "demo", "tenant.yaml")}, &out, &errOut); code != exitOK {
+		t.Fatalf("config validate of the sample: exit %d\n%s%s", code, out.String(), errOut.String())
+	}
+
+	// The demo's story adds up: 20 rows, 2 rejected, every valid debtor has a
+	// published position, and the IO outcomes are the seeded ones.
+	p := res.Progress
+	if p.Read != p.Valid+p.Rejected || p.Rejected != 2 || p.Valid < 15 {
+		t.Errorf("read %d = valid %d + rejected %d?", p.Read, p.Valid, p.Rejected)
+	}
+	if p.PositionsPublished != p.Valid || res.GPDPositions != p.Valid {
+		t.Errorf("published %d, on GPD %d, valid %d", p.PositionsPublished, res.GPDPositions, p.Valid)
+	}
+	// Not on IO: one unregistered citizen and the one company in the sample.
+	if p.NotOnIO != 2 || p.SenderNotAllowed != 1 || p.MessagesSent != p.Valid-3 || res.IOMessages != p.MessagesSent {
+		t.Errorf("IO: sent %d (mock %d), not on IO %d, not allowed %d", p.MessagesSent, res.IOMessages, p.NotOnIO, p.SenderNotAllowed)
+	}
+	// The three debtors App IO cannot reach get the notice by email.
+	if p.EmailsSent != 3 || res.Emails != 3 || p.NeedPrint != 0 {
+		t.Errorf("fallback: emails sent %d (relay %d), to print %d", p.EmailsSent, res.Emails, p.NeedPrint)
+	}
+	if len(res.Rejects) < 2 {
+		t.Errorf("rejects: %+v", res.Rejects)
+	}
+	for _, want := range []string{"NOTICE CODE (NAV)", "Rejected rows (", "Totals", "Checked on the mocks:"} {
+		if !strings.Contains(out.String(), want) {
+			t.Errorf("demo output lacks %q", want)
+		}
+	}
+	if _, err := os.Stat(filepath.Join(dir, "demo", "debtors.csv")); err != nil {
+		t.Errorf("sample debtors file: %v", err)
+	}
+}

@@ -1,0 +1,237 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"strings"
+
+	"github.com/ponte-pa/ponte/connectors/pagopa"
+	"github.com/ponte-pa/ponte/connectors/pagopa/notice"
+)
+
+const noticeUsage = `Usage: ponte notice nav|parse|pdf …
+
+  ponte notice nav --aux 3 --segregation 01 --base 0000000000001 [--ec CF --amount CENTS]
+      build a notice number: prints IUV, NAV (plain and in 4-digit groups) and
+      check digits; with --ec and --amount also the QR code payload.
+      aux 0 needs --app-code and a 13-digit base, aux 1 a 17-digit base,
+      aux 2 a 15-digit base, aux 3 --segregation and a 13-digit base.
+  ponte notice parse NAV
+      validate a notice number (spaces allowed) and show its parts; an invalid
+      one is explained with the position of the offending digit.
+  ponte notice pdf --in notice.json --out notice.pdf [--lang en] [--zip]
+      render the pagoPA payment notice PDF ("avviso di pagamento").
+      --in holds one notice or a JSON array of notices (one PDF with all of
+      them, or with --zip a zip archive of one PDF per notice named NAV.pdf).
+
+Notice JSON (example: connectors/pagopa/notice/testdata/notice.json):
+  {
+    "ec":      {"name": "Comune di Esempio", "fiscalCode": "01234567890",
+                "cbill": "A0EDT", "sector": "Ufficio Tributi", "info": "www… tel…"},
+    "debtor":  {"name": "Mario Rossi", "fiscalCode": "RSSMRA80A01H501U",
+                "address": "Via Roma 1, 00100 Roma (RM)"},
+    "subject": "TARI 2026",                 (≤140 characters)
+    "lang":    "it",                        ("it" or "en"; --lang overrides)
+    "options": [                            (one page each)
+      {"nav": "301000000000000144", "amountCents": 24050, "dueDate": "2026-06-30"},
+      {"nav": "301000000000000245", "amountCents": 12025, "dueDate": "2026-06-30",
+       "installment": 1, "of": 2}, …
+    ]
+  }
+  ec.fiscalCode is 11 digits; cbill, sector, info, address and lang are optional;
+  an option without installment/of is the single payment; installments are
+  numbered 1..of with the same "of"; amounts are euro cents.
+`
+
+func runNotice(ctx context.Context, args []string) error {
+	if len(args) == 0 {
+		return usagef("usage: ponte notice nav|parse|pdf … (ponte notice --help)")
+	}
+	switch args[0] {
+	case "-h", "--help", "help":
+		fmt.Fprint(stdout, noticeUsage)
+		return nil
+	case "nav":
+		return runNoticeNAV(args[1:])
+	case "parse":
+		return runNoticeParse(args[1:])
+	case "pdf":
+		return runNoticePDF(ctx, args[1:])
+	}
+	return usagef("unknown subcommand %q: want nav, parse or pdf", args[0])
+}
+
+func runNoticeNAV(args []string) error {
+	fs := newFlags("notice nav", "notice nav --aux 3 --segregation 01 --base 0000000000001 [--ec CF --amount CENTS]")
+	aux := fs.Int("aux", 3, "aux digit: 0, 1, 2 or 3")
+	seg := fs.String("segregation", "", "segregation code, 2 digits (aux 3)")
+	app := fs.String("app-code", "", "application code, 2 digits (aux 0)")
+	base := fs.String("base", "", "IUV base: 13 digits (aux 0, 3), 15 (aux 2) or 17 (aux 1)")
+	ec := fs.String("ec", "", "EC fiscal code, to print the QR code payload")
+	amount := fs.Int64("amount", 0, "amount in euro cents, to print the QR code payload")
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	if fs.NArg() > 0 {
+		return usagef("unexpected arguments %q", fs.Args())
+	}
+	if *base == "" {
+		return usagef("--base is required")
+	}
+	var iuv string
+	switch *aux {
+	case 3:
+		if *seg == "" {
+			return usagef("--segregation is required with --aux 3")
+		}
+		v, err := pagopa.NewIUV(*seg, *base)
+		if err != nil {
+			return usageError{err}
+		}
+		iuv = v
+	case 0:
+		if len(*base) != 13 {
+			return usagef("--base must be 13 digits with --aux 0, got %d characters", len(*base))
+		}
+		check, err := pagopa.CheckDigits(0, *app, *base)
+		if err != nil {
+			return usageError{err}
+		}
+		iuv = *base + check
+	case 2:
+		if len(*base) != 15 {
+			return usagef("--base must be 15 digits with --aux 2, got %d characters", len(*base))
+		}
+		check, err := pagopa.CheckDigits(2, "", *base)
+		if err != nil {
+			return usageError{err}
+		}
+		iuv = *base + check
+	case 1:
+		iuv = *base
+	default:
+		return usagef("--aux must be 0, 1, 2 or 3")
+	}
+	code := ""
+	if *aux == 0 {
+		code = *app
+	}
+	nv, err := pagopa.NAVFromIUV(*aux, code, iuv)
+	if err != nil {
+		return usageError{err}
+	}
+	n, _ := pagopa.ParseNAV(nv)
+	printNAV(n)
+	if *ec != "" || *amount != 0 {
+		if len(*ec) != 11 || *amount <= 0 {
+			return usagef("--ec must be 11 digits and --amount positive to print the QR payload")
+		}
+		fmt.Fprintf(stdout, "QR payload:    %s\n", pagopa.QRPayload(n.Value, *ec, *amount))
+	}
+	return nil
+}
+
+func printNAV(n pagopa.NAV) {
+	fmt.Fprintf(stdout, "NAV:           %s\n", n.Value)
+	fmt.Fprintf(stdout, "NAV (grouped): %s\n", n.Grouped())
+	fmt.Fprintf(stdout, "IUV:           %s\n", n.IUV)
+	fmt.Fprintf(stdout, "aux digit:     %d\n", n.Aux)
+	switch n.Aux {
+	case 0:
+		fmt.Fprintf(stdout, "app code:      %s\n", n.Code)
+	case 3:
+		fmt.Fprintf(stdout, "segregation:   %s\n", n.Code)
+	}
+	fmt.Fprintf(stdout, "base:          %s\n", n.Base)
+	if n.Check != "" {
+		fmt.Fprintf(stdout, "check digits:  %s\n", n.Check)
+	} else {
+		fmt.Fprintf(stdout, "check digits:  none (aux 1)\n")
+	}
+}
+
+func runNoticeParse(args []string) error {
+	fs := newFlags("notice parse", "notice parse NAV")
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	if fs.NArg() == 0 {
+		return usagef("usage: ponte notice parse NAV")
+	}
+	in := strings.Join(fs.Args(), " ") // grouped forms arrive as several arguments
+	n, err := pagopa.ParseNAV(in)
+	if err != nil {
+		var ne *pagopa.NAVError
+		if errors.As(err, &ne) && ne.Pos >= 0 && ne.Pos < len(in) && len(in) <= 64 {
+			fmt.Fprintf(stdout, "%s\n%s^\n", in, strings.Repeat(" ", ne.Pos))
+		}
+		return err
+	}
+	fmt.Fprintln(stdout, "valid notice number")
+	printNAV(n)
+	return nil
+}
+
+func runNoticePDF(_ context.Context, args []string) error {
+	fs := newFlags("notice pdf", "notice pdf --in notice.json --out notice.pdf [--lang en] [--zip]\n\n(ponte notice --help describes the JSON)")
+	in := fs.String("in", "", "notice JSON: one notice or an array")
+	out := fs.String("out", "", "output file (PDF, or zip with --zip)")
+	lang := fs.String("lang", "", `language: "it" or "en" (default: the notice's, else it)`)
+	zipOut := fs.Bool("zip", false, "write a zip with one PDF per notice, named NAV.pdf")
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	if *in == "" || *out == "" {
+		return usagef("--in and --out are required")
+	}
+	if *lang != "" && *lang != notice.LangIT && *lang != notice.LangEN {
+		return usagef("--lang must be it or en")
+	}
+	data, err := os.ReadFile(*in)
+	if err != nil {
+		return usageError{err}
+	}
+	var ns []notice.Notice
+	dec := json.NewDecoder(bytes.NewReader(data))
+	dec.DisallowUnknownFields()
+	if t := bytes.TrimSpace(data); len(t) > 0 && t[0] == '[' {
+		err = dec.Decode(&ns)
+	} else {
+		var n notice.Notice
+		err = dec.Decode(&n)
+		ns = []notice.Notice{n}
+	}
+	if err != nil {
+		return usagef("%s: %v", *in, err)
+	}
+	for i := range ns {
+		if *lang != "" {
+			ns[i].Lang = *lang
+		}
+		if err := ns[i].Validate(); err != nil {
+			return usagef("%s: notice %d: %v", *in, i, err)
+		}
+	}
+	var buf bytes.Buffer
+	if *zipOut {
+		err = notice.RenderZip(&buf, ns)
+	} else {
+		err = notice.RenderBatch(&buf, ns)
+	}
+	if err != nil {
+		return err
+	}
+	if err := os.WriteFile(*out, buf.Bytes(), 0o644); err != nil {
+		return err
+	}
+	pages := 0
+	for _, n := range ns {
+		pages += len(n.Options)
+	}
+	fmt.Fprintf(stdout, "%s: %d notices, %d pages, %d bytes\n", *out, len(ns), pages, buf.Len())
+	return nil
+}

@@ -1,0 +1,142 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"net"
+	"net/http"
+	"path/filepath"
+	"time"
+
+	"github.com/ponte-pa/ponte/internal/runtime"
+)
+
+// clusterFlags are the flags that say where Temporal and the state store are.
+type clusterFlags struct {
+	temporal, namespace                 string
+	tlsCert, tlsKey, tlsCA, tlsServerNm string
+	state                               string
+	tenants                             multiFlag
+	logLevel                            string
+}
+
+func (c *clusterFlags) register(fs *flag.FlagSet) {
+	fs.StringVar(&c.temporal, "temporal", "", "host:port of a Temporal cluster frontend (production)")
+	fs.StringVar(&c.namespace, "namespace", "default", "Temporal namespace (one per environment)")
+	fs.StringVar(&c.tlsCert, "tls-cert", "", "client certificate (PEM) for mTLS to the cluster")
+	fs.StringVar(&c.tlsKey, "tls-key", "", "client key (PEM) for mTLS to the cluster")
+	fs.StringVar(&c.tlsCA, "tls-ca", "", "CA bundle (PEM) that signed the cluster's certificate")
+	fs.StringVar(&c.tlsServerNm, "tls-server-name", "", "server name to verify in the cluster's certificate")
+	fs.StringVar(&c.state, "state", "", "state store: postgres://… or a SQLite file path (default: <data>/state.db)")
+	fs.Var(&c.tenants, "tenants", "tenant config file or directory (repeatable)")
+	fs.StringVar(&c.logLevel, "log-level", "info", "debug, info, warn or error")
+}
+
+func (c *clusterFlags) config() (runtime.Config, error) {
+	lvl, err := parseLevel(c.logLevel)
+	if err != nil {
+		return runtime.Config{}, err
+	}
+	return runtime.Config{
+		Temporal: c.temporal, Namespace: c.namespace,
+		TLSCert: c.tlsCert, TLSKey: c.tlsKey, TLSCA: c.tlsCA, TLSServerName: c.tlsServerNm,
+		StateDSN: c.state, Tenants: c.tenants, Logger: newLogger(lvl),
+	}, nil
+}
+
+func runServe(ctx context.Context, args []string) error {
+	fs := newFlags("serve", "serve [--dev] [--data DIR] --tenants DIR [--temporal host:port] [--http 127.0.0.1:8080]")
+	var cf clusterFlags
+	cf.register(fs)
+	dev := fs.Bool("dev", false, "start an embedded Temporal server that keeps its state in --data (work survives a restart)")
+	data := fs.String("data", ".ponte/dev", "with --dev: directory of the embedded server's and the state store's SQLite files")
+	port := fs.Int("temporal-port", 7233, "with --dev: port of the embedded Temporal frontend (0 = any free port)")
+	uiPort := fs.Int("ui-port", 8233, "with --dev: port of the Temporal Web UI (-1 disables it, 0 = any free port)")
+	httpAddr := fs.String("http", "127.0.0.1:8080", "address of the HTTP gateway (health; SPID and Nodo endpoints mount here)")
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	if !*dev && cf.temporal == "" {
+		return usagef("give --temporal host:port of a Temporal cluster, or --dev for an embedded one")
+	}
+	if *dev && cf.temporal != "" {
+		return usagef("--dev starts its own Temporal server: drop --temporal, or drop --dev")
+	}
+	cfg, err := cf.config()
+	if err != nil {
+		return err
+	}
+	if *dev {
+		cfg.DataDir, cfg.EmbeddedPort = *data, *port
+		cfg.UI, cfg.UIPort = *uiPort >= 0, *uiPort
+	}
+	return serve(ctx, cfg, *httpAddr)
+}
+
+func runWorker(ctx context.Context, args []string) error {
+	fs := newFlags("worker", "worker --temporal host:port --tenants DIR --state postgres://…")
+	var cf clusterFlags
+	cf.register(fs)
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	if cf.temporal == "" {
+		return usagef("--temporal host:port is required (for a local all-in-one process use 'ponte serve --dev')")
+	}
+	cfg, err := cf.config()
+	if err != nil {
+		return err
+	}
+	return serve(ctx, cfg, "")
+}
+
+func serve(ctx context.Context, cfg runtime.Config, httpAddr string) error {
+	if len(cfg.Tenants) == 0 {
+		return usagef("no tenants: pass --tenants with a tenant config file or directory (see 'ponte config validate')")
+	}
+	rt, err := runtime.Start(ctx, cfg)
+	if err != nil {
+		return err
+	}
+	defer rt.Close()
+	if err := rt.StartWorkers(runtime.WorkerOptions{}); err != nil {
+		return err
+	}
+	log := cfg.Logger
+	if rt.Server != nil {
+		log.Info("Temporal frontend for clients and the temporal CLI", "address", rt.Server.HostPort(),
+			"data", filepath.Clean(cfg.DataDir))
+	}
+	if httpAddr != "" {
+		l, err := net.Listen("tcp", httpAddr)
+		if err != nil {
+			return fmt.Errorf("HTTP gateway on %s: %w", httpAddr, err)
+		}
+		mux := http.NewServeMux()
+		mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
+			if _, err := rt.Client.CheckHealth(r.Context(), nil); err != nil {
+				http.Error(w, "temporal: "+err.Error(), http.StatusServiceUnavailable)
+				return
+			}
+			fmt.Fprintln(w, "ok")
+		})
+		srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+		go func() {
+			if err := srv.Serve(l); err != nil && !errors.Is(err, http.ErrServerClosed) {
+				log.Error("HTTP gateway stopped", "err", err)
+			}
+		}()
+		defer func() {
+			sctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
+			defer cancel()
+			_ = srv.Shutdown(sctx)
+		}()
+		log.Info("HTTP gateway listening", "url", "http://"+l.Addr().String())
+	}
+	log.Info("ponte is running; Ctrl-C to stop")
+	<-ctx.Done()
+	log.Info("shutting down")
+	return nil
+}
