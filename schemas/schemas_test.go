@@ -10,7 +10,10 @@ import (
 )
 
 func TestNames(t *testing.T) {
-	want := []string{"legacy-csv.schema.json", "tenant.schema.json"}
+	want := []string{
+		"legacy-csv.schema.json", "legacy-fixedwidth.schema.json", "legacy-inbox.schema.json",
+		"legacy-rest.schema.json", "legacy-soap.schema.json", "legacy-sql.schema.json", "tenant.schema.json",
+	}
 	if got := Names(); !reflect.DeepEqual(got, want) {
 		t.Fatalf("Names() = %v, want %v", got, want)
 	}

@@ -292,6 +292,10 @@ func TestWaitFinal(t *testing.T) {
 		for e.mock.Stats().RateLimited == 0 {
 			time.Sleep(time.Millisecond)
 		}
+		// The mock counts the 429 before the client has read it; the
+		// client then waits RetryAfter (5s), so cancelling a little later
+		// lands inside that wait without racing the response.
+		time.Sleep(200 * time.Millisecond)
 		cancel3()
 	}()
 	_, err = c.WaitFinal(ctx3, keyPayments, fcAllowed, id, time.Millisecond)

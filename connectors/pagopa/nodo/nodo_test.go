@@ -172,14 +172,14 @@ func TestBusinessFaults(t *testing.T) {
 	}
 }
 
-type failing struct{ nodo.MemoryBackend }
+type failing struct{ *nodo.MemoryBackend }
 
-func (failing) Verify(context.Context, nodo.QRCode) (nodo.NoticeInfo, error) {
+func (*failing) Verify(context.Context, nodo.QRCode) (nodo.NoticeInfo, error) {
 	return nodo.NoticeInfo{}, errors.New("database down: password=secret")
 }
 
 func TestBackendErrorIsSystemError(t *testing.T) {
-	srv := httptest.NewServer(nodo.NewHandler(&failing{}, nodo.Options{Logger: quiet}))
+	srv := httptest.NewServer(nodo.NewHandler(&failing{MemoryBackend: nodo.NewMemoryBackend(time.Now)}, nodo.Options{Logger: quiet}))
 	defer srv.Close()
 	resp := post(t, srv.URL, "paVerifyPaymentNotice", verifyXML(org, nav1))
 	if !strings.Contains(resp, "<faultCode>PAA_SYSTEM_ERROR</faultCode>") || strings.Contains(resp, "secret") {
