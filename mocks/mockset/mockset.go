@@ -11,9 +11,13 @@ import (
 	"os"
 	"time"
 
+	"github.com/ponte-pa/ponte/connectors/legacy"
 	appiomock "github.com/ponte-pa/ponte/mocks/appio"
 	"github.com/ponte-pa/ponte/mocks/gpd"
+	legacymock "github.com/ponte-pa/ponte/mocks/legacy"
+	nodomock "github.com/ponte-pa/ponte/mocks/nodo"
 	smtpmock "github.com/ponte-pa/ponte/mocks/smtp"
+	"github.com/ponte-pa/ponte/mocks/spididp"
 )
 
 // Options choose ports and seed data. Zero ports pick free ones.
@@ -29,6 +33,15 @@ type Options struct {
 	// set, are required by it (the sample comune uses SampleSMTPUser/Password).
 	SMTPPort               int
 	SMTPUser, SMTPPassword string
+	// NodoPort serves the Nodo simulator's /__mock/ API (pay a notice on
+	// the GPD mock or against an EC SOAP endpoint).
+	NodoPort int
+	// IdPPort serves the mock SPID IdP (metadata at /metadata).
+	IdPPort int
+	// LegacyPort serves the tributi back office mock (REST and SOAP),
+	// seeded with LegacyDebtors.
+	LegacyPort    int
+	LegacyDebtors []legacy.Debtor
 }
 
 // The SMTP credentials of the sample comune (internal/tenant/sample).
@@ -42,6 +55,13 @@ type Set struct {
 	GPD  *gpd.Server
 	IO   *appiomock.Server
 	SMTP *smtpmock.Server
+	// Nodo pays notices like a PSP would; IdP is the mock SPID IdP; Legacy
+	// the tributi back office.
+	Nodo   *nodomock.Simulator
+	IdP    *spididp.Server
+	Legacy *legacymock.Server
+	// NodoURL, IdPURL (also the IdP's entityID) and LegacyURL are base URLs.
+	NodoURL, IdPURL, LegacyURL string
 	// GPDURL is the GPD base URL (what a tenant config puts in
 	// pagopa.gpd.baseURL); IOURL the App IO base URL including /api/v1.
 	GPDURL string
@@ -79,6 +99,36 @@ func Start(opts Options) (*Set, error) {
 	s.SMTPAddr = s.SMTP.Addr()
 	s.GPDURL = "http://" + gpdAddr
 	s.IOURL = "http://" + ioAddr + "/api/v1"
+
+	s.Nodo = nodomock.New(nodomock.Options{GPD: s.GPD})
+	nodoAddr, err := s.serve(opts.Host, opts.NodoPort, s.Nodo)
+	if err != nil {
+		s.Close()
+		return nil, fmt.Errorf("Nodo simulator: %w", err)
+	}
+	s.NodoURL = "http://" + nodoAddr
+
+	s.Legacy = legacymock.New(legacymock.Options{Debtors: opts.LegacyDebtors})
+	legacyAddr, err := s.serve(opts.Host, opts.LegacyPort, s.Legacy)
+	if err != nil {
+		s.Close()
+		return nil, fmt.Errorf("tributi back office mock: %w", err)
+	}
+	s.LegacyURL = "http://" + legacyAddr
+
+	// The IdP needs its URL before it is built (metadata, entityID).
+	l, err := net.Listen("tcp", net.JoinHostPort(opts.Host, fmt.Sprint(opts.IdPPort)))
+	if err != nil {
+		s.Close()
+		return nil, fmt.Errorf("SPID IdP mock: %w", err)
+	}
+	s.IdPURL = "http://" + l.Addr().String()
+	if s.IdP, err = spididp.New(spididp.Options{BaseURL: s.IdPURL}); err != nil {
+		l.Close()
+		s.Close()
+		return nil, fmt.Errorf("SPID IdP mock: %w", err)
+	}
+	s.serveListener(l, s.IdP)
 	return s, nil
 }
 
@@ -87,6 +137,11 @@ func (s *Set) serve(host string, port int, h http.Handler) (string, error) {
 	if err != nil {
 		return "", err
 	}
+	s.serveListener(l, h)
+	return l.Addr().String(), nil
+}
+
+func (s *Set) serveListener(l net.Listener, h http.Handler) {
 	srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second}
 	s.servers = append(s.servers, srv)
 	go func() {
@@ -94,12 +149,14 @@ func (s *Set) serve(host string, port int, h http.Handler) (string, error) {
 			_ = err // the listener was closed under us; Close reports nothing more useful
 		}
 	}()
-	return l.Addr().String(), nil
 }
 
 // URLs lists the mocks by name, for printing.
 func (s *Set) URLs() map[string]string {
-	return map[string]string{"gpd": s.GPDURL, "appio": s.IOURL, "smtp": s.SMTPAddr}
+	return map[string]string{
+		"gpd": s.GPDURL, "appio": s.IOURL, "smtp": s.SMTPAddr,
+		"nodo": s.NodoURL, "spid-idp": s.IdPURL, "tributi": s.LegacyURL,
+	}
 }
 
 // WriteSMTPCA writes the SMTP mock's certificate where a tenant's
@@ -110,7 +167,7 @@ func (s *Set) WriteSMTPCA(path string) error {
 
 // SampleVars are the template variables of tenant.WriteSample for this set.
 func (s *Set) SampleVars() map[string]string {
-	return map[string]string{"GPDURL": s.GPDURL, "IOURL": s.IOURL, "SMTPAddr": s.SMTPAddr}
+	return map[string]string{"GPDURL": s.GPDURL, "IOURL": s.IOURL, "SMTPAddr": s.SMTPAddr, "IdPURL": s.IdPURL}
 }
 
 // Close stops every mock.
