@@ -200,3 +200,145 @@ func (a *IUVAllocator) retryBusy(ctx context.Context, f func() error) error {
 	}
 	return fmt.Errorf("pagopa: IUV allocation still contended after retries: %w", err)
 }
+
+// AllocateBatch is Allocate for many keys of one (org, segregationCode) in a
+// single transaction: keys that already have an IUV keep it, the others get
+// consecutive fresh bases reserved with one counter update. It returns key →
+// IUV for every key (duplicates in keys are allowed). Use it for campaign
+// batches: one transaction instead of one per debtor.
+func (a *IUVAllocator) AllocateBatch(ctx context.Context, org, segregationCode string, keys []string) (map[string]string, error) {
+	if org == "" {
+		return nil, errors.New("pagopa: AllocateBatch: org is required")
+	}
+	for _, k := range keys {
+		if k == "" {
+			return nil, errors.New("pagopa: AllocateBatch: empty key")
+		}
+	}
+	if _, err := NewIUV(segregationCode, "0000000000000"); err != nil {
+		return nil, fmt.Errorf("pagopa: AllocateBatch: segregation code: %w", err)
+	}
+	if len(keys) == 0 {
+		return map[string]string{}, nil
+	}
+	var out map[string]string
+	err := a.retryBusy(ctx, func() error {
+		var err error
+		out, err = a.allocateBatchOnce(ctx, org, segregationCode, keys)
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	for k, iuv := range out {
+		if !strings.HasPrefix(iuv, segregationCode) {
+			return nil, fmt.Errorf("pagopa: AllocateBatch: key %q of %s already has IUV %s with another segregation code than %s", k, org, iuv, segregationCode)
+		}
+	}
+	return out, nil
+}
+
+func (a *IUVAllocator) allocateBatchOnce(ctx context.Context, org, seg string, keys []string) (map[string]string, error) {
+	conn, err := a.db.Conn(ctx)
+	if err != nil {
+		return nil, err
+	}
+	defer conn.Close()
+	begin := "BEGIN"
+	if a.dialect == "sqlite" {
+		begin = "BEGIN IMMEDIATE"
+		if _, err := conn.ExecContext(ctx, "PRAGMA busy_timeout = 5000"); err != nil {
+			return nil, err
+		}
+	}
+	if _, err := conn.ExecContext(ctx, begin); err != nil {
+		return nil, err
+	}
+	done := false
+	defer func() {
+		if !done {
+			_, _ = conn.ExecContext(context.WithoutCancel(ctx), "ROLLBACK")
+		}
+	}()
+	out := make(map[string]string, len(keys))
+	// Look up existing allocations in chunks (bounded parameter lists).
+	const chunk = 500
+	for i := 0; i < len(keys); i += chunk {
+		part := keys[i:min(i+chunk, len(keys))]
+		args := make([]any, 0, len(part)+1)
+		args = append(args, org)
+		ph := make([]string, len(part))
+		for j, k := range part {
+			args = append(args, k)
+			if a.dialect == "sqlite" {
+				ph[j] = "?"
+			} else {
+				ph[j] = "$" + strconv.Itoa(j+2)
+			}
+		}
+		first := "$1"
+		if a.dialect == "sqlite" {
+			first = "?"
+		}
+		rows, err := conn.QueryContext(ctx, `SELECT alloc_key, iuv FROM ponte_iuv_allocations WHERE org = `+first+
+			` AND alloc_key IN (`+strings.Join(ph, ",")+`)`, args...)
+		if err != nil {
+			return nil, err
+		}
+		for rows.Next() {
+			var k, iuv string
+			if err := rows.Scan(&k, &iuv); err != nil {
+				rows.Close()
+				return nil, err
+			}
+			out[k] = iuv
+		}
+		if err := rows.Close(); err != nil {
+			return nil, err
+		}
+	}
+	var fresh []string
+	for _, k := range keys {
+		if _, ok := out[k]; !ok {
+			out[k] = "" // dedupe
+			fresh = append(fresh, k)
+		}
+	}
+	if len(fresh) > 0 {
+		n := int64(len(fresh))
+		var last int64
+		err = conn.QueryRowContext(ctx, a.q(`INSERT INTO ponte_iuv_counters (org, seg, last_base) VALUES ($1, $2, $3)
+			ON CONFLICT (org, seg) DO UPDATE SET last_base = ponte_iuv_counters.last_base + $4
+			RETURNING last_base`), org, seg, n, n).Scan(&last)
+		if err != nil {
+			return nil, err
+		}
+		if last >= maxIUVBase {
+			return nil, ErrIUVExhausted
+		}
+		now := time.Now().UTC().Format(time.RFC3339Nano)
+		stmt, err := conn.PrepareContext(ctx, a.q(`INSERT INTO ponte_iuv_allocations (org, alloc_key, iuv, created_at) VALUES ($1, $2, $3, $4)`))
+		if err != nil {
+			return nil, err
+		}
+		defer stmt.Close()
+		for i, k := range fresh {
+			iuv, err := NewIUV(seg, fmt.Sprintf("%013d", last-n+1+int64(i)))
+			if err != nil {
+				return nil, err
+			}
+			if _, err := stmt.ExecContext(ctx, org, k, iuv, now); err != nil {
+				if isUniqueViolation(err) {
+					return nil, retryableTxError{err}
+				}
+				return nil, err
+			}
+			out[k] = iuv
+		}
+	}
+	if _, err := conn.ExecContext(ctx, "COMMIT"); err != nil {
+		return nil, err
+	}
+	done = true
+	return out, nil
+}

@@ -200,4 +200,113 @@ func TestIUVAllocatorPostgres(t *testing.T) {
 	if want, _ := NewIUV("01", "0000000000002"); next != want {
 		t.Fatalf("next IUV = %s, want %s", next, want)
 	}
+	batch, err := a2.AllocateBatch(ctx, "00000000001", "01", []string{"IUPD-2", "IUPD-3", "IUPD-4"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	w3, _ := NewIUV("01", "0000000000003")
+	w4, _ := NewIUV("01", "0000000000004")
+	if batch["IUPD-2"] != next || batch["IUPD-3"] != w3 || batch["IUPD-4"] != w4 {
+		t.Fatalf("batch = %v; want IUPD-2 %s, IUPD-3 %s, IUPD-4 %s", batch, next, w3, w4)
+	}
+}
+
+func TestIUVAllocatorBatchSQLite(t *testing.T) {
+	ctx := context.Background()
+	db := openSQLite(t, filepath.Join(t.TempDir(), "iuv.db"))
+	a, err := NewIUVAllocator(db, "sqlite")
+	if err != nil {
+		t.Fatal(err)
+	}
+	one, err := a.Allocate(ctx, "00000000001", "01", "k-1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	keys := []string{"k-0", "k-1", "k-2", "k-2", "k-3"}
+	got, err := a.AllocateBatch(ctx, "00000000001", "01", keys)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != 4 || got["k-1"] != one {
+		t.Fatalf("batch = %v; want 4 keys and k-1 = %s", got, one)
+	}
+	seen := map[string]bool{}
+	for k, iuv := range got {
+		if seen[iuv] {
+			t.Fatalf("IUV %s given twice (%v)", iuv, got)
+		}
+		seen[iuv] = true
+		if _, err := NAVFromIUV(3, "", iuv); err != nil {
+			t.Errorf("%s: IUV %s has bad check digits: %v", k, iuv, err)
+		}
+	}
+	// Again: same answer, no new bases consumed.
+	again, err := a.AllocateBatch(ctx, "00000000001", "01", keys)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for k := range got {
+		if again[k] != got[k] {
+			t.Fatalf("key %s: %s then %s", k, got[k], again[k])
+		}
+	}
+	next, _ := a.Allocate(ctx, "00000000001", "01", "k-4")
+	if want, _ := NewIUV("01", "0000000000005"); next != want {
+		t.Fatalf("next single IUV = %s, want %s (bases 1..4 used)", next, want)
+	}
+	if _, err := a.AllocateBatch(ctx, "00000000001", "02", []string{"k-1"}); err == nil {
+		t.Fatal("key reused with another segregation code: want error")
+	}
+	if _, err := a.AllocateBatch(ctx, "00000000001", "01", []string{""}); err == nil {
+		t.Fatal("empty key: want error")
+	}
+}
+
+func TestIUVAllocatorBatchConcurrentWithSingles(t *testing.T) {
+	db := openSQLite(t, filepath.Join(t.TempDir(), "iuv.db"))
+	a, err := NewIUVAllocator(db, "sqlite")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	owner := map[string]string{}
+	errs := make(chan error, 8)
+	for w := range 4 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for b := range 10 {
+				keys := make([]string, 20)
+				for i := range keys {
+					keys[i] = fmt.Sprintf("w%d-b%d-%d", w, b, i)
+				}
+				got, err := a.AllocateBatch(ctx, "00000000001", "01", keys)
+				if err == nil {
+					_, err = a.Allocate(ctx, "00000000001", "01", fmt.Sprintf("single-%d-%d", w, b))
+				}
+				if err != nil {
+					errs <- err
+					return
+				}
+				mu.Lock()
+				for k, iuv := range got {
+					if o, ok := owner[iuv]; ok && o != k {
+						errs <- fmt.Errorf("IUV %s given to %s and %s", iuv, o, k)
+					}
+					owner[iuv] = k
+				}
+				mu.Unlock()
+			}
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Fatal(err)
+	}
+	if len(owner) != 4*10*20 {
+		t.Fatalf("%d IUVs, want %d", len(owner), 800)
+	}
 }
