@@ -194,11 +194,24 @@ func (a *Activities) CreatePositions(ctx context.Context, b BatchInput) (BatchRe
 	if err != nil {
 		return BatchResult{}, err
 	}
+	// One transaction reserves the IUVs of every item still to create
+	// (idempotent by IUPD: a retried batch gets the same IUVs back).
+	var keys []string
+	for _, it := range items {
+		if it.State == StateStaged {
+			keys = append(keys, IUPD(t.ID, b.CampaignID, it.Seq))
+		}
+	}
+	iuvs, err := a.IUV.AllocateBatch(ctx, t.FiscalCode, t.PagoPA.SegregationCode, keys)
+	if err != nil {
+		return BatchResult{}, err
+	}
 	var (
 		mu        sync.Mutex
 		res       BatchResult
 		retryErrs []error
 		delay     time.Duration
+		ups       = make([]PositionUpdate, 0, len(keys))
 	)
 	forEach(ctx, a.conc(), items, func(it Item) {
 		if it.State != StateStaged {
@@ -208,7 +221,7 @@ func (a *Activities) CreatePositions(ctx context.Context, b BatchInput) (BatchRe
 			return
 		}
 		iupd := IUPD(t.ID, b.CampaignID, it.Seq)
-		state, iuv, nav, errText, err := a.createOne(ctx, t, gpd, b, it, iupd)
+		state, nav, errText, err := a.createOne(ctx, t, gpd, b, it, iupd, iuvs[iupd])
 		mu.Lock()
 		defer mu.Unlock()
 		if err != nil {
@@ -219,10 +232,7 @@ func (a *Activities) CreatePositions(ctx context.Context, b BatchInput) (BatchRe
 			}
 			return
 		}
-		if serr := a.Store.SetPosition(ctx, b.CampaignID, it.Seq, state, iupd, iuv, nav, errText); serr != nil {
-			retryErrs = append(retryErrs, serr)
-			return
-		}
+		ups = append(ups, PositionUpdate{Seq: it.Seq, State: state, IUPD: iupd, IUV: iuvs[iupd], NAV: nav, Error: errText})
 		if state == StatePublished {
 			res.Done++
 		} else {
@@ -230,6 +240,12 @@ func (a *Activities) CreatePositions(ctx context.Context, b BatchInput) (BatchRe
 		}
 		activity.RecordHeartbeat(ctx, res)
 	})
+	// Record what was done even when some items must be retried. If the
+	// process dies before this, the retried batch recreates the same IUPDs,
+	// which GPD's idempotent create resolves without duplicates.
+	if err := a.Store.SetPositions(context.WithoutCancel(ctx), b.CampaignID, ups); err != nil {
+		return res, err
+	}
 	if len(retryErrs) > 0 {
 		return res, retryable(fmt.Sprintf("%d of %d debt positions hit a temporary failure; the batch will be retried (done ones are skipped): %v",
 			len(retryErrs), len(items), errors.Join(retryErrs...)), delay)
@@ -239,26 +255,22 @@ func (a *Activities) CreatePositions(ctx context.Context, b BatchInput) (BatchRe
 
 // createOne returns the item's final position state, or an error when it must
 // be retried.
-func (a *Activities) createOne(ctx context.Context, t *tenant.Tenant, gpd *pagopa.GPDClient, b BatchInput, it Item, iupd string) (state, iuv, nav, errText string, err error) {
-	iuv, err = a.IUV.Allocate(ctx, t.FiscalCode, t.PagoPA.SegregationCode, iupd)
-	if err != nil {
-		return "", "", "", "", err
-	}
+func (a *Activities) createOne(ctx context.Context, t *tenant.Tenant, gpd *pagopa.GPDClient, b BatchInput, it Item, iupd, iuv string) (state, nav, errText string, err error) {
 	nav, err = pagopa.NAVFromIUV(t.PagoPA.AuxDigit, t.PagoPA.ApplicationCode, iuv)
 	if err != nil {
-		return StatePositionFailed, iuv, "", err.Error(), nil
+		return StatePositionFailed, "", err.Error(), nil
 	}
 	pos := a.position(t, b, it, iupd, iuv)
 	if verr := pos.Validate(); verr != nil {
-		return StatePositionFailed, iuv, nav, verr.Error(), nil
+		return StatePositionFailed, nav, verr.Error(), nil
 	}
 	if _, err := gpd.Create(ctx, t.FiscalCode, pos, true); err != nil {
 		if pagopa.IsRetryable(err) {
-			return "", "", "", "", err
+			return "", "", "", err
 		}
-		return StatePositionFailed, iuv, nav, err.Error(), nil
+		return StatePositionFailed, nav, err.Error(), nil
 	}
-	return StatePublished, iuv, nav, "", nil
+	return StatePublished, nav, "", nil
 }
 
 func (a *Activities) position(t *tenant.Tenant, b BatchInput, it Item, iupd, iuv string) pagopa.PaymentPosition {
@@ -326,46 +338,31 @@ func (a *Activities) NotifyIO(ctx context.Context, b BatchInput) (BatchResult, e
 	if err != nil {
 		return BatchResult{}, err
 	}
-	var (
-		mu        sync.Mutex
-		res       BatchResult
-		retryErrs []error
-		delay     time.Duration
-	)
-	forEach(ctx, a.conc(), items, func(it Item) {
+	var todo []Item
+	var res BatchResult
+	for _, it := range items {
 		if it.State != StatePublished || (it.IOState != IONone && it.IOState != IORetry && it.IOState != IOSending) {
-			mu.Lock()
 			res.Skipped++
-			mu.Unlock()
-			return
+			continue
 		}
-		state, id, errText, err := a.notifyOne(ctx, t, io, key, b, it)
-		mu.Lock()
-		defer mu.Unlock()
-		if err != nil {
-			retryErrs = append(retryErrs, fmt.Errorf("line %d: %w", it.Line, err))
-			var ae *appio.APIError
-			if errors.As(err, &ae) && ae.RetryAfter > delay {
-				delay = ae.RetryAfter
-			}
-			return
-		}
-		switch state {
-		case IOSent:
-			res.Sent++
-		case IONotOnIO:
-			res.NotOnIO++
-		case IONotAllowed:
-			res.NotAllowed++
-		case IOUnknown:
-			res.Unknown++
-		default:
-			res.Failed++
-		}
-		_ = id
-		_ = errText
+		todo = append(todo, it)
+	}
+	// Items go in chunks: profile checks run concurrently, then one
+	// transaction records their outcomes and marks the ones about to be sent
+	// "sending", then the submits run concurrently and one transaction records
+	// them. A crash leaves at most one chunk "sending", reported as unknown.
+	chunk := 2 * a.conc()
+	var retryErrs []error
+	var delay time.Duration
+	for i := 0; i < len(todo) && ctx.Err() == nil; i += chunk {
+		errs, d := a.notifyChunk(ctx, t, io, key, b, todo[i:min(i+chunk, len(todo))], &res)
+		retryErrs = append(retryErrs, errs...)
+		delay = max(delay, d)
 		activity.RecordHeartbeat(ctx, res)
-	})
+	}
+	if err := ctx.Err(); err != nil && len(retryErrs) == 0 {
+		return res, err
+	}
 	if len(retryErrs) > 0 {
 		return res, retryable(fmt.Sprintf("%d of %d App IO messages hit a temporary failure; the batch will be retried (sent ones are skipped): %v",
 			len(retryErrs), len(items), errors.Join(retryErrs...)), delay)
@@ -373,56 +370,156 @@ func (a *Activities) NotifyIO(ctx context.Context, b BatchInput) (BatchResult, e
 	return res, nil
 }
 
-func (a *Activities) notifyOne(ctx context.Context, t *tenant.Tenant, io *appio.Client, key string, b BatchInput, it Item) (state, id, errText string, err error) {
-	set := func(state, id, errText string) (string, string, string, error) {
-		if err := a.Store.SetIO(ctx, b.CampaignID, it.Seq, state, id, errText); err != nil {
-			return "", "", "", err
+// ioStep is one item's progress through notifyChunk.
+type ioStep struct {
+	up  IOUpdate         // final state, or IOSending with msg to submit
+	msg appio.NewMessage // the message, when up.State is IOSending
+	err error            // retry later
+}
+
+func (a *Activities) notifyChunk(ctx context.Context, t *tenant.Tenant, io *appio.Client, key string, b BatchInput, items []Item, res *BatchResult) ([]error, time.Duration) {
+	steps := make([]ioStep, len(items))
+	idx := make(map[int]int, len(items))
+	for i, it := range items {
+		idx[it.Seq] = i
+	}
+	forEach(ctx, a.conc(), items, func(it Item) {
+		st := &steps[idx[it.Seq]]
+		st.up, st.msg, st.err = a.checkOne(ctx, t, io, key, b, it)
+	})
+	var (
+		ups   []IOUpdate
+		send  []Item
+		errs  []error
+		delay time.Duration
+	)
+	fail := func(it Item, err error) {
+		errs = append(errs, fmt.Errorf("line %d: %w", it.Line, err))
+		var ae *appio.APIError
+		if errors.As(err, &ae) && ae.RetryAfter > delay {
+			delay = ae.RetryAfter
 		}
-		return state, id, errText, nil
+	}
+	for i, it := range items {
+		st := steps[i]
+		switch {
+		case st.err != nil:
+			fail(it, st.err)
+		case st.up.State == "":
+			// never checked: ctx ended first; the retry does it
+		default:
+			ups = append(ups, st.up)
+			if st.up.State == IOSending {
+				send = append(send, it)
+			}
+		}
+	}
+	// Outcomes of the checks and the "sending" markers, durably, before
+	// anything is submitted.
+	if err := a.Store.SetIOMany(ctx, b.CampaignID, ups); err != nil {
+		return append(errs, err), delay
+	}
+	for _, up := range ups {
+		if up.State != IOSending {
+			count(res, up.State)
+		}
+	}
+	var mu sync.Mutex
+	var done []IOUpdate
+	forEach(ctx, a.conc(), send, func(it Item) {
+		id, err := io.SubmitMessage(ctx, key, steps[idx[it.Seq]].msg)
+		up := IOUpdate{Seq: it.Seq, State: IOSent, MessageID: id}
+		if err != nil {
+			switch {
+			case appio.IsAmbiguous(err):
+				up = IOUpdate{Seq: it.Seq, State: IOUnknown, Error: err.Error()}
+			case appio.IsRetryable(err):
+				up = IOUpdate{Seq: it.Seq, State: IORetry, Error: err.Error()}
+			default:
+				up = IOUpdate{Seq: it.Seq, State: IOFailed, Error: err.Error()}
+			}
+		}
+		mu.Lock()
+		defer mu.Unlock()
+		done = append(done, up)
+		if up.State == IORetry {
+			fail(it, err)
+		} else {
+			count(res, up.State)
+		}
+	})
+	// Items never submitted (ctx ended first) go back to pending: only a
+	// crash can leave "sending" behind, which the retry reports as unknown.
+	if len(done) < len(send) {
+		submitted := make(map[int]bool, len(done))
+		for _, up := range done {
+			submitted[up.Seq] = true
+		}
+		for _, it := range send {
+			if !submitted[it.Seq] {
+				done = append(done, IOUpdate{Seq: it.Seq, State: IONone})
+			}
+		}
+		if len(errs) == 0 {
+			errs = append(errs, fmt.Errorf("stopped before sending %d messages: %w", len(send)-len(submitted), context.Cause(ctx)))
+		}
+	}
+	if err := a.Store.SetIOMany(context.WithoutCancel(ctx), b.CampaignID, done); err != nil {
+		errs = append(errs, err)
+	}
+	return errs, delay
+}
+
+func count(res *BatchResult, state string) {
+	switch state {
+	case IOSent:
+		res.Sent++
+	case IONotOnIO:
+		res.NotOnIO++
+	case IONotAllowed:
+		res.NotAllowed++
+	case IOUnknown:
+		res.Unknown++
+	default:
+		res.Failed++
+	}
+}
+
+// checkOne decides an item's IO outcome short of sending: a final state, or
+// IOSending with the message to submit, or an error to retry later.
+func (a *Activities) checkOne(ctx context.Context, t *tenant.Tenant, io *appio.Client, key string, b BatchInput, it Item) (IOUpdate, appio.NewMessage, error) {
+	final := func(state, errText string) (IOUpdate, appio.NewMessage, error) {
+		return IOUpdate{Seq: it.Seq, State: state, Error: errText}, appio.NewMessage{}, nil
 	}
 	if it.IOState == IOSending {
-		return set(IOUnknown, "", "an earlier attempt stopped while sending: check in the App IO back office before sending again")
+		return final(IOUnknown, "an earlier attempt stopped while sending: check in the App IO back office before sending again")
 	}
 	if len(it.FiscalCode) == 11 {
 		// Companies and other legal persons have no App IO profile: App IO is
 		// for citizens. They need the fallback channel.
-		return set(IONotOnIO, "", "legal person (11-digit fiscal code): App IO reaches citizens only")
+		return final(IONotOnIO, "legal person (11-digit fiscal code): App IO reaches citizens only")
 	}
 	prof, err := io.GetProfile(ctx, key, it.FiscalCode)
 	if err != nil {
 		if errors.Is(err, appio.ErrNotOnIO) {
-			return set(IONotOnIO, "", "")
+			return final(IONotOnIO, "")
 		}
 		if appio.IsRetryable(err) {
-			return "", "", "", err
+			return IOUpdate{}, appio.NewMessage{}, err
 		}
-		return set(IOFailed, "", err.Error())
+		return final(IOFailed, err.Error())
 	}
 	if !prof.SenderAllowed {
-		return set(IONotAllowed, "", "")
+		return final(IONotAllowed, "")
 	}
-	msg := paymentMessage(t, b, it, prof.PreferredLanguages)
-	if verr := msg.Validate(); verr != nil {
-		return set(IOFailed, "", verr.Error())
-	}
-	if _, _, _, err := set(IOSending, "", ""); err != nil {
-		return "", "", "", err
-	}
-	id, err = io.SubmitMessage(ctx, key, msg)
+	msg, err := paymentMessage(t, b, it, prof.PreferredLanguages)
 	if err != nil {
-		switch {
-		case appio.IsAmbiguous(err):
-			return set(IOUnknown, "", err.Error())
-		case appio.IsRetryable(err):
-			if _, _, _, serr := set(IORetry, "", err.Error()); serr != nil {
-				return "", "", "", serr
-			}
-			return "", "", "", err
-		default:
-			return set(IOFailed, "", err.Error())
-		}
+		return final(IOFailed, err.Error())
 	}
-	return set(IOSent, id, "")
+	if verr := msg.Validate(); verr != nil {
+		return final(IOFailed, verr.Error())
+	}
+	return IOUpdate{Seq: it.Seq, State: IOSending}, msg, nil
 }
 
 // Totals returns the campaign's counts from the state store.

@@ -2,43 +2,61 @@ package campaign
 
 import (
 	"fmt"
-	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/ponte-pa/ponte/connectors/appio"
 	"github.com/ponte-pa/ponte/internal/tenant"
 )
 
+var (
+	payTemplatesOnce sync.Once
+	payTemplates     *appio.TemplateSet
+	payTemplatesErr  error
+)
+
+// paymentTemplates is appio.DefaultPaymentTemplates, parsed (and checked
+// against App IO's length limits for worst-case values) once.
+func paymentTemplates() (*appio.TemplateSet, error) {
+	payTemplatesOnce.Do(func() { payTemplates, payTemplatesErr = appio.ParseTemplates(appio.DefaultPaymentTemplates()) })
+	return payTemplates, payTemplatesErr
+}
+
 // paymentMessage is the App IO message that tells a debtor about a new payment
-// notice, in English when the citizen's IO profile prefers it and Italian
-// otherwise. The amount and notice number travel as payment_data, so the
-// citizen can pay from the app.
-func paymentMessage(t *tenant.Tenant, b BatchInput, it Item, langs []string) appio.NewMessage {
+// notice, in English when the citizen's IO profile prefers it and the
+// campaign has an English subject, Italian otherwise. The amount and notice
+// number travel as payment_data, so the citizen can pay from the app.
+func paymentMessage(t *tenant.Tenant, b BatchInput, it Item, langs []string) (appio.NewMessage, error) {
+	ts, err := paymentTemplates()
+	if err != nil {
+		return appio.NewMessage{}, err
+	}
 	due := it.DueDate
 	if b.DueDate != "" {
 		due = b.DueDate
 	}
-	dueT, _ := time.Parse("2006-01-02", due)
-	english := slices.ContainsFunc(langs, func(l string) bool { return strings.HasPrefix(strings.ToLower(l), "en") })
-	euros := fmt.Sprintf("%d,%02d", it.AmountCents/100, it.AmountCents%100)
-	var subject, md string
-	if english && b.SubjectEN != "" {
-		name := t.Name.EN
-		if name == "" {
-			name = t.Name.IT
+	dueT, err := time.Parse("2006-01-02", due)
+	if err != nil {
+		return appio.NewMessage{}, fmt.Errorf("due date %q: %w", due, err)
+	}
+	lang, subject, org := "it", b.Subject, t.Name.IT
+	if ts.Language(langs) == "en" && b.SubjectEN != "" {
+		lang, subject = "en", b.SubjectEN
+		if t.Name.EN != "" {
+			org = t.Name.EN
 		}
-		subject = clip("Payment notice: "+b.SubjectEN, 120)
-		md = fmt.Sprintf("Dear %s,\n\n%s has issued a pagoPA payment notice for **%s**.\n\n"+
-			"- Amount: **€ %s**\n- Due date: **%s**\n- Notice code: `%s`\n\n"+
-			"You can pay directly in the app with the button below, or at any pagoPA payment provider using the notice code.",
-			strings.TrimSpace(it.Name+" "+it.Surname), name, b.SubjectEN, euros, dueT.Format("02/01/2006"), it.NAV)
-	} else {
-		subject = clip("Avviso di pagamento: "+b.Subject, 120)
-		md = fmt.Sprintf("Gentile %s,\n\n%s ha emesso un avviso di pagamento pagoPA per **%s**.\n\n"+
-			"- Importo: **€ %s**\n- Scadenza: **%s**\n- Codice avviso: `%s`\n\n"+
-			"Puoi pagare direttamente in app con il pulsante qui sotto, oppure presso qualsiasi prestatore pagoPA indicando il codice avviso.",
-			strings.TrimSpace(it.Name+" "+it.Surname), t.Name.IT, b.Subject, euros, dueT.Format("02/01/2006"), it.NAV)
+	}
+	subj, md, err := ts.Render(lang, map[string]any{
+		appio.PayVarName:         clip(strings.TrimSpace(it.Name+" "+it.Surname), 100),
+		appio.PayVarOrganization: clip(org, 100),
+		appio.PayVarSubject:      clip(subject, 200),
+		appio.PayVarAmount:       it.AmountCents,
+		appio.PayVarDueDate:      dueT,
+		appio.PayVarNAV:          it.NAV,
+	})
+	if err != nil {
+		return appio.NewMessage{}, err
 	}
 	rome, err := time.LoadLocation("Europe/Rome")
 	if err != nil {
@@ -50,7 +68,7 @@ func paymentMessage(t *tenant.Tenant, b BatchInput, it Item, langs []string) app
 		TimeToLive:       3600,
 		FeatureLevelType: "STANDARD",
 		Content: appio.MessageContent{
-			Subject:  subject,
+			Subject:  subj,
 			Markdown: md,
 			DueDate:  &dueAt,
 			PaymentData: &appio.PaymentData{
@@ -60,5 +78,5 @@ func paymentMessage(t *tenant.Tenant, b BatchInput, it Item, langs []string) app
 				Payee:               &appio.Payee{FiscalCode: t.FiscalCode},
 			},
 		},
-	}
+	}, nil
 }

@@ -191,12 +191,75 @@ func (s *Store) SetPosition(ctx context.Context, campaignID string, seq int, sta
 	return err
 }
 
+// PositionUpdate is the outcome of creating one item's debt position.
+type PositionUpdate struct {
+	Seq                          int
+	State, IUPD, IUV, NAV, Error string
+}
+
+// SetPositions records many position outcomes in one transaction (one
+// commit per batch instead of one per debtor).
+func (s *Store) SetPositions(ctx context.Context, campaignID string, ups []PositionUpdate) error {
+	if len(ups) == 0 {
+		return nil
+	}
+	tx, err := s.db.BeginTx(ctx, nil)
+	if err != nil {
+		return err
+	}
+	defer func() { _ = tx.Rollback() }()
+	stmt, err := tx.PrepareContext(ctx, s.db.Rebind(`UPDATE campaign_items SET state = ?, iupd = ?, iuv = ?, nav = ?,
+		position_error = ?, updated_at = ? WHERE campaign_id = ? AND seq = ?`))
+	if err != nil {
+		return err
+	}
+	defer stmt.Close()
+	ts := now()
+	for _, u := range ups {
+		if _, err := stmt.ExecContext(ctx, u.State, u.IUPD, u.IUV, u.NAV, u.Error, ts, campaignID, u.Seq); err != nil {
+			return err
+		}
+	}
+	return tx.Commit()
+}
+
 // SetIO records the IO state of an item.
 func (s *Store) SetIO(ctx context.Context, campaignID string, seq int, state, messageID, errText string) error {
 	_, err := s.db.ExecContext(ctx, s.db.Rebind(`UPDATE campaign_items SET io_state = ?, io_message_id = ?,
 		io_error = ?, updated_at = ? WHERE campaign_id = ? AND seq = ?`),
 		state, messageID, errText, now(), campaignID, seq)
 	return err
+}
+
+// IOUpdate is the App IO state of one item.
+type IOUpdate struct {
+	Seq                     int
+	State, MessageID, Error string
+}
+
+// SetIOMany records many IO states in one transaction.
+func (s *Store) SetIOMany(ctx context.Context, campaignID string, ups []IOUpdate) error {
+	if len(ups) == 0 {
+		return nil
+	}
+	tx, err := s.db.BeginTx(ctx, nil)
+	if err != nil {
+		return err
+	}
+	defer func() { _ = tx.Rollback() }()
+	stmt, err := tx.PrepareContext(ctx, s.db.Rebind(`UPDATE campaign_items SET io_state = ?, io_message_id = ?,
+		io_error = ?, updated_at = ? WHERE campaign_id = ? AND seq = ?`))
+	if err != nil {
+		return err
+	}
+	defer stmt.Close()
+	ts := now()
+	for _, u := range ups {
+		if _, err := stmt.ExecContext(ctx, u.State, u.MessageID, u.Error, ts, campaignID, u.Seq); err != nil {
+			return err
+		}
+	}
+	return tx.Commit()
 }
 
 // SetFallback records the fallback-channel state of an item.
