@@ -84,10 +84,16 @@ func (a *Activities) fallbackOne(ctx context.Context, t *tenant.Tenant, sender *
 	case it.Email == "":
 		return set(FallbackNoAddress, "no email address in the source: print and post the notice")
 	}
+	pdf, err := noticePDF(t, b, it)
+	if err != nil {
+		return set(FallbackFailed, "payment notice PDF: "+err.Error())
+	}
+	mail := fallbackEmail(t, b, it)
+	mail.Attachments = []channels.Attachment{{Name: "avviso-pagopa-" + it.NAV + ".pdf", ContentType: "application/pdf", Data: pdf}}
 	if _, err := set(FallbackSending, ""); err != nil {
 		return "", err
 	}
-	err := sender.Send(ctx, fallbackEmail(t, b, it))
+	err = sender.Send(ctx, mail)
 	switch {
 	case err == nil:
 		return set(FallbackSent, "")
@@ -159,6 +165,7 @@ func fallbackEmail(t *tenant.Tenant, b BatchInput, it Item) channels.Email {
 
 Puoi pagare con l'app IO, sul sito del Comune o presso qualsiasi prestatore pagoPA
 (banche, uffici postali, tabaccherie) indicando il codice avviso e il codice fiscale dell'ente.
+In allegato l'avviso di pagamento da stampare.
 
 ---
 
@@ -173,6 +180,7 @@ Dear %s,
 
 You can pay with the IO app, on the comune's website or at any pagoPA provider
 (banks, post offices, tobacconists) with the notice code and the creditor's tax code.
+The printable payment notice is attached.
 `, name, t.Name.IT, b.Subject, euros, dueT.Format("02/01/2006"), it.NAV, t.Name.IT, t.FiscalCode,
 		name, en, subjEN, euros, dueT.Format("02/01/2006"), it.NAV, en, t.FiscalCode)
 	return channels.Email{

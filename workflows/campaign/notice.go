@@ -1,0 +1,83 @@
+package campaign
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"io"
+	"strings"
+	"time"
+
+	"github.com/ponte-pa/ponte/connectors/pagopa/notice"
+	"github.com/ponte-pa/ponte/internal/tenant"
+)
+
+// noticeFor is the printable pagoPA payment notice of a published item.
+func noticeFor(t *tenant.Tenant, subject, dueDate string, it Item, lang string) (notice.Notice, error) {
+	due := it.DueDate
+	if dueDate != "" {
+		due = dueDate
+	}
+	d, err := time.Parse("2006-01-02", due)
+	if err != nil {
+		return notice.Notice{}, fmt.Errorf("due date %q: %w", due, err)
+	}
+	desc := it.Description
+	if desc == "" {
+		desc = subject
+	}
+	name := t.Name.IT
+	if lang == "en" && t.Name.EN != "" {
+		name = t.Name.EN
+	}
+	n := notice.Notice{
+		EC:      notice.EC{Name: name, FiscalCode: t.FiscalCode},
+		Debtor:  notice.Debtor{Name: clip(strings.TrimSpace(it.Name+" "+it.Surname), 70), FiscalCode: it.FiscalCode},
+		Subject: clip(desc, 140),
+		Options: []notice.Option{{NAV: it.NAV, AmountCents: it.AmountCents, DueDate: notice.NewDate(d.Year(), d.Month(), d.Day())}},
+		Lang:    lang,
+	}
+	if err := n.Validate(); err != nil {
+		return notice.Notice{}, err
+	}
+	return n, nil
+}
+
+// noticePDF renders an item's payment notice (Italian) as a PDF file.
+func noticePDF(t *tenant.Tenant, b BatchInput, it Item) ([]byte, error) {
+	n, err := noticeFor(t, b.Subject, b.DueDate, it, "it")
+	if err != nil {
+		return nil, err
+	}
+	var buf bytes.Buffer
+	if err := notice.Render(&buf, n); err != nil {
+		return nil, err
+	}
+	return buf.Bytes(), nil
+}
+
+// WritePrintBatch renders into w one PDF with the payment notices of every
+// item of a campaign that no digital channel reached (no App IO and no email
+// address or relay), in item order, for printing and postal delivery. It
+// returns how many notices it wrote; none writes nothing.
+func WritePrintBatch(ctx context.Context, st *Store, t *tenant.Tenant, campaignID, subject, dueDate string, w io.Writer) (int, error) {
+	items, err := st.AllItems(ctx, campaignID)
+	if err != nil {
+		return 0, err
+	}
+	var ns []notice.Notice
+	for _, it := range items {
+		if it.FallbackState != FallbackNoAddress && it.FallbackState != FallbackNoChannel {
+			continue
+		}
+		n, err := noticeFor(t, subject, dueDate, it, "it")
+		if err != nil {
+			return 0, fmt.Errorf("line %d (%s): %w", it.Line, it.FiscalCode, err)
+		}
+		ns = append(ns, n)
+	}
+	if len(ns) == 0 {
+		return 0, nil
+	}
+	return len(ns), notice.RenderBatch(w, ns)
+}
