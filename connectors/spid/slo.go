@@ -29,12 +29,16 @@ func (sp *SP) handleSLO(w http.ResponseWriter, r *http.Request) {
 			sp.errorPage(w, http.StatusBadRequest, Message{"Risposta di logout non valida.", "Invalid logout response."}, "logout_response")
 			return
 		}
+		if sp.opts.AfterLogout != "" {
+			http.Redirect(w, r, sp.opts.AfterLogout, http.StatusSeeOther)
+			return
+		}
 		w.Header().Set("Content-Type", "text/html; charset=utf-8")
 		_, _ = io.WriteString(w, `<!DOCTYPE html><html lang="it"><body><p>Sei uscito / You are logged out.</p></body></html>`)
 		return
 	}
 	c, err := r.Cookie(sp.opts.CookieName)
-	http.SetCookie(w, &http.Cookie{Name: sp.opts.CookieName, Value: "", Path: "/", MaxAge: -1, HttpOnly: true})
+	http.SetCookie(w, &http.Cookie{Name: sp.opts.CookieName, Value: "", Path: sp.cookiePath(), MaxAge: -1, HttpOnly: true})
 	if err != nil {
 		sp.errorPage(w, http.StatusUnauthorized, Message{"Non hai effettuato l'accesso.", "You are not logged in."}, "")
 		return
@@ -200,7 +204,7 @@ func (sp *SP) handleIdPLogout(w http.ResponseWriter, r *http.Request) {
 		sp.errorPage(w, http.StatusBadRequest, Message{"Richiesta di logout non valida.", "Invalid logout request."}, "logout_request")
 		return
 	}
-	http.SetCookie(w, &http.Cookie{Name: sp.opts.CookieName, Value: "", Path: "/", MaxAge: -1, HttpOnly: true})
+	http.SetCookie(w, &http.Cookie{Name: sp.opts.CookieName, Value: "", Path: sp.cookiePath(), MaxAge: -1, HttpOnly: true})
 	id, _ := attr(root, "ID")
 	lr := newElement("samlp:LogoutResponse")
 	lr.CreateAttr("xmlns:samlp", NSProtocol)

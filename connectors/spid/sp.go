@@ -10,6 +10,7 @@ import (
 	"html/template"
 	"log/slog"
 	"net/http"
+	"net/url"
 	"strconv"
 	"strings"
 	"time"
@@ -33,8 +34,13 @@ type Options struct {
 	TokenTTL time.Duration
 	// UsePOST sends AuthnRequests with the HTTP-POST binding instead of HTTP-Redirect.
 	UsePOST bool
-	// CookieName of the JWT (default "ponte_spid").
+	// CookieName of the JWT (default "ponte_spid"). The cookie's Path is the
+	// path of SPConfig.BaseURL, so SPs mounted under different prefixes of one
+	// host keep their sessions apart.
 	CookieName string
+	// AfterLogout is the local path the browser goes to when a logout has
+	// completed at the IdP ("" shows a short built-in page).
+	AfterLogout string
 	// Now is the clock (default time.Now).
 	Now func() time.Time
 	// Logger (default slog.Default()).
@@ -50,6 +56,9 @@ type SP struct {
 	mux   *http.ServeMux
 	jwk   jwk.Key
 	jwks  []byte
+	// base is the path of BaseURL ("" at the root): the SP's own links and
+	// its cookie live under it when it is mounted with http.StripPrefix.
+	base string
 }
 
 // NewSP validates cfg and returns the SP.
@@ -85,6 +94,9 @@ func NewSP(cfg SPConfig, idps IdPRegistry, store RequestStore, opts Options) (*S
 		opts.Logger = slog.Default()
 	}
 	sp := &SP{cfg: cfg.withDefaults(), idps: idps, store: store, opts: opts}
+	if u, err := url.Parse(sp.cfg.BaseURL); err == nil {
+		sp.base = strings.TrimRight(u.Path, "/")
+	}
 	k, err := jwk.FromRaw(cfg.Key)
 	if err != nil {
 		return nil, err
@@ -119,6 +131,15 @@ func NewSP(cfg SPConfig, idps IdPRegistry, store RequestStore, opts Options) (*S
 
 // EntityID is the SP's entityID.
 func (sp *SP) EntityID() string { return sp.cfg.EntityID }
+
+// JWKS is the JSON Web Key Set (public key) that verifies the SP's tokens,
+// also served at /spid/jwks.json.
+func (sp *SP) JWKS() []byte { return append([]byte(nil), sp.jwks...) }
+
+// BaseURL is the public root under which the SP serves /spid/...
+func (sp *SP) BaseURL() string { return sp.cfg.BaseURL }
+
+func (sp *SP) cookiePath() string { return sp.base + "/" }
 
 // ServeHTTP implements http.Handler.
 func (sp *SP) ServeHTTP(w http.ResponseWriter, r *http.Request) {
@@ -175,7 +196,7 @@ func (sp *SP) handleMetadata(w http.ResponseWriter, _ *http.Request) {
 var chooserTmpl = template.Must(template.New("c").Parse(`<!DOCTYPE html>
 <html lang="it"><head><meta charset="utf-8"><title>Entra con SPID</title></head><body>
 <h1>Entra con SPID</h1><p lang="en">Log in with SPID</p>
-<ul>{{range .IdPs}}<li><a href="/spid/login?idp={{.EntityID}}&amp;level={{$.Level}}&amp;attrs={{$.Attrs}}">{{.Name}}</a></li>{{end}}</ul>
+<ul>{{range .IdPs}}<li><a href="{{$.Base}}/spid/login?idp={{.EntityID}}&amp;level={{$.Level}}&amp;attrs={{$.Attrs}}">{{.Name}}</a></li>{{end}}</ul>
 <p><a href="https://www.spid.gov.it">Maggiori informazioni su SPID / More about SPID</a></p>
 </body></html>`))
 
@@ -193,7 +214,7 @@ func (sp *SP) LoginStart(ctx context.Context, idpID string, level, attrIndex int
 		return "", nil, errors.New("spid: unknown attribute set")
 	}
 	if !strings.HasPrefix(returnTo, "/") || strings.HasPrefix(returnTo, "//") || strings.Contains(returnTo, "\\") {
-		returnTo = "/spid/me"
+		returnTo = sp.base + "/spid/me"
 	}
 	now := sp.now()
 	rs := make([]byte, 16)
@@ -250,7 +271,7 @@ func (sp *SP) handleLogin(w http.ResponseWriter, r *http.Request) {
 	idp := q.Get("idp")
 	if idp == "" {
 		w.Header().Set("Content-Type", "text/html; charset=utf-8")
-		_ = chooserTmpl.Execute(w, map[string]any{"IdPs": sp.idps.List(), "Level": level, "Attrs": attrs})
+		_ = chooserTmpl.Execute(w, map[string]any{"IdPs": sp.idps.List(), "Level": level, "Attrs": attrs, "Base": sp.base})
 		return
 	}
 	u, form, err := sp.LoginStart(r.Context(), idp, level, attrs, q.Get("next"))
@@ -291,7 +312,7 @@ func (sp *SP) handleACS(w http.ResponseWriter, r *http.Request) {
 	}
 	sp.opts.Logger.Info("spid: login", "idp", login.IdP, "level", login.Level)
 	http.SetCookie(w, &http.Cookie{
-		Name: sp.opts.CookieName, Value: string(tok), Path: "/", HttpOnly: true,
+		Name: sp.opts.CookieName, Value: string(tok), Path: sp.cookiePath(), HttpOnly: true,
 		Secure: strings.HasPrefix(sp.cfg.BaseURL, "https://"), SameSite: http.SameSiteLaxMode,
 		MaxAge: int(sp.opts.TokenTTL / time.Second),
 	})
@@ -324,11 +345,11 @@ var errorTmpl = template.Must(template.New("e").Parse(`<!DOCTYPE html>
 <h1>Accesso non riuscito</h1><p>{{.IT}}</p>
 <h2 lang="en">Login failed</h2><p lang="en">{{.EN}}</p>
 {{if .Code}}<p>Codice / Code: <code id="code">{{.Code}}</code></p>{{end}}
-<p><a href="/spid/login">Riprova / Try again</a></p></body></html>`))
+<p><a href="{{.Base}}/spid/login">Riprova / Try again</a></p></body></html>`))
 
 func (sp *SP) errorPage(w http.ResponseWriter, status int, m Message, code string) {
 	var b bytes.Buffer
-	_ = errorTmpl.Execute(&b, map[string]string{"IT": m.IT, "EN": m.EN, "Code": code})
+	_ = errorTmpl.Execute(&b, map[string]string{"IT": m.IT, "EN": m.EN, "Code": code, "Base": sp.base})
 	w.Header().Set("Content-Type", "text/html; charset=utf-8")
 	w.WriteHeader(status)
 	_, _ = w.Write(b.Bytes())
@@ -375,7 +396,7 @@ var meTmpl = template.Must(template.New("me").Parse(`<!DOCTYPE html>
 <h1>Benvenuto/a, {{index .Attrs "name"}} {{index .Attrs "familyName"}}</h1>
 <p>Livello SPID / SPID level: <span id="level">{{.Level}}</span> — IdP: <span id="idp">{{.IdP}}</span></p>
 <table>{{range $k, $v := .Attrs}}<tr><th>{{$k}}</th><td id="attr-{{$k}}">{{$v}}</td></tr>{{end}}</table>
-<p><a href="/spid/slo">Esci / Log out</a></p></body></html>`))
+<p><a href="{{.Base}}/spid/slo">Esci / Log out</a></p></body></html>`))
 
 func (sp *SP) handleMe(w http.ResponseWriter, r *http.Request) {
 	c, err := r.Cookie(sp.opts.CookieName)
@@ -394,5 +415,5 @@ func (sp *SP) handleMe(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	w.Header().Set("Content-Type", "text/html; charset=utf-8")
-	_ = meTmpl.Execute(w, map[string]any{"Attrs": claims["attributes"], "Level": claims["spidLevel"], "IdP": claims["idp"]})
+	_ = meTmpl.Execute(w, map[string]any{"Attrs": claims["attributes"], "Level": claims["spidLevel"], "IdP": claims["idp"], "Base": sp.base})
 }

@@ -10,14 +10,17 @@ import (
 	"path/filepath"
 	"strings"
 	"text/template"
+
+	"github.com/ponte-pa/ponte/connectors/spid"
 )
 
 //go:embed sample
 var sampleFS embed.FS
 
 // SampleFS returns the files of the sample tenant "Comune di Esempio": tenant.yaml
-// (with {{.GPDURL}} and {{.IOURL}} placeholders), demo secrets under secrets/ and a
-// TARI 2026 debtors.csv with 20 rows, exactly two of them invalid.
+// (with {{.GPDURL}} and {{.IOURL}} placeholders), spid/sp.yaml (its SPID Service Provider),
+// demo secrets under secrets/ and a TARI 2026 debtors.csv with 20 rows, exactly two of
+// them invalid.
 func SampleFS() fs.FS {
 	sub, err := fs.Sub(sampleFS, "sample")
 	if err != nil {
@@ -26,14 +29,43 @@ func SampleFS() fs.FS {
 	return sub
 }
 
+// DefaultPublicURL is the gateway's URL the sample's SP is configured for when
+// WriteSample gets no PublicURL: `ponte serve`'s default --http address.
+const DefaultPublicURL = "http://127.0.0.1:8080"
+
 // WriteSample writes the sample tenant into dir (created if needed) and returns the path
 // of its tenant.yaml. YAML files are rendered with text/template using vars (GPDURL and
 // IOURL are required); other files are copied as they are. Secret files get mode 0600.
+//
+// With IdPURL set (the base URL of a SPID IdP, e.g. the mock's), the sample also gets
+// SPID login: a spid block trusting IdPURL/metadata, spid/sp.yaml for an SP served at
+// PublicURL/t/esempio (default DefaultPublicURL), and a fresh RSA key and certificate in
+// the SPID SP profile (secrets/sp.key.pem, spid/sp.cert.pem), generated here so that no
+// private key is ever shipped.
 func WriteSample(dir string, vars map[string]string) (tenantPath string, err error) {
+	withSPID := vars["IdPURL"] != ""
+	if withSPID {
+		v := make(map[string]string, len(vars)+1)
+		for k, x := range vars {
+			v[k] = x
+		}
+		v["IdPURL"] = strings.TrimRight(v["IdPURL"], "/")
+		if v["PublicURL"] == "" {
+			v["PublicURL"] = DefaultPublicURL
+		}
+		v["PublicURL"] = strings.TrimRight(v["PublicURL"], "/")
+		vars = v
+	}
 	src := SampleFS()
 	err = fs.WalkDir(src, ".", func(p string, d fs.DirEntry, err error) error {
 		if err != nil {
 			return err
+		}
+		if (p == "spid" || strings.HasPrefix(p, "spid/")) && !withSPID {
+			if d.IsDir() {
+				return fs.SkipDir
+			}
+			return nil
 		}
 		dst := filepath.Join(dir, filepath.FromSlash(p))
 		if d.IsDir() {
@@ -63,5 +95,28 @@ func WriteSample(dir string, vars map[string]string) (tenantPath string, err err
 	if err != nil {
 		return "", err
 	}
+	if withSPID {
+		if err := writeSampleSPKeys(dir, vars["PublicURL"]); err != nil {
+			return "", err
+		}
+	}
 	return filepath.Join(dir, "tenant.yaml"), nil
+}
+
+// writeSampleSPKeys generates the sample SP's key (secrets/sp.key.pem, 0600) and
+// certificate (spid/sp.cert.pem) in the SPID SP profile. 2048 bits, the minimum, keeps
+// the demo fast; `ponte spid keygen` makes 3072-bit keys for real SPs.
+func writeSampleSPKeys(dir, publicURL string) error {
+	key, cert, err := spid.GenerateKeyCert(spid.CertOptions{
+		CommonName: "Comune di Esempio", OrgName: "Comune di Esempio", IPACode: "c_x000",
+		Locality: "Esempio", EntityID: publicURL + "/t/esempio/spid/metadata", Bits: 2048, Public: true,
+	})
+	if err != nil {
+		return fmt.Errorf("tenant: sample SPID key: %w", err)
+	}
+	kp, cp := spid.EncodeKeyPair(key, cert)
+	if err := os.WriteFile(filepath.Join(dir, "secrets", "sp.key.pem"), kp, 0o600); err != nil {
+		return err
+	}
+	return os.WriteFile(filepath.Join(dir, "spid", "sp.cert.pem"), cp, 0o644)
 }

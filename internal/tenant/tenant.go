@@ -1,5 +1,5 @@
 // Package tenant loads and validates the configuration of one ente (a comune) served by
-// Ponte — identity, pagoPA, App IO, legacy sources — from YAML or JSON, reporting every
+// Ponte — identity, pagoPA, App IO, legacy sources, SPID login — from YAML or JSON, reporting every
 // problem with file, line, JSON pointer, rule and a hint.
 package tenant
 
@@ -32,6 +32,7 @@ type Tenant struct {
 	Sources          map[string]Source `json:"sources,omitempty"`
 	CampaignDefaults CampaignDefaults  `json:"campaignDefaults"`
 	Channels         Channels          `json:"channels"`
+	SPID             *SPID             `json:"spid,omitempty"`
 
 	Dir  string `json:"-"` // absolute directory of the config file; relative paths resolve here
 	File string `json:"-"` // the config file as passed to Load
@@ -211,6 +212,12 @@ func parse(path string, data []byte) (*Tenant, error) {
 	root, _ := doc.(map[string]any)
 	probs = append(probs, checkSources(root, addSchemaErr)...)
 	probs = append(probs, goChecks(root, probs)...)
+	dir, err := filepath.Abs(filepath.Dir(path))
+	if err != nil {
+		return nil, fmt.Errorf("tenant: %s: %w", path, err)
+	}
+	spidProbs, spidLoaded := checkSPID(root, dir, probs)
+	probs = append(probs, spidProbs...)
 
 	if len(probs) > 0 {
 		schemas.SortProblems(probs)
@@ -230,11 +237,8 @@ func parse(path string, data []byte) (*Tenant, error) {
 		// The schema should have caught this; report it as a config problem anyway.
 		return nil, &ConfigError{File: path, Problems: []Problem{{Rule: "type", Message: err.Error()}}}
 	}
-	dir, err := filepath.Abs(filepath.Dir(path))
-	if err != nil {
-		return nil, fmt.Errorf("tenant: %s: %w", path, err)
-	}
 	t.Dir, t.File = dir, path
+	t.attachSPID(spidLoaded)
 	t.PagoPA.GPD.SubscriptionKey.baseDir = dir
 	if e := t.Channels.Email; e != nil {
 		e.Password.baseDir = dir

@@ -281,7 +281,8 @@ func (s *Server) Reset() {
 }
 
 // RegisterSP reads an SP's metadata: entityID, signing certificate, ACS
-// endpoints and attribute sets.
+// endpoints and attribute sets. Over HTTP: POST /__mock/sp with the metadata
+// as body, or POST /__mock/sp?url=<metadata URL>.
 func (s *Server) RegisterSP(metadata []byte) error {
 	doc := etree.NewDocument()
 	if err := doc.ReadFromBytes(metadata); err != nil {
@@ -392,12 +393,54 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	case r.URL.Path == "/__mock/reset" && r.Method == http.MethodPost:
 		s.Reset()
 		w.WriteHeader(http.StatusNoContent)
+	case r.URL.Path == "/__mock/sp" && r.Method == http.MethodPost:
+		s.handleRegisterSP(w, r)
 	case r.URL.Path == "/__mock/defects":
 		w.Header().Set("Content-Type", "application/json")
 		_ = json.NewEncoder(w).Encode(Defects())
 	default:
 		http.NotFound(w, r)
 	}
+}
+
+// handleRegisterSP registers an SP from its metadata, given as the request
+// body or fetched from the form field url (e.g. a gateway's /spid/metadata),
+// the way an SP is registered with a test IdP before its first login.
+func (s *Server) handleRegisterSP(w http.ResponseWriter, r *http.Request) {
+	var md []byte
+	var err error
+	if u := r.URL.Query().Get("url"); u != "" {
+		md, err = fetchMetadata(r, u)
+	} else {
+		md, err = io.ReadAll(io.LimitReader(r.Body, 1<<20))
+	}
+	if err == nil {
+		err = s.RegisterSP(md)
+	}
+	if err != nil {
+		http.Error(w, "spididp: cannot register the SP: "+err.Error(), http.StatusBadRequest)
+		return
+	}
+	w.WriteHeader(http.StatusNoContent)
+}
+
+func fetchMetadata(r *http.Request, u string) ([]byte, error) {
+	if !strings.HasPrefix(u, "http://") && !strings.HasPrefix(u, "https://") {
+		return nil, errors.New("url must be http(s)")
+	}
+	req, err := http.NewRequestWithContext(r.Context(), http.MethodGet, u, nil)
+	if err != nil {
+		return nil, err
+	}
+	resp, err := (&http.Client{Timeout: 10 * time.Second}).Do(req)
+	if err != nil {
+		return nil, err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return nil, fmt.Errorf("GET %s: HTTP %d", u, resp.StatusCode)
+	}
+	return io.ReadAll(io.LimitReader(resp.Body, 1<<20))
 }
 
 func page(w http.ResponseWriter, status int, msg string) {

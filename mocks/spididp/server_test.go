@@ -177,3 +177,35 @@ func TestKnobsAndInspection(t *testing.T) {
 		t.Fatalf("garbage request: %d", r.StatusCode)
 	}
 }
+
+// TestRegisterSPOverHTTP: /__mock/sp takes SP metadata as the body or
+// fetches it from ?url=, and refuses what is not SP metadata.
+func TestRegisterSPOverHTTP(t *testing.T) {
+	idp, err := spididp.Start(spididp.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer idp.Close()
+	md := `<md:EntityDescriptor xmlns:md="urn:oasis:names:tc:SAML:2.0:metadata" entityID="https://sp.example/spid/metadata">` +
+		`<md:SPSSODescriptor><md:AssertionConsumerService index="0" Location="https://sp.example/spid/acs"/></md:SPSSODescriptor></md:EntityDescriptor>`
+	served := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { _, _ = io.WriteString(w, md) }))
+	defer served.Close()
+	for _, tc := range []struct {
+		query, body string
+		status      int
+	}{
+		{"", md, http.StatusNoContent},
+		{"?url=" + url.QueryEscape(served.URL+"/spid/metadata"), "", http.StatusNoContent},
+		{"", "<foo/>", http.StatusBadRequest},
+		{"?url=file:///etc/passwd", "", http.StatusBadRequest},
+	} {
+		resp, err := http.Post(idp.URL()+"/__mock/sp"+tc.query, "application/samlmetadata+xml", strings.NewReader(tc.body))
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != tc.status {
+			t.Errorf("POST /__mock/sp%s: HTTP %d, want %d", tc.query, resp.StatusCode, tc.status)
+		}
+	}
+}
