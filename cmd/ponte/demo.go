@@ -13,6 +13,7 @@ import (
 
 	"go.temporal.io/sdk/client"
 
+	"github.com/ponte-pa/ponte/connectors/appio"
 	"github.com/ponte-pa/ponte/connectors/legacy"
 	"github.com/ponte-pa/ponte/internal/runtime"
 	"github.com/ponte-pa/ponte/internal/tenant"
@@ -120,7 +121,7 @@ func demoRun(ctx context.Context, w io.Writer, o demoOptions) (*demoResult, erro
 	}
 	defer rt.Close()
 	res.TemporalStart = rt.Server.StartupTime()
-	if err := rt.StartWorkers(runtime.WorkerOptions{}); err != nil {
+	if err := rt.StartWorkers(runtime.WorkerOptions{IORateLimit: appio.DefaultRateLimit, IORateWindow: appio.DefaultRateWindow}); err != nil {
 		return nil, err
 	}
 	fmt.Fprintf(w, "  Temporal      embedded server at %s, ready in %s\n\n", rt.Server.HostPort(), res.TemporalStart.Round(time.Millisecond))

@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"time"
 
+	"github.com/ponte-pa/ponte/connectors/appio"
 	"github.com/ponte-pa/ponte/internal/runtime"
 )
 
@@ -20,6 +21,8 @@ type clusterFlags struct {
 	state                               string
 	tenants                             multiFlag
 	logLevel                            string
+	ioRateLimit                         int
+	ioRateWindow                        time.Duration
 }
 
 func (c *clusterFlags) register(fs *flag.FlagSet) {
@@ -32,6 +35,12 @@ func (c *clusterFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&c.state, "state", "", "state store: postgres://… or a SQLite file path (default: <data>/state.db)")
 	fs.Var(&c.tenants, "tenants", "tenant config file or directory (repeatable)")
 	fs.StringVar(&c.logLevel, "log-level", "info", "debug, info, warn or error")
+	fs.IntVar(&c.ioRateLimit, "io-rate-limit", appio.DefaultRateLimit, "App IO requests allowed per subscription key in any --io-rate-window, shared by all workers on the same --state (0 = no limit)")
+	fs.DurationVar(&c.ioRateWindow, "io-rate-window", appio.DefaultRateWindow, "window of --io-rate-limit")
+}
+
+func (c *clusterFlags) workerOptions() runtime.WorkerOptions {
+	return runtime.WorkerOptions{IORateLimit: c.ioRateLimit, IORateWindow: c.ioRateWindow}
 }
 
 func (c *clusterFlags) config() (runtime.Config, error) {
@@ -72,7 +81,7 @@ func runServe(ctx context.Context, args []string) error {
 		cfg.DataDir, cfg.EmbeddedPort = *data, *port
 		cfg.UI, cfg.UIPort = *uiPort >= 0, *uiPort
 	}
-	return serve(ctx, cfg, *httpAddr)
+	return serve(ctx, cfg, cf.workerOptions(), *httpAddr)
 }
 
 func runWorker(ctx context.Context, args []string) error {
@@ -89,10 +98,10 @@ func runWorker(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	return serve(ctx, cfg, "")
+	return serve(ctx, cfg, cf.workerOptions(), "")
 }
 
-func serve(ctx context.Context, cfg runtime.Config, httpAddr string) error {
+func serve(ctx context.Context, cfg runtime.Config, wo runtime.WorkerOptions, httpAddr string) error {
 	if len(cfg.Tenants) == 0 {
 		return usagef("no tenants: pass --tenants with a tenant config file or directory (see 'ponte config validate')")
 	}
@@ -101,7 +110,7 @@ func serve(ctx context.Context, cfg runtime.Config, httpAddr string) error {
 		return err
 	}
 	defer rt.Close()
-	if err := rt.StartWorkers(runtime.WorkerOptions{}); err != nil {
+	if err := rt.StartWorkers(wo); err != nil {
 		return err
 	}
 	log := cfg.Logger

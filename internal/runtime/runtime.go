@@ -20,6 +20,7 @@ import (
 	sdklog "go.temporal.io/sdk/log"
 	"go.temporal.io/sdk/worker"
 
+	"github.com/ponte-pa/ponte/connectors/appio"
 	"github.com/ponte-pa/ponte/connectors/pagopa"
 	"github.com/ponte-pa/ponte/internal/store"
 	"github.com/ponte-pa/ponte/internal/temporalrt"
@@ -214,6 +215,13 @@ func (r *Runtime) Tenant(id string) (*tenant.Tenant, error) {
 type WorkerOptions struct {
 	// Concurrency of calls inside one batch activity.
 	Concurrency int
+	// IORateLimit is how many App IO requests one subscription key may make
+	// in any IORateWindow, counted in the state database so that every worker
+	// sharing it respects the same limit. 0 means no client-side limit (429s
+	// are still backed off); the CLI defaults to appio.DefaultRateLimit per
+	// appio.DefaultRateWindow.
+	IORateLimit  int
+	IORateWindow time.Duration
 }
 
 // StartWorkers starts one worker per task queue in this process.
@@ -223,6 +231,18 @@ func (r *Runtime) StartWorkers(opts WorkerOptions) error {
 		return fmt.Errorf("IUV allocator: %w", err)
 	}
 	acts := &campaign.Activities{Tenants: r.Tenant, Store: r.Campaign, IUV: iuv, Concurrency: opts.Concurrency}
+	if opts.IORateLimit > 0 {
+		window := opts.IORateWindow
+		if window <= 0 {
+			window = appio.DefaultRateWindow
+		}
+		lim, err := appio.NewSQLLimiter(r.DB.DB, r.DB.Dialect, opts.IORateLimit, window)
+		if err != nil {
+			return fmt.Errorf("App IO rate limiter: %w", err)
+		}
+		acts.IOLimiter = lim
+		r.log.Info("App IO rate limit", "requests", opts.IORateLimit, "window", window.String())
+	}
 	queues := []string{campaign.QueueWorkflows, campaign.QueueLegacy, campaign.QueuePagoPA, campaign.QueueAppIO, campaign.QueueChannels}
 	for _, q := range queues {
 		w := worker.New(r.Client, q, worker.Options{

@@ -32,6 +32,9 @@ type Activities struct {
 	// Concurrency is the number of calls one batch makes at once to a
 	// connector (default 8).
 	Concurrency int
+	// IOLimiter, when set, is waited on before every App IO request (one
+	// limit per subscription key, shared by the workers using it).
+	IOLimiter appio.Limiter
 	// Now is the clock for due dates; time.Now when nil.
 	Now func() time.Time
 
@@ -121,7 +124,7 @@ func (a *Activities) ioClient(t *tenant.Tenant, purpose string) (*appio.Client, 
 	}
 	c, ok := a.io[t.AppIO.BaseURL]
 	if !ok {
-		c = appio.NewClient(appio.Options{BaseURL: t.AppIO.BaseURL, HTTPClient: a.httpClient()})
+		c = appio.NewClient(appio.Options{BaseURL: t.AppIO.BaseURL, HTTPClient: a.httpClient(), Limiter: a.IOLimiter})
 		a.io[t.AppIO.BaseURL] = c
 	}
 	return c, key, nil
