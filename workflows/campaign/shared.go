@@ -20,6 +20,10 @@ const (
 	QueryProgress = "progress"
 	SignalPause   = "pause"
 	SignalResume  = "resume"
+	// SignalCancel stops the campaign for good: no new work is issued, the
+	// unpaid debt positions it created are invalidated on GPD, and the
+	// workflow ends with Progress.Cancelled set.
+	SignalCancel = "cancel"
 
 	// ErrBadInput is the application error type of failures that no retry can
 	// fix (bad config, missing source file): Temporal does not retry them.
@@ -92,8 +96,12 @@ type BatchResult struct {
 
 // Progress is the answer to the progress query and the workflow's result.
 type Progress struct {
-	Phase              string // staging, positions, messages, done
-	Paused             bool
+	Phase  string // staging, positions, messages, fallback, cancelling, done, cancelled
+	Paused bool
+	// CancelRequested is set when the cancel signal arrives; Cancelled when
+	// the cancel is complete (the workflow's result then says so).
+	CancelRequested    bool
+	Cancelled          bool
 	Read               int
 	Valid              int
 	Rejected           int
@@ -111,6 +119,22 @@ type Progress struct {
 	EmailsSent   int
 	EmailsFailed int
 	NeedPrint    int // no email address or no relay: print and post
-	StartedAt    time.Time
-	FinishedAt   time.Time
+	// Outcome of a cancel: positions invalidated on GPD, positions already
+	// paid (left alone), items that never had a position, and positions the
+	// cancel could not invalidate (see the report's error column).
+	PositionsInvalidated int
+	CancelPaidKept       int
+	CancelNotCreated     int
+	CancelFailed         int
+	StartedAt            time.Time
+	FinishedAt           time.Time
+}
+
+// CancelResult counts what cancelling one batch (or a whole campaign) did.
+type CancelResult struct {
+	Invalidated int // unpaid positions invalidated on GPD (or already invalid)
+	PaidKept    int // positions paid before the cancel: left alone
+	NotCreated  int // items that had no debt position yet
+	Failed      int // positions that could not be invalidated (error recorded)
+	Skipped     int // items already in a final state (failed, cancelled)
 }

@@ -105,6 +105,9 @@ func NewStore(ctx context.Context, db *store.DB) (*Store, error) {
 			}
 		}
 	}
+	if err := migrateMeta(ctx, db); err != nil {
+		return nil, err
+	}
 	return &Store{db: db}, nil
 }
 

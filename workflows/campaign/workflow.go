@@ -14,23 +14,33 @@ var a *Activities
 // Workflow runs one campaign: stage the source, then for each batch create and
 // publish the debt positions and notify the debtors on App IO. It is thin and
 // deterministic: all I/O is in the activities, all per-debtor state in the
-// state store.
+// state store. A cancel signal stops it between steps and invalidates the
+// unpaid positions it created.
 func Workflow(ctx workflow.Context, in Input) (Progress, error) {
 	in.defaults()
 	p := Progress{Phase: "staging", StartedAt: workflow.Now(ctx)}
 	if err := workflow.SetQueryHandler(ctx, QueryProgress, func() (Progress, error) { return p, nil }); err != nil {
 		return p, err
 	}
+	// Version 1 of "cancel" added the cancel signal and the campaign record
+	// (tenant, source) that reconciliation reads; campaigns started before it
+	// run as they did and ignore a cancel.
+	cancellable := workflow.GetVersion(ctx, "cancel", workflow.DefaultVersion, 1) >= 1
 	pauseCh := workflow.GetSignalChannel(ctx, SignalPause)
 	resumeCh := workflow.GetSignalChannel(ctx, SignalResume)
+	cancelCh := workflow.GetSignalChannel(ctx, SignalCancel)
 	workflow.Go(ctx, func(ctx workflow.Context) {
 		for {
 			sel := workflow.NewSelector(ctx)
 			sel.AddReceive(pauseCh, func(c workflow.ReceiveChannel, _ bool) { c.Receive(ctx, nil); p.Paused = true })
 			sel.AddReceive(resumeCh, func(c workflow.ReceiveChannel, _ bool) { c.Receive(ctx, nil); p.Paused = false })
+			if cancellable {
+				sel.AddReceive(cancelCh, func(c workflow.ReceiveChannel, _ bool) { c.Receive(ctx, nil); p.CancelRequested = true })
+			}
 			sel.Select(ctx)
 		}
 	})
+	stopped := func() bool { return p.CancelRequested }
 
 	retry := &temporal.RetryPolicy{
 		InitialInterval:        time.Second,
@@ -44,6 +54,11 @@ func Workflow(ctx workflow.Context, in Input) (Progress, error) {
 		HeartbeatTimeout:    30 * time.Second,
 		RetryPolicy:         retry,
 	})
+	if cancellable {
+		if err := workflow.ExecuteActivity(stageCtx, a.RecordCampaign, in).Get(ctx, nil); err != nil {
+			return p, err
+		}
+	}
 	var st StageResult
 	if err := workflow.ExecuteActivity(stageCtx, a.StageDebtors, in).Get(ctx, &st); err != nil {
 		return p, err
@@ -67,10 +82,7 @@ func Workflow(ctx workflow.Context, in Input) (Progress, error) {
 	// campaigns started before it finish without.
 	emailFallback := workflow.GetVersion(ctx, "email-fallback", workflow.DefaultVersion, 1) >= 1
 
-	for first := 0; first < p.Batches; first += in.Parallel {
-		if err := workflow.Await(ctx, func() bool { return !p.Paused }); err != nil {
-			return p, err
-		}
+	window := func(first int) []BatchInput {
 		last := min(first+in.Parallel, p.Batches)
 		batches := make([]BatchInput, 0, last-first)
 		for b := first; b < last; b++ {
@@ -80,6 +92,19 @@ func Workflow(ctx workflow.Context, in Input) (Progress, error) {
 				Subject: in.Subject, SubjectEN: in.SubjectEN, DueDate: in.DueDate, IOPurpose: in.IOPurpose,
 			})
 		}
+		return batches
+	}
+
+	// A cancel lets the batches in flight finish (their items then have a
+	// known state) and stops before the next step.
+	for first := 0; first < p.Batches && !stopped(); first += in.Parallel {
+		if err := workflow.Await(ctx, func() bool { return !p.Paused || stopped() }); err != nil {
+			return p, err
+		}
+		if stopped() {
+			break
+		}
+		batches := window(first)
 		p.Phase = "positions"
 		futs := make([]workflow.Future, len(batches))
 		for i, b := range batches {
@@ -93,6 +118,9 @@ func Workflow(ctx workflow.Context, in Input) (Progress, error) {
 			p.PositionBatches++
 			p.PositionsPublished += r.Done
 			p.PositionsFailed += r.Failed
+		}
+		if stopped() {
+			break
 		}
 		p.Phase = "messages"
 		for i, b := range batches {
@@ -110,7 +138,7 @@ func Workflow(ctx workflow.Context, in Input) (Progress, error) {
 			p.MessagesFailed += r.Failed
 			p.MessagesUnknown += r.Unknown
 		}
-		if !emailFallback {
+		if !emailFallback || stopped() {
 			continue
 		}
 		p.Phase = "fallback"
@@ -139,7 +167,38 @@ func Workflow(ctx workflow.Context, in Input) (Progress, error) {
 	p.MessagesSent, p.NotOnIO, p.SenderNotAllowed = totals.MessagesSent, totals.NotOnIO, totals.SenderNotAllowed
 	p.MessagesFailed, p.MessagesUnknown = totals.MessagesFailed, totals.MessagesUnknown
 	p.EmailsSent, p.EmailsFailed, p.NeedPrint = totals.EmailsSent, totals.EmailsFailed, totals.NeedPrint
+	if stopped() {
+		return cancelCampaign(ctx, in, p, window, batchOpts(QueuePagoPA), sumCtx)
+	}
 	p.Phase = "done"
+	p.FinishedAt = workflow.Now(ctx)
+	return p, nil
+}
+
+// cancelCampaign invalidates the campaign's unpaid positions batch by batch
+// and ends the workflow with a result that says it was cancelled.
+func cancelCampaign(ctx workflow.Context, in Input, p Progress, window func(int) []BatchInput, posCtx, sumCtx workflow.Context) (Progress, error) {
+	p.Phase = "cancelling"
+	p.Paused = false
+	for first := 0; first < p.Batches; first += in.Parallel {
+		batches := window(first)
+		futs := make([]workflow.Future, len(batches))
+		for i, b := range batches {
+			futs[i] = workflow.ExecuteActivity(posCtx, a.CancelBatch, b)
+		}
+		for _, f := range futs {
+			if err := f.Get(ctx, nil); err != nil {
+				return p, err
+			}
+		}
+	}
+	var c CancelResult
+	if err := workflow.ExecuteActivity(sumCtx, a.FinishCancel, in.CampaignID).Get(ctx, &c); err != nil {
+		return p, err
+	}
+	p.PositionsInvalidated, p.CancelPaidKept, p.CancelNotCreated, p.CancelFailed = c.Invalidated, c.PaidKept, c.NotCreated, c.Failed
+	p.Cancelled = true
+	p.Phase = "cancelled"
 	p.FinishedAt = workflow.Now(ctx)
 	return p, nil
 }

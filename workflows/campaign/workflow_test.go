@@ -19,6 +19,7 @@ func TestWorkflowBatchesAndTotals(t *testing.T) {
 	acts := &Activities{}
 	env.RegisterActivity(acts)
 
+	env.OnActivity(acts.RecordCampaign, mock.Anything, mock.Anything).Return(nil)
 	env.OnActivity(acts.StageDebtors, mock.Anything, mock.Anything).Return(StageResult{Read: 25, Valid: 23, Rejected: 2}, nil)
 	// Batches of one window run concurrently: collect under a lock.
 	var mu sync.Mutex
@@ -86,6 +87,7 @@ func TestWorkflowBadInputFailsWithoutRetry(t *testing.T) {
 	acts := &Activities{}
 	env.RegisterActivity(acts)
 	calls := 0
+	env.OnActivity(acts.RecordCampaign, mock.Anything, mock.Anything).Return(nil)
 	env.OnActivity(acts.StageDebtors, mock.Anything, mock.Anything).Return(
 		func(_ context.Context, _ Input) (StageResult, error) {
 			calls++
@@ -107,6 +109,7 @@ func TestWorkflowPauseResume(t *testing.T) {
 	env := s.NewTestWorkflowEnvironment()
 	acts := &Activities{}
 	env.RegisterActivity(acts)
+	env.OnActivity(acts.RecordCampaign, mock.Anything, mock.Anything).Return(nil)
 	env.OnActivity(acts.StageDebtors, mock.Anything, mock.Anything).Return(StageResult{Read: 4, Valid: 4}, nil)
 	posCalls := 0
 	env.OnActivity(acts.CreatePositions, mock.Anything, mock.Anything).Return(
