@@ -1,0 +1,621 @@
+package reconcile
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+
+	"go.temporal.io/sdk/activity"
+	"go.temporal.io/sdk/temporal"
+
+	"github.com/ponte-pa/ponte/connectors/legacy"
+	"github.com/ponte-pa/ponte/connectors/pagopa"
+	"github.com/ponte-pa/ponte/internal/tenant"
+	"github.com/ponte-pa/ponte/workflows/campaign"
+)
+
+// Activities are the reconciliation steps; one value serves every worker of
+// the process and is safe for concurrent use.
+type Activities struct {
+	Tenants campaign.TenantLookup
+	Store   *Store
+	// ReportDir receives the daily reports, under one directory per tenant.
+	ReportDir string
+	// Concurrency is the number of GPD calls one fetch batch makes at once
+	// (default 8).
+	Concurrency int
+	// Now is the clock of the report date; time.Now when nil.
+	Now func() time.Time
+
+	mu  sync.Mutex
+	gpd map[string]*pagopa.GPDClient
+	hc  *http.Client
+}
+
+func badInput(format string, args ...any) error {
+	msg := fmt.Sprintf(format, args...)
+	return temporal.NewNonRetryableApplicationError(msg, ErrBadInput, errors.New(msg))
+}
+
+func retryable(msg string, delay time.Duration) error {
+	if delay > 0 {
+		return temporal.NewApplicationErrorWithOptions(msg, "Retryable", temporal.ApplicationErrorOptions{NextRetryDelay: delay})
+	}
+	return temporal.NewApplicationError(msg, "Retryable")
+}
+
+func (a *Activities) tenant(id string) (*tenant.Tenant, error) {
+	t, err := a.Tenants(id)
+	if err != nil {
+		return nil, badInput("tenant %q: %v", id, err)
+	}
+	return t, nil
+}
+
+func (a *Activities) conc() int {
+	if a.Concurrency > 0 {
+		return a.Concurrency
+	}
+	return 8
+}
+
+func (a *Activities) now() time.Time {
+	if a.Now != nil {
+		return a.Now()
+	}
+	return time.Now()
+}
+
+var rome = func() *time.Location {
+	l, err := time.LoadLocation("Europe/Rome")
+	if err != nil {
+		return time.UTC
+	}
+	return l
+}()
+
+// day is the calendar day of t in Rome, where the comuni are.
+func day(t time.Time) string { return t.In(rome).Format("2006-01-02") }
+
+func (a *Activities) gpdClient(t *tenant.Tenant) (*pagopa.GPDClient, error) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if c, ok := a.gpd[t.ID]; ok {
+		return c, nil
+	}
+	key, err := t.PagoPA.GPD.SubscriptionKey.Resolve()
+	if err != nil {
+		return nil, badInput("tenant %q: pagopa.gpd.subscriptionKey: %v", t.ID, err)
+	}
+	if a.hc == nil {
+		tr := http.DefaultTransport.(*http.Transport).Clone()
+		tr.MaxIdleConnsPerHost = 4 * a.conc()
+		a.hc = &http.Client{Transport: tr, Timeout: 30 * time.Second}
+	}
+	if a.gpd == nil {
+		a.gpd = map[string]*pagopa.GPDClient{}
+	}
+	c := pagopa.NewGPDClient(pagopa.GPDOptions{BaseURL: t.PagoPA.GPD.BaseURL, SubscriptionKey: key, HTTPClient: a.hc})
+	a.gpd[t.ID] = c
+	return c, nil
+}
+
+// scope returns the campaigns a run works on: one, or all of the tenant's.
+func (a *Activities) scope(ctx context.Context, t *tenant.Tenant, campaignID string) ([]campaign.Meta, error) {
+	cs := a.Store.Campaigns
+	if campaignID == "" {
+		return cs.Campaigns(ctx, t.ID)
+	}
+	m, err := cs.Meta(ctx, campaignID)
+	if errors.Is(err, campaign.ErrNoMeta) {
+		// A campaign started before campaigns were recorded: accept it when
+		// its debt positions carry the tenant's IUPDs.
+		items, ierr := cs.Items(ctx, campaignID, 0, 50)
+		if ierr != nil {
+			return nil, ierr
+		}
+		for _, it := range items {
+			if it.IUPD != "" {
+				if it.IUPD != campaign.IUPD(t.ID, campaignID, it.Seq) {
+					return nil, badInput("campaign %q is not a campaign of tenant %q", campaignID, t.ID)
+				}
+				return []campaign.Meta{{CampaignID: campaignID, TenantID: t.ID}}, nil
+			}
+		}
+		return nil, badInput("no campaign %q with debt positions in the state store %s", campaignID, a.Store.db.Where)
+	}
+	if err != nil {
+		return nil, err
+	}
+	if m.TenantID != t.ID {
+		return nil, badInput("campaign %q belongs to tenant %q, not %q", campaignID, m.TenantID, t.ID)
+	}
+	return []campaign.Meta{m}, nil
+}
+
+// openSeqs lists the items of a campaign with a payable position and no
+// full payment yet, with seq in [from, to).
+func (s *Store) openSeqs(ctx context.Context, campaignID string, from, to int) ([]int, error) {
+	rows, err := s.db.QueryContext(ctx, s.db.Rebind(`SELECT i.seq FROM campaign_items i
+		LEFT JOIN campaign_payments p ON p.campaign_id = i.campaign_id AND p.seq = i.seq
+		WHERE i.campaign_id = ? AND i.seq >= ? AND i.seq < ? AND i.state = ? AND i.iuv <> ''
+		AND (p.state IS NULL OR p.state <> ?) ORDER BY i.seq`), campaignID, from, to, campaign.StatePublished, campaign.StatusPaid)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []int
+	for rows.Next() {
+		var n int
+		if err := rows.Scan(&n); err != nil {
+			return nil, err
+		}
+		out = append(out, n)
+	}
+	return out, rows.Err()
+}
+
+const maxSeq = 1 << 40
+
+// PlanReconcile picks the day of the run and splits the open positions of
+// the campaigns in scope into batches.
+func (a *Activities) PlanReconcile(ctx context.Context, in Input) (Plan, error) {
+	in.defaults()
+	t, err := a.tenant(in.TenantID)
+	if err != nil {
+		return Plan{}, err
+	}
+	metas, err := a.scope(ctx, t, in.CampaignID)
+	if err != nil {
+		return Plan{}, err
+	}
+	p := Plan{Date: day(a.now()), Org: t.FiscalCode, Ranges: []Range{}}
+	for _, m := range metas {
+		seqs, err := a.Store.openSeqs(ctx, m.CampaignID, 0, maxSeq)
+		if err != nil {
+			return Plan{}, err
+		}
+		p.Open += len(seqs)
+		for i := 0; i < len(seqs); i += in.BatchSize {
+			j := min(i+in.BatchSize, len(seqs))
+			p.Ranges = append(p.Ranges, Range{CampaignID: m.CampaignID, From: seqs[i], To: seqs[j-1] + 1})
+		}
+	}
+	return p, nil
+}
+
+// FetchReceipts asks GPD for the receipt of every open position of the
+// batch and stores those it has. A receipt GPD cannot give in good shape is
+// logged and counted, not fatal: the next run asks again.
+func (a *Activities) FetchReceipts(ctx context.Context, in FetchInput) (FetchResult, error) {
+	t, err := a.tenant(in.TenantID)
+	if err != nil {
+		return FetchResult{}, err
+	}
+	gpd, err := a.gpdClient(t)
+	if err != nil {
+		return FetchResult{}, err
+	}
+	seqs, err := a.Store.openSeqs(ctx, in.Range.CampaignID, in.Range.From, in.Range.To)
+	if err != nil {
+		return FetchResult{}, err
+	}
+	items, err := a.Store.Campaigns.Items(ctx, in.Range.CampaignID, in.Range.From, in.Range.To)
+	if err != nil {
+		return FetchResult{}, err
+	}
+	open := map[int]bool{}
+	for _, s := range seqs {
+		open[s] = true
+	}
+	var todo []campaign.Item
+	for _, it := range items {
+		if open[it.Seq] {
+			todo = append(todo, it)
+		}
+	}
+	var (
+		mu        sync.Mutex
+		res       FetchResult
+		retryErrs []error
+		delay     time.Duration
+		sem       = make(chan struct{}, a.conc())
+		wg        sync.WaitGroup
+	)
+	log := activity.GetLogger(ctx)
+	for _, it := range todo {
+		if ctx.Err() != nil {
+			break
+		}
+		sem <- struct{}{}
+		wg.Add(1)
+		go func() {
+			defer func() { <-sem; wg.Done() }()
+			r, err := gpd.GetReceipt(ctx, t.FiscalCode, it.IUV)
+			isNew := false
+			if err == nil {
+				isNew, err = a.Store.RecordReceipt(ctx, *r)
+			}
+			mu.Lock()
+			defer mu.Unlock()
+			res.Checked++
+			switch {
+			case err == nil:
+				res.Found++
+				if isNew {
+					res.New++
+				}
+			case pagopa.IsNotFound(err):
+			case pagopa.IsRetryable(err):
+				retryErrs = append(retryErrs, fmt.Errorf("IUV %s: %w", it.IUV, err))
+				var ae *pagopa.APIError
+				if errors.As(err, &ae) && ae.RetryAfter > delay {
+					delay = ae.RetryAfter
+				}
+			default:
+				var ae *pagopa.APIError
+				if !errors.As(err, &ae) {
+					retryErrs = append(retryErrs, err) // the state store
+					return
+				}
+				log.Warn("receipt not usable; asked again at the next run", "iuv", it.IUV, "error", err)
+			}
+			activity.RecordHeartbeat(ctx, res.Checked)
+		}()
+	}
+	wg.Wait()
+	if len(retryErrs) > 0 {
+		return res, retryable(fmt.Sprintf("%d of %d receipts could not be fetched yet; the batch will be retried: %v",
+			len(retryErrs), len(todo), errors.Join(retryErrs...)), delay)
+	}
+	return res, nil
+}
+
+// tenantItem is a campaign item of the tenant, as matching needs it.
+type tenantItem struct {
+	CampaignID  string
+	Seq         int
+	IUV         string
+	AmountCents int64
+	State       string
+}
+
+// itemsByIUV finds the tenant's campaign items with the given IUVs. An item
+// belongs to the tenant when its IUPD is the one the tenant's campaign gives
+// it, which no other tenant can have.
+func (a *Activities) itemsByIUV(ctx context.Context, tenantID string, iuvs []string) (map[string]tenantItem, error) {
+	out := map[string]tenantItem{}
+	db := a.Store.db
+	for i := 0; i < len(iuvs); i += 400 {
+		chunk := iuvs[i:min(i+400, len(iuvs))]
+		args := make([]any, len(chunk))
+		for k, v := range chunk {
+			args[k] = v
+		}
+		q := `SELECT campaign_id, seq, iupd, iuv, amount_cents, state FROM campaign_items WHERE iuv IN (?` +
+			strings.Repeat(",?", len(chunk)-1) + `)`
+		rows, err := db.QueryContext(ctx, db.Rebind(q), args...)
+		if err != nil {
+			return nil, err
+		}
+		for rows.Next() {
+			var it tenantItem
+			var iupd string
+			if err := rows.Scan(&it.CampaignID, &it.Seq, &iupd, &it.IUV, &it.AmountCents, &it.State); err != nil {
+				rows.Close()
+				return nil, err
+			}
+			if iupd == campaign.IUPD(tenantID, it.CampaignID, it.Seq) {
+				out[it.IUV] = it
+			}
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return nil, err
+		}
+	}
+	return out, nil
+}
+
+// MatchReceipts matches every stored receipt of the tenant not matched yet
+// (fetched from GPD or pushed by the Nodo) to its campaign item, recomputes
+// the payment of the items touched and records anomalies. Receipts are
+// matched once; running it again finds nothing to do.
+func (a *Activities) MatchReceipts(ctx context.Context, in StepInput) (MatchResult, error) {
+	t, err := a.tenant(in.TenantID)
+	if err != nil {
+		return MatchResult{}, err
+	}
+	s := a.Store
+	rs, err := s.receipts(ctx, `org = ? AND match_state = ?`, t.FiscalCode, matchNone)
+	if err != nil || len(rs) == 0 {
+		return MatchResult{}, err
+	}
+	seen := map[string]bool{}
+	var iuvs []string
+	for _, r := range rs {
+		if !seen[r.IUV] {
+			seen[r.IUV] = true
+			iuvs = append(iuvs, r.IUV)
+		}
+	}
+	items, err := a.itemsByIUV(ctx, t.ID, iuvs)
+	if err != nil {
+		return MatchResult{}, err
+	}
+	res := MatchResult{Receipts: len(rs)}
+	type key struct {
+		cid string
+		seq int
+	}
+	touched := map[key]tenantItem{}
+	setMatch := func(r StoredReceipt, state, cid string, seq int) error {
+		_, err := s.db.ExecContext(ctx, s.db.Rebind(`UPDATE payment_receipts SET match_state = ?, campaign_id = ?, seq = ?,
+			matched_on = ? WHERE org = ? AND receipt_id = ? AND match_state = ?`), state, cid, seq, in.Date, r.Org, r.ReceiptID, matchNone)
+		return err
+	}
+	for i, r := range rs {
+		it, known := items[r.IUV]
+		switch {
+		case r.Outcome != "OK":
+			res.KO++
+			err = setMatch(r, matchKO, "", -1)
+		case !known:
+			var isNew bool
+			isNew, err = s.addAnomaly(ctx, Anomaly{Org: r.Org, Kind: AnomalyUnknownIUV, ReceiptID: r.ReceiptID, IUV: r.IUV, Seq: -1,
+				PaidCents: r.AmountCents, FoundOn: in.Date,
+				DetailIT: fmt.Sprintf("Ricevuta %s di € %s per lo IUV %s, che nessuna campagna dell'ente ha emesso: verificare e, se il caso, rimborsare.", r.ReceiptID, euro(r.AmountCents), r.IUV),
+				DetailEN: fmt.Sprintf("Receipt %s of € %s for IUV %s, which no campaign of the ente issued: check it and refund if needed.", r.ReceiptID, euro(r.AmountCents), r.IUV)})
+			if err == nil {
+				if isNew {
+					res.Anomalies++
+				}
+				err = setMatch(r, matchAnomaly, "", -1)
+			}
+		default:
+			res.Matched++
+			touched[key{it.CampaignID, it.Seq}] = it
+			err = setMatch(r, matchMatched, it.CampaignID, it.Seq)
+		}
+		if err != nil {
+			return res, err
+		}
+		if i%200 == 0 {
+			activity.RecordHeartbeat(ctx, i)
+		}
+	}
+	keys := make([]key, 0, len(touched))
+	for k := range touched {
+		keys = append(keys, k)
+	}
+	sort.Slice(keys, func(i, j int) bool {
+		return keys[i].cid < keys[j].cid || keys[i].cid == keys[j].cid && keys[i].seq < keys[j].seq
+	})
+	for _, k := range keys {
+		newly, anomalies, err := a.settle(ctx, t.FiscalCode, in.Date, touched[k])
+		if err != nil {
+			return res, err
+		}
+		res.Anomalies += anomalies
+		switch newly {
+		case campaign.StatusPaid:
+			res.NewlyPaid++
+		case campaign.StatusPartiallyPaid:
+			res.NewlyPartial++
+		}
+	}
+	return res, nil
+}
+
+func euro(cents int64) string { return fmt.Sprintf("%d,%02d", cents/100, cents%100) }
+
+// settle recomputes one item's payment from all its matched receipts and
+// records the anomalies they show. It returns the item's new state when the
+// state changed.
+func (a *Activities) settle(ctx context.Context, org, date string, it tenantItem) (string, int, error) {
+	s := a.Store
+	rs, err := s.receipts(ctx, `org = ? AND match_state = ? AND campaign_id = ? AND seq = ? AND outcome = 'OK'`,
+		org, matchMatched, it.CampaignID, it.Seq)
+	if err != nil || len(rs) == 0 {
+		return "", 0, err
+	}
+	var paid int64
+	var last time.Time
+	ids := make([]string, 0, len(rs))
+	for _, r := range rs {
+		paid += r.AmountCents
+		ids = append(ids, r.ReceiptID)
+		if r.PaymentDate.After(last) {
+			last = r.PaymentDate
+		}
+	}
+	state := campaign.StatusPaid
+	if paid < it.AmountCents {
+		state = campaign.StatusPartiallyPaid
+	}
+	var found []Anomaly
+	base := Anomaly{Org: org, IUV: it.IUV, CampaignID: it.CampaignID, Seq: it.Seq, ExpectedCents: it.AmountCents, FoundOn: date}
+	if len(rs) > 1 {
+		for _, r := range rs[1:] {
+			an := base
+			an.Kind, an.ReceiptID, an.PaidCents = AnomalyDuplicate, r.ReceiptID, r.AmountCents
+			an.DetailIT = fmt.Sprintf("Pagamento duplicato: la ricevuta %s (€ %s) si aggiunge a %s per lo IUV %s; totale pagato € %s su € %s dovuti: rimborsare l'eccedenza.",
+				r.ReceiptID, euro(r.AmountCents), rs[0].ReceiptID, it.IUV, euro(paid), euro(it.AmountCents))
+			an.DetailEN = fmt.Sprintf("Duplicate payment: receipt %s (€ %s) comes on top of %s for IUV %s; € %s paid of € %s due: refund the excess.",
+				r.ReceiptID, euro(r.AmountCents), rs[0].ReceiptID, it.IUV, euro(paid), euro(it.AmountCents))
+			found = append(found, an)
+		}
+	} else if paid != it.AmountCents {
+		an := base
+		an.Kind, an.ReceiptID, an.PaidCents = AnomalyAmountMismatch, rs[0].ReceiptID, paid
+		an.DetailIT = fmt.Sprintf("Importo diverso: la ricevuta %s per lo IUV %s è di € %s, il dovuto è € %s.", rs[0].ReceiptID, it.IUV, euro(paid), euro(it.AmountCents))
+		an.DetailEN = fmt.Sprintf("Amount mismatch: receipt %s for IUV %s is € %s, the amount due is € %s.", rs[0].ReceiptID, it.IUV, euro(paid), euro(it.AmountCents))
+		found = append(found, an)
+	}
+	if it.State == campaign.StateCancelled {
+		for _, r := range rs {
+			an := base
+			an.Kind, an.ReceiptID, an.PaidCents = AnomalyPaidAfterCancel, r.ReceiptID, r.AmountCents
+			an.DetailIT = fmt.Sprintf("Pagamento su posizione annullata: ricevuta %s per lo IUV %s della campagna annullata %s.", r.ReceiptID, it.IUV, it.CampaignID)
+			an.DetailEN = fmt.Sprintf("Payment on a cancelled position: receipt %s for IUV %s of cancelled campaign %s.", r.ReceiptID, it.IUV, it.CampaignID)
+			found = append(found, an)
+		}
+	}
+	newAnomalies := 0
+	for _, an := range found {
+		isNew, err := s.addAnomaly(ctx, an)
+		if err != nil {
+			return "", 0, err
+		}
+		if isNew {
+			newAnomalies++
+		}
+	}
+	old, err := s.payments(ctx, `campaign_id = ? AND seq = ?`, it.CampaignID, it.Seq)
+	if err != nil {
+		return "", 0, err
+	}
+	joined := strings.Join(ids, ",")
+	paidDate := day(last)
+	if len(old) == 1 && old[0].State == state && old[0].PaidCents == paid && old[0].PaidDate == paidDate && strings.Join(old[0].ReceiptIDs, ",") == joined {
+		return "", newAnomalies, nil
+	}
+	// A change of state reopens the write-back; a changed amount on a paid
+	// item does not (the legacy system already knows it is paid).
+	if _, err := s.db.ExecContext(ctx, s.db.Rebind(`INSERT INTO campaign_payments
+		(campaign_id, seq, state, paid_cents, paid_date, receipt_ids, updated_on) VALUES (?,?,?,?,?,?,?)
+		ON CONFLICT (campaign_id, seq) DO UPDATE SET
+		wb_state = CASE WHEN campaign_payments.state = excluded.state THEN campaign_payments.wb_state ELSE '' END,
+		state = excluded.state, paid_cents = excluded.paid_cents, paid_date = excluded.paid_date,
+		receipt_ids = excluded.receipt_ids, updated_on = excluded.updated_on`),
+		it.CampaignID, it.Seq, state, paid, paidDate, joined, date); err != nil {
+		return "", 0, err
+	}
+	if len(old) == 1 && old[0].State == state {
+		return "", newAnomalies, nil
+	}
+	return state, newAnomalies, nil
+}
+
+// WriteBackPayments writes the paid status of every paid item not written
+// yet to the sink of its campaign's source. Partially paid items are held
+// for an operator: telling the legacy system "paid" would close a debt that
+// is still open. Updates a sink refuses are recorded and retried at the
+// next run.
+func (a *Activities) WriteBackPayments(ctx context.Context, in StepInput) (WriteBackResult, error) {
+	t, err := a.tenant(in.TenantID)
+	if err != nil {
+		return WriteBackResult{}, err
+	}
+	metas, err := a.scope(ctx, t, in.CampaignID)
+	if err != nil {
+		return WriteBackResult{}, err
+	}
+	s := a.Store
+	var res WriteBackResult
+	setWB := func(cid string, seq int, state, errText string) error {
+		_, err := s.db.ExecContext(ctx, s.db.Rebind(`UPDATE campaign_payments SET wb_state = ?, wb_error = ?, wb_on = ?
+			WHERE campaign_id = ? AND seq = ?`), state, errText, in.Date, cid, seq)
+		return err
+	}
+	for _, m := range metas {
+		held, err := s.payments(ctx, `campaign_id = ? AND state = ?`, m.CampaignID, campaign.StatusPartiallyPaid)
+		if err != nil {
+			return res, err
+		}
+		res.Held += len(held)
+		todo, err := s.payments(ctx, `campaign_id = ? AND state = ? AND wb_state <> ?`, m.CampaignID, campaign.StatusPaid, wbWritten)
+		if err != nil || len(todo) == 0 {
+			if err != nil {
+				return res, err
+			}
+			continue
+		}
+		items, err := s.Campaigns.AllItems(ctx, m.CampaignID)
+		if err != nil {
+			return res, err
+		}
+		bySeq := make(map[int]campaign.Item, len(items))
+		for _, it := range items {
+			bySeq[it.Seq] = it
+		}
+		sink, reason := openSink(t, m)
+		var ups []legacy.StatusUpdate
+		seqOf := map[string]int{}
+		for _, p := range todo {
+			it := bySeq[p.Seq]
+			why := reason
+			if sink != nil && it.ExternalID == "" {
+				why = "the source row has no external id to write back to"
+			}
+			if sink == nil || why != "" {
+				res.NoSink++
+				if p.WBState != wbNoSink || p.WBError != why {
+					if err := setWB(m.CampaignID, p.Seq, wbNoSink, why); err != nil {
+						return res, err
+					}
+				}
+				continue
+			}
+			u := legacy.StatusUpdate{ExternalID: it.ExternalID, Status: legacy.StatusPaid, IUPD: it.IUPD, NAV: it.NAV, IUV: it.IUV,
+				PaidDate: p.PaidDate, AmountPaidCents: p.PaidCents,
+				Message: "Pagamento riconciliato / Payment reconciled: " + strings.Join(p.ReceiptIDs, ", ")}
+			if err := u.Validate(); err != nil {
+				res.Failed++
+				if err := setWB(m.CampaignID, p.Seq, wbFailed, err.Error()); err != nil {
+					return res, err
+				}
+				continue
+			}
+			seqOf[u.ExternalID] = p.Seq
+			ups = append(ups, u)
+		}
+		for i := 0; i < len(ups); i += 100 {
+			chunk := ups[i:min(i+100, len(ups))]
+			werr := sink.WriteStatus(ctx, chunk)
+			var we *legacy.WriteError
+			if werr != nil && !errors.As(werr, &we) {
+				return res, retryable(fmt.Sprintf("writing %d paid statuses to %s: %v", len(chunk), sink.Name(), werr), 0)
+			}
+			for _, u := range chunk {
+				state, errText := wbWritten, ""
+				if we != nil && we.Failed[u.ExternalID] != nil {
+					state, errText = wbFailed, we.Failed[u.ExternalID].Error()
+					res.Failed++
+				} else {
+					res.Written++
+				}
+				if err := setWB(m.CampaignID, seqOf[u.ExternalID], state, errText); err != nil {
+					return res, err
+				}
+			}
+			activity.RecordHeartbeat(ctx, res)
+		}
+	}
+	return res, nil
+}
+
+// openSink opens the sink of the campaign's source, or says why there is none.
+func openSink(t *tenant.Tenant, m campaign.Meta) (legacy.DebtorSink, string) {
+	if m.Source == "" {
+		return nil, "the campaign's source is not recorded (started before Ponte recorded it): write the status back by hand"
+	}
+	src, ok := t.Sources[m.Source]
+	if !ok {
+		return nil, fmt.Sprintf("tenant %s has no source %q any more", t.ID, m.Source)
+	}
+	sink, err := legacy.OpenSink(src.Kind, src.Config, t.Dir)
+	if err != nil {
+		var uk *legacy.UnknownKindError
+		if errors.As(err, &uk) {
+			return nil, fmt.Sprintf("source %q is of kind %s, which takes no status updates", m.Source, src.Kind)
+		}
+		return nil, fmt.Sprintf("source %q cannot take status updates: %v", m.Source, err)
+	}
+	return sink, ""
+}
