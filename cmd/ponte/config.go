@@ -14,7 +14,7 @@ func runConfig(ctx context.Context, args []string) error {
 	}
 	if len(args) == 0 || args[0] != "validate" {
 		if len(args) > 0 && (args[0] == "-h" || args[0] == "--help") {
-			fmt.Fprintln(stdout, "Usage: ponte config validate FILE…\n       ponte config sample [--gpd-url U] [--io-url U] DIR\n\nsample writes the sample comune (tenant.yaml, demo secrets, debtors.csv) into DIR, pointing at 'ponte mocks' by default.\nvalidate checks tenant config files (YAML or JSON) against schemas/tenant.schema.json and the rules of each connector; prints every problem with file, JSON pointer, rule and what to do.")
+			fmt.Fprintln(stdout, "Usage: ponte config validate FILE…\n       ponte config sample [--gpd-url U] [--io-url U] [--idp-url U] DIR\n\nsample writes the sample comune (tenant.yaml, demo secrets, debtors.csv, SPID SP with a fresh key) into DIR, pointing at 'ponte mocks' by default.\nvalidate checks tenant config files (YAML or JSON) against schemas/tenant.schema.json and the rules of each connector; prints every problem with file, JSON pointer, rule and what to do.")
 			return nil
 		}
 		return usagef("usage: ponte config validate FILE…")
@@ -60,10 +60,12 @@ func indent(s string) string {
 }
 
 func runConfigSample(_ context.Context, args []string) error {
-	fs := newFlags("config sample", "config sample [--gpd-url U] [--io-url U] DIR")
+	fs := newFlags("config sample", "config sample [--gpd-url U] [--io-url U] [--idp-url U] [--public-url U] DIR")
 	gpdURL := fs.String("gpd-url", "http://127.0.0.1:18081", "GPD base URL to write in the sample (default: ponte mocks)")
 	ioURL := fs.String("io-url", "http://127.0.0.1:18082/api/v1", "App IO base URL to write in the sample (default: ponte mocks)")
 	smtp := fs.String("smtp", "", "SMTP relay host:port for the email fallback (e.g. 127.0.0.1:18025 for ponte mocks, with --smtp-ca); empty: no email channel")
+	idpURL := fs.String("idp-url", "http://127.0.0.1:18084", "base URL of the SPID IdP the sample trusts (default: ponte mocks); empty: no SPID login")
+	publicURL := fs.String("public-url", tenant.DefaultPublicURL, "public URL of the HTTP gateway ('ponte serve --http'); the sample's SP lives at <public-url>/t/esempio")
 	if err := parse(fs, args); err != nil {
 		return err
 	}
@@ -73,6 +75,9 @@ func runConfigSample(_ context.Context, args []string) error {
 	vars := map[string]string{"GPDURL": *gpdURL, "IOURL": *ioURL}
 	if *smtp != "" {
 		vars["SMTPAddr"] = *smtp
+	}
+	if *idpURL != "" {
+		vars["IdPURL"], vars["PublicURL"] = *idpURL, *publicURL
 	}
 	path, err := tenant.WriteSample(fs.Arg(0), vars)
 	if err != nil {

@@ -170,6 +170,12 @@ func demoRun(ctx context.Context, w io.Writer, o demoOptions) (*demoResult, erro
 	fmt.Fprintln(w, "\nTotals")
 	printProgress(w, p)
 	fmt.Fprintf(w, "\nChecked on the mocks: %d debt positions on GPD, %d messages delivered to App IO, %d emails on the SMTP relay.\n", res.GPDPositions, res.IOMessages, res.Emails)
+	// SPID login on the same comune (cmd/ponte/demo_spid.go).
+	spidDemo, err := demoSPID(ctx, w, abs, mocks, rt.DB, o.Keep, o.Logger)
+	if err != nil {
+		return nil, err
+	}
+	defer spidDemo.Stop()
 	res.TotalWall = time.Since(begin)
 	fmt.Fprintf(w, "Campaign took %s; the whole demo %s.\n", res.CampaignWall.Round(time.Millisecond), res.TotalWall.Round(time.Millisecond))
 	fmt.Fprintf(w, "\nWhere to look:\n  %s  the sample comune: edit tenant.yaml or debtors.csv and run again\n", rel(abs)+string(os.PathSeparator))

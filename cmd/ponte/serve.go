@@ -63,7 +63,7 @@ func runServe(ctx context.Context, args []string) error {
 	data := fs.String("data", ".ponte/dev", "with --dev: directory of the embedded server's and the state store's SQLite files")
 	port := fs.Int("temporal-port", 7233, "with --dev: port of the embedded Temporal frontend (0 = any free port)")
 	uiPort := fs.Int("ui-port", 8233, "with --dev: port of the Temporal Web UI (-1 disables it, 0 = any free port)")
-	httpAddr := fs.String("http", "127.0.0.1:8080", "address of the HTTP gateway (health; SPID and Nodo endpoints mount here)")
+	httpAddr := fs.String("http", "127.0.0.1:8080", "address of the HTTP gateway (/healthz; SPID login at /t/<tenant>/; Nodo endpoints mount here)")
 	if err := parse(fs, args); err != nil {
 		return err
 	}
@@ -131,6 +131,10 @@ func serve(ctx context.Context, cfg runtime.Config, wo runtime.WorkerOptions, ht
 			}
 			fmt.Fprintln(w, "ok")
 		})
+		if err := mountGateway(ctx, mux, cfg.Tenants, rt.DB, l.Addr().String(), log); err != nil {
+			_ = l.Close()
+			return err
+		}
 		srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
 		go func() {
 			if err := srv.Serve(l); err != nil && !errors.Is(err, http.ErrServerClosed) {

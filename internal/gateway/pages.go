@@ -53,7 +53,8 @@ var pages = template.Must(template.New("pages").Parse(`
 <p class="small"><a href="https://www.spid.gov.it/cos-e-spid/">Maggiori informazioni su SPID</a> ·
 <a href="https://www.spid.gov.it/cos-e-spid/come-attivare-spid/">Non hai SPID?</a> ·
 <a href="https://www.spid.gov.it/serve-aiuto/">Serve aiuto?</a><br>
-<span lang="en"><a href="https://www.spid.gov.it/en/">More about SPID</a> · Livello richiesto / Level requested: SPID {{.Level}}</span></p>
+<span lang="en"><a href="https://www.spid.gov.it/en/">More about SPID</a></span><br>
+Livello richiesto <span lang="en">/ Level requested</span>: <span id="level">SPID {{.Level}}</span></p>
 </main></body></html>{{end}}
 
 {{define "app"}}{{template "head" .}}

@@ -38,34 +38,16 @@ const DefaultPublicURL = "http://127.0.0.1:8080"
 // IOURL are required); other files are copied as they are. Secret files get mode 0600.
 //
 // With IdPURL set (the base URL of a SPID IdP, e.g. the mock's), the sample also gets
-// SPID login: a spid block trusting IdPURL/metadata, spid/sp.yaml for an SP served at
-// PublicURL/t/esempio (default DefaultPublicURL), and a fresh RSA key and certificate in
-// the SPID SP profile (secrets/sp.key.pem, spid/sp.cert.pem), generated here so that no
-// private key is ever shipped.
+// SPID login (see AddSampleSPID) for an SP served at PublicURL/t/esempio; its key is
+// generated here so that no private key is ever shipped.
 func WriteSample(dir string, vars map[string]string) (tenantPath string, err error) {
-	withSPID := vars["IdPURL"] != ""
-	if withSPID {
-		v := make(map[string]string, len(vars)+1)
-		for k, x := range vars {
-			v[k] = x
-		}
-		v["IdPURL"] = strings.TrimRight(v["IdPURL"], "/")
-		if v["PublicURL"] == "" {
-			v["PublicURL"] = DefaultPublicURL
-		}
-		v["PublicURL"] = strings.TrimRight(v["PublicURL"], "/")
-		vars = v
-	}
 	src := SampleFS()
 	err = fs.WalkDir(src, ".", func(p string, d fs.DirEntry, err error) error {
 		if err != nil {
 			return err
 		}
-		if (p == "spid" || strings.HasPrefix(p, "spid/")) && !withSPID {
-			if d.IsDir() {
-				return fs.SkipDir
-			}
-			return nil
+		if p == "spid" {
+			return fs.SkipDir // written by AddSampleSPID
 		}
 		dst := filepath.Join(dir, filepath.FromSlash(p))
 		if d.IsDir() {
@@ -95,12 +77,77 @@ func WriteSample(dir string, vars map[string]string) (tenantPath string, err err
 	if err != nil {
 		return "", err
 	}
-	if withSPID {
-		if err := writeSampleSPKeys(dir, vars["PublicURL"]); err != nil {
+	if vars["IdPURL"] != "" {
+		if err := AddSampleSPID(dir, vars["IdPURL"], vars["PublicURL"]); err != nil {
 			return "", err
 		}
 	}
 	return filepath.Join(dir, "tenant.yaml"), nil
+}
+
+const sampleSPIDBlock = `
+# SPID login, served by the HTTP gateway at {{.PublicURL}}/t/esempio/ — the SP's key pair
+# (spid/sp.cert.pem, secrets/sp.key.pem) was generated when this sample was written.
+spid:
+  spConfig: spid/sp.yaml
+  idpMetadata:
+    - "{{.IdPURL}}/metadata"
+  level: 2
+`
+
+// AddSampleSPID gives the sample comune in dir (written by WriteSample) SPID login:
+// spid/sp.yaml for an SP served at publicURL/t/esempio (default DefaultPublicURL), a
+// fresh key and certificate in the SPID SP profile, and a spid block in tenant.yaml
+// trusting the IdP whose metadata is at idpURL/metadata.
+func AddSampleSPID(dir, idpURL, publicURL string) error {
+	if publicURL == "" {
+		publicURL = DefaultPublicURL
+	}
+	vars := map[string]string{"IdPURL": strings.TrimRight(idpURL, "/"), "PublicURL": strings.TrimRight(publicURL, "/")}
+	tenantPath := filepath.Join(dir, "tenant.yaml")
+	cur, err := os.ReadFile(tenantPath)
+	if err != nil {
+		return fmt.Errorf("tenant: sample SPID: %w", err)
+	}
+	if bytes.Contains(cur, []byte("\nspid:")) {
+		return fmt.Errorf("tenant: sample SPID: %s already has a spid block", tenantPath)
+	}
+	render := func(name, text string) ([]byte, error) {
+		tpl, err := template.New(name).Option("missingkey=error").Parse(text)
+		if err != nil {
+			return nil, err
+		}
+		var buf bytes.Buffer
+		err = tpl.Execute(&buf, vars)
+		return buf.Bytes(), err
+	}
+	spText, err := fs.ReadFile(SampleFS(), "spid/sp.yaml")
+	if err != nil {
+		return err
+	}
+	sp, err := render("spid/sp.yaml", string(spText))
+	if err != nil {
+		return fmt.Errorf("tenant: sample spid/sp.yaml: %w", err)
+	}
+	block, err := render("spid block", sampleSPIDBlock)
+	if err != nil {
+		return err
+	}
+	for _, d := range []string{"spid", "secrets"} {
+		if err := os.MkdirAll(filepath.Join(dir, d), 0o755); err != nil {
+			return err
+		}
+	}
+	if err := os.WriteFile(filepath.Join(dir, "spid", "sp.yaml"), sp, 0o644); err != nil {
+		return err
+	}
+	if err := writeSampleSPKeys(dir, vars["PublicURL"]); err != nil {
+		return err
+	}
+	if !bytes.HasSuffix(cur, []byte("\n")) {
+		cur = append(cur, '\n')
+	}
+	return os.WriteFile(tenantPath, append(cur, block...), 0o644)
 }
 
 // writeSampleSPKeys generates the sample SP's key (secrets/sp.key.pem, 0600) and

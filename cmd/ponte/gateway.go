@@ -1,0 +1,77 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/url"
+	"os"
+
+	"github.com/ponte-pa/ponte/internal/gateway"
+	"github.com/ponte-pa/ponte/internal/store"
+	"github.com/ponte-pa/ponte/internal/tenant"
+)
+
+// mountGateway serves the citizens' pages of every tenant with a spid block
+// (SPID login under /t/<id>/) on mux, and keeps their IdP metadata fresh
+// until ctx ends. listenAddr is where the HTTP gateway listens.
+func mountGateway(ctx context.Context, mux *http.ServeMux, tenantPaths []string, db *store.DB, listenAddr string, log *slog.Logger) error {
+	ts, err := loadTenantPaths(tenantPaths)
+	if err != nil {
+		return err
+	}
+	gw, err := gateway.New(ctx, ts, gateway.Options{DB: db, Logger: log})
+	if err != nil {
+		return err
+	}
+	go gw.Run(ctx)
+	mux.Handle("/", gw)
+	for _, s := range gw.Sites() {
+		log.Info("SPID login", "tenant", s.Tenant.ID, "url", s.LandingURL(), "idps", len(s.Registry.List()),
+			"metadata", s.SP.BaseURL()+"/spid/metadata")
+		if u, err := url.Parse(s.SP.BaseURL()); err == nil && isLoopback(u.Hostname()) && u.Host != listenAddr {
+			log.Warn("the SP's baseURL (sp.yaml) is a loopback address other than this gateway's: IdPs will send citizens elsewhere",
+				"tenant", s.Tenant.ID, "baseURL", s.SP.BaseURL(), "gateway", listenAddr)
+		}
+	}
+	return nil
+}
+
+func isLoopback(host string) bool {
+	if host == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
+}
+
+// loadTenantPaths loads tenant config files and directories.
+func loadTenantPaths(paths []string) ([]*tenant.Tenant, error) {
+	var out []*tenant.Tenant
+	var errs []error
+	for _, p := range paths {
+		fi, err := os.Stat(p)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("tenant config %s: %w", p, err))
+			continue
+		}
+		if fi.IsDir() {
+			ts, err := tenant.LoadDir(p)
+			out = append(out, ts...)
+			if err != nil {
+				errs = append(errs, err)
+			}
+			continue
+		}
+		t, err := tenant.Load(p)
+		if err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		out = append(out, t)
+	}
+	return out, errors.Join(errs...)
+}
