@@ -26,6 +26,7 @@ import (
 	"github.com/ponte-pa/ponte/internal/temporalrt"
 	"github.com/ponte-pa/ponte/internal/tenant"
 	"github.com/ponte-pa/ponte/workflows/campaign"
+	"github.com/ponte-pa/ponte/workflows/reconcile"
 )
 
 // Config says where Temporal and the state store are, and which tenants to serve.
@@ -61,6 +62,8 @@ type Runtime struct {
 	Client   client.Client
 	DB       *store.DB
 	Campaign *campaign.Store
+	// Reconcile keeps receipts, payments and anomalies (same database).
+	Reconcile *reconcile.Store
 
 	mu      sync.RWMutex
 	tenants map[string]*tenant.Tenant
@@ -133,6 +136,10 @@ func Start(ctx context.Context, cfg Config) (*Runtime, error) {
 		return nil, err
 	}
 	if r.Campaign, err = campaign.NewStore(ctx, r.DB); err != nil {
+		r.Close()
+		return nil, err
+	}
+	if r.Reconcile, err = reconcile.NewStore(ctx, r.DB); err != nil {
 		r.Close()
 		return nil, err
 	}
@@ -222,6 +229,9 @@ type WorkerOptions struct {
 	// appio.DefaultRateWindow.
 	IORateLimit  int
 	IORateWindow time.Duration
+	// ReportDir receives the daily reconciliation reports; default
+	// DataDir/reports, or ponte-reports in the system temp directory.
+	ReportDir string
 }
 
 // StartWorkers starts one worker per task queue in this process.
@@ -243,6 +253,13 @@ func (r *Runtime) StartWorkers(opts WorkerOptions) error {
 		acts.IOLimiter = lim
 		r.log.Info("App IO rate limit", "requests", opts.IORateLimit, "window", window.String())
 	}
+	reportDir := opts.ReportDir
+	if reportDir == "" && r.Config.DataDir != "" {
+		reportDir = filepath.Join(r.Config.DataDir, "reports")
+	} else if reportDir == "" {
+		reportDir = filepath.Join(os.TempDir(), "ponte-reports")
+	}
+	recActs := &reconcile.Activities{Tenants: r.Tenant, Store: r.Reconcile, ReportDir: reportDir, Concurrency: opts.Concurrency}
 	queues := []string{campaign.QueueWorkflows, campaign.QueueLegacy, campaign.QueuePagoPA, campaign.QueueAppIO, campaign.QueueChannels}
 	for _, q := range queues {
 		w := worker.New(r.Client, q, worker.Options{
@@ -250,8 +267,12 @@ func (r *Runtime) StartWorkers(opts WorkerOptions) error {
 		})
 		if q == campaign.QueueWorkflows {
 			w.RegisterWorkflowWithOptions(campaign.Workflow, workflowOptions(campaign.WorkflowName))
+			w.RegisterWorkflowWithOptions(reconcile.Workflow, workflowOptions(reconcile.WorkflowName))
 		} else {
 			w.RegisterActivity(acts)
+		}
+		if q == reconcile.QueueLegacy || q == reconcile.QueuePagoPA {
+			w.RegisterActivity(recActs)
 		}
 		if err := w.Start(); err != nil {
 			return fmt.Errorf("starting worker for task queue %s: %w", q, err)
