@@ -11,23 +11,31 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"go.temporal.io/api/enums/v1"
 	"go.temporal.io/sdk/client"
 	sdklog "go.temporal.io/sdk/log"
 
 	"github.com/ponte-pa/ponte/internal/store"
 	"github.com/ponte-pa/ponte/workflows/campaign"
+	"github.com/ponte-pa/ponte/workflows/reconcile"
 )
 
 func runCampaign(ctx context.Context, args []string) error {
 	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" {
-		fmt.Fprintln(stdout, `Usage: ponte campaign <start|status|pause|resume|report> [flags]
+		fmt.Fprintln(stdout, `Usage: ponte campaign <start|status|pause|resume|cancel|report> [flags] [ID]
 
   start   --tenant T --source S --id ID --subject "TARI 2026" [--due YYYY-MM-DD] [--wait]
   status  --tenant T --id ID       progress counts (a Temporal query)
   pause   --tenant T --id ID       stop starting new batches
   resume  --tenant T --id ID
-  report  --tenant T --id ID --state DSN   per-debtor outcome table from the state store
+  cancel  --tenant T --id ID [--wait]   stop the campaign and invalidate its unpaid debt positions
+                                   on GPD (paid ones are left alone and counted)
+  report  --id ID --state DSN [--csv FILE] [--json FILE]
+                                   final per-debtor report from the state store (fiscal code,
+                                   name, NAV, IUPD, channel, IO message id, status, paid date,
+                                   error) with totals; without --csv/--json a table on stdout
 
+The campaign id may also be given as the last argument (ponte campaign cancel --tenant T tari-2026).
 All take --temporal host:port (default 127.0.0.1:7233, what 'ponte serve --dev' listens on) and --namespace.`)
 		if len(args) == 0 {
 			return usagef("missing subcommand")
@@ -45,12 +53,20 @@ All take --temporal host:port (default 127.0.0.1:7233, what 'ponte serve --dev' 
 	subjectEN := fs.String("subject-en", "", "start: subject in English")
 	due := fs.String("due", "", "start: due date YYYY-MM-DD for every debtor (default: the source's per-debtor date)")
 	batch := fs.Int("batch", 100, "start: debtors per batch activity")
-	wait := fs.Bool("wait", false, "start: wait for the campaign to finish, printing progress")
+	wait := fs.Bool("wait", false, "start, cancel: wait for the campaign to finish, printing progress")
 	stateDSN := fs.String("state", ".ponte/dev/state.db", "report: the state store the workers use")
+	csvOut := fs.String("csv", "", "report: write the final report as CSV to this file")
+	jsonOut := fs.String("json", "", "report: write the final report as JSON to this file")
 	if err := parse(fs, args); err != nil {
 		return err
 	}
-	if *tenantID == "" || *id == "" {
+	switch {
+	case fs.NArg() == 1 && *id == "":
+		*id = fs.Arg(0)
+	case fs.NArg() > 0:
+		return usagef("unexpected arguments %q (flags go before the campaign id)", fs.Args())
+	}
+	if *id == "" || (*tenantID == "" && sub != "report") {
 		return usagef("--tenant and --id are required")
 	}
 	wfID := campaign.WorkflowID(*tenantID, *id)
@@ -60,11 +76,14 @@ All take --temporal host:port (default 127.0.0.1:7233, what 'ponte serve --dev' 
 			return err
 		}
 		defer db.Close()
-		st, err := campaign.NewStore(ctx, db)
+		st, err := reconcile.NewStore(ctx, db)
 		if err != nil {
 			return err
 		}
-		return printReport(ctx, stdout, st, *id)
+		if *csvOut == "" && *jsonOut == "" {
+			return printReport(ctx, stdout, st.Campaigns, *id)
+		}
+		return writeCampaignReport(ctx, st, *id, *tenantID, *csvOut, *jsonOut)
 	}
 	c, err := client.Dial(client.Options{HostPort: *hostPort, Namespace: *ns,
 		Logger: sdklog.NewStructuredLogger(slog.New(slog.DiscardHandler))})
@@ -104,6 +123,8 @@ All take --temporal host:port (default 127.0.0.1:7233, what 'ponte serve --dev' 
 		}
 		printProgress(stdout, p)
 		return nil
+	case "cancel":
+		return cancelCampaign(ctx, c, wfID, *wait)
 	case "pause", "resume":
 		sig := campaign.SignalPause
 		if sub == "resume" {
@@ -115,7 +136,7 @@ All take --temporal host:port (default 127.0.0.1:7233, what 'ponte serve --dev' 
 		fmt.Fprintf(stdout, "%s sent to %s\n", sub, wfID)
 		return nil
 	default:
-		return usagef("unknown subcommand %q: use start, status, pause, resume or report", sub)
+		return usagef("unknown subcommand %q: use start, status, pause, resume, cancel or report", sub)
 	}
 }
 
@@ -199,6 +220,13 @@ func printProgress(w io.Writer, p campaign.Progress) {
 	fmt.Fprintf(tw, "IO messages failed / to check\t%d / %d\n", p.MessagesFailed, p.MessagesUnknown)
 	fmt.Fprintf(tw, "fallback emails sent / failed\t%d / %d\n", p.EmailsSent, p.EmailsFailed)
 	fmt.Fprintf(tw, "notices to print and post\t%d\t(no email address or relay)\n", p.NeedPrint)
+	if p.CancelRequested {
+		fmt.Fprintf(tw, "cancel\t%s\n", map[bool]string{true: "done", false: "in progress"}[p.Cancelled])
+		fmt.Fprintf(tw, "positions invalidated on GPD\t%d\n", p.PositionsInvalidated)
+		fmt.Fprintf(tw, "positions already paid (kept)\t%d\n", p.CancelPaidKept)
+		fmt.Fprintf(tw, "items without a position\t%d\n", p.CancelNotCreated)
+		fmt.Fprintf(tw, "positions not invalidated (see report)\t%d\n", p.CancelFailed)
+	}
 	if !p.FinishedAt.IsZero() {
 		fmt.Fprintf(tw, "duration\t%s\n", p.FinishedAt.Sub(p.StartedAt).Round(time.Millisecond))
 	}
@@ -258,3 +286,83 @@ func clipS(s string, n int) string {
 	}
 	return string(r[:n-1]) + "…"
 }
+
+// cancelCampaign sends the cancel signal. Only a running campaign can be
+// cancelled: a finished one has no workflow left to do it.
+func cancelCampaign(ctx context.Context, c client.Client, wfID string, wait bool) error {
+	d, err := c.DescribeWorkflowExecution(ctx, wfID, "")
+	if err != nil {
+		return fmt.Errorf("cancel %s: %w (is the campaign id right?)", wfID, err)
+	}
+	if st := d.GetWorkflowExecutionInfo().GetStatus(); st != enums.WORKFLOW_EXECUTION_STATUS_RUNNING {
+		return fmt.Errorf("campaign %s is not running (%s): only a running campaign can be cancelled", wfID, st)
+	}
+	if err := c.SignalWorkflow(ctx, wfID, "", campaign.SignalCancel, nil); err != nil {
+		return fmt.Errorf("cancel %s: %w", wfID, err)
+	}
+	fmt.Fprintf(stdout, "cancel sent to %s: no new work is issued; unpaid debt positions will be invalidated\n", wfID)
+	if !wait {
+		return nil
+	}
+	p, err := waitCampaign(ctx, c, c.GetWorkflow(ctx, wfID, ""), stdout)
+	if err != nil {
+		return err
+	}
+	printProgress(stdout, p)
+	return nil
+}
+
+// writeCampaignReport writes the final report of a campaign as CSV and/or
+// JSON, and prints its totals.
+func writeCampaignReport(ctx context.Context, st *reconcile.Store, id, tenantID, csvPath, jsonPath string) error {
+	pays, err := st.Payments(ctx, id)
+	if err != nil {
+		return err
+	}
+	r, err := st.Campaigns.BuildReport(ctx, id, pays)
+	if err != nil {
+		return err
+	}
+	if tenantID != "" && r.TenantID != "" && r.TenantID != tenantID {
+		return usagef("campaign %s belongs to tenant %s, not %s", id, r.TenantID, tenantID)
+	}
+	write := func(path string, fn func(io.Writer) error) error {
+		if path == "" {
+			return nil
+		}
+		f, err := os.Create(path)
+		if err != nil {
+			return err
+		}
+		if err := fn(f); err != nil {
+			_ = f.Close()
+			return fmt.Errorf("writing %s: %w", path, err)
+		}
+		return f.Close()
+	}
+	if err := write(csvPath, r.WriteCSV); err != nil {
+		return err
+	}
+	if err := write(jsonPath, r.WriteJSON); err != nil {
+		return err
+	}
+	t := r.Totals
+	fmt.Fprintf(stdout, "campaign %s: %d source rows = %d valid + %d rejected\n", id, t.SourceRows, t.Valid, t.Rejected)
+	for _, s := range []string{campaign.StatusPaid, campaign.StatusPartiallyPaid, campaign.StatusUnpaid, campaign.StatusCancelled,
+		campaign.StatusPositionFailed, campaign.StatusPending} {
+		if n := t.ByStatus[s]; n > 0 {
+			fmt.Fprintf(stdout, "  %-16s %6d   %s\n", s, n, campaign.StatusLabels[s])
+		}
+	}
+	fmt.Fprintf(stdout, "  channels: io %d, email %d, print %d, none %d\n", t.ByChannel[campaign.ChannelIO], t.ByChannel[campaign.ChannelEmail],
+		t.ByChannel[campaign.ChannelPrint], t.ByChannel[campaign.ChannelNone])
+	fmt.Fprintf(stdout, "  amount due € %s, paid € %s\n", euros(t.AmountDueCents), euros(t.AmountPaidCents))
+	for _, p := range []string{csvPath, jsonPath} {
+		if p != "" {
+			fmt.Fprintf(stdout, "written: %s\n", p)
+		}
+	}
+	return nil
+}
+
+func euros(c int64) string { return fmt.Sprintf("%d,%02d", c/100, c%100) }

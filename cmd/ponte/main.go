@@ -51,6 +51,7 @@ func init() {
 		{"mocks", "start the mock servers (GPD, App IO) and print their URLs", runMocks},
 		{"config", "config validate FILE…: check tenant config files", runConfig},
 		{"campaign", "campaign start|status|pause|resume|report: run and watch payment campaigns", runCampaign},
+		{"reconcile", "reconcile run|start|status|stop --tenant X: match pagoPA receipts, mark paid, write back, report", runReconcile},
 		{"source", "source check --tenant X --source Y: count valid/invalid records, write the reject report", runSource},
 		{"notice", "notice nav|parse|pdf: build/validate notice numbers, render payment notice PDFs", runNotice},
 		{"spid", "spid keygen|metadata|check-cert: SPID/CIE Service Provider tools", runSPID},
