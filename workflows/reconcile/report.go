@@ -65,9 +65,9 @@ type PaymentRow struct {
 	WriteBack       string `json:"writeBack"` // paid, failed, no_sink, or empty
 }
 
-// BuildDailyReport builds the report of a tenant (campaignID empty: all its
+// buildDailyReport builds the report of a tenant (campaignID empty: all its
 // campaigns) for date from the state store.
-func (a *Activities) BuildDailyReport(ctx context.Context, tenantID, campaignID, date string) (DailyReport, error) {
+func (a *Activities) buildDailyReport(ctx context.Context, tenantID, campaignID, date string) (DailyReport, error) {
 	t, err := a.tenant(tenantID)
 	if err != nil {
 		return DailyReport{}, err
@@ -182,7 +182,7 @@ func (r DailyReport) Check() error {
 // WriteReconcileReport builds the day's report and writes it as CSV and
 // JSON under ReportDir/<tenant>/.
 func (a *Activities) WriteReconcileReport(ctx context.Context, in StepInput) (ReportResult, error) {
-	r, err := a.BuildDailyReport(ctx, in.TenantID, in.CampaignID, in.Date)
+	r, err := a.buildDailyReport(ctx, in.TenantID, in.CampaignID, in.Date)
 	if err != nil {
 		return ReportResult{}, err
 	}

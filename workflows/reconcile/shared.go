@@ -62,9 +62,12 @@ func (in *Input) defaults() {
 	}
 }
 
-// WorkflowID is the id of a tenant's reconciliation: one at a time per
-// tenant, whether periodic or run once, since they write the same rows.
+// WorkflowID is the id of a run-once reconciliation of a tenant: one at a
+// time per tenant.
 func WorkflowID(tenantID string) string { return "reconcile/" + tenantID }
+
+// PeriodicWorkflowID is the id of a tenant's periodic reconciliation.
+func PeriodicWorkflowID(tenantID string) string { return "reconcile/" + tenantID + "/periodic" }
 
 // Plan is what one run works on.
 type Plan struct {
