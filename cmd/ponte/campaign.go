@@ -35,7 +35,7 @@ func runCampaign(ctx context.Context, args []string) error {
                                    name, NAV, IUPD, channel, IO message id, status, paid date,
                                    error) with totals; without --csv/--json a table on stdout
 
-The campaign id may also be given as the last argument (ponte campaign cancel --tenant T tari-2026).
+The campaign id may also be given as an argument: ponte campaign report tari-2026 --csv r.csv --json r.json
 All take --temporal host:port (default 127.0.0.1:7233, what 'ponte serve --dev' listens on) and --namespace.`)
 		if len(args) == 0 {
 			return usagef("missing subcommand")
@@ -43,6 +43,11 @@ All take --temporal host:port (default 127.0.0.1:7233, what 'ponte serve --dev' 
 		return nil
 	}
 	sub, args := args[0], args[1:]
+	// The campaign id may come first (ponte campaign report tari-2026 --csv r.csv).
+	var posID []string
+	if len(args) > 0 && !strings.HasPrefix(args[0], "-") {
+		posID, args = args[:1], args[1:]
+	}
 	fs := newFlags("campaign "+sub, "campaign "+sub+" --tenant T --id ID …")
 	hostPort := fs.String("temporal", "127.0.0.1:7233", "host:port of the Temporal frontend")
 	ns := fs.String("namespace", "default", "Temporal namespace")
@@ -57,14 +62,21 @@ All take --temporal host:port (default 127.0.0.1:7233, what 'ponte serve --dev' 
 	stateDSN := fs.String("state", ".ponte/dev/state.db", "report: the state store the workers use")
 	csvOut := fs.String("csv", "", "report: write the final report as CSV to this file")
 	jsonOut := fs.String("json", "", "report: write the final report as JSON to this file")
-	if err := parse(fs, args); err != nil {
-		return err
+	// Flags may come before or after the id.
+	for rest := args; ; {
+		if err := parse(fs, rest); err != nil {
+			return err
+		}
+		if fs.NArg() == 0 {
+			break
+		}
+		posID, rest = append(posID, fs.Arg(0)), fs.Args()[1:]
 	}
 	switch {
-	case fs.NArg() == 1 && *id == "":
-		*id = fs.Arg(0)
-	case fs.NArg() > 0:
-		return usagef("unexpected arguments %q (flags go before the campaign id)", fs.Args())
+	case len(posID) == 1 && *id == "":
+		*id = posID[0]
+	case len(posID) > 0:
+		return usagef("unexpected arguments %q: give the campaign id once, as --id ID or as an argument", posID)
 	}
 	if *id == "" || (*tenantID == "" && sub != "report") {
 		return usagef("--tenant and --id are required")
