@@ -11,7 +11,7 @@ import (
 
 func TestNames(t *testing.T) {
 	want := []string{
-		"legacy-csv.schema.json", "legacy-fixedwidth.schema.json", "legacy-inbox.schema.json",
+		"campaign.schema.json", "legacy-csv.schema.json", "legacy-fixedwidth.schema.json", "legacy-inbox.schema.json",
 		"legacy-rest.schema.json", "legacy-soap.schema.json", "legacy-sql.schema.json", "tenant.schema.json",
 	}
 	if got := Names(); !reflect.DeepEqual(got, want) {

@@ -31,8 +31,11 @@ func (a *Activities) SendFallback(ctx context.Context, b BatchInput) (BatchResul
 	if err != nil {
 		return BatchResult{}, err
 	}
+	if b.Fallback == "none" {
+		return BatchResult{Skipped: len(items)}, nil
+	}
 	var sender *channels.SMTPSender
-	if t.Channels.Email != nil {
+	if t.Channels.Email != nil && b.Fallback != "print" {
 		if sender, err = a.smtpSender(t); err != nil {
 			return BatchResult{}, err
 		}
@@ -79,6 +82,8 @@ func (a *Activities) fallbackOne(ctx context.Context, t *tenant.Tenant, sender *
 	switch {
 	case it.FallbackState == FallbackSending:
 		return set(FallbackUnknown, "an earlier attempt stopped while sending: check the relay's log before sending again")
+	case sender == nil && b.Fallback == "print":
+		return set(FallbackNoChannel, "the campaign sends notices by post (fallback: print)")
 	case sender == nil:
 		return set(FallbackNoChannel, "the tenant has no email relay (channels.email): print and post the notice")
 	case it.Email == "":

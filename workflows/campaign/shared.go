@@ -50,6 +50,14 @@ type Input struct {
 	// Parallel the number of batches in flight (default 4).
 	BatchSize int
 	Parallel  int
+	// Fallback for debtors App IO cannot reach: "email" (default: the notice
+	// PDF by email when the tenant has a relay and the debtor an address,
+	// else print), "print" (print batch only) or "none".
+	Fallback string
+	// ReminderDaysBefore lists reminders before the due date (e.g. 7, 1),
+	// sent at ReminderHour (default 9) Rome time by RemindersWorkflow.
+	ReminderDaysBefore []int
+	ReminderHour       int
 }
 
 // WorkflowID is the Temporal workflow id of a campaign: one run per tenant and
@@ -84,6 +92,7 @@ type BatchInput struct {
 	SubjectEN  string
 	DueDate    string
 	IOPurpose  string
+	Fallback   string // see Input.Fallback
 }
 
 // BatchResult counts what one batch did. Counts are of items that reached a
@@ -128,6 +137,9 @@ type Progress struct {
 	CancelFailed         int
 	StartedAt            time.Time
 	FinishedAt           time.Time
+	// RemindersWorkflowID is set when the campaign's reminders were handed
+	// to their own workflow.
+	RemindersWorkflowID string `json:",omitempty"`
 }
 
 // CancelResult counts what cancelling one batch (or a whole campaign) did.

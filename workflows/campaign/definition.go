@@ -1,0 +1,138 @@
+package campaign
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/ponte-pa/ponte/internal/tenant"
+	"github.com/ponte-pa/ponte/schemas"
+)
+
+// DefinitionSchema validates campaign definition files.
+const DefinitionSchema = "campaign.schema.json"
+
+// Definition is a campaign definition file (campaign.yaml), the operator's
+// description of one campaign; see schemas/campaign.schema.json.
+type Definition struct {
+	ID        string           `json:"id"`
+	Source    string           `json:"source"`
+	Subject   tenant.Localized `json:"subject"`
+	DueDate   string           `json:"dueDate,omitempty"`
+	IOService string           `json:"ioService,omitempty"`
+	Reminders *struct {
+		DaysBefore []int `json:"daysBefore"`
+		Hour       int   `json:"hour,omitempty"`
+	} `json:"reminders,omitempty"`
+	Fallback string `json:"fallback,omitempty"`
+	Batch    struct {
+		Size     int `json:"size,omitempty"`
+		Parallel int `json:"parallel,omitempty"`
+	} `json:"batch"`
+}
+
+// LoadDefinition reads and validates a campaign definition (.yaml, .yml or
+// .json). Every problem is reported at once in a *tenant.ConfigError naming
+// the file, line, JSON pointer, rule and what to do.
+func LoadDefinition(path string) (*Definition, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, fmt.Errorf("campaign definition: %w", err)
+	}
+	defer f.Close()
+	data, err := io.ReadAll(io.LimitReader(f, 1<<20+1))
+	if err != nil {
+		return nil, fmt.Errorf("campaign definition %s: %w", path, err)
+	}
+	cfgErr := func(p ...tenant.Problem) error { return &tenant.ConfigError{File: path, Problems: p} }
+	if len(data) > 1<<20 {
+		return nil, cfgErr(tenant.Problem{Rule: "size", Message: "file is larger than 1 MiB", Hint: "a campaign definition is a few lines"})
+	}
+	var doc any
+	var lines map[string]int
+	switch strings.ToLower(filepath.Ext(path)) {
+	case ".yaml", ".yml":
+		doc, lines, err = schemas.DecodeYAML(data)
+	case ".json":
+		doc, err = schemas.DecodeJSON(data)
+	default:
+		return nil, cfgErr(tenant.Problem{Rule: "extension", Message: "unknown file type", Hint: "name the file .yaml, .yml or .json"})
+	}
+	if err != nil {
+		return nil, cfgErr(tenant.Problem{Rule: "syntax", Message: err.Error(), Hint: "fix the YAML/JSON syntax"})
+	}
+	if err := schemas.Validate(DefinitionSchema, doc); err != nil {
+		var ve *schemas.ValidationError
+		if !errors.As(err, &ve) {
+			return nil, err
+		}
+		var probs []tenant.Problem
+		for _, p := range ve.Problems {
+			probs = append(probs, tenant.Problem{Pointer: p.Pointer, Rule: p.Rule, Message: p.Message, Hint: p.Hint, Line: lineOf(lines, p.Pointer)})
+		}
+		return nil, cfgErr(probs...)
+	}
+	b, err := json.Marshal(doc)
+	if err != nil {
+		return nil, err
+	}
+	var d Definition
+	if err := json.Unmarshal(b, &d); err != nil {
+		return nil, cfgErr(tenant.Problem{Rule: "type", Message: err.Error()})
+	}
+	return &d, nil
+}
+
+func lineOf(lines map[string]int, ptr string) int {
+	for {
+		if l, ok := lines[ptr]; ok {
+			return l
+		}
+		i := strings.LastIndexByte(ptr, '/')
+		if i < 0 {
+			return 0
+		}
+		ptr = ptr[:i]
+	}
+}
+
+// Check compares a definition with the tenant it runs for: the source and
+// the App IO service must exist there.
+func (d *Definition) Check(t *tenant.Tenant, file string) error {
+	var probs []tenant.Problem
+	if _, ok := t.Sources[d.Source]; !ok {
+		probs = append(probs, tenant.Problem{Pointer: "/source", Rule: "tenant", Message: fmt.Sprintf("tenant %q has no source %q", t.ID, d.Source),
+			Hint: "use one of: " + strings.Join(sourceNames(t), ", ")})
+	}
+	purpose := d.IOService
+	if purpose == "" {
+		purpose = "payments"
+	}
+	if _, ok := t.AppIO.Services[purpose]; !ok {
+		probs = append(probs, tenant.Problem{Pointer: "/ioService", Rule: "tenant", Message: fmt.Sprintf("tenant %q has no App IO service %q", t.ID, purpose),
+			Hint: "add appio.services." + purpose + " to the tenant config or pick a configured one"})
+	}
+	if len(probs) > 0 {
+		return &tenant.ConfigError{File: file, Problems: probs}
+	}
+	return nil
+}
+
+// Input is the workflow input that runs this definition for a tenant.
+func (d *Definition) Input(tenantID string) Input {
+	in := Input{
+		CampaignID: d.ID, TenantID: tenantID, Source: d.Source,
+		Subject: d.Subject.IT, SubjectEN: d.Subject.EN, DueDate: d.DueDate,
+		IOPurpose: d.IOService, Fallback: d.Fallback,
+		BatchSize: d.Batch.Size, Parallel: d.Batch.Parallel,
+	}
+	if d.Reminders != nil {
+		in.ReminderDaysBefore = d.Reminders.DaysBefore
+		in.ReminderHour = d.Reminders.Hour
+	}
+	return in
+}

@@ -1,0 +1,68 @@
+package campaign
+
+import (
+	"errors"
+	"os"
+	"path/filepath"
+	"reflect"
+	"strings"
+	"testing"
+
+	"github.com/ponte-pa/ponte/internal/tenant"
+)
+
+func TestLoadDefinition(t *testing.T) {
+	d, err := LoadDefinition("testdata/campaign.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	in := d.Input("esempio")
+	want := Input{CampaignID: "tari-2026", TenantID: "esempio", Source: "debitori", Subject: "TARI 2026", SubjectEN: "Waste tax 2026",
+		DueDate: "2026-12-31", Fallback: "email", BatchSize: 100, Parallel: 4, ReminderDaysBefore: []int{7, 1}}
+	if !reflect.DeepEqual(in, want) {
+		t.Errorf("Input = %+v\nwant    %+v", in, want)
+	}
+}
+
+func TestLoadDefinitionErrors(t *testing.T) {
+	cases := []struct {
+		name, text string
+		want       []string // substrings of the error, one per problem
+	}{
+		{"missing fields", "id: tari-2026\n", []string{"campaign.yaml:1: /source: required", "campaign.yaml:1: /subject: required"}},
+		{"bad values", "id: TARI 2026\nsource: debitori\nsubject: {it: TARI}\ndueDate: 31/12/2026\nfallback: fax\nreminders: {daysBefore: [7, 7]}\n",
+			[]string{"campaign.yaml:1: /id: pattern", "campaign.yaml:4: /dueDate:", "campaign.yaml:5: /fallback: enum", "campaign.yaml:6: /reminders/daysBefore: uniqueItems"}},
+		{"unknown key", "id: tari-2026\nsource: s\nsubject: {it: x}\nreminder: {daysBefore: [1]}\n", []string{"campaign.yaml:4: /reminder: additionalProperties"}},
+		{"reminders need a due date", "id: tari-2026\nsource: s\nsubject: {it: x}\nreminders: {daysBefore: [1]}\n", []string{"dueDate"}},
+		{"syntax", "id: [\n", []string{"campaign.yaml: (root): syntax:"}},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			path := filepath.Join(t.TempDir(), "campaign.yaml")
+			if err := os.WriteFile(path, []byte(c.text), 0o600); err != nil {
+				t.Fatal(err)
+			}
+			_, err := LoadDefinition(path)
+			var ce *tenant.ConfigError
+			if !errors.As(err, &ce) {
+				t.Fatalf("err = %v, want a *tenant.ConfigError", err)
+			}
+			for _, w := range c.want {
+				if !strings.Contains(err.Error(), w) {
+					t.Errorf("error lacks %q:\n%v", w, err)
+				}
+			}
+		})
+	}
+}
+
+func TestDefinitionCheckAgainstTenant(t *testing.T) {
+	d := &Definition{ID: "x1", Source: "nope", IOService: "news"}
+	tn := &tenant.Tenant{ID: "esempio", Sources: map[string]tenant.Source{"debitori": {}},
+		AppIO: tenant.AppIO{Services: map[string]tenant.IOService{"payments": {}}}}
+	err := d.Check(tn, "c.yaml")
+	if err == nil || !strings.Contains(err.Error(), `c.yaml: /source: tenant: tenant "esempio" has no source "nope"; use one of: debitori`) ||
+		!strings.Contains(err.Error(), "/ioService") {
+		t.Errorf("err = %v", err)
+	}
+}
