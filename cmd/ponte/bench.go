@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	goruntime "runtime"
+	"runtime/debug"
 	"runtime/pprof"
 	"strconv"
 	"strings"
@@ -36,6 +38,7 @@ func runBench(ctx context.Context, args []string) error {
 	dir := fs.String("dir", "", "work directory (default: a temporary one, removed at the end)")
 	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of the run to this file (go tool pprof)")
 	state := fs.String("state", "", "state store DSN (default: SQLite file in the work directory)")
+	memLimit := fs.Int("mem-limit", 0, "soft memory limit in MiB for the Go runtime, like GOMEMLIMIT (0 = none)")
 	if err := parse(fs, args[1:]); err != nil {
 		return err
 	}
@@ -50,6 +53,9 @@ func runBench(ctx context.Context, args []string) error {
 		}
 		defer os.RemoveAll(d)
 		work = d
+	}
+	if *memLimit > 0 {
+		debug.SetMemoryLimit(int64(*memLimit) << 20)
 	}
 	mocks, err := mockset.Start(mockset.Options{IODefaultKnown: true})
 	if err != nil {
@@ -108,7 +114,11 @@ func runBench(ctx context.Context, args []string) error {
 	fmt.Fprintf(stdout, "\ndebtors          %d (published %d, IO sent %d)\n", *n, p.PositionsPublished, p.MessagesSent)
 	fmt.Fprintf(stdout, "wall time        %s\n", wall.Round(time.Millisecond))
 	fmt.Fprintf(stdout, "throughput       %.0f debtors/s end to end\n", float64(*n)/wall.Seconds())
-	fmt.Fprintf(stdout, "peak RSS         %s\n", peakRSS())
+	fmt.Fprintf(stdout, "peak RSS         %s (whole process: embedded Temporal, workers, state store and the mocks)\n", peakRSS())
+	goruntime.GC()
+	var ms goruntime.MemStats
+	goruntime.ReadMemStats(&ms)
+	fmt.Fprintf(stdout, "live Go heap     %.0f MiB after the run (the mocks keep every position and message in memory)\n", float64(ms.HeapAlloc)/(1<<20))
 	fmt.Fprintf(stdout, "history          %d events, %.1f KiB (%d batches of %d)\n", events, float64(bytes)/1024, p.Batches, *batch)
 	fmt.Fprintf(stdout, "GPD mock         %d positions; App IO mock %d messages\n", len(mocks.GPD.Positions(t.FiscalCode)), len(mocks.IO.Messages()))
 	return nil

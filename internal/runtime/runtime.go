@@ -267,6 +267,7 @@ func (r *Runtime) StartWorkers(opts WorkerOptions) error {
 		})
 		if q == campaign.QueueWorkflows {
 			w.RegisterWorkflowWithOptions(campaign.Workflow, workflowOptions(campaign.WorkflowName))
+			w.RegisterWorkflowWithOptions(campaign.RemindersWorkflow, workflowOptions(campaign.RemindersWorkflowName))
 			w.RegisterWorkflowWithOptions(reconcile.Workflow, workflowOptions(reconcile.WorkflowName))
 		} else {
 			w.RegisterActivity(acts)

@@ -9,6 +9,7 @@ import (
 
 	"github.com/stretchr/testify/mock"
 	"go.temporal.io/sdk/testsuite"
+	"go.temporal.io/sdk/workflow"
 
 	"github.com/ponte-pa/ponte/connectors/legacy"
 	"github.com/ponte-pa/ponte/connectors/pagopa"
@@ -166,5 +167,40 @@ func TestSendRemindersSkipsPaidAndNeverRepeats(t *testing.T) {
 			m.PaymentData == nil || m.PaymentData.NoticeNumber != navs[1] {
 			t.Errorf("reminder = %s %q %+v", m.FiscalCode, m.Subject, m.PaymentData)
 		}
+	}
+}
+
+func TestCampaignHandsRemindersToTheirWorkflow(t *testing.T) {
+	var s testsuite.WorkflowTestSuite
+	env := s.NewTestWorkflowEnvironment()
+	acts := &Activities{}
+	env.RegisterActivity(acts)
+	env.RegisterWorkflowWithOptions(RemindersWorkflow, workflow.RegisterOptions{Name: RemindersWorkflowName})
+	env.OnActivity(acts.RecordCampaign, mock.Anything, mock.Anything).Return(nil)
+	env.OnActivity(acts.StageDebtors, mock.Anything, mock.Anything).Return(StageResult{Read: 3, Valid: 3}, nil)
+	env.OnActivity(acts.CreatePositions, mock.Anything, mock.Anything).Return(BatchResult{Done: 3}, nil)
+	env.OnActivity(acts.NotifyIO, mock.Anything, mock.Anything).Return(BatchResult{Sent: 3}, nil)
+	env.OnActivity(acts.SendFallback, mock.Anything, mock.Anything).Return(BatchResult{}, nil)
+	env.OnActivity(acts.Totals, mock.Anything, "tari").Return(Progress{PositionsPublished: 3, MessagesSent: 3}, nil)
+	var got RemindersInput
+	env.OnWorkflow(RemindersWorkflowName, mock.Anything, mock.Anything).Return(
+		func(_ workflow.Context, in RemindersInput) (RemindersResult, error) {
+			got = in
+			return RemindersResult{}, nil
+		})
+	env.ExecuteWorkflow(Workflow, Input{CampaignID: "tari", TenantID: "esempio", Source: "csv", Subject: "TARI",
+		DueDate: "2026-12-31", ReminderDaysBefore: []int{7, 1}, BatchSize: 10})
+	if err := env.GetWorkflowError(); err != nil {
+		t.Fatal(err)
+	}
+	var p Progress
+	if err := env.GetWorkflowResult(&p); err != nil {
+		t.Fatal(err)
+	}
+	if p.RemindersWorkflowID != RemindersWorkflowID("esempio", "tari") {
+		t.Errorf("RemindersWorkflowID = %q", p.RemindersWorkflowID)
+	}
+	if got.Items != 3 || got.DueDate != "2026-12-31" || len(got.DaysBefore) != 2 || got.CampaignID != "tari" {
+		t.Errorf("reminders input %+v", got)
 	}
 }

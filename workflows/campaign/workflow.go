@@ -1,8 +1,10 @@
 package campaign
 
 import (
+	"errors"
 	"time"
 
+	"go.temporal.io/api/enums/v1"
 	"go.temporal.io/sdk/temporal"
 	"go.temporal.io/sdk/workflow"
 )
@@ -90,6 +92,7 @@ func Workflow(ctx workflow.Context, in Input) (Progress, error) {
 				CampaignID: in.CampaignID, TenantID: in.TenantID,
 				From: b * in.BatchSize, To: min((b+1)*in.BatchSize, st.Valid),
 				Subject: in.Subject, SubjectEN: in.SubjectEN, DueDate: in.DueDate, IOPurpose: in.IOPurpose,
+				Fallback: in.Fallback,
 			})
 		}
 		return batches
@@ -170,9 +173,42 @@ func Workflow(ctx workflow.Context, in Input) (Progress, error) {
 	if stopped() {
 		return cancelCampaign(ctx, in, p, window, batchOpts(QueuePagoPA), sumCtx)
 	}
+	// Version 1 of "reminders" hands the reminders, when the campaign has
+	// some, to their own workflow, which outlives this one (its durable
+	// timers wait for days before the due date).
+	if len(in.ReminderDaysBefore) > 0 && in.DueDate != "" &&
+		workflow.GetVersion(ctx, "reminders", workflow.DefaultVersion, 1) >= 1 {
+		if err := startReminders(ctx, in, st.Valid); err != nil {
+			return p, err
+		}
+		p.RemindersWorkflowID = RemindersWorkflowID(in.TenantID, in.CampaignID)
+	}
 	p.Phase = "done"
 	p.FinishedAt = workflow.Now(ctx)
 	return p, nil
+}
+
+// startReminders starts RemindersWorkflow as a child that goes on after the
+// campaign ends; one that already runs (the campaign was started again) is
+// left alone.
+func startReminders(ctx workflow.Context, in Input, items int) error {
+	cctx := workflow.WithChildOptions(ctx, workflow.ChildWorkflowOptions{
+		WorkflowID:        RemindersWorkflowID(in.TenantID, in.CampaignID),
+		TaskQueue:         QueueWorkflows,
+		ParentClosePolicy: enums.PARENT_CLOSE_POLICY_ABANDON,
+	})
+	f := workflow.ExecuteChildWorkflow(cctx, RemindersWorkflowName, RemindersInput{
+		TenantID: in.TenantID, CampaignID: in.CampaignID, Subject: in.Subject, SubjectEN: in.SubjectEN,
+		IOPurpose: in.IOPurpose, DueDate: in.DueDate, DaysBefore: in.ReminderDaysBefore, SendHour: in.ReminderHour,
+		Items: items, BatchSize: max(in.BatchSize, 500), Parallel: 2,
+	})
+	var exec workflow.Execution
+	err := f.GetChildWorkflowExecution().Get(ctx, &exec)
+	var already *temporal.ChildWorkflowExecutionAlreadyStartedError
+	if errors.As(err, &already) {
+		return nil
+	}
+	return err
 }
 
 // cancelCampaign invalidates the campaign's unpaid positions batch by batch
