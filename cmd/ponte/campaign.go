@@ -24,7 +24,10 @@ func runCampaign(ctx context.Context, args []string) error {
 	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" {
 		fmt.Fprintln(stdout, `Usage: ponte campaign <start|status|pause|resume|cancel|report> [flags] [ID]
 
-  start   --tenant T --source S --id ID --subject "TARI 2026" [--due YYYY-MM-DD] [--wait]
+  start   --tenant T --definition campaign.yaml [--wait]
+          a campaign definition (schemas/campaign.schema.json): id, source, subject it/en,
+          due date, reminders, fallback, batching — or, for a quick run, the flags
+          --tenant T --source S --id ID --subject "TARI 2026" [--due YYYY-MM-DD]
   status  --tenant T --id ID       progress counts (a Temporal query)
   pause   --tenant T --id ID       stop starting new batches
   resume  --tenant T --id ID
@@ -58,6 +61,7 @@ All take --temporal host:port (default 127.0.0.1:7233, what 'ponte serve --dev' 
 	subjectEN := fs.String("subject-en", "", "start: subject in English")
 	due := fs.String("due", "", "start: due date YYYY-MM-DD for every debtor (default: the source's per-debtor date)")
 	batch := fs.Int("batch", 100, "start: debtors per batch activity")
+	defPath := fs.String("definition", "", "start: campaign definition file (YAML or JSON, schemas/campaign.schema.json)")
 	wait := fs.Bool("wait", false, "start, cancel: wait for the campaign to finish, printing progress")
 	stateDSN := fs.String("state", ".ponte/dev/state.db", "report: the state store the workers use")
 	csvOut := fs.String("csv", "", "report: write the final report as CSV to this file")
@@ -77,6 +81,23 @@ All take --temporal host:port (default 127.0.0.1:7233, what 'ponte serve --dev' 
 		*id = posID[0]
 	case len(posID) > 0:
 		return usagef("unexpected arguments %q: give the campaign id once, as --id ID or as an argument", posID)
+	}
+	var def *campaign.Definition
+	if *defPath != "" {
+		if sub != "start" {
+			return usagef("--definition is for start")
+		}
+		if *source != "" || *subject != "" || *subjectEN != "" || *due != "" {
+			return usagef("--definition already says the source, subject and due date: drop --source, --subject, --subject-en and --due")
+		}
+		d, err := campaign.LoadDefinition(*defPath)
+		if err != nil {
+			return usageError{err}
+		}
+		if *id != "" && *id != d.ID {
+			return usagef("--id %s differs from the definition's id %s: drop --id", *id, d.ID)
+		}
+		def, *id = d, d.ID
 	}
 	if *id == "" || (*tenantID == "" && sub != "report") {
 		return usagef("--tenant and --id are required")
@@ -105,15 +126,20 @@ All take --temporal host:port (default 127.0.0.1:7233, what 'ponte serve --dev' 
 	defer c.Close()
 	switch sub {
 	case "start":
-		if *source == "" || *subject == "" {
-			return usagef("start needs --source and --subject")
-		}
-		if *due != "" {
-			if _, err := time.Parse("2006-01-02", *due); err != nil {
-				return usagef("--due %q: use YYYY-MM-DD", *due)
+		var in campaign.Input
+		if def != nil {
+			in = def.Input(*tenantID)
+		} else {
+			if *source == "" || *subject == "" {
+				return usagef("start needs --definition FILE, or --source and --subject")
 			}
+			if *due != "" {
+				if _, err := time.Parse("2006-01-02", *due); err != nil {
+					return usagef("--due %q: use YYYY-MM-DD", *due)
+				}
+			}
+			in = campaign.Input{CampaignID: *id, TenantID: *tenantID, Source: *source, Subject: *subject, SubjectEN: *subjectEN, DueDate: *due, BatchSize: *batch}
 		}
-		in := campaign.Input{CampaignID: *id, TenantID: *tenantID, Source: *source, Subject: *subject, SubjectEN: *subjectEN, DueDate: *due, BatchSize: *batch}
 		run, err := c.ExecuteWorkflow(ctx, client.StartWorkflowOptions{ID: wfID, TaskQueue: campaign.QueueWorkflows}, campaign.WorkflowName, in)
 		if err != nil {
 			return fmt.Errorf("starting campaign %s: %w", wfID, err)

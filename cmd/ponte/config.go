@@ -4,6 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
+	"path/filepath"
+	"time"
 
 	"github.com/ponte-pa/ponte/internal/tenant"
 )
@@ -83,6 +86,32 @@ func runConfigSample(_ context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(stdout, "sample comune written: %s\nnext: ponte config validate %s\n", path, path)
+	def := filepath.Join(fs.Arg(0), "campaign-tari-2026.yaml")
+	if err := os.WriteFile(def, []byte(sampleCampaign(time.Now())), 0o644); err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "sample comune written: %s\ncampaign definition:  %s\nnext: ponte config validate %s\n", path, def, path)
 	return nil
+}
+
+// sampleCampaign is a campaign definition for the sample comune, due in two
+// months so that its reminders lie ahead.
+func sampleCampaign(now time.Time) string {
+	return `# A payment-notice campaign of the sample comune (schemas/campaign.schema.json).
+# Start it with: ponte campaign start --tenant esempio --definition campaign-tari-2026.yaml --wait
+id: tari-2026
+source: tributi-csv          # a source of the tenant config
+subject:
+  it: TARI 2026 - tassa sui rifiuti
+  en: TARI 2026 - waste tax
+dueDate: "` + now.AddDate(0, 2, 0).Format("2006-01-02") + `"
+ioService: payments
+reminders:
+  daysBefore: [7, 1]         # App IO or email to debtors who have not paid yet
+  hour: 9
+fallback: email              # email with the notice PDF, else the print batch
+batch:
+  size: 100
+  parallel: 4
+`
 }
