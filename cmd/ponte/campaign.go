@@ -16,6 +16,7 @@ import (
 	sdklog "go.temporal.io/sdk/log"
 
 	"github.com/ponte-pa/ponte/internal/store"
+	"github.com/ponte-pa/ponte/internal/tenant"
 	"github.com/ponte-pa/ponte/workflows/campaign"
 	"github.com/ponte-pa/ponte/workflows/reconcile"
 )
@@ -33,6 +34,9 @@ func runCampaign(ctx context.Context, args []string) error {
   resume  --tenant T --id ID
   cancel  --tenant T --id ID [--wait]   stop the campaign and invalidate its unpaid debt positions
                                    on GPD (paid ones are left alone and counted)
+  print   --id ID --state DSN --config tenant.yaml --out avvisi.pdf [--due YYYY-MM-DD]
+                                   one PDF with the payment notices of the debtors no digital
+                                   channel reached, for printing and postal delivery
   report  --id ID --state DSN [--csv FILE] [--json FILE]
                                    final per-debtor report from the state store (fiscal code,
                                    name, NAV, IUPD, channel, IO message id, status, paid date,
@@ -66,6 +70,8 @@ All take --temporal host:port (default 127.0.0.1:7233, what 'ponte serve --dev' 
 	stateDSN := fs.String("state", ".ponte/dev/state.db", "report: the state store the workers use")
 	csvOut := fs.String("csv", "", "report: write the final report as CSV to this file")
 	jsonOut := fs.String("json", "", "report: write the final report as JSON to this file")
+	tenantCfg := fs.String("config", "", "print: the tenant's config file (ente name and fiscal code on the notices)")
+	pdfOut := fs.String("out", "", "print: the PDF file to write")
 	// Flags may come before or after the id.
 	for rest := args; ; {
 		if err := parse(fs, rest); err != nil {
@@ -99,10 +105,13 @@ All take --temporal host:port (default 127.0.0.1:7233, what 'ponte serve --dev' 
 		}
 		def, *id = d, d.ID
 	}
-	if *id == "" || (*tenantID == "" && sub != "report") {
+	if *id == "" || (*tenantID == "" && sub != "report" && sub != "print") {
 		return usagef("--tenant and --id are required")
 	}
 	wfID := campaign.WorkflowID(*tenantID, *id)
+	if sub == "print" {
+		return printCampaignNotices(ctx, *stateDSN, *tenantCfg, *id, *due, *pdfOut)
+	}
 	if sub == "report" {
 		db, err := store.Open(ctx, *stateDSN)
 		if err != nil {
@@ -352,6 +361,52 @@ func cancelCampaign(ctx context.Context, c client.Client, wfID string, wait bool
 
 // writeCampaignReport writes the final report of a campaign as CSV and/or
 // JSON, and prints its totals.
+// printCampaignNotices writes the print batch of a campaign.
+func printCampaignNotices(ctx context.Context, dsn, tenantCfg, id, due, out string) error {
+	if tenantCfg == "" || out == "" {
+		return usagef("print needs --config tenant.yaml and --out FILE.pdf")
+	}
+	t, err := tenant.Load(tenantCfg)
+	if err != nil {
+		return usageError{err}
+	}
+	db, err := store.Open(ctx, dsn)
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	st, err := campaign.NewStore(ctx, db)
+	if err != nil {
+		return err
+	}
+	meta, err := st.Meta(ctx, id)
+	if err != nil {
+		return fmt.Errorf("%w (is --state the store the workers use?)", err)
+	}
+	if meta.TenantID != t.ID {
+		return usagef("campaign %s belongs to tenant %s, not %s (%s)", id, meta.TenantID, t.ID, tenantCfg)
+	}
+	f, err := os.Create(out)
+	if err != nil {
+		return err
+	}
+	n, err := campaign.WritePrintBatch(ctx, st, t, id, meta.Subject, due, f)
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		_ = os.Remove(out)
+		return err
+	}
+	if n == 0 {
+		_ = os.Remove(out)
+		fmt.Fprintf(stdout, "campaign %s: every debtor was reached on App IO or by email; nothing to print\n", id)
+		return nil
+	}
+	fmt.Fprintf(stdout, "campaign %s: %d payment notices to print and post written to %s\n", id, n, out)
+	return nil
+}
+
 func writeCampaignReport(ctx context.Context, st *reconcile.Store, id, tenantID, csvPath, jsonPath string) error {
 	pays, err := st.Payments(ctx, id)
 	if err != nil {
