@@ -277,6 +277,9 @@ func printProgress(w io.Writer, p campaign.Progress) {
 	if !p.FinishedAt.IsZero() {
 		fmt.Fprintf(tw, "duration\t%s\n", p.FinishedAt.Sub(p.StartedAt).Round(time.Millisecond))
 	}
+	if p.RemindersWorkflowID != "" {
+		fmt.Fprintf(tw, "reminders\tscheduled in workflow %s (unpaid debtors only)\n", p.RemindersWorkflowID)
+	}
 	_ = tw.Flush()
 }
 
