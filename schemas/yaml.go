@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"strconv"
+	"strings"
 
 	"gopkg.in/yaml.v3"
 )
@@ -115,4 +116,19 @@ func DecodeJSON(b []byte) (any, error) {
 		return nil, fmt.Errorf("unexpected data after the JSON document")
 	}
 	return v, nil
+}
+
+// LineOf finds the line of a JSON pointer in the lines DecodeYAML returned,
+// or of its nearest ancestor; 0 when unknown (JSON input).
+func LineOf(lines map[string]int, ptr string) int {
+	for {
+		if l, ok := lines[ptr]; ok {
+			return l
+		}
+		i := strings.LastIndexByte(ptr, '/')
+		if i < 0 {
+			return 0
+		}
+		ptr = ptr[:i]
+	}
 }

@@ -263,18 +263,7 @@ func parse(path string, data []byte) (*Tenant, error) {
 }
 
 // lineOf finds the line of a pointer, or of its nearest ancestor.
-func lineOf(lines map[string]int, ptr string) int {
-	for {
-		if l, ok := lines[ptr]; ok {
-			return l
-		}
-		i := strings.LastIndexByte(ptr, '/')
-		if i < 0 {
-			return 0
-		}
-		ptr = ptr[:i]
-	}
-}
+func lineOf(lines map[string]int, ptr string) int { return schemas.LineOf(lines, ptr) }
 
 // checkSources validates each source's config with the schema of its kind, looked up in
 // the legacy registry so that new kinds need no change here.

@@ -72,7 +72,7 @@ func LoadDefinition(path string) (*Definition, error) {
 		}
 		var probs []tenant.Problem
 		for _, p := range ve.Problems {
-			probs = append(probs, tenant.Problem{Pointer: p.Pointer, Rule: p.Rule, Message: p.Message, Hint: p.Hint, Line: lineOf(lines, p.Pointer)})
+			probs = append(probs, tenant.Problem{Pointer: p.Pointer, Rule: p.Rule, Message: p.Message, Hint: p.Hint, Line: schemas.LineOf(lines, p.Pointer)})
 		}
 		return nil, cfgErr(probs...)
 	}
@@ -85,19 +85,6 @@ func LoadDefinition(path string) (*Definition, error) {
 		return nil, cfgErr(tenant.Problem{Rule: "type", Message: err.Error()})
 	}
 	return &d, nil
-}
-
-func lineOf(lines map[string]int, ptr string) int {
-	for {
-		if l, ok := lines[ptr]; ok {
-			return l
-		}
-		i := strings.LastIndexByte(ptr, '/')
-		if i < 0 {
-			return 0
-		}
-		ptr = ptr[:i]
-	}
 }
 
 // Check compares a definition with the tenant it runs for: the source and

@@ -32,6 +32,12 @@ func paymentMessage(t *tenant.Tenant, b BatchInput, it Item, langs []string) (ap
 	if err != nil {
 		return appio.NewMessage{}, err
 	}
+	return paymentMessageFrom(ts, t, b, it, langs)
+}
+
+// paymentMessageFrom renders a message with the variables of
+// appio.DefaultPaymentTemplates from ts and adds the payment data.
+func paymentMessageFrom(ts *appio.TemplateSet, t *tenant.Tenant, b BatchInput, it Item, langs []string) (appio.NewMessage, error) {
 	due := it.DueDate
 	if b.DueDate != "" {
 		due = b.DueDate

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"slices"
-	"strings"
 	"sync"
 	"time"
 	_ "time/tzdata" // Europe/Rome for reminder times, even without system tzdata
@@ -444,41 +443,14 @@ You can pay directly in the app with the button below. If you have already paid,
 // data as the notice message, in the citizen's preferred language when the
 // campaign has it (as paymentMessage chooses).
 func reminderMessage(t *tenant.Tenant, b ReminderBatch, it Item, langs []string) (appio.NewMessage, error) {
-	bi := BatchInput{TenantID: b.TenantID, CampaignID: b.CampaignID, Subject: b.Subject, SubjectEN: b.SubjectEN, DueDate: b.DueDate}
-	msg, err := paymentMessage(t, bi, it, langs)
-	if err != nil {
-		return msg, err
-	}
 	ts, err := reminderTemplates()
 	if err != nil {
-		return msg, err
+		return appio.NewMessage{}, err
 	}
-	due := it.DueDate
-	if b.DueDate != "" {
-		due = b.DueDate
-	}
-	dueT, err := time.Parse("2006-01-02", due)
+	bi := BatchInput{TenantID: b.TenantID, CampaignID: b.CampaignID, Subject: b.Subject, SubjectEN: b.SubjectEN, DueDate: b.DueDate}
+	msg, err := paymentMessageFrom(ts, t, bi, it, langs)
 	if err != nil {
 		return msg, err
 	}
-	lang, subject, org := "it", b.Subject, t.Name.IT
-	if ts.Language(langs) == "en" && b.SubjectEN != "" {
-		lang, subject = "en", b.SubjectEN
-		if t.Name.EN != "" {
-			org = t.Name.EN
-		}
-	}
-	subj, md, err := ts.Render(lang, map[string]any{
-		appio.PayVarName:         clip(strings.TrimSpace(it.Name+" "+it.Surname), 100),
-		appio.PayVarOrganization: clip(org, 100),
-		appio.PayVarSubject:      clip(subject, 200),
-		appio.PayVarAmount:       it.AmountCents,
-		appio.PayVarDueDate:      dueT,
-		appio.PayVarNAV:          it.NAV,
-	})
-	if err != nil {
-		return msg, err
-	}
-	msg.Content.Subject, msg.Content.Markdown = subj, md
 	return msg, msg.Validate()
 }
