@@ -10,9 +10,11 @@ import (
 	"net/url"
 	"os"
 
+	"github.com/ponte-pa/ponte/connectors/pagopa/nodo"
 	"github.com/ponte-pa/ponte/internal/gateway"
 	"github.com/ponte-pa/ponte/internal/store"
 	"github.com/ponte-pa/ponte/internal/tenant"
+	"github.com/ponte-pa/ponte/workflows/reconcile"
 )
 
 // mountGateway serves the citizens' pages of every tenant with a spid block
@@ -74,4 +76,26 @@ func loadTenantPaths(paths []string) ([]*tenant.Tenant, error) {
 		out = append(out, t)
 	}
 	return out, errors.Join(errs...)
+}
+
+// nodoPath is where a tenant's EC SOAP endpoint for the pagoPA Nodo lives on
+// the gateway; register <public URL>/t/<id>/pagopa/nodo as the station's URL.
+func nodoPath(tenantID string) string { return "/t/" + tenantID + "/pagopa/nodo" }
+
+// mountNodo serves, for every tenant, the EC SOAP endpoint the pagoPA Nodo
+// calls (SOAP 1.1, nodo-ec-soap.md). paSendRTV2 receipts are stored for
+// reconciliation (a receipt delivered twice gets PAA_RECEIPT_DUPLICATA).
+// The tenants' debt positions live on GPD, which answers the Nodo's
+// paVerifyPaymentNotice/paGetPaymentV2 itself: asked here, they get
+// PAA_PAGAMENTO_SCONOSCIUTO.
+func mountNodo(mux *http.ServeMux, ts []*tenant.Tenant, st *reconcile.Store, log *slog.Logger) {
+	for _, t := range ts {
+		h := nodo.NewHandler(&reconcile.ReceiptBackend{Store: st}, nodo.Options{
+			FiscalCodes: []string{t.FiscalCode},
+			StationID:   t.PagoPA.StationID,
+			Logger:      log.With("tenant", t.ID),
+		})
+		mux.Handle("POST "+nodoPath(t.ID), h)
+		log.Info("pagoPA EC endpoint (paSendRTV2 receipts)", "tenant", t.ID, "path", nodoPath(t.ID))
+	}
 }
