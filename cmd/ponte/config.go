@@ -86,11 +86,21 @@ func runConfigSample(_ context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	def := filepath.Join(fs.Arg(0), "campaign-tari-2026.yaml")
+	// Campaign definitions go in their own folder: --tenants DIR loads every
+	// YAML file of DIR as a tenant.
+	def := filepath.Join(fs.Arg(0), "campaigns", "tari-2026.yaml")
+	if err := os.MkdirAll(filepath.Dir(def), 0o755); err != nil {
+		return err
+	}
 	if err := os.WriteFile(def, []byte(sampleCampaign(time.Now())), 0o644); err != nil {
 		return err
 	}
-	fmt.Fprintf(stdout, "sample comune written: %s\ncampaign definition:  %s\nnext: ponte config validate %s\n", path, def, path)
+	fmt.Fprintf(stdout, "sample comune written: %s\ncampaign definition:  %s\n", path, def)
+	if *smtp != "" {
+		ca := filepath.Join(fs.Arg(0), "smtp-ca.pem")
+		fmt.Fprintf(stdout, "email relay:          %s, verified with the CA certificate %s (ponte mocks --smtp-ca %s writes it)\n", *smtp, ca, ca)
+	}
+	fmt.Fprintf(stdout, "next: ponte config validate %s\n", path)
 	return nil
 }
 
@@ -98,7 +108,7 @@ func runConfigSample(_ context.Context, args []string) error {
 // months so that its reminders lie ahead.
 func sampleCampaign(now time.Time) string {
 	return `# A payment-notice campaign of the sample comune (schemas/campaign.schema.json).
-# Start it with: ponte campaign start --tenant esempio --definition campaign-tari-2026.yaml --wait
+# Start it with: ponte campaign start --tenant esempio --definition campaigns/tari-2026.yaml --wait
 id: tari-2026
 source: tributi-csv          # a source of the tenant config
 subject:

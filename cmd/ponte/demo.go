@@ -83,11 +83,21 @@ func demoRun(ctx context.Context, w io.Writer, o demoOptions) (*demoResult, erro
 	gpdURL := fmt.Sprintf("http://127.0.0.1:%d", ports[0])
 	ioURL := fmt.Sprintf("http://127.0.0.1:%d/api/v1", ports[1])
 
-	// 2. The sample comune: tenant config, secrets and a tributi CSV export.
+	// 2. The mocks, and the sample comune: tenant config, secrets, the SMTP
+	// relay's CA certificate and a tributi CSV export.
 	smtpAddr := fmt.Sprintf("127.0.0.1:%d", ports[2])
+	mocks, err := mockset.Start(mockset.Options{GPDPort: ports[0], IOPort: ports[1],
+		SMTPPort: ports[2], SMTPUser: mockset.SampleSMTPUser, SMTPPassword: mockset.SampleSMTPPassword})
+	if err != nil {
+		return nil, err
+	}
+	defer mocks.Close()
 	tenantPath, err := tenant.WriteSample(abs, map[string]string{"GPDURL": gpdURL, "IOURL": ioURL, "SMTPAddr": smtpAddr})
 	if err != nil {
 		return nil, fmt.Errorf("writing the sample comune: %w", err)
+	}
+	if err := mocks.WriteSMTPCA(filepath.Join(abs, "smtp-ca.pem")); err != nil {
+		return nil, err
 	}
 	t, err := tenant.Load(tenantPath)
 	if err != nil {
@@ -97,14 +107,8 @@ func demoRun(ctx context.Context, w io.Writer, o demoOptions) (*demoResult, erro
 	if err != nil {
 		return nil, err
 	}
-	mocks, err := mockset.Start(mockset.Options{GPDPort: ports[0], IOPort: ports[1], IOProfiles: profiles,
-		SMTPPort: ports[2], SMTPUser: mockset.SampleSMTPUser, SMTPPassword: mockset.SampleSMTPPassword})
-	if err != nil {
-		return nil, err
-	}
-	defer mocks.Close()
-	if err := mocks.WriteSMTPCA(filepath.Join(abs, "smtp-ca.pem")); err != nil {
-		return nil, err
+	for fc, p := range profiles {
+		mocks.IO.SetProfile(fc, p)
 	}
 	fmt.Fprintf(w, "  comune        %s (%s), IPA %s, tenant config %s\n", t.Name.IT, t.FiscalCode, t.IPACode, rel(tenantPath))
 	fmt.Fprintf(w, "  GPD mock      %s\n  App IO mock   %s\n  SMTP mock     %s (STARTTLS, AUTH)\n  App IO story  %s\n", mocks.GPDURL, mocks.IOURL, mocks.SMTPAddr, story)

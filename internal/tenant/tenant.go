@@ -4,6 +4,7 @@
 package tenant
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -218,6 +219,7 @@ func parse(path string, data []byte) (*Tenant, error) {
 	}
 	spidProbs, spidLoaded := checkSPID(root, dir, probs)
 	probs = append(probs, spidProbs...)
+	probs = append(probs, checkFiles(root, dir)...)
 
 	if len(probs) > 0 {
 		schemas.SortProblems(probs)
@@ -397,4 +399,28 @@ func LoadDir(dir string) ([]*Tenant, error) {
 		out = append(out, t)
 	}
 	return out, errors.Join(errs...)
+}
+
+// checkFiles checks the files a tenant config points at that a schema
+// cannot: they must exist and hold what they should.
+func checkFiles(root map[string]any, dir string) []schemas.Problem {
+	ch, _ := root["channels"].(map[string]any)
+	email, _ := ch["email"].(map[string]any)
+	ca, _ := email["caFile"].(string)
+	if ca == "" {
+		return nil
+	}
+	if !filepath.IsAbs(ca) {
+		ca = filepath.Join(dir, ca)
+	}
+	const ptr = "/channels/email/caFile"
+	const hint = "point caFile at the PEM certificate of the CA that signed the relay's certificate (with 'ponte mocks': ponte mocks --smtp-ca <this path>)"
+	b, err := os.ReadFile(ca)
+	if err != nil {
+		return []schemas.Problem{{Pointer: ptr, Rule: "file", Message: fmt.Sprintf("cannot read %s: %v", ca, errors.Unwrap(err)), Hint: hint}}
+	}
+	if !bytes.Contains(b, []byte("-----BEGIN CERTIFICATE-----")) {
+		return []schemas.Problem{{Pointer: ptr, Rule: "pem", Message: ca + " holds no PEM certificate", Hint: hint}}
+	}
+	return nil
 }

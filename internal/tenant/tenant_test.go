@@ -265,3 +265,30 @@ func TestLoadDir(t *testing.T) {
 		t.Fatalf("LoadDir errors:\n%s", msg)
 	}
 }
+
+func TestEmailCAFileChecked(t *testing.T) {
+	dir := t.TempDir()
+	p, err := WriteSample(dir, map[string]string{"GPDURL": "http://127.0.0.1:9", "IOURL": "http://127.0.0.1:9/api/v1", "SMTPAddr": "127.0.0.1:25"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = Load(p)
+	var ce *ConfigError
+	if !errors.As(err, &ce) || !strings.Contains(err.Error(), "/channels/email/caFile: file: cannot read") ||
+		!strings.Contains(err.Error(), "ponte mocks --smtp-ca") {
+		t.Fatalf("missing caFile: %v", err)
+	}
+	ca := filepath.Join(dir, "smtp-ca.pem")
+	if err := os.WriteFile(ca, []byte("not a certificate"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if _, err = Load(p); err == nil || !strings.Contains(err.Error(), "/channels/email/caFile: pem:") {
+		t.Fatalf("caFile without PEM: %v", err)
+	}
+	if err := os.WriteFile(ca, []byte("-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if tn, err := Load(p); err != nil || tn.Channels.Email.CAFile != ca {
+		t.Fatalf("with caFile: %v", err)
+	}
+}
