@@ -15,11 +15,13 @@ import (
 
 	"github.com/ponte-pa/ponte/connectors/appio"
 	"github.com/ponte-pa/ponte/connectors/legacy"
+	"github.com/ponte-pa/ponte/connectors/pagopa/notice"
 	"github.com/ponte-pa/ponte/internal/runtime"
 	"github.com/ponte-pa/ponte/internal/tenant"
 	appiomock "github.com/ponte-pa/ponte/mocks/appio"
 	"github.com/ponte-pa/ponte/mocks/mockset"
 	"github.com/ponte-pa/ponte/workflows/campaign"
+	"github.com/ponte-pa/ponte/workflows/reconcile"
 )
 
 func runDemo(ctx context.Context, args []string) error {
@@ -53,6 +55,8 @@ type demoResult struct {
 	GPDPositions  int
 	IOMessages    int
 	Emails        int
+	Reconcile     reconcile.Result
+	PaidOnGPD     int
 	TemporalStart time.Duration
 	CampaignWall  time.Duration
 	TotalWall     time.Duration
@@ -125,7 +129,8 @@ func demoRun(ctx context.Context, w io.Writer, o demoOptions) (*demoResult, erro
 	}
 	defer rt.Close()
 	res.TemporalStart = rt.Server.StartupTime()
-	if err := rt.StartWorkers(runtime.WorkerOptions{IORateLimit: appio.DefaultRateLimit, IORateWindow: appio.DefaultRateWindow}); err != nil {
+	if err := rt.StartWorkers(runtime.WorkerOptions{IORateLimit: appio.DefaultRateLimit, IORateWindow: appio.DefaultRateWindow,
+		ReportDir: filepath.Join(abs, "reports")}); err != nil {
 		return nil, err
 	}
 	fmt.Fprintf(w, "  Temporal      embedded server at %s, ready in %s\n\n", rt.Server.HostPort(), res.TemporalStart.Round(time.Millisecond))
@@ -141,6 +146,8 @@ func demoRun(ctx context.Context, w io.Writer, o demoOptions) (*demoResult, erro
 		CampaignID: "tari-2026", TenantID: t.ID, Source: firstSource(t),
 		Subject: "TARI 2026 - tassa rifiuti", SubjectEN: "TARI 2026 - waste tax", BatchSize: 5,
 		DueDate: time.Now().AddDate(0, 0, days).Format("2006-01-02"),
+		// Reminders to whoever has not paid, 7 and 1 days before the due date.
+		ReminderDaysBefore: []int{7, 1},
 	}
 	started := time.Now()
 	run, err := rt.Client.ExecuteWorkflow(ctx, client.StartWorkflowOptions{
@@ -174,7 +181,13 @@ func demoRun(ctx context.Context, w io.Writer, o demoOptions) (*demoResult, erro
 	fmt.Fprintln(w, "\nTotals")
 	printProgress(w, p)
 	fmt.Fprintf(w, "\nChecked on the mocks: %d debt positions on GPD, %d messages delivered to App IO, %d emails on the SMTP relay.\n", res.GPDPositions, res.IOMessages, res.Emails)
+
+	// 6. Some citizens pay; reconciliation finds out and the report says so.
+	if err := demoPayAndReconcile(ctx, w, rt, mocks, t, in.CampaignID, res); err != nil {
+		return nil, err
+	}
 	// SPID login on the same comune (cmd/ponte/demo_spid.go).
+	fmt.Fprintln(w)
 	spidDemo, err := demoSPID(ctx, w, abs, mocks, rt.DB, o.Keep, o.Logger)
 	if err != nil {
 		return nil, err
@@ -199,6 +212,37 @@ func demoRun(ctx context.Context, w io.Writer, o demoOptions) (*demoResult, erro
 	fmt.Fprintf(w, "\nRunning until Ctrl-C.\n")
 	<-ctx.Done()
 	return res, nil
+}
+
+// demoPayAndReconcile pays three of the notices through the Nodo simulator
+// (a PSP paying on GPD), runs one reconciliation and prints what it found.
+func demoPayAndReconcile(ctx context.Context, w io.Writer, rt *runtime.Runtime, mocks *mockset.Set, t *tenant.Tenant, campaignID string, res *demoResult) error {
+	fmt.Fprintln(w, "\nPayments (the Nodo simulator plays a citizen paying at a PSP; GPD records the receipt)")
+	for _, it := range res.Items {
+		if res.PaidOnGPD == 3 {
+			break
+		}
+		if it.NAV == "" || it.State != campaign.StatePublished {
+			continue
+		}
+		r, err := mocks.Nodo.PayGPD(ctx, t.FiscalCode, it.NAV)
+		if err != nil {
+			return fmt.Errorf("paying %s through the Nodo simulator: %w", it.NAV, err)
+		}
+		res.PaidOnGPD++
+		fmt.Fprintf(w, "  %s %s paid %s € for notice %s at PSP %s\n", it.Name, it.Surname, notice.FormatAmount(r.AmountCents, "it"), it.NAV, r.PSP.Name)
+	}
+	run, err := rt.Client.ExecuteWorkflow(ctx, client.StartWorkflowOptions{ID: reconcile.WorkflowID(t.ID), TaskQueue: reconcile.QueueWorkflows},
+		reconcile.WorkflowName, reconcile.Input{TenantID: t.ID, CampaignID: campaignID})
+	if err != nil {
+		return fmt.Errorf("starting the reconciliation: %w", err)
+	}
+	if err := run.Get(ctx, &res.Reconcile); err != nil {
+		return fmt.Errorf("reconciliation: %w", err)
+	}
+	fmt.Fprintln(w, "\nReconciliation (receipts from GPD matched to the campaign)")
+	printReconcile(w, res.Reconcile)
+	return nil
 }
 
 // demoProfiles seeds the App IO mock so that the demo shows every outcome:

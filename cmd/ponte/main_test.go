@@ -78,6 +78,15 @@ func TestConfigValidateSample(t *testing.T) {
 	if len(res.Rejects) < 2 {
 		t.Errorf("rejects: %+v", res.Rejects)
 	}
+	if rc := res.Reconcile; res.PaidOnGPD != 3 || rc.Match.NewlyPaid != 3 || rc.Report.Totals.Paid != 3 ||
+		rc.Report.Totals.Unpaid != p.PositionsPublished-3 || rc.Match.Anomalies != 0 {
+		t.Errorf("paid %d on GPD; reconciliation %+v", res.PaidOnGPD, rc)
+	} else if _, err := os.Stat(rc.Report.CSV); err != nil {
+		t.Errorf("reconciliation report: %v", err)
+	}
+	if p.RemindersWorkflowID == "" {
+		t.Error("the demo campaign has reminders, but no reminders workflow was started")
+	}
 	for _, want := range []string{"NOTICE CODE (NAV)", "Rejected rows (", "Totals", "Checked on the mocks:"} {
 		if !strings.Contains(out.String(), want) {
 			t.Errorf("demo output lacks %q", want)

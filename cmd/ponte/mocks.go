@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"log/slog"
 	"fmt"
 
 	"github.com/ponte-pa/ponte/internal/fixtures"
@@ -25,7 +26,7 @@ func runMocks(ctx context.Context, args []string) error {
 	}
 	set, err := mockset.Start(mockset.Options{Host: *host, GPDPort: *gpdPort, IOPort: *ioPort, IODefaultKnown: *ioAll,
 		SMTPPort: *smtpPort, SMTPUser: mockset.SampleSMTPUser, SMTPPassword: mockset.SampleSMTPPassword,
-		NodoPort: *nodoPort, IdPPort: *idpPort, LegacyPort: *legacyPort, LegacyDebtors: fixtures.Debtors(*legacyN, 1)})
+		Logger: newLogger(slog.LevelInfo), NodoPort: *nodoPort, IdPPort: *idpPort, LegacyPort: *legacyPort, LegacyDebtors: fixtures.Debtors(*legacyN, 1)})
 	if err != nil {
 		return err
 	}

@@ -6,6 +6,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net"
 	"net/http"
 	"os"
@@ -42,6 +43,9 @@ type Options struct {
 	// seeded with LegacyDebtors.
 	LegacyPort    int
 	LegacyDebtors []legacy.Debtor
+	// Logger receives the mocks' own logs (payments of the Nodo simulator,
+	// requests the IdP refused); nil discards them.
+	Logger *slog.Logger
 }
 
 // The SMTP credentials of the sample comune (internal/tenant/sample).
@@ -100,7 +104,10 @@ func Start(opts Options) (*Set, error) {
 	s.GPDURL = "http://" + gpdAddr
 	s.IOURL = "http://" + ioAddr + "/api/v1"
 
-	s.Nodo = nodomock.New(nodomock.Options{GPD: s.GPD})
+	if opts.Logger == nil {
+		opts.Logger = slog.New(slog.DiscardHandler)
+	}
+	s.Nodo = nodomock.New(nodomock.Options{GPD: s.GPD, Logger: opts.Logger})
 	nodoAddr, err := s.serve(opts.Host, opts.NodoPort, s.Nodo)
 	if err != nil {
 		s.Close()
@@ -108,7 +115,7 @@ func Start(opts Options) (*Set, error) {
 	}
 	s.NodoURL = "http://" + nodoAddr
 
-	s.Legacy = legacymock.New(legacymock.Options{Debtors: opts.LegacyDebtors})
+	s.Legacy = legacymock.New(legacymock.Options{Debtors: opts.LegacyDebtors, Logger: opts.Logger})
 	legacyAddr, err := s.serve(opts.Host, opts.LegacyPort, s.Legacy)
 	if err != nil {
 		s.Close()
@@ -123,7 +130,7 @@ func Start(opts Options) (*Set, error) {
 		return nil, fmt.Errorf("SPID IdP mock: %w", err)
 	}
 	s.IdPURL = "http://" + l.Addr().String()
-	if s.IdP, err = spididp.New(spididp.Options{BaseURL: s.IdPURL}); err != nil {
+	if s.IdP, err = spididp.New(spididp.Options{BaseURL: s.IdPURL, Logger: opts.Logger}); err != nil {
 		l.Close()
 		s.Close()
 		return nil, fmt.Errorf("SPID IdP mock: %w", err)
