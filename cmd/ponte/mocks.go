@@ -2,8 +2,8 @@ package main
 
 import (
 	"context"
-	"log/slog"
 	"fmt"
+	"log/slog"
 
 	"github.com/ponte-pa/ponte/internal/fixtures"
 	"github.com/ponte-pa/ponte/mocks/mockset"
