@@ -120,6 +120,12 @@ reminders:
   daysBefore: [7, 1]         # App IO or email to debtors who have not paid yet
   hour: 9
 fallback: email              # email with the notice PDF, else the print batch
+# ioMessage:                 # your own App IO text instead of the built-in one (it required, en optional);
+#   it:                      # variables: name organization subject amount due_date nav
+#     subject: "{{clip 80 .subject}}: avviso di pagamento"
+#     markdown: |
+#       Gentile {{with .name}}{{md .}}{{else}}contribuente{{end}}, {{md .organization}} ti ha inviato
+#       l'avviso {{nav .nav}} di {{money .amount}} con scadenza {{date .due_date}}. Puoi pagarlo in app.
 batch:
   size: 100
   parallel: 4

@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"strings"
 
+	"github.com/ponte-pa/ponte/connectors/appio"
 	"github.com/ponte-pa/ponte/internal/tenant"
 	"github.com/ponte-pa/ponte/schemas"
 )
@@ -28,8 +29,11 @@ type Definition struct {
 		DaysBefore []int `json:"daysBefore"`
 		Hour       int   `json:"hour,omitempty"`
 	} `json:"reminders,omitempty"`
-	Fallback string `json:"fallback,omitempty"`
-	Batch    struct {
+	// IOMessage replaces the built-in App IO text (appio.DefaultPaymentTemplates
+	// variables); checked against App IO's limits when loaded.
+	IOMessage map[string]appio.TextPair `json:"ioMessage,omitempty"`
+	Fallback  string                    `json:"fallback,omitempty"`
+	Batch     struct {
 		Size     int `json:"size,omitempty"`
 		Parallel int `json:"parallel,omitempty"`
 	} `json:"batch"`
@@ -84,6 +88,21 @@ func LoadDefinition(path string) (*Definition, error) {
 	if err := json.Unmarshal(b, &d); err != nil {
 		return nil, cfgErr(tenant.Problem{Rule: "type", Message: err.Error()})
 	}
+	if d.IOMessage != nil {
+		if _, err := ioTemplates(d.IOMessage); err != nil {
+			p := tenant.Problem{Pointer: "/ioMessage", Rule: "template", Message: err.Error(),
+				Hint: "shorten the text or clip long values ({{clip 50 .subject}}); App IO wants a subject of 10-120 characters and a markdown body of 80-10000"}
+			var te *appio.TemplateError
+			if errors.As(err, &te) && te.Lang != "" {
+				p.Pointer += "/" + te.Lang
+				if te.Part == "subject" || te.Part == "markdown" {
+					p.Pointer += "/" + te.Part
+				}
+			}
+			p.Line = schemas.LineOf(lines, p.Pointer)
+			return nil, cfgErr(p)
+		}
+	}
 	return &d, nil
 }
 
@@ -114,7 +133,7 @@ func (d *Definition) Input(tenantID string) Input {
 	in := Input{
 		CampaignID: d.ID, TenantID: tenantID, Source: d.Source,
 		Subject: d.Subject.IT, SubjectEN: d.Subject.EN, DueDate: d.DueDate,
-		IOPurpose: d.IOService, Fallback: d.Fallback,
+		IOPurpose: d.IOService, Fallback: d.Fallback, IOMessage: d.IOMessage,
 		BatchSize: d.Batch.Size, Parallel: d.Batch.Parallel,
 	}
 	if d.Reminders != nil {

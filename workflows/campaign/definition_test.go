@@ -66,3 +66,46 @@ func TestDefinitionCheckAgainstTenant(t *testing.T) {
 		t.Errorf("err = %v", err)
 	}
 }
+
+func TestDefinitionIOMessage(t *testing.T) {
+	dir := t.TempDir()
+	good := `id: tari-2026
+source: s
+subject: {it: TARI 2026}
+ioMessage:
+  it:
+    subject: "{{clip 60 .subject}}: avviso da pagare"
+    markdown: |
+      Ciao {{with .name}}{{md .}}{{end}}, il Comune ti ha inviato l'avviso **{{nav .nav}}** di {{money .amount}}
+      con scadenza {{date .due_date}}. Puoi pagarlo subito qui in app: bastano pochi secondi.
+`
+	path := filepath.Join(dir, "good.yaml")
+	if err := os.WriteFile(path, []byte(good), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	d, err := LoadDefinition(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	in := d.Input("esempio")
+	tn := &tenant.Tenant{ID: "esempio", FiscalCode: "01234567890", Name: tenant.Localized{IT: "Comune di Esempio"}}
+	it := Item{FiscalCode: "RSSMRA80A01H501U", Name: "Mario", Surname: "Rossi", AmountCents: 12345, DueDate: "2026-12-31", NAV: "301000000000000144"}
+	m, err := paymentMessage(tn, BatchInput{Subject: in.Subject, IOMessage: in.IOMessage}, it, []string{"en_GB"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if m.Content.Subject != "TARI 2026: avviso da pagare" || !strings.Contains(m.Content.Markdown, "Ciao Mario Rossi") ||
+		!strings.Contains(m.Content.Markdown, "3010 0000 0000 0001 44") || m.Content.PaymentData.NoticeNumber != it.NAV {
+		t.Errorf("custom message: %q\n%s", m.Content.Subject, m.Content.Markdown)
+	}
+
+	bad := strings.Replace(good, `subject: "{{clip 60 .subject}}: avviso da pagare"`, `subject: "{{.subject}} {{.subject}}"`, 1)
+	path = filepath.Join(dir, "bad.yaml")
+	if err := os.WriteFile(path, []byte(bad), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	_, err = LoadDefinition(path)
+	if err == nil || !strings.Contains(err.Error(), "bad.yaml:6: /ioMessage/it/subject: template:") {
+		t.Fatalf("subject that can exceed 120 characters: %v", err)
+	}
+}

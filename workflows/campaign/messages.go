@@ -1,6 +1,7 @@
 package campaign
 
 import (
+	"encoding/json"
 	"fmt"
 	"strings"
 	"sync"
@@ -29,6 +30,9 @@ func paymentTemplates() (*appio.TemplateSet, error) {
 // number travel as payment_data, so the citizen can pay from the app.
 func paymentMessage(t *tenant.Tenant, b BatchInput, it Item, langs []string) (appio.NewMessage, error) {
 	ts, err := paymentTemplates()
+	if b.IOMessage != nil {
+		ts, err = ioTemplates(b.IOMessage)
+	}
 	if err != nil {
 		return appio.NewMessage{}, err
 	}
@@ -47,8 +51,11 @@ func paymentMessageFrom(ts *appio.TemplateSet, t *tenant.Tenant, b BatchInput, i
 		return appio.NewMessage{}, fmt.Errorf("due date %q: %w", due, err)
 	}
 	lang, subject, org := "it", b.Subject, t.Name.IT
-	if ts.Language(langs) == "en" && b.SubjectEN != "" {
-		lang, subject = "en", b.SubjectEN
+	if ts.Language(langs) == "en" && (b.SubjectEN != "" || b.IOMessage != nil) {
+		lang = "en"
+		if b.SubjectEN != "" {
+			subject = b.SubjectEN
+		}
 		if t.Name.EN != "" {
 			org = t.Name.EN
 		}
@@ -85,4 +92,26 @@ func paymentMessageFrom(ts *appio.TemplateSet, t *tenant.Tenant, b BatchInput, i
 			},
 		},
 	}, nil
+}
+
+var ioTemplateCache sync.Map // canonical JSON of the texts → *appio.TemplateSet
+
+// ioTemplates parses a campaign's own App IO texts (the variables of
+// appio.DefaultPaymentTemplates), once per distinct text.
+func ioTemplates(texts map[string]appio.TextPair) (*appio.TemplateSet, error) {
+	key, err := json.Marshal(texts) // maps marshal with sorted keys
+	if err != nil {
+		return nil, err
+	}
+	if ts, ok := ioTemplateCache.Load(string(key)); ok {
+		return ts.(*appio.TemplateSet), nil
+	}
+	def := appio.DefaultPaymentTemplates()
+	def.Name, def.Languages = "campaign ioMessage", texts
+	ts, err := appio.ParseTemplates(def)
+	if err != nil {
+		return nil, err
+	}
+	ioTemplateCache.Store(string(key), ts)
+	return ts, nil
 }

@@ -4,7 +4,11 @@
 // campaign's history grows with the number of batches, not of debtors.
 package campaign
 
-import "time"
+import (
+	"time"
+
+	"github.com/ponte-pa/ponte/connectors/appio"
+)
 
 // Names shared by the workflow, the workers and the CLI.
 const (
@@ -58,6 +62,9 @@ type Input struct {
 	// sent at ReminderHour (default 9) Rome time by RemindersWorkflow.
 	ReminderDaysBefore []int
 	ReminderHour       int
+	// IOMessage, when set, is the App IO text per language (templates with
+	// the variables of appio.DefaultPaymentTemplates) instead of the built-in.
+	IOMessage map[string]appio.TextPair `json:",omitempty"`
 }
 
 // WorkflowID is the Temporal workflow id of a campaign: one run per tenant and
@@ -92,7 +99,8 @@ type BatchInput struct {
 	SubjectEN  string
 	DueDate    string
 	IOPurpose  string
-	Fallback   string // see Input.Fallback
+	Fallback   string                    // see Input.Fallback
+	IOMessage  map[string]appio.TextPair `json:",omitempty"`
 }
 
 // BatchResult counts what one batch did. Counts are of items that reached a
