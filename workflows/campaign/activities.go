@@ -158,6 +158,14 @@ func (a *Activities) StageDebtors(ctx context.Context, in Input) (StageResult, e
 	}
 	seq := 0
 	stats, err := s.Read(ctx, func(d legacy.Debtor) error {
+		// The definition's amount and description, when given, are the
+		// campaign's for every debtor (a flat fee, one wording).
+		if in.AmountCents > 0 {
+			d.AmountCents = in.AmountCents
+		}
+		if in.Description != "" {
+			d.Description = in.Description
+		}
 		if err := a.Store.AddItem(ctx, in.CampaignID, seq, d); err != nil {
 			return err
 		}

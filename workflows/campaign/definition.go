@@ -20,12 +20,16 @@ const DefinitionSchema = "campaign.schema.json"
 // Definition is a campaign definition file (campaign.yaml), the operator's
 // description of one campaign; see schemas/campaign.schema.json.
 type Definition struct {
-	ID        string           `json:"id"`
-	Source    string           `json:"source"`
-	Subject   tenant.Localized `json:"subject"`
-	DueDate   string           `json:"dueDate,omitempty"`
-	IOService string           `json:"ioService,omitempty"`
-	Reminders *struct {
+	ID      string           `json:"id"`
+	Source  string           `json:"source"`
+	Subject tenant.Localized `json:"subject"`
+	DueDate string           `json:"dueDate,omitempty"`
+	// Description of every debt position; AmountCents a flat amount for
+	// every debtor (otherwise the source's amount column).
+	Description string `json:"description,omitempty"`
+	AmountCents int64  `json:"amountCents,omitempty"`
+	IOService   string `json:"ioService,omitempty"`
+	Reminders   *struct {
 		DaysBefore []int `json:"daysBefore"`
 		Hour       int   `json:"hour,omitempty"`
 	} `json:"reminders,omitempty"`
@@ -134,6 +138,7 @@ func (d *Definition) Input(tenantID string) Input {
 		CampaignID: d.ID, TenantID: tenantID, Source: d.Source,
 		Subject: d.Subject.IT, SubjectEN: d.Subject.EN, DueDate: d.DueDate,
 		IOPurpose: d.IOService, Fallback: d.Fallback, IOMessage: d.IOMessage,
+		Description: d.Description, AmountCents: d.AmountCents,
 		BatchSize: d.Batch.Size, Parallel: d.Batch.Parallel,
 	}
 	if d.Reminders != nil {

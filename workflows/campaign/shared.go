@@ -62,6 +62,11 @@ type Input struct {
 	// sent at ReminderHour (default 9) Rome time by RemindersWorkflow.
 	ReminderDaysBefore []int
 	ReminderHour       int
+	// AmountCents, when positive, is every debtor's amount instead of the
+	// source's amount column; Description, when set, is every debt
+	// position's description (remittance) instead of the source's.
+	AmountCents int64  `json:",omitempty"`
+	Description string `json:",omitempty"`
 	// IOMessage, when set, is the App IO text per language (templates with
 	// the variables of appio.DefaultPaymentTemplates) instead of the built-in.
 	IOMessage map[string]appio.TextPair `json:",omitempty"`
