@@ -213,7 +213,11 @@ func (a *Activities) CreatePositions(ctx context.Context, b BatchInput) (BatchRe
 	var keys []string
 	for _, it := range items {
 		if it.State == StateStaged {
-			keys = append(keys, IUPD(t.ID, b.CampaignID, it.Seq))
+			iupd := IUPD(t.ID, b.CampaignID, it.Seq)
+			keys = append(keys, iupd)
+			for n := range b.Installments {
+				keys = append(keys, rataKey(iupd, n+1))
+			}
 		}
 	}
 	iuvs, err := a.IUV.AllocateBatch(ctx, t.FiscalCode, t.PagoPA.SegregationCode, keys)
@@ -235,7 +239,11 @@ func (a *Activities) CreatePositions(ctx context.Context, b BatchInput) (BatchRe
 			return
 		}
 		iupd := IUPD(t.ID, b.CampaignID, it.Seq)
-		state, nav, errText, err := a.createOne(ctx, t, gpd, b, it, iupd, iuvs[iupd])
+		rate, rerr := rateOf(t, b, it, iupd, iuvs)
+		state, nav, errText, err := a.createOne(ctx, t, gpd, b, it, iupd, iuvs[iupd], rate)
+		if rerr != nil {
+			state, errText, err = StatePositionFailed, rerr.Error(), nil
+		}
 		mu.Lock()
 		defer mu.Unlock()
 		if err != nil {
@@ -246,7 +254,11 @@ func (a *Activities) CreatePositions(ctx context.Context, b BatchInput) (BatchRe
 			}
 			return
 		}
-		ups = append(ups, PositionUpdate{Seq: it.Seq, State: state, IUPD: iupd, IUV: iuvs[iupd], NAV: nav, Error: errText})
+		up := PositionUpdate{Seq: it.Seq, State: state, IUPD: iupd, IUV: iuvs[iupd], NAV: nav, Error: errText}
+		if state == StatePublished {
+			up.Rate = rate
+		}
+		ups = append(ups, up)
 		if state == StatePublished {
 			res.Done++
 		} else {
@@ -269,12 +281,13 @@ func (a *Activities) CreatePositions(ctx context.Context, b BatchInput) (BatchRe
 
 // createOne returns the item's final position state, or an error when it must
 // be retried.
-func (a *Activities) createOne(ctx context.Context, t *tenant.Tenant, gpd *pagopa.GPDClient, b BatchInput, it Item, iupd, iuv string) (state, nav, errText string, err error) {
+func (a *Activities) createOne(ctx context.Context, t *tenant.Tenant, gpd *pagopa.GPDClient, b BatchInput, it Item, iupd, iuv string, rate []Rata) (state, nav, errText string, err error) {
 	nav, err = pagopa.NAVFromIUV(t.PagoPA.AuxDigit, t.PagoPA.ApplicationCode, iuv)
 	if err != nil {
 		return StatePositionFailed, "", err.Error(), nil
 	}
 	pos := a.position(t, b, it, iupd, iuv)
+	pos.PaymentOption = append(pos.PaymentOption, rateOptions(pos.PaymentOption[0], rate)...)
 	if verr := pos.Validate(); verr != nil {
 		return StatePositionFailed, nav, verr.Error(), nil
 	}
@@ -285,6 +298,50 @@ func (a *Activities) createOne(ctx context.Context, t *tenant.Tenant, gpd *pagop
 		return StatePositionFailed, nav, err.Error(), nil
 	}
 	return StatePublished, nav, "", nil
+}
+
+// rateOf is the installments of an item's position: amounts split by the
+// campaign's percentages, IUVs from the batch's allocation.
+func rateOf(t *tenant.Tenant, b BatchInput, it Item, iupd string, iuvs map[string]string) ([]Rata, error) {
+	if len(b.Installments) == 0 {
+		return nil, nil
+	}
+	amounts := splitAmount(it.AmountCents, b.Installments)
+	out := make([]Rata, len(b.Installments))
+	for i, in := range b.Installments {
+		if amounts[i] <= 0 {
+			return nil, fmt.Errorf("amount %d cents is too small for %d rate", it.AmountCents, len(b.Installments))
+		}
+		iuv := iuvs[rataKey(iupd, i+1)]
+		nav, err := pagopa.NAVFromIUV(t.PagoPA.AuxDigit, t.PagoPA.ApplicationCode, iuv)
+		if err != nil {
+			return nil, err
+		}
+		out[i] = Rata{N: i + 1, IUV: iuv, NAV: nav, AmountCents: amounts[i], DueDate: in.DueDate}
+	}
+	return out, nil
+}
+
+// rateOptions are the installment payment options (isPartialPayment) that
+// go with the single payment option single.
+func rateOptions(single pagopa.PaymentOption, rate []Rata) []pagopa.PaymentOption {
+	var out []pagopa.PaymentOption
+	for _, r := range rate {
+		o := single
+		d, _ := time.Parse("2006-01-02", r.DueDate)
+		rome, err := time.LoadLocation("Europe/Rome")
+		if err != nil {
+			rome = time.UTC
+		}
+		o.IUV, o.Amount, o.IsPartialPayment = r.IUV, r.AmountCents, true
+		o.DueDate = time.Date(d.Year(), d.Month(), d.Day(), 23, 59, 59, 0, rome)
+		o.Description = clip(fmt.Sprintf("Rata %d di %d - %s", r.N, len(rate), single.Description), 140)
+		o.Transfer = []pagopa.Transfer{single.Transfer[0]}
+		o.Transfer[0].Amount = r.AmountCents
+		o.Transfer[0].RemittanceInformation = o.Description
+		out = append(out, o)
+	}
+	return out
 }
 
 func (a *Activities) position(t *tenant.Tenant, b BatchInput, it Item, iupd, iuv string) pagopa.PaymentPosition {

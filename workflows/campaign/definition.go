@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"time"
 
 	"github.com/ponte-pa/ponte/connectors/appio"
 	"github.com/ponte-pa/ponte/internal/tenant"
@@ -28,8 +29,13 @@ type Definition struct {
 	// every debtor (otherwise the source's amount column).
 	Description string `json:"description,omitempty"`
 	AmountCents int64  `json:"amountCents,omitempty"`
-	IOService   string `json:"ioService,omitempty"`
-	Reminders   *struct {
+	// Installments (rate) offered besides the single payment.
+	Installments []struct {
+		DueDate string `json:"dueDate"`
+		Percent int    `json:"percent"`
+	} `json:"installments,omitempty"`
+	IOService string `json:"ioService,omitempty"`
+	Reminders *struct {
 		DaysBefore []int `json:"daysBefore"`
 		Hour       int   `json:"hour,omitempty"`
 	} `json:"reminders,omitempty"`
@@ -92,6 +98,12 @@ func LoadDefinition(path string) (*Definition, error) {
 	if err := json.Unmarshal(b, &d); err != nil {
 		return nil, cfgErr(tenant.Problem{Rule: "type", Message: err.Error()})
 	}
+	if probs := d.checkInstallments(); len(probs) > 0 {
+		for i := range probs {
+			probs[i].Line = schemas.LineOf(lines, probs[i].Pointer)
+		}
+		return nil, cfgErr(probs...)
+	}
 	if d.IOMessage != nil {
 		if _, err := ioTemplates(d.IOMessage); err != nil {
 			p := tenant.Problem{Pointer: "/ioMessage", Rule: "template", Message: err.Error(),
@@ -108,6 +120,37 @@ func LoadDefinition(path string) (*Definition, error) {
 		}
 	}
 	return &d, nil
+}
+
+// checkInstallments checks what the schema cannot: percentages that add up
+// to 100, dates in order, a single payment due no later than the first rata.
+func (d *Definition) checkInstallments() []tenant.Problem {
+	if len(d.Installments) == 0 {
+		return nil
+	}
+	var probs []tenant.Problem
+	sum, prev := 0, ""
+	for i, in := range d.Installments {
+		sum += in.Percent
+		if _, err := time.Parse("2006-01-02", in.DueDate); err != nil {
+			probs = append(probs, tenant.Problem{Pointer: fmt.Sprintf("/installments/%d/dueDate", i), Rule: "date",
+				Message: fmt.Sprintf("%q is not a calendar date", in.DueDate), Hint: "write an existing date as YYYY-MM-DD"})
+		} else if in.DueDate <= prev {
+			probs = append(probs, tenant.Problem{Pointer: fmt.Sprintf("/installments/%d/dueDate", i), Rule: "order",
+				Message: fmt.Sprintf("rata %d is due on %s, not after rata %d (%s)", i+1, in.DueDate, i, prev), Hint: "list the rate from the first due to the last"})
+		}
+		prev = in.DueDate
+	}
+	if sum != 100 {
+		probs = append(probs, tenant.Problem{Pointer: "/installments", Rule: "sum",
+			Message: fmt.Sprintf("the percentages add up to %d, not 100", sum), Hint: "make the rate's percent values add up to 100"})
+	}
+	if d.DueDate != "" && d.DueDate > d.Installments[0].DueDate {
+		probs = append(probs, tenant.Problem{Pointer: "/dueDate", Rule: "installments",
+			Message: fmt.Sprintf("the single payment is due on %s, after the first rata (%s)", d.DueDate, d.Installments[0].DueDate),
+			Hint:    "make dueDate no later than the first rata, or drop it to use the first rata's date"})
+	}
+	return probs
 }
 
 // Check compares a definition with the tenant it runs for: the source and
@@ -140,6 +183,12 @@ func (d *Definition) Input(tenantID string) Input {
 		IOPurpose: d.IOService, Fallback: d.Fallback, IOMessage: d.IOMessage,
 		Description: d.Description, AmountCents: d.AmountCents,
 		BatchSize: d.Batch.Size, Parallel: d.Batch.Parallel,
+	}
+	for _, r := range d.Installments {
+		in.Installments = append(in.Installments, Installment{DueDate: r.DueDate, Percent: r.Percent})
+	}
+	if in.DueDate == "" && len(in.Installments) > 0 {
+		in.DueDate = in.Installments[0].DueDate
 	}
 	if d.Reminders != nil {
 		in.ReminderDaysBefore = d.Reminders.DaysBefore

@@ -109,3 +109,51 @@ ioMessage:
 		t.Fatalf("subject that can exceed 120 characters: %v", err)
 	}
 }
+
+func TestSplitAmount(t *testing.T) {
+	cases := []struct {
+		total int64
+		pct   []int
+		want  []int64
+	}{
+		{10000, []int{50, 50}, []int64{5000, 5000}},
+		{10001, []int{50, 50}, []int64{5000, 5001}},
+		{1000, []int{33, 33, 34}, []int64{330, 330, 340}},
+		{999, []int{25, 25, 25, 25}, []int64{249, 249, 249, 252}},
+	}
+	for _, c := range cases {
+		var ins []Installment
+		for _, p := range c.pct {
+			ins = append(ins, Installment{Percent: p})
+		}
+		if got := splitAmount(c.total, ins); !reflect.DeepEqual(got, c.want) {
+			t.Errorf("splitAmount(%d, %v) = %v, want %v", c.total, c.pct, got, c.want)
+		}
+	}
+}
+
+func TestDefinitionInstallments(t *testing.T) {
+	write := func(t *testing.T, text string) string {
+		p := filepath.Join(t.TempDir(), "c.yaml")
+		if err := os.WriteFile(p, []byte(text), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	head := "id: tari-2026\nsource: s\nsubject: {it: TARI}\n"
+	d, err := LoadDefinition(write(t, head+"installments:\n  - {dueDate: \"2027-03-31\", percent: 40}\n  - {dueDate: \"2027-09-30\", percent: 60}\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	in := d.Input("esempio")
+	if in.DueDate != "2027-03-31" || len(in.Installments) != 2 || in.Installments[1] != (Installment{DueDate: "2027-09-30", Percent: 60}) {
+		t.Errorf("input %+v", in)
+	}
+	bad := head + "dueDate: \"2027-12-01\"\ninstallments:\n  - {dueDate: \"2027-09-30\", percent: 40}\n  - {dueDate: \"2027-03-31\", percent: 50}\n"
+	_, err = LoadDefinition(write(t, bad))
+	for _, want := range []string{"/installments: sum: the percentages add up to 90", "c.yaml:7: /installments/1/dueDate: order:", "c.yaml:4: /dueDate: installments:"} {
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("error lacks %q:\n%v", want, err)
+		}
+	}
+}

@@ -71,6 +71,7 @@ func paymentMessageFrom(ts *appio.TemplateSet, t *tenant.Tenant, b BatchInput, i
 	if err != nil {
 		return appio.NewMessage{}, err
 	}
+	md += rateText(it.Rate, lang)
 	rome, err := time.LoadLocation("Europe/Rome")
 	if err != nil {
 		rome = time.UTC
@@ -114,4 +115,39 @@ func ioTemplates(texts map[string]appio.TextPair) (*appio.TemplateSet, error) {
 	}
 	ioTemplateCache.Store(string(key), ts)
 	return ts, nil
+}
+
+// rateText lists an item's installments under the message, with their own
+// notice numbers (the payment data of the message is the single payment).
+func rateText(rate []Rata, lang string) string {
+	if len(rate) == 0 {
+		return ""
+	}
+	var b strings.Builder
+	if lang == "en" {
+		b.WriteString("\n\nYou can also pay in instalments, each with its own notice code:\n")
+	} else {
+		b.WriteString("\n\nPuoi anche pagare a rate, ognuna con il suo codice avviso:\n")
+	}
+	for _, r := range rate {
+		d, _ := time.Parse("2006-01-02", r.DueDate)
+		if lang == "en" {
+			fmt.Fprintf(&b, "- instalment %d of %d: **%s** by **%s**, notice code `%s`\n", r.N, len(rate), appio.FormatEuro(r.AmountCents, lang), d.Format("02/01/2006"), groupNAV(r.NAV))
+		} else {
+			fmt.Fprintf(&b, "- rata %d di %d: **%s** entro il **%s**, codice avviso `%s`\n", r.N, len(rate), appio.FormatEuro(r.AmountCents, lang), d.Format("02/01/2006"), groupNAV(r.NAV))
+		}
+	}
+	return b.String()
+}
+
+// groupNAV writes a notice number in groups of four digits, as printed.
+func groupNAV(nav string) string {
+	var b strings.Builder
+	for i, r := range nav {
+		if i > 0 && i%4 == 0 {
+			b.WriteByte(' ')
+		}
+		b.WriteRune(r)
+	}
+	return b.String()
 }

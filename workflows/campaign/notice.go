@@ -37,6 +37,14 @@ func noticeFor(t *tenant.Tenant, subject, dueDate string, it Item, lang string) 
 		Options: []notice.Option{{NAV: it.NAV, AmountCents: it.AmountCents, DueDate: notice.NewDate(d.Year(), d.Month(), d.Day())}},
 		Lang:    lang,
 	}
+	for _, r := range it.Rate {
+		rd, err := time.Parse("2006-01-02", r.DueDate)
+		if err != nil {
+			return notice.Notice{}, fmt.Errorf("rata %d due date %q: %w", r.N, r.DueDate, err)
+		}
+		n.Options = append(n.Options, notice.Option{NAV: r.NAV, AmountCents: r.AmountCents,
+			DueDate: notice.NewDate(rd.Year(), rd.Month(), rd.Day()), Installment: r.N, Of: len(it.Rate)})
+	}
 	if err := n.Validate(); err != nil {
 		return notice.Notice{}, err
 	}

@@ -62,6 +62,11 @@ type Input struct {
 	// sent at ReminderHour (default 9) Rome time by RemindersWorkflow.
 	ReminderDaysBefore []int
 	ReminderHour       int
+	// Installments, when set, let debtors pay in rate as well as in one
+	// payment: each rata gets its own notice number (a payment option of
+	// the same debt position), due date and share of the amount. DueDate is
+	// then the due date of the single payment (default: the first rata's).
+	Installments []Installment `json:",omitempty"`
 	// AmountCents, when positive, is every debtor's amount instead of the
 	// source's amount column; Description, when set, is every debt
 	// position's description (remittance) instead of the source's.
@@ -90,6 +95,29 @@ func (in *Input) defaults() {
 	}
 }
 
+// Installment is one rata of a campaign: when it is due and which share
+// (percent) of each debtor's amount it asks for.
+type Installment struct {
+	DueDate string // YYYY-MM-DD
+	Percent int
+}
+
+// splitAmount divides total by the installments' percentages in cents; the
+// last rata takes the rounding remainder, so the parts always add up.
+func splitAmount(total int64, ins []Installment) []int64 {
+	out := make([]int64, len(ins))
+	var sum int64
+	for i, in := range ins {
+		if i == len(ins)-1 {
+			out[i] = total - sum
+			break
+		}
+		out[i] = total * int64(in.Percent) / 100
+		sum += out[i]
+	}
+	return out
+}
+
 // StageResult is what staging the source produced.
 type StageResult struct {
 	Read, Valid, Rejected int
@@ -106,6 +134,8 @@ type BatchInput struct {
 	IOPurpose  string
 	Fallback   string                    // see Input.Fallback
 	IOMessage  map[string]appio.TextPair `json:",omitempty"`
+	// Installments: see Input.Installments.
+	Installments []Installment `json:",omitempty"`
 }
 
 // BatchResult counts what one batch did. Counts are of items that reached a

@@ -60,6 +60,9 @@ type Item struct {
 	IOError       string
 	FallbackState string
 	FallbackError string
+	// Rate are the installments of the item's debt position, when the
+	// campaign offers payment in rate (empty otherwise).
+	Rate []Rata
 }
 
 // Store keeps campaign items and rejects in the state database.
@@ -108,6 +111,9 @@ func NewStore(ctx context.Context, db *store.DB) (*Store, error) {
 	if err := migrateMeta(ctx, db); err != nil {
 		return nil, err
 	}
+	if err := migrateInstallments(ctx, db); err != nil {
+		return nil, err
+	}
 	return &Store{db: db}, nil
 }
 
@@ -154,7 +160,11 @@ func (s *Store) Items(ctx context.Context, campaignID string, from, to int) ([]I
 	if err != nil {
 		return nil, err
 	}
-	return scanItems(rows)
+	items, err := scanItems(rows)
+	if err != nil {
+		return nil, err
+	}
+	return items, s.attachRate(ctx, campaignID, items)
 }
 
 // AllItems returns every item of a campaign, in source order.
@@ -164,7 +174,11 @@ func (s *Store) AllItems(ctx context.Context, campaignID string) ([]Item, error)
 	if err != nil {
 		return nil, err
 	}
-	return scanItems(rows)
+	items, err := scanItems(rows)
+	if err != nil {
+		return nil, err
+	}
+	return items, s.attachRate(ctx, campaignID, items)
 }
 
 // Rejects returns the rejected source rows of a campaign, by line.
@@ -198,6 +212,7 @@ func (s *Store) SetPosition(ctx context.Context, campaignID string, seq int, sta
 type PositionUpdate struct {
 	Seq                          int
 	State, IUPD, IUV, NAV, Error string
+	Rate                         []Rata // installments created with the position
 }
 
 // SetPositions records many position outcomes in one transaction (one
@@ -218,9 +233,22 @@ func (s *Store) SetPositions(ctx context.Context, campaignID string, ups []Posit
 	}
 	defer stmt.Close()
 	ts := now()
+	var rate *sql.Stmt
 	for _, u := range ups {
 		if _, err := stmt.ExecContext(ctx, u.State, u.IUPD, u.IUV, u.NAV, u.Error, ts, campaignID, u.Seq); err != nil {
 			return err
+		}
+		for _, r := range u.Rate {
+			if rate == nil {
+				if rate, err = tx.PrepareContext(ctx, s.db.Rebind(`INSERT INTO campaign_installments
+					(campaign_id, seq, n, iuv, nav, amount_cents, due_date) VALUES (?,?,?,?,?,?,?) ON CONFLICT DO NOTHING`)); err != nil {
+					return err
+				}
+				defer rate.Close()
+			}
+			if _, err := rate.ExecContext(ctx, campaignID, u.Seq, r.N, r.IUV, r.NAV, r.AmountCents, r.DueDate); err != nil {
+				return err
+			}
 		}
 	}
 	return tx.Commit()

@@ -92,7 +92,7 @@ func Workflow(ctx workflow.Context, in Input) (Progress, error) {
 				CampaignID: in.CampaignID, TenantID: in.TenantID,
 				From: b * in.BatchSize, To: min((b+1)*in.BatchSize, st.Valid),
 				Subject: in.Subject, SubjectEN: in.SubjectEN, DueDate: in.DueDate, IOPurpose: in.IOPurpose,
-				Fallback: in.Fallback, IOMessage: in.IOMessage,
+				Fallback: in.Fallback, IOMessage: in.IOMessage, Installments: in.Installments,
 			})
 		}
 		return batches

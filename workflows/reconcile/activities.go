@@ -213,10 +213,16 @@ func (a *Activities) FetchReceipts(ctx context.Context, in FetchInput) (FetchRes
 	for _, s := range seqs {
 		open[s] = true
 	}
+	// Every open item's single payment, and its rate when it has some.
 	var todo []campaign.Item
 	for _, it := range items {
 		if open[it.Seq] {
 			todo = append(todo, it)
+			for _, r := range it.Rate {
+				rt := it
+				rt.IUV, rt.NAV, rt.Rate = r.IUV, r.NAV, nil
+				todo = append(todo, rt)
+			}
 		}
 	}
 	var (
@@ -319,6 +325,30 @@ func (a *Activities) itemsByIUV(ctx context.Context, tenantID string, iuvs []str
 			return nil, err
 		}
 	}
+	// IUVs of rate belong to the item whose position holds them.
+	var rest []string
+	for _, iuv := range iuvs {
+		if _, ok := out[iuv]; !ok {
+			rest = append(rest, iuv)
+		}
+	}
+	if len(rest) == 0 {
+		return out, nil
+	}
+	owners, err := a.Store.Campaigns.RataByIUV(ctx, rest)
+	if err != nil {
+		return nil, err
+	}
+	for iuv, o := range owners {
+		items, err := a.Store.Campaigns.Items(ctx, o.CampaignID, o.Seq, o.Seq+1)
+		if err != nil {
+			return nil, err
+		}
+		if len(items) == 1 && items[0].IUPD == campaign.IUPD(tenantID, o.CampaignID, o.Seq) {
+			it := items[0]
+			out[iuv] = tenantItem{CampaignID: o.CampaignID, Seq: o.Seq, IUV: it.IUV, AmountCents: it.AmountCents, State: it.State}
+		}
+	}
 	return out, nil
 }
 
@@ -412,6 +442,55 @@ func (a *Activities) MatchReceipts(ctx context.Context, in StepInput) (MatchResu
 	return res, nil
 }
 
+// rateOf is the installments of an item's position (none for a single
+// payment).
+func (a *Activities) rateOf(ctx context.Context, it tenantItem) ([]campaign.Rata, error) {
+	items, err := a.Store.Campaigns.Items(ctx, it.CampaignID, it.Seq, it.Seq+1)
+	if err != nil || len(items) != 1 {
+		return nil, err
+	}
+	return items[0].Rate, nil
+}
+
+// rataAnomalies checks the receipts of a position offered in rate: each
+// IUV paid at most once and for its own amount, and no more paid in all
+// than the amount due (the single payment and a rata both paid).
+func rataAnomalies(base Anomaly, rs []StoredReceipt, it tenantItem, rate []campaign.Rata, paid int64) []Anomaly {
+	expected := map[string]int64{it.IUV: it.AmountCents}
+	for _, r := range rate {
+		expected[r.IUV] = r.AmountCents
+	}
+	var found []Anomaly
+	first := map[string]string{}
+	for _, r := range rs {
+		an := base
+		an.IUV, an.ReceiptID, an.PaidCents, an.ExpectedCents = r.IUV, r.ReceiptID, r.AmountCents, expected[r.IUV]
+		switch prev, dup := first[r.IUV]; {
+		case dup:
+			an.Kind = AnomalyDuplicate
+			an.DetailIT = fmt.Sprintf("Pagamento duplicato: la ricevuta %s (€ %s) ripete %s per lo IUV %s: rimborsare.", r.ReceiptID, euro(r.AmountCents), prev, r.IUV)
+			an.DetailEN = fmt.Sprintf("Duplicate payment: receipt %s (€ %s) repeats %s for IUV %s: refund it.", r.ReceiptID, euro(r.AmountCents), prev, r.IUV)
+			found = append(found, an)
+			continue
+		case r.AmountCents != expected[r.IUV]:
+			an.Kind = AnomalyAmountMismatch
+			an.DetailIT = fmt.Sprintf("Importo diverso: la ricevuta %s per lo IUV %s è di € %s, il dovuto è € %s.", r.ReceiptID, r.IUV, euro(r.AmountCents), euro(expected[r.IUV]))
+			an.DetailEN = fmt.Sprintf("Amount mismatch: receipt %s for IUV %s is € %s, the amount due is € %s.", r.ReceiptID, r.IUV, euro(r.AmountCents), euro(expected[r.IUV]))
+			found = append(found, an)
+		}
+		first[r.IUV] = r.ReceiptID
+	}
+	if len(found) == 0 && paid > it.AmountCents {
+		last := rs[len(rs)-1]
+		an := base
+		an.Kind, an.ReceiptID, an.PaidCents = AnomalyDuplicate, last.ReceiptID, paid
+		an.DetailIT = fmt.Sprintf("Pagamento in eccesso: pagati € %s su € %s dovuti (unica soluzione e rate): rimborsare l'eccedenza.", euro(paid), euro(it.AmountCents))
+		an.DetailEN = fmt.Sprintf("Overpayment: € %s paid of € %s due (single payment and rate): refund the excess.", euro(paid), euro(it.AmountCents))
+		found = append(found, an)
+	}
+	return found
+}
+
 func euro(cents int64) string { return fmt.Sprintf("%d,%02d", cents/100, cents%100) }
 
 // settle recomputes one item's payment from all its matched receipts and
@@ -440,7 +519,13 @@ func (a *Activities) settle(ctx context.Context, org, date string, it tenantItem
 	}
 	var found []Anomaly
 	base := Anomaly{Org: org, IUV: it.IUV, CampaignID: it.CampaignID, Seq: it.Seq, ExpectedCents: it.AmountCents, FoundOn: date}
-	if len(rs) > 1 {
+	rate, err := a.rateOf(ctx, it)
+	if err != nil {
+		return "", 0, err
+	}
+	if len(rate) > 0 {
+		found = append(found, rataAnomalies(base, rs, it, rate, paid)...)
+	} else if len(rs) > 1 {
 		for _, r := range rs[1:] {
 			an := base
 			an.Kind, an.ReceiptID, an.PaidCents = AnomalyDuplicate, r.ReceiptID, r.AmountCents
