@@ -120,6 +120,9 @@ reminders:
   daysBefore: [7, 1]         # App IO or email to debtors who have not paid yet
   hour: 9
 fallback: email              # email with the notice PDF, else the print batch
+# installments:              # payment in rate besides the single payment (percentages add up to 100)
+#   - {dueDate: "2027-03-31", percent: 50}
+#   - {dueDate: "2027-09-30", percent: 50}
 # ioMessage:                 # your own App IO text instead of the built-in one (it required, en optional);
 #   it:                      # variables: name organization subject amount due_date nav
 #     subject: "{{clip 80 .subject}}: avviso di pagamento"
