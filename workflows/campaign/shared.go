@@ -72,6 +72,12 @@ type Input struct {
 	// position's description (remittance) instead of the source's.
 	AmountCents int64  `json:",omitempty"`
 	Description string `json:",omitempty"`
+	// WindowsPerRun is how many windows of Parallel batches one workflow run
+	// handles before it continues as new (default 100, about 6,000 history
+	// events); Resume is what a continued run starts from (set by the
+	// workflow itself).
+	WindowsPerRun int     `json:",omitempty"`
+	Resume        *Resume `json:",omitempty"`
 	// IOMessage, when set, is the App IO text per language (templates with
 	// the variables of appio.DefaultPaymentTemplates) instead of the built-in.
 	IOMessage map[string]appio.TextPair `json:",omitempty"`
@@ -93,6 +99,17 @@ func (in *Input) defaults() {
 	if in.Parallel <= 0 {
 		in.Parallel = 4
 	}
+	if in.WindowsPerRun <= 0 {
+		in.WindowsPerRun = 100
+	}
+}
+
+// Resume carries a campaign into the next run after continue-as-new: the
+// staging result, the first batch not started yet and the progress so far.
+type Resume struct {
+	Stage     StageResult
+	NextBatch int
+	Progress  Progress
 }
 
 // Installment is one rata of a campaign: when it is due and which share

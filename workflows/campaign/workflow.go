@@ -21,6 +21,9 @@ var a *Activities
 func Workflow(ctx workflow.Context, in Input) (Progress, error) {
 	in.defaults()
 	p := Progress{Phase: "staging", StartedAt: workflow.Now(ctx)}
+	if in.Resume != nil {
+		p = in.Resume.Progress
+	}
 	if err := workflow.SetQueryHandler(ctx, QueryProgress, func() (Progress, error) { return p, nil }); err != nil {
 		return p, err
 	}
@@ -28,6 +31,9 @@ func Workflow(ctx workflow.Context, in Input) (Progress, error) {
 	// (tenant, source) that reconciliation reads; campaigns started before it
 	// run as they did and ignore a cancel.
 	cancellable := workflow.GetVersion(ctx, "cancel", workflow.DefaultVersion, 1) >= 1
+	// Version 1 of "continue-as-new" hands a long campaign over to a fresh
+	// run every WindowsPerRun windows, so that no history grows without bound.
+	canContinue := workflow.GetVersion(ctx, "continue-as-new", workflow.DefaultVersion, 1) >= 1
 	pauseCh := workflow.GetSignalChannel(ctx, SignalPause)
 	resumeCh := workflow.GetSignalChannel(ctx, SignalResume)
 	cancelCh := workflow.GetSignalChannel(ctx, SignalCancel)
@@ -56,17 +62,23 @@ func Workflow(ctx workflow.Context, in Input) (Progress, error) {
 		HeartbeatTimeout:    30 * time.Second,
 		RetryPolicy:         retry,
 	})
-	if cancellable {
-		if err := workflow.ExecuteActivity(stageCtx, a.RecordCampaign, in).Get(ctx, nil); err != nil {
+	var st StageResult
+	startBatch := 0
+	if in.Resume != nil {
+		// A run continued from an earlier one: staging is done.
+		st, startBatch = in.Resume.Stage, in.Resume.NextBatch
+	} else {
+		if cancellable {
+			if err := workflow.ExecuteActivity(stageCtx, a.RecordCampaign, in).Get(ctx, nil); err != nil {
+				return p, err
+			}
+		}
+		if err := workflow.ExecuteActivity(stageCtx, a.StageDebtors, in).Get(ctx, &st); err != nil {
 			return p, err
 		}
+		p.Read, p.Valid, p.Rejected = st.Read, st.Valid, st.Rejected
+		p.Batches = (st.Valid + in.BatchSize - 1) / in.BatchSize
 	}
-	var st StageResult
-	if err := workflow.ExecuteActivity(stageCtx, a.StageDebtors, in).Get(ctx, &st); err != nil {
-		return p, err
-	}
-	p.Read, p.Valid, p.Rejected = st.Read, st.Valid, st.Rejected
-	p.Batches = (st.Valid + in.BatchSize - 1) / in.BatchSize
 
 	batchOpts := func(queue string) workflow.Context {
 		return workflow.WithActivityOptions(ctx, workflow.ActivityOptions{
@@ -100,7 +112,25 @@ func Workflow(ctx workflow.Context, in Input) (Progress, error) {
 
 	// A cancel lets the batches in flight finish (their items then have a
 	// known state) and stops before the next step.
-	for first := 0; first < p.Batches && !stopped(); first += in.Parallel {
+	windows := 0
+	for first := startBatch; first < p.Batches && !stopped(); first += in.Parallel {
+		if canContinue && windows > 0 && (windows >= in.WindowsPerRun || workflow.GetInfo(ctx).GetContinueAsNewSuggested()) {
+			// Signals not handled yet go along with the state.
+			for pauseCh.ReceiveAsync(nil) {
+				p.Paused = true
+			}
+			for resumeCh.ReceiveAsync(nil) {
+				p.Paused = false
+			}
+			for cancelCh.ReceiveAsync(nil) {
+				p.CancelRequested = true
+			}
+			if !stopped() {
+				in.Resume = &Resume{Stage: st, NextBatch: first, Progress: p}
+				return p, workflow.NewContinueAsNewError(ctx, WorkflowName, in)
+			}
+		}
+		windows++
 		if err := workflow.Await(ctx, func() bool { return !p.Paused || stopped() }); err != nil {
 			return p, err
 		}
