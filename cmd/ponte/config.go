@@ -68,6 +68,7 @@ func runConfigSample(_ context.Context, args []string) error {
 	ioURL := fs.String("io-url", "http://127.0.0.1:18082/api/v1", "App IO base URL to write in the sample (default: ponte mocks)")
 	smtp := fs.String("smtp", "", "SMTP relay host:port for the email fallback (e.g. 127.0.0.1:18025 for ponte mocks, with --smtp-ca); empty: no email channel")
 	idpURL := fs.String("idp-url", "http://127.0.0.1:18084", "base URL of the SPID IdP the sample trusts (default: ponte mocks); empty: no SPID login")
+	cieURL := fs.String("cie-url", "http://127.0.0.1:18086", "base URL of the CIE identity provider the sample trusts (default: ponte mocks); empty: no CIE login")
 	publicURL := fs.String("public-url", tenant.DefaultPublicURL, "public URL of the HTTP gateway ('ponte serve --http'); the sample's SP lives at <public-url>/t/esempio")
 	if err := parse(fs, args); err != nil {
 		return err
@@ -80,7 +81,7 @@ func runConfigSample(_ context.Context, args []string) error {
 		vars["SMTPAddr"] = *smtp
 	}
 	if *idpURL != "" {
-		vars["IdPURL"], vars["PublicURL"] = *idpURL, *publicURL
+		vars["IdPURL"], vars["PublicURL"], vars["CIEIdPURL"] = *idpURL, *publicURL, *cieURL
 	}
 	path, err := tenant.WriteSample(fs.Arg(0), vars)
 	if err != nil {

@@ -15,12 +15,14 @@ import (
 	"github.com/ponte-pa/ponte/internal/store"
 	"github.com/ponte-pa/ponte/internal/tenant"
 	"github.com/ponte-pa/ponte/mocks/mockset"
+	"github.com/ponte-pa/ponte/mocks/spididp"
 )
 
 // demoSPIDResult is what the SPID part of the demo did.
 type demoSPIDResult struct {
 	LandingURL string
 	Citizen    *gateway.Citizen
+	CIECitizen *gateway.Citizen // logged in with "Entra con CIE"
 	// Stop shuts the gateway down.
 	Stop func()
 }
@@ -48,7 +50,7 @@ func demoSPID(ctx context.Context, w io.Writer, dir string, mocks *mockset.Set, 
 		res.Stop()
 		return nil, fmt.Errorf("SPID login: %w", err)
 	}
-	if err := tenant.AddSampleSPID(dir, mocks.IdPURL, "http://"+l.Addr().String()); err != nil {
+	if err := tenant.AddSampleSPIDWithCIE(dir, mocks.IdPURL, mocks.CIEURL, "http://"+l.Addr().String()); err != nil {
 		return fail(err)
 	}
 	t, err := tenant.Load(filepath.Join(dir, "tenant.yaml"))
@@ -67,8 +69,10 @@ func demoSPID(ctx context.Context, w io.Writer, dir string, mocks *mockset.Set, 
 	if err != nil {
 		return fail(err)
 	}
-	if err := mocks.IdP.RegisterSP(md); err != nil {
-		return fail(err)
+	for _, idp := range []*spididp.Server{mocks.IdP, mocks.CIE} {
+		if err := idp.RegisterSP(md); err != nil {
+			return fail(err)
+		}
 	}
 	srv.Handler = gw
 	go func() { _ = srv.Serve(l) }()
@@ -83,8 +87,15 @@ func demoSPID(ctx context.Context, w io.Writer, dir string, mocks *mockset.Set, 
 	res.Citizen = ct
 	fmt.Fprintf(w, "SPID login OK: %s %s %s L%d via %s (landing page → IdP login form → signed assertion → ACS → comune's application)\n",
 		ct.Name, ct.FamilyName, ct.FiscalNumber, ct.Level, ct.IdPName)
+	cie, _, err := gateway.NewBrowser().LoginWithCIE(lctx, res.LandingURL, "mario", "password")
+	if err != nil {
+		return fail(fmt.Errorf("CIE: %w", err))
+	}
+	res.CIECitizen = cie
+	fmt.Fprintf(w, "CIE login OK:  %s %s %s L%d via %s (\"Entra con CIE\" button, CIE attribute set)\n",
+		cie.Name, cie.FamilyName, cie.FiscalNumber, cie.Level, cie.IdPName)
 	if keep {
-		fmt.Fprintf(w, "  %s   SPID login of the sample comune (users mario or anna, password \"password\")\n", res.LandingURL)
+		fmt.Fprintf(w, "  %s   SPID and CIE login of the sample comune (users mario or anna, password \"password\")\n", res.LandingURL)
 	}
 	return res, nil
 }

@@ -50,10 +50,11 @@ func TestDemoSPID(t *testing.T) {
 	}
 	defer res.Stop()
 	if !strings.Contains(out.String(), "SPID login OK: Mario Rossi RSSMRA80A01H501U L2 via Mock SPID IdP") ||
-		!strings.Contains(out.String(), res.LandingURL+"   SPID login of the sample comune") {
+		!strings.Contains(out.String(), "CIE login OK:  Mario Rossi RSSMRA80A01H501U L3 via Mock CIE IdP") ||
+		!strings.Contains(out.String(), res.LandingURL+"   SPID and CIE login of the sample comune") {
 		t.Errorf("demo output:\n%s", out.String())
 	}
-	if !strings.HasSuffix(res.LandingURL, "/t/esempio/") || res.Citizen.IdP != mocks.IdPURL {
+	if !strings.HasSuffix(res.LandingURL, "/t/esempio/") || res.Citizen.IdP != mocks.IdPURL || res.CIECitizen.IdP != mocks.CIEURL {
 		t.Errorf("result %+v %+v", res, res.Citizen)
 	}
 	var vout, verr bytes.Buffer

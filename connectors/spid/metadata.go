@@ -172,14 +172,32 @@ func CIEMetadataElement(cfg SPConfig, id string) (*etree.Element, error) {
 	if cfg.CIE == nil || cfg.CIE.Municipality == "" {
 		return nil, fmt.Errorf("spid: invalid SP config: CIE.Municipality is required for CIE metadata")
 	}
+	// Only the attribute sets CIE can satisfy go into CIE metadata (an SP
+	// may also ask SPID for more, e.g. email, in other sets).
+	var bad error
+	n := 0
 	for i, s := range cfg.withDefaults().AttributeSets {
-		for _, a := range s.Attributes {
-			if !contains(CIEAttributes, a) {
-				return nil, fmt.Errorf("spid: invalid SP config: AttributeSets[%d]: %q is not released by CIE", i, a)
-			}
+		if ok, a := cieSet(s); ok {
+			n++
+		} else if bad == nil {
+			bad = fmt.Errorf("AttributeSets[%d]: %q is not released by CIE", i, a)
 		}
 	}
+	if n == 0 {
+		return nil, fmt.Errorf("spid: invalid SP config: no attribute set asks only for CIE attributes (%s); %w", strings.Join(CIEAttributes, ", "), bad)
+	}
 	return metadataElement(cfg, id, true)
+}
+
+// cieSet reports whether CIE releases every attribute of s, or names the
+// first it does not.
+func cieSet(s AttrSet) (bool, string) {
+	for _, a := range s.Attributes {
+		if !contains(CIEAttributes, a) {
+			return false, a
+		}
+	}
+	return true, ""
 }
 
 // SignedCIEMetadata returns the signed CIE metadata.
@@ -234,6 +252,9 @@ func metadataElement(cfg SPConfig, id string, cie bool) (*etree.Element, error) 
 		e.CreateAttr("Location", a.Location)
 	}
 	for _, s := range c.AttributeSets {
+		if ok, _ := cieSet(s); cie && !ok {
+			continue
+		}
 		e := sp.CreateElement("md:AttributeConsumingService")
 		e.CreateAttr("index", strconv.Itoa(s.Index))
 		sn := e.CreateElement("md:ServiceName")

@@ -117,6 +117,9 @@ func NewSP(cfg SPConfig, idps IdPRegistry, store RequestStore, opts Options) (*S
 	sp.jwks, _ = json.Marshal(set)
 	m := http.NewServeMux()
 	m.HandleFunc("GET /spid/metadata", sp.handleMetadata)
+	if cfg.CIE != nil {
+		m.HandleFunc("GET /spid/metadata/cie", sp.handleCIEMetadata)
+	}
 	m.HandleFunc("GET /spid/login", sp.handleLogin)
 	m.HandleFunc("POST /spid/acs", sp.handleACS)
 	m.HandleFunc("/spid/slo", sp.handleSLO)
@@ -181,6 +184,19 @@ func (sp *SP) attrSet(i int) []string {
 
 // Metadata returns the signed SP metadata with a fresh ID.
 func (sp *SP) Metadata() ([]byte, error) { return SignedMetadata(sp.cfg, newID()) }
+
+// handleCIEMetadata serves the signed metadata for the CIE federation
+// (cie: extensions, CIE attribute sets only).
+func (sp *SP) handleCIEMetadata(w http.ResponseWriter, _ *http.Request) {
+	b, err := SignedCIEMetadata(sp.cfg, newID())
+	if err != nil {
+		sp.opts.Logger.Error("spid: CIE metadata", "err", err)
+		sp.errorPage(w, http.StatusInternalServerError, Message{"Errore interno.", "Internal error."}, "")
+		return
+	}
+	w.Header().Set("Content-Type", "application/samlmetadata+xml")
+	_, _ = w.Write(b)
+}
 
 func (sp *SP) handleMetadata(w http.ResponseWriter, _ *http.Request) {
 	b, err := sp.Metadata()

@@ -261,7 +261,28 @@ func (b *Browser) LoginWithSPID(ctx context.Context, landingURL, idpName, user, 
 	if idp == nil {
 		return nil, p, fmt.Errorf("SPID login: no identity provider %q on %s", idpName, landingURL)
 	}
-	if p, err = b.Get(ctx, idp.URL); err != nil {
+	return b.loginAt(ctx, idp.URL, user, password)
+}
+
+// LoginWithCIE is LoginWithSPID through the landing page's "Entra con CIE"
+// button.
+func (b *Browser) LoginWithCIE(ctx context.Context, landingURL, user, password string) (*Citizen, *Page, error) {
+	p, err := b.Get(ctx, landingURL)
+	if err != nil {
+		return nil, nil, err
+	}
+	links := p.Links("cie-idp")
+	if p.Status != http.StatusOK || len(links) == 0 {
+		return nil, p, &LoginError{Status: p.Status, URL: p.URL.String(), Text: "no \"Entra con CIE\" button: " + textOf(p.doc)}
+	}
+	return b.loginAt(ctx, links[0].URL, user, password)
+}
+
+// loginAt follows a login link of the landing page through the IdP's form
+// back to the comune's application page.
+func (b *Browser) loginAt(ctx context.Context, loginURL, user, password string) (*Citizen, *Page, error) {
+	p, err := b.Get(ctx, loginURL)
+	if err != nil {
 		return nil, nil, err
 	}
 	// At the IdP: its login form, unless it answers straight away.

@@ -10,6 +10,8 @@ import (
 	"time"
 
 	"github.com/lestrrat-go/jwx/v2/jwt"
+
+	"github.com/ponte-pa/ponte/connectors/spid"
 )
 
 // The pages are for citizens: Italian first, English beside it, no
@@ -43,13 +45,15 @@ var pages = template.Must(template.New("pages").Parse(`
 {{define "landing"}}{{template "head" .}}
 {{if .LoggedOut}}<p class="notice" id="logged-out">Sei uscito dai servizi online. <span lang="en">You have logged out.</span></p>{{end}}
 <h1>Servizi online <span lang="en">/ Online services</span></h1>
-<p>Accedi con la tua identità digitale SPID.<br><span lang="en">Log in with your SPID digital identity.</span></p>
+<p>Accedi con la tua identità digitale SPID{{if .CIE}} o con la CIE{{end}}.<br><span lang="en">Log in with your SPID digital identity{{if .CIE}} or your CIE{{end}}.</span></p>
 <details class="spid" open>
 <summary class="spid-button" aria-haspopup="true">{{.Icon}}<span>Entra con SPID</span></summary>
 <ul class="spid-idps" id="spid-idps">
 {{range .IdPs}}<li><a class="spid-idp" href="{{$.Login}}?idp={{.EntityID}}&amp;level={{$.Level}}&amp;next={{$.Next}}">{{.Name}}</a></li>
 {{else}}<li><p class="error">Nessun identity provider disponibile in questo momento: riprova tra poco.<br><span lang="en">No identity provider is available right now: please try again shortly.</span></p></li>
 {{end}}</ul></details>
+{{with .CIE}}<p><a class="spid-button cie-idp" id="cie-login" href="{{$.Login}}?idp={{.EntityID}}&amp;level={{.Level}}&amp;attrs={{.Attrs}}&amp;next={{$.Next}}">Entra con CIE</a><br>
+<span class="small">Carta d'Identità Elettronica <span lang="en">/ Electronic Identity Card</span></span></p>{{end}}
 <p class="small"><a href="https://www.spid.gov.it/cos-e-spid/">Maggiori informazioni su SPID</a> ·
 <a href="https://www.spid.gov.it/cos-e-spid/come-attivare-spid/">Non hai SPID?</a> ·
 <a href="https://www.spid.gov.it/serve-aiuto/">Serve aiuto?</a><br>
@@ -59,7 +63,7 @@ Livello richiesto <span lang="en">/ Level requested</span>: <span id="level">SPI
 
 {{define "app"}}{{template "head" .}}
 <h1>Benvenuto/a, {{.Citizen.Name}} {{.Citizen.FamilyName}} <span lang="en">/ Welcome</span></h1>
-<p>Hai effettuato l'accesso con SPID. <span lang="en">You are logged in with SPID.</span></p>
+<p>Hai effettuato l'accesso con la tua identità digitale. <span lang="en">You are logged in with your digital identity.</span></p>
 <dl>
 <dt>Codice fiscale <span lang="en">/ Fiscal number</span></dt><dd id="fiscalNumber">{{.Citizen.FiscalNumber}}</dd>
 <dt>Nome <span lang="en">/ Name</span></dt><dd id="name">{{.Citizen.Name}}</dd>
@@ -116,9 +120,21 @@ func (g *Gateway) handleIndex(w http.ResponseWriter, _ *http.Request) {
 }
 
 func (s *Site) handleLanding(w http.ResponseWriter, r *http.Request) {
+	// The CIE identity provider gets its own button, not a place in the
+	// SPID list; it shows once its metadata is loaded.
+	var idps []*spid.IdP
+	var cie map[string]any
+	c := s.Tenant.SPID.CIE
+	for _, p := range s.Registry.List() {
+		if c != nil && p.EntityID == c.IdP {
+			cie = map[string]any{"EntityID": p.EntityID, "Level": c.Level, "Attrs": c.AttributeIndex}
+			continue
+		}
+		idps = append(idps, p)
+	}
 	render(w, http.StatusOK, "landing", map[string]any{
 		"Title": s.Tenant.Name.IT + " — Entra con SPID", "Name": s.Tenant.Name, "Icon": spidIcon,
-		"IdPs": s.Registry.List(), "Login": s.path + "/spid/login", "Level": s.Tenant.SPID.Level,
+		"IdPs": idps, "CIE": cie, "Login": s.path + "/spid/login", "Level": s.Tenant.SPID.Level,
 		"Next": s.path + "/app/", "LoggedOut": r.URL.Query().Get("logout") == "1",
 	})
 }

@@ -78,7 +78,7 @@ func WriteSample(dir string, vars map[string]string) (tenantPath string, err err
 		return "", err
 	}
 	if vars["IdPURL"] != "" {
-		if err := AddSampleSPID(dir, vars["IdPURL"], vars["PublicURL"]); err != nil {
+		if err := AddSampleSPIDWithCIE(dir, vars["IdPURL"], vars["CIEIdPURL"], vars["PublicURL"]); err != nil {
 			return "", err
 		}
 	}
@@ -92,7 +92,16 @@ spid:
   spConfig: spid/sp.yaml
   idpMetadata:
     - "{{.IdPURL}}/metadata"
+{{- if .CIEIdPURL}}
+    - "{{.CIEIdPURL}}/metadata"
+{{- end}}
   level: 2
+{{- if .CIEIdPURL}}
+  # "Entra con CIE": the CIE identity provider, asked for the CIE attribute set of sp.yaml.
+  cie:
+    idp: "{{.CIEIdPURL}}"
+    attributeIndex: 1
+{{- end}}
 `
 
 // AddSampleSPID gives the sample comune in dir (written by WriteSample) SPID login:
@@ -100,10 +109,18 @@ spid:
 // fresh key and certificate in the SPID SP profile, and a spid block in tenant.yaml
 // trusting the IdP whose metadata is at idpURL/metadata.
 func AddSampleSPID(dir, idpURL, publicURL string) error {
+	return AddSampleSPIDWithCIE(dir, idpURL, "", publicURL)
+}
+
+// AddSampleSPIDWithCIE is AddSampleSPID that, with cieURL set (the base URL
+// of a CIE identity provider, e.g. the mock's), also offers login with the
+// CIE through the IdP whose metadata is at cieURL/metadata.
+func AddSampleSPIDWithCIE(dir, idpURL, cieURL, publicURL string) error {
 	if publicURL == "" {
 		publicURL = DefaultPublicURL
 	}
-	vars := map[string]string{"IdPURL": strings.TrimRight(idpURL, "/"), "PublicURL": strings.TrimRight(publicURL, "/")}
+	vars := map[string]string{"IdPURL": strings.TrimRight(idpURL, "/"), "PublicURL": strings.TrimRight(publicURL, "/"),
+		"CIEIdPURL": strings.TrimRight(cieURL, "/")}
 	tenantPath := filepath.Join(dir, "tenant.yaml")
 	cur, err := os.ReadFile(tenantPath)
 	if err != nil {

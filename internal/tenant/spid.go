@@ -2,6 +2,7 @@ package tenant
 
 import (
 	"crypto/x509"
+	"encoding/json"
 	"encoding/pem"
 	"errors"
 	"fmt"
@@ -9,6 +10,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 
 	"github.com/ponte-pa/ponte/connectors/spid"
@@ -35,6 +37,9 @@ type SPID struct {
 	Registry *SPIDRegistry `json:"registry,omitempty"`
 	// Level is the SPID level requested at login (default 2).
 	Level int `json:"level,omitempty"`
+	// CIE, when set, offers login with the Carta d'Identità Elettronica
+	// through one of the trusted IdPs.
+	CIE *CIELogin `json:"cie,omitempty"`
 
 	// SP is the loaded SP configuration, key and certificate included.
 	SP spid.SPConfig `json:"-"`
@@ -43,6 +48,16 @@ type SPID struct {
 	StaticIdPs []*spid.IdP `json:"-"`
 	// IdPURLs are the http(s) entries of IdPMetadata, for the gateway to fetch.
 	IdPURLs []string `json:"-"`
+}
+
+// CIELogin is login with the CIE through the same SP.
+type CIELogin struct {
+	// IdP is the entityID of the CIE identity provider (one of the trusted).
+	IdP string `json:"idp"`
+	// AttributeIndex is the SP attribute set requested at CIE login.
+	AttributeIndex int `json:"attributeIndex"`
+	// Level requested (default 3).
+	Level int `json:"level,omitempty"`
 }
 
 // SPIDRegistry is a signed metadata aggregate of IdPs (AgID's registry).
@@ -122,6 +137,29 @@ func checkSPID(root map[string]any, dir string, already []schemas.Problem) ([]sc
 				add("/spid/spConfig", "acs",
 					fmt.Sprintf("%s: acs[%d].location %q is not served by the gateway", spPath, i, a.Location),
 					fmt.Sprintf("use %s/spid/acs, or leave acs out to get it by default", base))
+			}
+		}
+		if cie, ok := blk["cie"].(map[string]any); ok {
+			idx, _ := cie["attributeIndex"].(json.Number)
+			n, _ := idx.Int64()
+			var set *spid.AttrSet
+			for i := range cfg.AttributeSets {
+				if int64(cfg.AttributeSets[i].Index) == n {
+					set = &cfg.AttributeSets[i]
+				}
+			}
+			switch {
+			case set == nil:
+				add("/spid/cie/attributeIndex", "attributeSet", fmt.Sprintf("%s has no attribute set with index %d", spPath, n),
+					"add to attributeSets in "+spPath+" a set with index "+idx.String()+" and the CIE attributes name, familyName, dateOfBirth, fiscalNumber")
+			default:
+				for _, a := range set.Attributes {
+					if !slices.Contains(spid.CIEAttributes, a) {
+						add("/spid/cie/attributeIndex", "attributeSet", fmt.Sprintf("%s: attribute set %d asks for %q, which CIE does not release", spPath, n, a),
+							"keep only name, familyName, dateOfBirth and fiscalNumber in the CIE attribute set")
+						break
+					}
+				}
 			}
 		}
 		for _, f := range fc.IdPMetadata {
@@ -230,6 +268,9 @@ func (t *Tenant) attachSPID(l *loadedSPID) {
 	}
 	if s.Level == 0 {
 		s.Level = 2
+	}
+	if s.CIE != nil && s.CIE.Level == 0 {
+		s.CIE.Level = 3
 	}
 	s.SP, s.StaticIdPs, s.IdPURLs = l.sp, l.static, l.urls
 }

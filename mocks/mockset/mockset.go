@@ -37,8 +37,10 @@ type Options struct {
 	// NodoPort serves the Nodo simulator's /__mock/ API (pay a notice on
 	// the GPD mock or against an EC SOAP endpoint).
 	NodoPort int
-	// IdPPort serves the mock SPID IdP (metadata at /metadata).
+	// IdPPort serves the mock SPID IdP (metadata at /metadata), CIEPort a
+	// second mock IdP that plays the CIE identity provider.
 	IdPPort int
+	CIEPort int
 	// LegacyPort serves the tributi back office mock (REST and SOAP),
 	// seeded with LegacyDebtors.
 	LegacyPort    int
@@ -63,9 +65,11 @@ type Set struct {
 	// the tributi back office.
 	Nodo   *nodomock.Simulator
 	IdP    *spididp.Server
+	CIE    *spididp.Server
 	Legacy *legacymock.Server
-	// NodoURL, IdPURL (also the IdP's entityID) and LegacyURL are base URLs.
-	NodoURL, IdPURL, LegacyURL string
+	// NodoURL, IdPURL and CIEURL (also the IdPs' entityIDs) and LegacyURL
+	// are base URLs.
+	NodoURL, IdPURL, CIEURL, LegacyURL string
 	// GPDURL is the GPD base URL (what a tenant config puts in
 	// pagopa.gpd.baseURL); IOURL the App IO base URL including /api/v1.
 	GPDURL string
@@ -136,6 +140,18 @@ func Start(opts Options) (*Set, error) {
 		return nil, fmt.Errorf("SPID IdP mock: %w", err)
 	}
 	s.serveListener(l, s.IdP)
+
+	if l, err = net.Listen("tcp", net.JoinHostPort(opts.Host, fmt.Sprint(opts.CIEPort))); err != nil {
+		s.Close()
+		return nil, fmt.Errorf("CIE IdP mock: %w", err)
+	}
+	s.CIEURL = "http://" + l.Addr().String()
+	if s.CIE, err = spididp.New(spididp.Options{BaseURL: s.CIEURL, Name: "Mock CIE IdP", Logger: opts.Logger}); err != nil {
+		l.Close()
+		s.Close()
+		return nil, fmt.Errorf("CIE IdP mock: %w", err)
+	}
+	s.serveListener(l, s.CIE)
 	return s, nil
 }
 
@@ -162,7 +178,7 @@ func (s *Set) serveListener(l net.Listener, h http.Handler) {
 func (s *Set) URLs() map[string]string {
 	return map[string]string{
 		"gpd": s.GPDURL, "appio": s.IOURL, "smtp": s.SMTPAddr,
-		"nodo": s.NodoURL, "spid-idp": s.IdPURL, "tributi": s.LegacyURL,
+		"nodo": s.NodoURL, "spid-idp": s.IdPURL, "cie-idp": s.CIEURL, "tributi": s.LegacyURL,
 	}
 }
 
@@ -174,7 +190,7 @@ func (s *Set) WriteSMTPCA(path string) error {
 
 // SampleVars are the template variables of tenant.WriteSample for this set.
 func (s *Set) SampleVars() map[string]string {
-	return map[string]string{"GPDURL": s.GPDURL, "IOURL": s.IOURL, "SMTPAddr": s.SMTPAddr, "IdPURL": s.IdPURL}
+	return map[string]string{"GPDURL": s.GPDURL, "IOURL": s.IOURL, "SMTPAddr": s.SMTPAddr, "IdPURL": s.IdPURL, "CIEIdPURL": s.CIEURL}
 }
 
 // Close stops every mock.

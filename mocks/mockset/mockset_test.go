@@ -22,6 +22,7 @@ func TestStartServesEveryMock(t *testing.T) {
 		"appio":    strings.TrimSuffix(s.IOURL, "/api/v1") + "/__mock/stats",
 		"nodo":     s.NodoURL + "/__mock/payments",
 		"spid-idp": s.IdPURL + "/metadata",
+		"cie-idp":  s.CIEURL + "/metadata",
 		"tributi":  s.LegacyURL + "/__mock/stats",
 	}
 	for name, u := range checks {
@@ -44,8 +45,8 @@ func TestStartServesEveryMock(t *testing.T) {
 	if line, err := bufio.NewReader(c).ReadString('\n'); err != nil || !strings.HasPrefix(line, "220") {
 		t.Errorf("SMTP greeting %q, %v", line, err)
 	}
-	if got := len(s.URLs()); got != 6 {
-		t.Errorf("URLs() lists %d mocks, want 6", got)
+	if got := len(s.URLs()); got != 7 {
+		t.Errorf("URLs() lists %d mocks, want 7", got)
 	}
 	if s.IdP.EntityID() != s.IdPURL {
 		t.Errorf("IdP entityID %q, want its URL %q", s.IdP.EntityID(), s.IdPURL)

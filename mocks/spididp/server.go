@@ -94,9 +94,12 @@ type Options struct {
 	// BaseURL of the IdP (set by Start); EntityID defaults to BaseURL.
 	BaseURL  string
 	EntityID string
-	Key      *rsa.PrivateKey
-	Cert     *x509.Certificate
-	Users    []User
+	// Name is the IdP's name in its metadata (default "Mock SPID IdP"; e.g.
+	// "Mock CIE IdP" for a mock of the CIE identity provider).
+	Name  string
+	Key   *rsa.PrivateKey
+	Cert  *x509.Certificate
+	Users []User
 	// VerifyRequests rejects AuthnRequests whose signature does not verify
 	// with the registered SP's certificate (default on once an SP is registered).
 	Now    func() time.Time
@@ -154,7 +157,7 @@ type pendingLogin struct {
 func New(opts Options) (*Server, error) {
 	s := &Server{opts: opts, sps: map[string]*spInfo{}, pending: map[string]pendingLogin{}, users: map[string]User{}}
 	if opts.Key == nil || opts.Cert == nil {
-		k, c, err := selfSigned("Mock SPID IdP")
+		k, c, err := selfSigned(s.name())
 		if err != nil {
 			return nil, err
 		}
@@ -193,6 +196,13 @@ func Start(opts Options) (*Server, error) {
 	s.srv = &http.Server{Handler: s, ReadHeaderTimeout: 10 * time.Second}
 	go func() { _ = s.srv.Serve(ln) }()
 	return s, nil
+}
+
+func (s *Server) name() string {
+	if s.opts.Name != "" {
+		return s.opts.Name
+	}
+	return "Mock SPID IdP"
 }
 
 // Close stops a server made by Start.
@@ -363,7 +373,7 @@ func (s *Server) Metadata() []byte {
 		if t == "OrganizationURL" {
 			e.SetText(s.URL())
 		} else {
-			e.SetText("Mock SPID IdP")
+			e.SetText(s.name())
 		}
 	}
 	doc := etree.NewDocument()
