@@ -108,6 +108,9 @@ func TestSPIDConfigErrors(t *testing.T) {
 		{"not YAML", "spid:\n  spConfig: spid/sp.pem\n  idpMetadata: [\"http://x/metadata\"]\n", "/spid/spConfig", "pattern", "YAML file"},
 		{"unknown key", "spid:\n  spConfig: spid/sp.yaml\n  idpMetadata: [\"http://x/metadata\"]\n  levle: 2\n", "/spid/levle", "additionalProperties", `"level"`},
 		{"registry certificate", "spid:\n  spConfig: spid/sp.yaml\n  registry:\n    url: https://registry.example/idps.xml\n    trustedCerts: [spid/not-a-cert.pem]\n", "/spid/registry/trustedCerts/0", "certificate", "no PEM certificate"},
+		{"CIE set missing", "spid:\n  spConfig: spid/sp.yaml\n  idpMetadata: [\"http://x/metadata\"]\n  cie: {idp: \"http://x\", attributeIndex: 7}\n", "/spid/cie/attributeIndex", "attributeSet", "no attribute set with index 7"},
+		{"CIE set asks for email", "spid:\n  spConfig: spid/sp.yaml\n  idpMetadata: [\"http://x/metadata\"]\n  cie: {idp: \"http://x\", attributeIndex: 0}\n", "/spid/cie/attributeIndex", "attributeSet", `"email", which CIE does not release`},
+		{"CIE without idp", "spid:\n  spConfig: spid/sp.yaml\n  idpMetadata: [\"http://x/metadata\"]\n  cie: {attributeIndex: 1}\n", "/spid/cie/idp", "required", ""},
 		{"registry without certs", "spid:\n  spConfig: spid/sp.yaml\n  registry: {url: https://registry.example/idps.xml}\n", "/spid/registry/trustedCerts", "required", ""},
 	}
 	for _, tt := range tests {
