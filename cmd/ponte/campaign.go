@@ -127,10 +127,9 @@ All take --temporal host:port (default 127.0.0.1:7233, what 'ponte serve --dev' 
 		}
 		return writeCampaignReport(ctx, st, *id, *tenantID, *csvOut, *jsonOut)
 	}
-	c, err := client.Dial(client.Options{HostPort: *hostPort, Namespace: *ns,
-		Logger: sdklog.NewStructuredLogger(slog.New(slog.DiscardHandler))})
+	c, err := dialTemporal(*hostPort, *ns)
 	if err != nil {
-		return fmt.Errorf("connecting to Temporal at %s: %w (is 'ponte serve --dev' running?)", *hostPort, err)
+		return err
 	}
 	defer c.Close()
 	switch sub {
@@ -462,3 +461,13 @@ func writeCampaignReport(ctx context.Context, st *reconcile.Store, id, tenantID,
 }
 
 func euros(c int64) string { return fmt.Sprintf("%d,%02d", c/100, c%100) }
+
+// dialTemporal connects the CLI to a Temporal frontend, quietly.
+func dialTemporal(hostPort, namespace string) (client.Client, error) {
+	c, err := client.Dial(client.Options{HostPort: hostPort, Namespace: namespace,
+		Logger: sdklog.NewStructuredLogger(slog.New(slog.DiscardHandler))})
+	if err != nil {
+		return nil, fmt.Errorf("connecting to Temporal at %s: %w (is 'ponte serve --dev' running?)", hostPort, err)
+	}
+	return c, nil
+}

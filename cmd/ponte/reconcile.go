@@ -5,13 +5,11 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"log/slog"
 	"text/tabwriter"
 	"time"
 
 	"go.temporal.io/api/serviceerror"
 	"go.temporal.io/sdk/client"
-	sdklog "go.temporal.io/sdk/log"
 
 	"github.com/ponte-pa/ponte/workflows/reconcile"
 )
@@ -67,10 +65,9 @@ Reports are written by the workers, under their report directory (ponte serve --
 	default:
 		return usagef("unknown subcommand %q: use run, start, status or stop", sub)
 	}
-	c, err := client.Dial(client.Options{HostPort: *hostPort, Namespace: *ns,
-		Logger: sdklog.NewStructuredLogger(slog.New(slog.DiscardHandler))})
+	c, err := dialTemporal(*hostPort, *ns)
 	if err != nil {
-		return fmt.Errorf("connecting to Temporal at %s: %w (is 'ponte serve --dev' running?)", *hostPort, err)
+		return err
 	}
 	defer c.Close()
 	switch sub {

@@ -10,7 +10,6 @@ import (
 	"go.temporal.io/sdk/testsuite"
 
 	"github.com/ponte-pa/ponte/connectors/legacy"
-	"github.com/ponte-pa/ponte/internal/store"
 	"github.com/ponte-pa/ponte/internal/tenant"
 	smtpmock "github.com/ponte-pa/ponte/mocks/smtp"
 )
@@ -33,15 +32,7 @@ func TestFallbackEmailCarriesNoticePDF(t *testing.T) {
 	tn := &tenant.Tenant{ID: "esempio", FiscalCode: "01234567890", Name: tenant.Localized{IT: "Comune di Esempio"},
 		Channels: tenant.Channels{Email: &tenant.EmailChannel{Addr: smtp.Addr(), From: "tributi@comune.example", Username: "u",
 			Password: tenant.NewSecret("env:PONTE_TEST_SMTP_PW", ""), CAFile: ca}}}
-	db, err := store.Open(ctx, "")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
-	st, err := NewStore(ctx, db)
-	if err != nil {
-		t.Fatal(err)
-	}
+	st := testStore(t)
 	debtors := []legacy.Debtor{
 		{Line: 2, FiscalCode: "RSSMRA80A01H501U", Name: "Mario", Surname: "Rossi", Email: "mario@example.org", AmountCents: 12345, DueDate: "2026-12-31"},
 		{Line: 3, FiscalCode: "VRDLGU70B02F205X", Name: "Luigi", Surname: "Verdi", AmountCents: 5000, DueDate: "2026-12-31"},

@@ -13,7 +13,6 @@ import (
 
 	"github.com/ponte-pa/ponte/connectors/legacy"
 	"github.com/ponte-pa/ponte/connectors/pagopa"
-	"github.com/ponte-pa/ponte/internal/store"
 	"github.com/ponte-pa/ponte/internal/tenant"
 	appiomock "github.com/ponte-pa/ponte/mocks/appio"
 	"github.com/ponte-pa/ponte/mocks/gpd"
@@ -104,15 +103,7 @@ func TestSendRemindersSkipsPaidAndNeverRepeats(t *testing.T) {
 	tn := &tenant.Tenant{ID: "esempio", FiscalCode: org, Name: tenant.Localized{IT: "Comune di Esempio"},
 		PagoPA: tenant.PagoPA{AuxDigit: 3, SegregationCode: "01", IBAN: "IT60X0542811101000000123456", GPD: tenant.GPD{BaseURL: gsrv.URL, SubscriptionKey: key}},
 		AppIO:  tenant.AppIO{BaseURL: isrv.URL + "/api/v1", Services: map[string]tenant.IOService{"payments": {Key: key}}}}
-	db, err := store.Open(ctx, "")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
-	st, err := NewStore(ctx, db)
-	if err != nil {
-		t.Fatal(err)
-	}
+	st := testStore(t)
 	a := &Activities{Store: st, Tenants: func(string) (*tenant.Tenant, error) { return tn, nil }}
 	client := pagopa.NewGPDClient(pagopa.GPDOptions{BaseURL: gsrv.URL, SubscriptionKey: "k"})
 	var navs []string

@@ -8,7 +8,6 @@ import (
 	"go.temporal.io/sdk/testsuite"
 
 	"github.com/ponte-pa/ponte/internal/fixtures"
-	"github.com/ponte-pa/ponte/internal/store"
 	"github.com/ponte-pa/ponte/internal/tenant"
 )
 
@@ -25,15 +24,7 @@ func TestStageAppliesFlatAmountAndDescription(t *testing.T) {
 		"path": "debtors.csv", "delimiter": ";", "header": true, "decimalComma": true, "dateFormat": "dd/mm/yyyy",
 		"columns": {"externalId": "id_pratica", "fiscalCode": "codice_fiscale", "surname": "cognome", "name": "nome",
 		"email": "email", "amount": "importo", "dueDate": "scadenza", "description": "descrizione"}}`)}}}
-	db, err := store.Open(ctx, "")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
-	st, err := NewStore(ctx, db)
-	if err != nil {
-		t.Fatal(err)
-	}
+	st := testStore(t)
 	a := &Activities{Store: st, Tenants: func(string) (*tenant.Tenant, error) { return tn, nil }}
 	var suite testsuite.WorkflowTestSuite
 	env := suite.NewTestActivityEnvironment()

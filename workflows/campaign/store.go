@@ -270,7 +270,18 @@ type IOUpdate struct {
 
 // SetIOMany records many IO states in one transaction.
 func (s *Store) SetIOMany(ctx context.Context, campaignID string, ups []IOUpdate) error {
-	if len(ups) == 0 {
+	ts := now()
+	return s.execEach(ctx, `UPDATE campaign_items SET io_state = ?, io_message_id = ?,
+		io_error = ?, updated_at = ? WHERE campaign_id = ? AND seq = ?`, len(ups), func(i int) []any {
+		u := ups[i]
+		return []any{u.State, u.MessageID, u.Error, ts, campaignID, u.Seq}
+	})
+}
+
+// execEach runs one prepared statement n times, with args(i), in one
+// transaction.
+func (s *Store) execEach(ctx context.Context, query string, n int, args func(i int) []any) error {
+	if n == 0 {
 		return nil
 	}
 	tx, err := s.db.BeginTx(ctx, nil)
@@ -278,15 +289,13 @@ func (s *Store) SetIOMany(ctx context.Context, campaignID string, ups []IOUpdate
 		return err
 	}
 	defer func() { _ = tx.Rollback() }()
-	stmt, err := tx.PrepareContext(ctx, s.db.Rebind(`UPDATE campaign_items SET io_state = ?, io_message_id = ?,
-		io_error = ?, updated_at = ? WHERE campaign_id = ? AND seq = ?`))
+	stmt, err := tx.PrepareContext(ctx, s.db.Rebind(query))
 	if err != nil {
 		return err
 	}
 	defer stmt.Close()
-	ts := now()
-	for _, u := range ups {
-		if _, err := stmt.ExecContext(ctx, u.State, u.MessageID, u.Error, ts, campaignID, u.Seq); err != nil {
+	for i := range n {
+		if _, err := stmt.ExecContext(ctx, args(i)...); err != nil {
 			return err
 		}
 	}
