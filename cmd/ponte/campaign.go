@@ -123,7 +123,11 @@ All take --temporal host:port (default 127.0.0.1:7233, what 'ponte serve --dev' 
 			return err
 		}
 		if *csvOut == "" && *jsonOut == "" {
-			return printReport(ctx, stdout, st.Campaigns, *id)
+			pays, err := st.Payments(ctx, *id)
+			if err != nil {
+				return err
+			}
+			return printReport(ctx, stdout, st.Campaigns, *id, pays)
 		}
 		return writeCampaignReport(ctx, st, *id, *tenantID, *csvOut, *jsonOut)
 	}
@@ -282,7 +286,9 @@ func printProgress(w io.Writer, p campaign.Progress) {
 	_ = tw.Flush()
 }
 
-func printReport(ctx context.Context, w io.Writer, st *campaign.Store, id string) error {
+// printReport prints a campaign's items and rejects; with pays (from
+// reconciliation) it adds what each debtor paid.
+func printReport(ctx context.Context, w io.Writer, st *campaign.Store, id string, pays map[int]campaign.Payment) error {
 	items, err := st.AllItems(ctx, id)
 	if err != nil {
 		return err
@@ -295,7 +301,11 @@ func printReport(ctx context.Context, w io.Writer, st *campaign.Store, id string
 		return errors.New("no campaign " + id + " in this state store (check --state)")
 	}
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "LINE\tFISCAL CODE\tDEBTOR\tAMOUNT €\tNOTICE CODE (NAV)\tPOSITION\tAPP IO\tFALLBACK\tNOTE")
+	payCol := ""
+	if pays != nil {
+		payCol = "\tPAYMENT"
+	}
+	fmt.Fprintln(tw, "LINE\tFISCAL CODE\tDEBTOR\tAMOUNT €\tNOTICE CODE (NAV)\tPOSITION\tAPP IO\tFALLBACK"+payCol+"\tNOTE")
 	for _, it := range items {
 		note := it.PositionError
 		if note == "" {
@@ -307,9 +317,16 @@ func printReport(ctx context.Context, w io.Writer, st *campaign.Store, id string
 		if it.FallbackError != "" {
 			note = it.FallbackError
 		}
-		fmt.Fprintf(tw, "%d\t%s\t%s\t%d,%02d\t%s\t%s\t%s\t%s\t%s\n", it.Line, it.FiscalCode,
+		pay := ""
+		if pays != nil {
+			pay = "\t-"
+			if p, ok := pays[it.Seq]; ok {
+				pay = fmt.Sprintf("\t%s %s", p.State, p.PaidDate)
+			}
+		}
+		fmt.Fprintf(tw, "%d\t%s\t%s\t%d,%02d\t%s\t%s\t%s\t%s%s\t%s\n", it.Line, it.FiscalCode,
 			clipS(strings.TrimSpace(it.Name+" "+it.Surname), 24), it.AmountCents/100, it.AmountCents%100,
-			it.NAV, it.State, orDash(it.IOState), orDash(it.FallbackState), clipS(note, 90))
+			it.NAV, it.State, orDash(it.IOState), orDash(it.FallbackState), pay, clipS(note, 90))
 	}
 	_ = tw.Flush()
 	if len(rejects) > 0 {

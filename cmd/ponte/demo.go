@@ -166,7 +166,7 @@ func demoRun(ctx context.Context, w io.Writer, o demoOptions) (*demoResult, erro
 
 	// 5. What happened, debtor by debtor, and what the platforms received.
 	fmt.Fprintln(w)
-	if err := printReport(ctx, w, rt.Campaign, in.CampaignID); err != nil {
+	if err := printReport(ctx, w, rt.Campaign, in.CampaignID, nil); err != nil {
 		return nil, err
 	}
 	if res.Items, err = rt.Campaign.AllItems(ctx, in.CampaignID); err != nil {
