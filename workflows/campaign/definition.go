@@ -62,10 +62,16 @@ func LoadDefinition(path string) (*Definition, error) {
 	if err != nil {
 		return nil, fmt.Errorf("campaign definition %s: %w", path, err)
 	}
+	return parseDefinition(path, data)
+}
+
+// parseDefinition validates and decodes a definition read from path.
+func parseDefinition(path string, data []byte) (*Definition, error) {
 	cfgErr := func(p ...tenant.Problem) error { return &tenant.ConfigError{File: path, Problems: p} }
 	if len(data) > 1<<20 {
 		return nil, cfgErr(tenant.Problem{Rule: "size", Message: "file is larger than 1 MiB", Hint: "a campaign definition is a few lines"})
 	}
+	var err error
 	var doc any
 	var lines map[string]int
 	switch strings.ToLower(filepath.Ext(path)) {

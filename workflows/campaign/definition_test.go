@@ -157,3 +157,26 @@ func TestDefinitionInstallments(t *testing.T) {
 		}
 	}
 }
+
+// FuzzParseDefinition: whatever an operator writes, loading it never panics
+// and either succeeds or says what is wrong in a *tenant.ConfigError.
+func FuzzParseDefinition(f *testing.F) {
+	for _, s := range []string{
+		"id: tari-2026\nsource: s\nsubject: {it: TARI}\n",
+		"id: x1\nsource: s\nsubject: {it: T}\ninstallments: [{dueDate: \"2027-01-01\", percent: 50}, {dueDate: \"2027-02-30\", percent: 50}]\n",
+		"id: x1\nsource: s\nsubject: {it: T}\nioMessage: {it: {subject: \"{{.subject}}\", markdown: \"{{\"}}\n",
+		"[1, 2", "&a [*a, *a]", "id: !!binary AAAA\n",
+	} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, text string) {
+		d, err := parseDefinition("fuzz.yaml", []byte(text))
+		var ce *tenant.ConfigError
+		if err != nil && !errors.As(err, &ce) {
+			t.Fatalf("error %v is not a *tenant.ConfigError", err)
+		}
+		if err == nil && (d == nil || d.ID == "" || d.Source == "") {
+			t.Fatalf("accepted a definition without id or source: %+v", d)
+		}
+	})
+}
