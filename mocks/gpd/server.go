@@ -15,6 +15,7 @@ import (
 	"math/rand"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"slices"
 	"strconv"
 	"strings"
@@ -857,28 +858,31 @@ func (s *Server) handlePaid(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
+// intQuery reads the integer query parameter name (def when absent); out
+// of lo..hi it answers 400 with a ProblemJson and reports false.
+func intQuery(w http.ResponseWriter, q url.Values, name string, def, lo, hi int) (int, bool) {
+	v := q.Get(name)
+	if v == "" {
+		return def, true
+	}
+	n, err := strconv.Atoi(v)
+	if err != nil || n < lo || n > hi {
+		writeProblem(w, http.StatusBadRequest, "Bad Request", fmt.Sprintf("query parameter %s: %q must be an integer in %d..%d", name, v, lo, hi))
+		return 0, false
+	}
+	return n, true
+}
+
 var listStatuses = map[string]bool{"DRAFT": true, "PUBLISHED": true, "VALID": true, "INVALID": true,
 	"EXPIRED": true, "PARTIALLY_PAID": true, "PAID": true, "REPORTED": true}
 
 func (s *Server) handleList(w http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query()
-	intParam := func(name string, def, lo, hi int) (int, bool) {
-		v := q.Get(name)
-		if v == "" {
-			return def, true
-		}
-		n, err := strconv.Atoi(v)
-		if err != nil || n < lo || n > hi {
-			writeProblem(w, http.StatusBadRequest, "Bad Request", fmt.Sprintf("query parameter %s: %q must be an integer in %d..%d", name, v, lo, hi))
-			return 0, false
-		}
-		return n, true
-	}
-	limit, ok := intParam("limit", 10, 1, 50)
+	limit, ok := intQuery(w, q, "limit", 10, 1, 50)
 	if !ok {
 		return
 	}
-	page, ok := intParam("page", 0, 0, math.MaxInt32)
+	page, ok := intQuery(w, q, "page", 0, 0, math.MaxInt32)
 	if !ok {
 		return
 	}
@@ -1007,23 +1011,11 @@ type receiptSummary struct {
 
 func (s *Server) handleReceiptList(w http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query()
-	num := func(name string, def, lo, hi int) (int, bool) {
-		v := q.Get(name)
-		if v == "" {
-			return def, true
-		}
-		n, err := strconv.Atoi(v)
-		if err != nil || n < lo || n > hi {
-			writeProblem(w, http.StatusBadRequest, "Bad Request", fmt.Sprintf("query parameter %s: %q must be an integer in %d..%d", name, v, lo, hi))
-			return 0, false
-		}
-		return n, true
-	}
-	limit, ok := num("limit", 10, 1, 100)
+	limit, ok := intQuery(w, q, "limit", 10, 1, 100)
 	if !ok {
 		return
 	}
-	page, ok := num("page", 0, 0, math.MaxInt32)
+	page, ok := intQuery(w, q, "page", 0, 0, math.MaxInt32)
 	if !ok {
 		return
 	}
