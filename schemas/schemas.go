@@ -245,7 +245,9 @@ func JoinPointer(base, tok string) string {
 	return base + "/" + strings.ReplaceAll(strings.ReplaceAll(tok, "~", "~0"), "/", "~1")
 }
 
-func walk(v any, toks []string) (any, bool) {
+// Walk follows toks through a decoded JSON value: object keys, and array
+// indexes written in decimal. It reports false when a step is missing.
+func Walk(v any, toks []string) (any, bool) {
 	for _, t := range toks {
 		switch x := v.(type) {
 		case map[string]any:
@@ -282,9 +284,9 @@ func describe(raw, doc any, l *jsonschema.ValidationError) []Problem {
 			break
 		}
 	}
-	node, _ := walk(raw, nodeToks)
+	node, _ := Walk(raw, nodeToks)
 	nm, _ := node.(map[string]any)
-	inst, _ := walk(doc, splitPtr(l.InstanceLocation))
+	inst, _ := Walk(doc, splitPtr(l.InstanceLocation))
 	ptr := l.InstanceLocation
 
 	if rule == "" {
@@ -410,7 +412,7 @@ func describe(raw, doc any, l *jsonschema.ValidationError) []Problem {
 // node itself and then in enclosing nodes (a "then" branch usually lists only required).
 func propertySchema(raw any, nodeToks []string, name string) map[string]any {
 	for cut := 0; cut <= 3 && cut <= len(nodeToks); cut++ {
-		n, _ := walk(raw, nodeToks[:len(nodeToks)-cut])
+		n, _ := Walk(raw, nodeToks[:len(nodeToks)-cut])
 		nm, _ := n.(map[string]any)
 		props, _ := nm["properties"].(map[string]any)
 		if p, ok := props[name].(map[string]any); ok {

@@ -8,11 +8,12 @@ import (
 	"io"
 	"net/http"
 	"net/url"
-	"strconv"
 	"strings"
 	"time"
 
 	"github.com/hashicorp/go-retryablehttp"
+
+	"github.com/ponte-pa/ponte/schemas"
 )
 
 // Auth kinds of HTTP sources and sinks.
@@ -202,24 +203,7 @@ func JSONPath(v any, path string) (any, bool) {
 	if path == "" {
 		return v, true
 	}
-	for _, tok := range strings.Split(path, ".") {
-		switch x := v.(type) {
-		case map[string]any:
-			var ok bool
-			if v, ok = x[tok]; !ok {
-				return nil, false
-			}
-		case []any:
-			i, err := strconv.Atoi(tok)
-			if err != nil || i < 0 || i >= len(x) {
-				return nil, false
-			}
-			v = x[i]
-		default:
-			return nil, false
-		}
-	}
-	return v, true
+	return schemas.Walk(v, strings.Split(path, "."))
 }
 
 // nextLink returns the rel="next" target of a Link header, resolved against base.
