@@ -71,9 +71,15 @@ func newEnv(t *testing.T, debtors, broken int, notOnIO map[int]bool) *env {
 
 func (e *env) run(t *testing.T, in campaign.Input) (campaign.Progress, client.WorkflowRun) {
 	t.Helper()
+	return runCampaign(t, e.rt.Client, in)
+}
+
+// runCampaign starts a campaign on c and waits for its result.
+func runCampaign(t *testing.T, c client.Client, in campaign.Input) (campaign.Progress, client.WorkflowRun) {
+	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
-	run, err := e.rt.Client.ExecuteWorkflow(ctx, client.StartWorkflowOptions{
+	run, err := c.ExecuteWorkflow(ctx, client.StartWorkflowOptions{
 		ID: campaign.WorkflowID(in.TenantID, in.CampaignID), TaskQueue: campaign.QueueWorkflows,
 	}, campaign.WorkflowName, in)
 	if err != nil {

@@ -134,19 +134,7 @@ func (e *restEnv) reconcile(t *testing.T, in reconcile.Input) reconcile.Result {
 
 func (e *restEnv) campaign(t *testing.T, in campaign.Input) (campaign.Progress, client.WorkflowRun) {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
-	defer cancel()
-	run, err := e.rt.Client.ExecuteWorkflow(ctx, client.StartWorkflowOptions{
-		ID: campaign.WorkflowID(in.TenantID, in.CampaignID), TaskQueue: campaign.QueueWorkflows,
-	}, campaign.WorkflowName, in)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var p campaign.Progress
-	if err := run.Get(ctx, &p); err != nil {
-		t.Fatalf("campaign failed: %v", err)
-	}
-	return p, run
+	return runCampaign(t, e.rt.Client, in)
 }
 
 // ecEndpoint serves the ente's EC SOAP endpoint: receipts pushed by the Nodo
