@@ -322,6 +322,22 @@ func rateOf(t *tenant.Tenant, b BatchInput, it Item, iupd string, iuvs map[strin
 	return out, nil
 }
 
+// rome is where the comuni are; time/tzdata (reminders.go) makes it
+// available on any machine.
+var rome = func() *time.Location {
+	l, err := time.LoadLocation("Europe/Rome")
+	if err != nil {
+		return time.UTC
+	}
+	return l
+}()
+
+// endOfDay is the last second of day d in Rome: a notice due on d can be
+// paid all day long.
+func endOfDay(d time.Time) time.Time {
+	return time.Date(d.Year(), d.Month(), d.Day(), 23, 59, 59, 0, rome)
+}
+
 // rateOptions are the installment payment options (isPartialPayment) that
 // go with the single payment option single.
 func rateOptions(single pagopa.PaymentOption, rate []Rata) []pagopa.PaymentOption {
@@ -329,12 +345,8 @@ func rateOptions(single pagopa.PaymentOption, rate []Rata) []pagopa.PaymentOptio
 	for _, r := range rate {
 		o := single
 		d, _ := time.Parse("2006-01-02", r.DueDate)
-		rome, err := time.LoadLocation("Europe/Rome")
-		if err != nil {
-			rome = time.UTC
-		}
 		o.IUV, o.Amount, o.IsPartialPayment = r.IUV, r.AmountCents, true
-		o.DueDate = time.Date(d.Year(), d.Month(), d.Day(), 23, 59, 59, 0, rome)
+		o.DueDate = endOfDay(d)
 		o.Description = clip(fmt.Sprintf("Rata %d di %d - %s", r.N, len(rate), single.Description), 140)
 		o.Transfer = []pagopa.Transfer{single.Transfer[0]}
 		o.Transfer[0].Amount = r.AmountCents
@@ -350,12 +362,7 @@ func (a *Activities) position(t *tenant.Tenant, b BatchInput, it Item, iupd, iuv
 		due = b.DueDate
 	}
 	dueT, _ := time.Parse("2006-01-02", due)
-	// End of the due day, Rome time: a citizen can pay all day long.
-	rome, _ := time.LoadLocation("Europe/Rome")
-	if rome == nil {
-		rome = time.UTC
-	}
-	dueAt := time.Date(dueT.Year(), dueT.Month(), dueT.Day(), 23, 59, 59, 0, rome)
+	dueAt := endOfDay(dueT)
 	retention := dueAt.AddDate(1, 0, 0)
 	typ, full := "F", strings.TrimSpace(it.Name+" "+it.Surname)
 	if len(it.FiscalCode) == 11 {

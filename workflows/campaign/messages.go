@@ -72,11 +72,7 @@ func paymentMessageFrom(ts *appio.TemplateSet, t *tenant.Tenant, b BatchInput, i
 		return appio.NewMessage{}, err
 	}
 	md += rateText(it.Rate, lang)
-	rome, err := time.LoadLocation("Europe/Rome")
-	if err != nil {
-		rome = time.UTC
-	}
-	dueAt := time.Date(dueT.Year(), dueT.Month(), dueT.Day(), 23, 59, 59, 0, rome).UTC()
+	dueAt := endOfDay(dueT).UTC()
 	return appio.NewMessage{
 		FiscalCode:       it.FiscalCode,
 		TimeToLive:       3600,

@@ -88,10 +88,6 @@ func reminderTime(dueDate string, daysBefore, hour int) (time.Time, error) {
 	if err != nil {
 		return time.Time{}, fmt.Errorf("due date %q: %w", dueDate, err)
 	}
-	rome, err := time.LoadLocation("Europe/Rome")
-	if err != nil {
-		return time.Time{}, err
-	}
 	if hour <= 0 || hour > 23 {
 		hour = 9
 	}
