@@ -63,6 +63,14 @@ func (s *Store) attachRate(ctx context.Context, campaignID string, items []Item)
 	return rows.Err()
 }
 
+// HasRate reports whether a campaign's positions have installments.
+func (s *Store) HasRate(ctx context.Context, campaignID string) (bool, error) {
+	var n int
+	err := s.db.QueryRowContext(ctx, s.db.Rebind(`SELECT COUNT(*) FROM (SELECT 1 FROM campaign_installments
+		WHERE campaign_id = ? LIMIT 1) AS x`), campaignID).Scan(&n)
+	return n > 0, err
+}
+
 // RataOwner is the item an installment IUV belongs to.
 type RataOwner struct {
 	CampaignID string

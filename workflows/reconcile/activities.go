@@ -419,6 +419,16 @@ func (a *Activities) MatchReceipts(ctx context.Context, in StepInput) (MatchResu
 			activity.RecordHeartbeat(ctx, i)
 		}
 	}
+	// Whether a campaign offers rate, asked once per campaign.
+	hasRate := map[string]bool{}
+	rated := func(cid string) (bool, error) {
+		if v, ok := hasRate[cid]; ok {
+			return v, nil
+		}
+		v, err := s.Campaigns.HasRate(ctx, cid)
+		hasRate[cid] = v
+		return v, err
+	}
 	keys := make([]key, 0, len(touched))
 	for k := range touched {
 		keys = append(keys, k)
@@ -427,7 +437,7 @@ func (a *Activities) MatchReceipts(ctx context.Context, in StepInput) (MatchResu
 		return keys[i].cid < keys[j].cid || keys[i].cid == keys[j].cid && keys[i].seq < keys[j].seq
 	})
 	for _, k := range keys {
-		newly, anomalies, err := a.settle(ctx, t.FiscalCode, in.Date, touched[k])
+		newly, anomalies, err := a.settle(ctx, t.FiscalCode, in.Date, touched[k], rated)
 		if err != nil {
 			return res, err
 		}
@@ -496,7 +506,7 @@ func euro(cents int64) string { return fmt.Sprintf("%d,%02d", cents/100, cents%1
 // settle recomputes one item's payment from all its matched receipts and
 // records the anomalies they show. It returns the item's new state when the
 // state changed.
-func (a *Activities) settle(ctx context.Context, org, date string, it tenantItem) (string, int, error) {
+func (a *Activities) settle(ctx context.Context, org, date string, it tenantItem, rated func(campaignID string) (bool, error)) (string, int, error) {
 	s := a.Store
 	rs, err := s.receipts(ctx, `org = ? AND match_state = ? AND campaign_id = ? AND seq = ? AND outcome = 'OK'`,
 		org, matchMatched, it.CampaignID, it.Seq)
@@ -519,7 +529,11 @@ func (a *Activities) settle(ctx context.Context, org, date string, it tenantItem
 	}
 	var found []Anomaly
 	base := Anomaly{Org: org, IUV: it.IUV, CampaignID: it.CampaignID, Seq: it.Seq, ExpectedCents: it.AmountCents, FoundOn: date}
-	rate, err := a.rateOf(ctx, it)
+	var rate []campaign.Rata
+	withRate, err := rated(it.CampaignID)
+	if err == nil && withRate {
+		rate, err = a.rateOf(ctx, it)
+	}
 	if err != nil {
 		return "", 0, err
 	}
