@@ -127,31 +127,14 @@ func Start(opts Options) (*Set, error) {
 	}
 	s.LegacyURL = "http://" + legacyAddr
 
-	// The IdP needs its URL before it is built (metadata, entityID).
-	l, err := net.Listen("tcp", net.JoinHostPort(opts.Host, fmt.Sprint(opts.IdPPort)))
-	if err != nil {
+	if s.IdP, s.IdPURL, err = s.startIdP(opts.Host, opts.IdPPort, spididp.Options{Logger: opts.Logger}); err != nil {
 		s.Close()
 		return nil, fmt.Errorf("SPID IdP mock: %w", err)
 	}
-	s.IdPURL = "http://" + l.Addr().String()
-	if s.IdP, err = spididp.New(spididp.Options{BaseURL: s.IdPURL, Logger: opts.Logger}); err != nil {
-		l.Close()
-		s.Close()
-		return nil, fmt.Errorf("SPID IdP mock: %w", err)
-	}
-	s.serveListener(l, s.IdP)
-
-	if l, err = net.Listen("tcp", net.JoinHostPort(opts.Host, fmt.Sprint(opts.CIEPort))); err != nil {
+	if s.CIE, s.CIEURL, err = s.startIdP(opts.Host, opts.CIEPort, spididp.Options{Name: "Mock CIE IdP", Logger: opts.Logger}); err != nil {
 		s.Close()
 		return nil, fmt.Errorf("CIE IdP mock: %w", err)
 	}
-	s.CIEURL = "http://" + l.Addr().String()
-	if s.CIE, err = spididp.New(spididp.Options{BaseURL: s.CIEURL, Name: "Mock CIE IdP", Logger: opts.Logger}); err != nil {
-		l.Close()
-		s.Close()
-		return nil, fmt.Errorf("CIE IdP mock: %w", err)
-	}
-	s.serveListener(l, s.CIE)
 	return s, nil
 }
 
@@ -162,6 +145,23 @@ func (s *Set) serve(host string, port int, h http.Handler) (string, error) {
 	}
 	s.serveListener(l, h)
 	return l.Addr().String(), nil
+}
+
+// startIdP serves a mock IdP on host:port; it needs its URL before it is
+// built (metadata, entityID), hence the listener first.
+func (s *Set) startIdP(host string, port int, o spididp.Options) (*spididp.Server, string, error) {
+	l, err := net.Listen("tcp", net.JoinHostPort(host, fmt.Sprint(port)))
+	if err != nil {
+		return nil, "", err
+	}
+	o.BaseURL = "http://" + l.Addr().String()
+	idp, err := spididp.New(o)
+	if err != nil {
+		l.Close()
+		return nil, "", err
+	}
+	s.serveListener(l, idp)
+	return idp, o.BaseURL, nil
 }
 
 func (s *Set) serveListener(l net.Listener, h http.Handler) {
