@@ -82,7 +82,11 @@ func TestServeGatewayMount(t *testing.T) {
 		t.Fatalf("config sample: exit %d\n%s%s", code, out.String(), errOut.String())
 	}
 	mux := http.NewServeMux()
-	if err := mountGateway(ctx, mux, []string{dir}, db, l.Addr().String(), log); err != nil {
+	ts, err := tenant.LoadDir(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := mountGateway(ctx, mux, ts, db, l.Addr().String(), log); err != nil {
 		t.Fatal(err)
 	}
 	srv := &http.Server{Handler: mux}

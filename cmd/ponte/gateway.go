@@ -2,13 +2,10 @@ package main
 
 import (
 	"context"
-	"errors"
-	"fmt"
 	"log/slog"
 	"net"
 	"net/http"
 	"net/url"
-	"os"
 
 	"github.com/ponte-pa/ponte/connectors/pagopa/nodo"
 	"github.com/ponte-pa/ponte/internal/gateway"
@@ -20,11 +17,7 @@ import (
 // mountGateway serves the citizens' pages of every tenant with a spid block
 // (SPID login under /t/<id>/) on mux, and keeps their IdP metadata fresh
 // until ctx ends. listenAddr is where the HTTP gateway listens.
-func mountGateway(ctx context.Context, mux *http.ServeMux, tenantPaths []string, db *store.DB, listenAddr string, log *slog.Logger) error {
-	ts, err := loadTenantPaths(tenantPaths)
-	if err != nil {
-		return err
-	}
+func mountGateway(ctx context.Context, mux *http.ServeMux, ts []*tenant.Tenant, db *store.DB, listenAddr string, log *slog.Logger) error {
 	gw, err := gateway.New(ctx, ts, gateway.Options{DB: db, Logger: log})
 	if err != nil {
 		return err
@@ -48,34 +41,6 @@ func isLoopback(host string) bool {
 	}
 	ip := net.ParseIP(host)
 	return ip != nil && ip.IsLoopback()
-}
-
-// loadTenantPaths loads tenant config files and directories.
-func loadTenantPaths(paths []string) ([]*tenant.Tenant, error) {
-	var out []*tenant.Tenant
-	var errs []error
-	for _, p := range paths {
-		fi, err := os.Stat(p)
-		if err != nil {
-			errs = append(errs, fmt.Errorf("tenant config %s: %w", p, err))
-			continue
-		}
-		if fi.IsDir() {
-			ts, err := tenant.LoadDir(p)
-			out = append(out, ts...)
-			if err != nil {
-				errs = append(errs, err)
-			}
-			continue
-		}
-		t, err := tenant.Load(p)
-		if err != nil {
-			errs = append(errs, err)
-			continue
-		}
-		out = append(out, t)
-	}
-	return out, errors.Join(errs...)
 }
 
 // nodoPath is where a tenant's EC SOAP endpoint for the pagoPA Nodo lives on

@@ -131,12 +131,8 @@ func serve(ctx context.Context, cfg runtime.Config, wo runtime.WorkerOptions, ht
 			}
 			fmt.Fprintln(w, "ok")
 		})
-		if err := mountGateway(ctx, mux, cfg.Tenants, rt.DB, l.Addr().String(), log); err != nil {
-			_ = l.Close()
-			return err
-		}
-		ts, err := loadTenantPaths(cfg.Tenants)
-		if err != nil {
+		ts := rt.Tenants()
+		if err := mountGateway(ctx, mux, ts, rt.DB, l.Addr().String(), log); err != nil {
 			_ = l.Close()
 			return err
 		}

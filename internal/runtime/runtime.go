@@ -204,6 +204,18 @@ func (r *Runtime) LoadTenants(paths ...string) error {
 }
 
 // Tenant finds a loaded tenant.
+// Tenants lists the loaded tenants, sorted by id.
+func (r *Runtime) Tenants() []*tenant.Tenant {
+	r.mu.RLock()
+	defer r.mu.RUnlock()
+	out := make([]*tenant.Tenant, 0, len(r.tenants))
+	for _, t := range r.tenants {
+		out = append(out, t)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].ID < out[j].ID })
+	return out
+}
+
 func (r *Runtime) Tenant(id string) (*tenant.Tenant, error) {
 	r.mu.RLock()
 	defer r.mu.RUnlock()
