@@ -25,6 +25,8 @@ import (
 
 	"github.com/hashicorp/go-cleanhttp"
 	"github.com/hashicorp/go-retryablehttp"
+
+	"github.com/ponte-pa/ponte/connectors/failure"
 )
 
 // DefaultBaseURL is the production endpoint (host + basePath of the spec).
@@ -197,7 +199,7 @@ func (c *Client) GetProfile(ctx context.Context, key, fiscalCode string) (*Profi
 
 // SubmitMessage validates m and sends it with POST /messages (fiscal code in
 // the body), returning the message id. It is never retried in-client: on
-// failure, IsAmbiguous(err) tells whether the message may exist anyway.
+// failure, failure.IsAmbiguous(err) tells whether the message may exist anyway.
 func (c *Client) SubmitMessage(ctx context.Context, key string, m NewMessage) (string, error) {
 	return c.submit(ctx, key, m, true)
 }
@@ -312,11 +314,11 @@ func (c *Client) WaitFinal(ctx context.Context, key, fiscalCode, id string, poll
 			last = st
 		case ctx.Err() != nil:
 			// Fall through to the ctx check below.
-		case !IsRetryable(err):
+		case !failure.IsRetryable(err):
 			return last, err
 		default:
 			lastErr = err
-			if ra := RetryAfterOf(err); ra > wait {
+			if ra := failure.RetryAfter(err); ra > wait {
 				wait = ra
 			}
 		}

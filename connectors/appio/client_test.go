@@ -14,6 +14,8 @@ import (
 
 	"github.com/ponte-pa/ponte/connectors/appio/appiotest"
 	appiomock "github.com/ponte-pa/ponte/mocks/appio"
+
+	"github.com/ponte-pa/ponte/connectors/failure"
 )
 
 const (
@@ -135,7 +137,7 @@ func TestGetProfile(t *testing.T) {
 	if ae.Problem == nil || ae.Problem.Status != 404 {
 		t.Errorf("Problem = %+v, want the 404 ProblemJson", ae.Problem)
 	}
-	if IsRetryable(err) {
+	if failure.IsRetryable(err) {
 		t.Error("404 is retryable")
 	}
 	if req, resp := e.spec.Checked(); req != 3 || resp != 3 {
@@ -319,7 +321,7 @@ func TestWaitFinalContextEnds(t *testing.T) {
 	ctx, cancel := context.WithTimeout(ctx, 50*time.Millisecond)
 	defer cancel()
 	st, err := e.client.WaitFinal(ctx, keyPayments, fcThrottle, id, 5*time.Millisecond)
-	if !errors.Is(err, context.DeadlineExceeded) || !IsRetryable(err) {
+	if !errors.Is(err, context.DeadlineExceeded) || !failure.IsRetryable(err) {
 		t.Fatalf("err = %v, want retryable wrapping DeadlineExceeded", err)
 	}
 	if st == nil || st.Status != StatusThrottled {
@@ -332,7 +334,7 @@ func TestErrorKinds(t *testing.T) {
 	t.Run("401 unknown key", func(t *testing.T) {
 		e := newEnv(t, nil, Options{})
 		_, err := e.client.GetProfile(ctx, "k-unknown", fcAllowed)
-		if ae := asAPIError(t, err); ae.Kind != KindUnauthorized || ae.Status != 401 || IsRetryable(err) {
+		if ae := asAPIError(t, err); ae.Kind != KindUnauthorized || ae.Status != 401 || failure.IsRetryable(err) {
 			t.Errorf("got %v, want KindUnauthorized", err)
 		}
 		_, err = e.client.SubmitMessage(ctx, "k-unknown", validMessage())
@@ -401,7 +403,7 @@ func TestErrorKinds(t *testing.T) {
 		}
 		_, err := e.client.GetProfile(ctx, keyPayments, fcAllowed)
 		ae := asAPIError(t, err)
-		if ae.Kind != KindRateLimited || ae.RetryAfter != 30*time.Second || !IsRetryable(err) {
+		if ae.Kind != KindRateLimited || ae.RetryAfter != 30*time.Second || !failure.IsRetryable(err) {
 			t.Errorf("got %+v, want KindRateLimited with RetryAfter 30s", ae)
 		}
 		// Limits are per key; the window ends with the (fake) clock.
@@ -472,7 +474,7 @@ func TestErrorKinds(t *testing.T) {
 		}
 		e.mock.FailNext(1, http.StatusGatewayTimeout)
 		_, err = e.client.SubmitMessage(ctx, keyPayments, validMessage())
-		if !IsAmbiguous(err) || !IsRetryable(err) {
+		if !failure.IsAmbiguous(err) || failure.IsRetryable(err) {
 			t.Errorf("504 on submit: %v, want retryable and ambiguous", err)
 		}
 	})
@@ -491,7 +493,7 @@ func TestErrorKinds(t *testing.T) {
 		e.mock.LoseResponseNext(1)
 		id, err := e.client.SubmitMessage(ctx, keyPayments, validMessage())
 		ae := asAPIError(t, err)
-		if id != "" || ae.Kind != KindRetryable || !ae.Ambiguous || !IsAmbiguous(err) || ae.Status != 0 {
+		if id != "" || ae.Kind != KindRetryable || !ae.Ambiguous || !failure.IsAmbiguous(err) || ae.Status != 0 {
 			t.Errorf("got id %q, %+v; want ambiguous KindRetryable without status", id, ae)
 		}
 		if msgs := e.mock.Messages(); len(msgs) != 1 {
@@ -518,7 +520,7 @@ func TestErrorKinds(t *testing.T) {
 		tctx, cancel := context.WithTimeout(ctx, 100*time.Millisecond)
 		defer cancel()
 		_, err := e.client.SubmitMessage(tctx, keyPayments, validMessage())
-		if !IsAmbiguous(err) || !errors.Is(err, context.DeadlineExceeded) {
+		if !failure.IsAmbiguous(err) || !errors.Is(err, context.DeadlineExceeded) {
 			t.Errorf("got %v, want ambiguous wrapping DeadlineExceeded", err)
 		}
 	})

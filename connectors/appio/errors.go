@@ -7,6 +7,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/ponte-pa/ponte/connectors/failure"
 )
 
 // Operation names used in APIError.Op (the spec's operationIds).
@@ -121,6 +123,21 @@ func (e *APIError) Is(target error) bool {
 	return target == ErrNotOnIO && e.Kind == KindNotFound && e.Op == OpGetProfile
 }
 
+// Failure classifies the error for the one error model (package failure):
+// an answer that may have created the message is Ambiguous whatever its
+// kind; a 429 is Retryable after RetryAfter, as are 5xx, timeouts and
+// connection errors; everything else (validation, 401, 403, 404) is
+// Permanent.
+func (e *APIError) Failure() failure.Info {
+	switch {
+	case e.Ambiguous:
+		return failure.Info{Class: failure.Ambiguous}
+	case e.Kind == KindRateLimited || e.Kind == KindRetryable:
+		return failure.Info{Class: failure.Retryable, RetryAfter: e.RetryAfter}
+	}
+	return failure.Info{Class: failure.Permanent}
+}
+
 // KindOf returns the ErrorKind of err, KindUnexpected if it is no *APIError.
 func KindOf(err error) ErrorKind {
 	var ae *APIError
@@ -128,29 +145,6 @@ func KindOf(err error) ErrorKind {
 		return ae.Kind
 	}
 	return KindUnexpected
-}
-
-// IsRetryable reports whether trying again later may succeed
-// (KindRetryable or KindRateLimited). Check IsAmbiguous first for submits.
-func IsRetryable(err error) bool {
-	k := KindOf(err)
-	return k == KindRetryable || k == KindRateLimited
-}
-
-// IsAmbiguous reports whether a submit may have created the message although
-// it failed; resending it may deliver a duplicate.
-func IsAmbiguous(err error) bool {
-	var ae *APIError
-	return errors.As(err, &ae) && ae.Ambiguous
-}
-
-// RetryAfterOf returns the server's retry hint (zero if none).
-func RetryAfterOf(err error) time.Duration {
-	var ae *APIError
-	if errors.As(err, &ae) {
-		return ae.RetryAfter
-	}
-	return 0
 }
 
 // parseRetryAfter reads a Retry-After header (delay-seconds or HTTP-date).

@@ -8,6 +8,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/ponte-pa/ponte/connectors/failure"
 	"github.com/ponte-pa/ponte/internal/store"
 )
 
@@ -194,7 +195,7 @@ func (c *Client) SubmitOnce(ctx context.Context, l *Ledger, key, businessKey str
 	// Record the outcome even if ctx ended meanwhile.
 	rctx := context.WithoutCancel(ctx)
 	if err != nil {
-		if lerr := l.Fail(rctx, businessKey, !IsAmbiguous(err)); lerr != nil {
+		if lerr := l.Fail(rctx, businessKey, !failure.IsAmbiguous(err)); lerr != nil {
 			return "", nil, errors.Join(err, lerr)
 		}
 		return "", nil, err

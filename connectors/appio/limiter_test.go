@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ponte-pa/ponte/connectors/failure"
 	"github.com/ponte-pa/ponte/internal/store"
 	appiomock "github.com/ponte-pa/ponte/mocks/appio"
 )
@@ -372,7 +373,7 @@ func TestSubmitOnce(t *testing.T) {
 	}
 	// A lost response is ambiguous: recorded unknown, never resent.
 	e.mock.LoseResponseNext(1)
-	if _, _, err := e.client.SubmitOnce(ctx, l, keyPayments, "k2", validMessage()); !IsAmbiguous(err) {
+	if _, _, err := e.client.SubmitOnce(ctx, l, keyPayments, "k2", validMessage()); !failure.IsAmbiguous(err) {
 		t.Fatalf("lost response: %v, want ambiguous", err)
 	}
 	if _, prev, _ := e.client.SubmitOnce(ctx, l, keyPayments, "k2", validMessage()); prev == nil || prev.State != LedgerUnknown {
@@ -380,7 +381,7 @@ func TestSubmitOnce(t *testing.T) {
 	}
 	// A 503 is definite: the next attempt sends.
 	e.mock.FailNext(1, 503)
-	if _, _, err := e.client.SubmitOnce(ctx, l, keyPayments, "k3", validMessage()); IsAmbiguous(err) || err == nil {
+	if _, _, err := e.client.SubmitOnce(ctx, l, keyPayments, "k3", validMessage()); failure.IsAmbiguous(err) || err == nil {
 		t.Fatalf("503: %v", err)
 	}
 	if id, prev, err := e.client.SubmitOnce(ctx, l, keyPayments, "k3", validMessage()); err != nil || prev != nil || id == "" {

@@ -16,8 +16,11 @@ import (
 	"net"
 	"net/mail"
 	"net/smtp"
+	"net/textproto"
 	"strings"
 	"time"
+
+	"github.com/ponte-pa/ponte/connectors/failure"
 )
 
 // SMTPOptions configure an SMTP sender. The zero value of every optional field
@@ -71,6 +74,9 @@ const (
 	KindTemporary
 	// KindConfig: TLS not offered, authentication failed: fix the config.
 	KindConfig
+	// KindAmbiguous: the connection failed after the whole message was
+	// handed over, before the relay confirmed it: it may have been queued.
+	KindAmbiguous
 )
 
 // SendError is a classified email failure.
@@ -83,10 +89,18 @@ type SendError struct {
 func (e *SendError) Error() string { return "email: " + e.Op + ": " + e.Err.Error() }
 func (e *SendError) Unwrap() error { return e.Err }
 
-// IsTemporary reports whether a later retry may succeed.
-func IsTemporary(err error) bool {
-	var se *SendError
-	return errors.As(err, &se) && se.Kind == KindTemporary
+// Failure classifies the error for the one error model (package failure):
+// 4xx replies and connection failures before the message was handed over
+// are Retryable; a failure after it (no final reply) is Ambiguous; 5xx
+// replies, bad addresses and configuration problems are Permanent.
+func (e *SendError) Failure() failure.Info {
+	switch e.Kind {
+	case KindTemporary:
+		return failure.Info{Class: failure.Retryable}
+	case KindAmbiguous:
+		return failure.Info{Class: failure.Ambiguous}
+	}
+	return failure.Info{Class: failure.Permanent}
 }
 
 // SMTPSender sends emails through one relay.
@@ -170,6 +184,12 @@ func (s *SMTPSender) Send(ctx context.Context, m Email) error {
 		return &SendError{Kind: KindTemporary, Op: "DATA", Err: err}
 	}
 	if err := w.Close(); err != nil {
+		var reply *textproto.Error
+		if !errors.As(err, &reply) {
+			// The message went out and the relay's answer to it did not
+			// come back: it may be queued for delivery.
+			return &SendError{Kind: KindAmbiguous, Op: "end of DATA", Err: err}
+		}
 		return classify("DATA", err)
 	}
 	_ = c.Quit()

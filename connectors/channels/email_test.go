@@ -7,6 +7,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/ponte-pa/ponte/connectors/failure"
 	smtpmock "github.com/ponte-pa/ponte/mocks/smtp"
 )
 
@@ -95,8 +96,8 @@ func TestSendFailuresAreClassified(t *testing.T) {
 			if !errors.As(err, &se) || se.Kind != c.want {
 				t.Fatalf("got %v, want kind %d", err, c.want)
 			}
-			if IsTemporary(err) != (c.want == KindTemporary) {
-				t.Errorf("IsTemporary = %v", IsTemporary(err))
+			if failure.IsRetryable(err) != (c.want == KindTemporary) {
+				t.Errorf("failure.IsRetryable = %v", failure.IsRetryable(err))
 			}
 			if len(srv.Messages()) != 0 {
 				t.Errorf("a message was accepted")

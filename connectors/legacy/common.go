@@ -16,6 +16,8 @@ import (
 	"unicode/utf8"
 
 	"golang.org/x/text/encoding/charmap"
+
+	"github.com/ponte-pa/ponte/connectors/failure"
 )
 
 // ValueFormat says how a source writes amounts and dates when they arrive as text. It is
@@ -182,15 +184,15 @@ func SetSecretResolver(r SecretResolver) {
 	if r == nil {
 		r = ResolveSecret
 	}
-	regMu.Lock()
+	secretMu.Lock()
 	secretResolver = r
-	regMu.Unlock()
+	secretMu.Unlock()
 }
 
 func resolveSecret(ref, baseDir string) (string, error) {
-	regMu.RLock()
+	secretMu.RLock()
 	r := secretResolver
-	regMu.RUnlock()
+	secretMu.RUnlock()
 	return r(ref, baseDir)
 }
 
@@ -201,6 +203,9 @@ type SecretError struct {
 }
 
 func (e *SecretError) Error() string { return "legacy: secret " + e.Ref + ": " + e.Reason }
+
+// Failure: a missing secret is a configuration problem no retry fixes.
+func (e *SecretError) Failure() failure.Info { return failure.Info{Class: failure.Permanent} }
 
 // ResolveSecret reads "env:NAME" (a non-empty environment variable) or "file:path" (a
 // file of at most 64 KiB, relative to baseDir), trimming surrounding whitespace. It is

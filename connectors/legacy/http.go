@@ -13,6 +13,7 @@ import (
 
 	"github.com/hashicorp/go-retryablehttp"
 
+	"github.com/ponte-pa/ponte/connectors/failure"
 	"github.com/ponte-pa/ponte/schemas"
 )
 
@@ -111,6 +112,15 @@ func (e *HTTPError) Error() string {
 		msg += ": " + e.Body
 	}
 	return msg
+}
+
+// Failure classifies the error for the one error model (package failure):
+// 408, 429 and 5xx may pass on a later try; other answers will not.
+func (e *HTTPError) Failure() failure.Info {
+	if e.Status == http.StatusRequestTimeout || e.Status == http.StatusTooManyRequests || e.Status >= 500 {
+		return failure.Info{Class: failure.Retryable}
+	}
+	return failure.Info{Class: failure.Permanent}
 }
 
 // ErrUnauthorized is matched by errors.Is on an *HTTPError with status 401 or 403.

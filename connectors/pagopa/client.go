@@ -200,7 +200,13 @@ func (c *GPDClient) doAt(ctx context.Context, base, op, iupd, method, path strin
 		ae.Kind = KindNotFound
 	case s == http.StatusConflict || s == http.StatusUnprocessableEntity:
 		ae.Kind = KindConflict
-	case s == http.StatusTooManyRequests || s >= 500:
+	case s == http.StatusTooManyRequests:
+		ae.Kind = KindRateLimited
+		ae.RetryAfter = parseRetryAfter(resp.Header.Get("Retry-After"))
+		if ae.RetryAfter == 0 {
+			ae.RetryAfter = DefaultRetryAfter
+		}
+	case s >= 500:
 		ae.Kind = KindRetryable
 		ae.RetryAfter = parseRetryAfter(resp.Header.Get("Retry-After"))
 	default:

@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ponte-pa/ponte/connectors/failure"
 	"github.com/ponte-pa/ponte/connectors/pagopa"
 	"github.com/ponte-pa/ponte/connectors/pagopa/pagopatest"
 	"github.com/ponte-pa/ponte/mocks/gpd"
@@ -292,7 +293,7 @@ func TestClientRetries(t *testing.T) {
 	}
 	e.mock.FailNext(3, 500)
 	_, err := e.client.Get(ctx, org, position(t, 1).IUPD)
-	if !pagopa.IsRetryable(err) {
+	if !failure.IsRetryable(err) {
 		t.Fatalf("three 500s: %v, want retryable", err)
 	}
 	e.mock.DropNext(1)

@@ -4,6 +4,8 @@ import (
 	"errors"
 	"fmt"
 	"time"
+
+	"github.com/ponte-pa/ponte/connectors/failure"
 )
 
 // ErrorKind classifies GPD failures so that callers (Temporal activities) can
@@ -18,8 +20,14 @@ const (
 	KindConflict                        // 409 (duplicate IUPD/IUV with other content, related payment), 422
 	KindNotPublishable                  // 409 on publish: the position is not in DRAFT
 	KindUnauthorized                    // 401, 403
-	KindRetryable                       // 5xx, 429, timeouts and connection errors
+	KindRetryable                       // 5xx, timeouts and connection errors
+	KindRateLimited                     // 429; RetryAfter says when to try again
 )
+
+// DefaultRetryAfter is the RetryAfter of a 429 without a usable Retry-After
+// header: the API Management gateway in front of GPD throttles per
+// subscription key, and an immediate retry would be throttled again.
+const DefaultRetryAfter = 5 * time.Second
 
 func (k ErrorKind) String() string {
 	switch k {
@@ -35,6 +43,8 @@ func (k ErrorKind) String() string {
 		return "unauthorized"
 	case KindRetryable:
 		return "retryable"
+	case KindRateLimited:
+		return "rate-limited"
 	default:
 		return "unexpected"
 	}
@@ -77,6 +87,18 @@ func (e *APIError) Error() string {
 // Unwrap returns the cause (e.g. ValidationErrors).
 func (e *APIError) Unwrap() error { return e.Err }
 
+// Failure classifies the error for the one error model (package failure):
+// 5xx, timeouts and connection errors are Retryable, a 429 Retryable after
+// RetryAfter; everything else is Permanent. Creates are never Ambiguous:
+// a position is keyed by its IUPD, so a create retried after a lost answer
+// finds the first one instead of making a second (see GPDClient.Create).
+func (e *APIError) Failure() failure.Info {
+	if e.Kind == KindRetryable || e.Kind == KindRateLimited {
+		return failure.Info{Class: failure.Retryable, RetryAfter: e.RetryAfter}
+	}
+	return failure.Info{Class: failure.Permanent}
+}
+
 // KindOf returns the kind of an *APIError in err's chain, or KindUnexpected.
 func KindOf(err error) ErrorKind {
 	var ae *APIError
@@ -85,9 +107,6 @@ func KindOf(err error) ErrorKind {
 	}
 	return KindUnexpected
 }
-
-// IsRetryable reports whether err is a transient GPD failure worth retrying later.
-func IsRetryable(err error) bool { return err != nil && KindOf(err) == KindRetryable }
 
 // IsNotFound reports whether err is a GPD 404.
 func IsNotFound(err error) bool { return err != nil && KindOf(err) == KindNotFound }

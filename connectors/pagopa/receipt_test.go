@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ponte-pa/ponte/connectors/failure"
 	"github.com/ponte-pa/ponte/connectors/pagopa"
 	"github.com/ponte-pa/ponte/mocks/gpd"
 )
@@ -115,7 +116,7 @@ func TestReceiptsRetryOn500(t *testing.T) {
 		t.Errorf("one 503 should be retried: %v", err)
 	}
 	e.mock.FailNext(5, 503)
-	if _, err := e.client.GetReceipt(ctx, org, iuv(t, 1)); !pagopa.IsRetryable(err) {
+	if _, err := e.client.GetReceipt(ctx, org, iuv(t, 1)); !failure.IsRetryable(err) {
 		t.Errorf("want retryable, got %v", err)
 	}
 }
