@@ -80,7 +80,37 @@ var (
 	loadOnce sync.Once
 	loaded   map[string]*compiled
 	loadErr  error
+	// raws are the schema documents by URL, for problems found in a schema
+	// that another one refers to ($ref across documents).
+	raws = map[string]any{}
+
+	// registered are schemas kept beside the code they describe (a
+	// connector kind's config), added with Register.
+	regMu      sync.Mutex
+	registered = map[string][]byte{}
+	sealed     bool
 )
+
+// Register adds a schema that lives beside the code it describes, such as a
+// connector kind's config schema embedded in the connector's package. Call
+// it from an init function: schemas are compiled together on first use, so
+// a schema may $ref another one by name (e.g. "tenant.schema.json#/$defs/secret").
+// It panics on a duplicate name or a registration after first use, both
+// programming errors.
+func Register(name string, data []byte) {
+	regMu.Lock()
+	defer regMu.Unlock()
+	if sealed {
+		panic("schemas: Register(" + name + ") after schemas were first used; register from an init function")
+	}
+	if _, dup := registered[name]; dup {
+		panic("schemas: schema registered twice: " + name)
+	}
+	if _, err := files.Open(name); err == nil {
+		panic("schemas: schema name already embedded here: " + name)
+	}
+	registered[name] = data
+}
 
 func load() (map[string]*compiled, error) {
 	loadOnce.Do(func() {
@@ -93,11 +123,17 @@ func load() (map[string]*compiled, error) {
 			loadErr = err
 			return
 		}
-		raws := map[string]any{}
+		regMu.Lock()
+		sealed = true
+		for n := range registered {
+			names = append(names, n)
+		}
+		regMu.Unlock()
+		sort.Strings(names)
 		for _, n := range names {
-			data, err := files.ReadFile(n)
-			if err != nil {
-				loadErr = err
+			data, ok := Raw(n)
+			if !ok {
+				loadErr = fmt.Errorf("schemas: %s: not found", n)
 				return
 			}
 			var raw any
@@ -105,7 +141,7 @@ func load() (map[string]*compiled, error) {
 				loadErr = fmt.Errorf("schemas: %s: %w", n, err)
 				return
 			}
-			raws[n] = raw
+			raws[baseURL+n] = raw
 			if err := c.AddResource(baseURL+n, bytes.NewReader(data)); err != nil {
 				loadErr = fmt.Errorf("schemas: %s: %w", n, err)
 				return
@@ -117,7 +153,7 @@ func load() (map[string]*compiled, error) {
 				loadErr = fmt.Errorf("schemas: %s: %w", n, err)
 				return
 			}
-			loaded[n] = &compiled{schema: s, raw: raws[n]}
+			loaded[n] = &compiled{schema: s, raw: raws[baseURL+n]}
 		}
 	})
 	return loaded, loadErr
@@ -137,10 +173,15 @@ func Names() []string {
 	return out
 }
 
-// Raw returns the embedded text of a schema, for documentation and editor tooling.
+// Raw returns the text of a schema, for documentation and editor tooling.
 func Raw(name string) ([]byte, bool) {
-	data, err := files.ReadFile(name)
-	return data, err == nil
+	if data, err := files.ReadFile(name); err == nil {
+		return data, true
+	}
+	regMu.Lock()
+	defer regMu.Unlock()
+	data, ok := registered[name]
+	return data, ok
 }
 
 // Validate checks doc, a decoded JSON value (map[string]any, []any, string, float64,
@@ -272,6 +313,9 @@ func Walk(v any, toks []string) (any, bool) {
 func describe(raw, doc any, l *jsonschema.ValidationError) []Problem {
 	frag := l.AbsoluteKeywordLocation
 	if i := strings.IndexByte(frag, '#'); i >= 0 {
+		if r, ok := raws[frag[:i]]; ok {
+			raw = r // the keyword is in a document this one refers to
+		}
 		frag = frag[i+1:]
 	}
 	toks := splitPtr(frag)

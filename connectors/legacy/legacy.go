@@ -12,12 +12,9 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"fmt"
-	"sort"
-	"strings"
 	"sync"
 
-	"github.com/ponte-pa/ponte/schemas"
+	"github.com/ponte-pa/ponte/connectors/registry"
 )
 
 // Debtor is the canonical record every debtor source produces.
@@ -65,82 +62,43 @@ type DebtorSource interface {
 // baseDir (the directory of the tenant config file).
 type SourceFactory func(cfg json.RawMessage, baseDir string) (DebtorSource, error)
 
-type registration struct {
-	schema  string
-	factory SourceFactory
-}
+// Sources are the registered source kinds (package registry): csv,
+// fixedwidth, inbox, sql, rest, soap. Each kind registers itself from its
+// file with its config schema.
+var Sources = registry.New[DebtorSource]("source")
 
-var (
-	regMu    sync.RWMutex
-	registry = map[string]registration{}
-)
+var secretMu sync.RWMutex // guards secretResolver
 
 // RegisterSource makes a source kind available to tenant configs. schemaName names the
-// embedded schema (package schemas) its config must satisfy. It is meant for init
+// schema (package schemas) its config must satisfy. It is meant for init
 // functions and panics on an empty kind, a nil factory or a duplicate kind, which are
 // programming errors.
 func RegisterSource(kind, schemaName string, f SourceFactory) {
-	if kind == "" || f == nil {
-		panic("legacy: RegisterSource with empty kind or nil factory")
+	if f == nil {
+		panic("legacy: RegisterSource with a nil factory")
 	}
-	regMu.Lock()
-	defer regMu.Unlock()
-	if _, dup := registry[kind]; dup {
-		panic("legacy: source kind registered twice: " + kind)
-	}
-	registry[kind] = registration{schema: schemaName, factory: f}
+	Sources.Register(registry.Kind[DebtorSource]{Name: kind, Schema: schemaName,
+		Open: func(cfg json.RawMessage, env registry.Env) (DebtorSource, error) { return f(cfg, env.Dir) }})
 }
 
 // ConfigSchema returns the schema name for a source kind's config.
 func ConfigSchema(kind string) (string, bool) {
-	regMu.RLock()
-	defer regMu.RUnlock()
-	r, ok := registry[kind]
-	return r.schema, ok
+	k, err := Sources.Lookup(kind)
+	return k.Schema, err == nil
 }
 
 // Kinds lists the registered source kinds, sorted.
-func Kinds() []string {
-	regMu.RLock()
-	defer regMu.RUnlock()
-	out := make([]string, 0, len(registry))
-	for k := range registry {
-		out = append(out, k)
-	}
-	sort.Strings(out)
-	return out
-}
+func Kinds() []string { return Sources.Kinds() }
 
-// UnknownKindError is returned by OpenSource for a kind nobody registered.
-type UnknownKindError struct {
-	Kind  string
-	Known []string
-}
-
-func (e *UnknownKindError) Error() string {
-	return fmt.Sprintf("legacy: unknown source kind %q (known kinds: %s)", e.Kind, strings.Join(e.Known, ", "))
-}
+// UnknownKindError is returned by OpenSource and OpenSink for a kind nobody
+// registered.
+type UnknownKindError = registry.UnknownKindError
 
 // OpenSource validates cfg against the kind's schema and builds the source. Schema
 // violations come back as *schemas.ValidationError, an unknown kind as
 // *UnknownKindError.
 func OpenSource(kind string, cfg json.RawMessage, baseDir string) (DebtorSource, error) {
-	regMu.RLock()
-	r, ok := registry[kind]
-	regMu.RUnlock()
-	if !ok {
-		return nil, &UnknownKindError{Kind: kind, Known: Kinds()}
-	}
-	if r.schema != "" {
-		var doc any
-		if err := json.Unmarshal(cfg, &doc); err != nil {
-			return nil, fmt.Errorf("legacy: %s config: %w", kind, err)
-		}
-		if err := schemas.Validate(r.schema, doc); err != nil {
-			return nil, err
-		}
-	}
-	return r.factory(cfg, baseDir)
+	return Sources.Open(kind, cfg, registry.Env{Dir: baseDir})
 }
 
 // errNoReject is returned by Read when the caller passes no reject callback: rejected

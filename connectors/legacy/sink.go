@@ -7,7 +7,8 @@ import (
 	"sort"
 	"strings"
 
-	"github.com/ponte-pa/ponte/schemas"
+	"github.com/ponte-pa/ponte/connectors/failure"
+	"github.com/ponte-pa/ponte/connectors/registry"
 )
 
 // Statuses written back to a legacy system.
@@ -92,62 +93,42 @@ func (e *WriteError) Unwrap() []error {
 	return out
 }
 
+// Failure classifies the batch: Retryable when any failed update may pass on
+// a later try (retrying a whole batch is always safe), Permanent otherwise.
+func (e *WriteError) Failure() failure.Info {
+	for _, err := range e.Failed {
+		if failure.IsRetryable(err) {
+			return failure.Info{Class: failure.Retryable}
+		}
+	}
+	return failure.Info{Class: failure.Permanent}
+}
+
 // SinkFactory builds a sink from its JSON config; relative paths resolve against baseDir.
 type SinkFactory func(cfg json.RawMessage, baseDir string) (DebtorSink, error)
 
-type sinkRegistration struct {
-	schema  string
-	factory SinkFactory
-}
-
-var sinks = map[string]sinkRegistration{}
+// Sinks are the registered sink kinds (sql, rest, soap): a kind that is
+// both a source and a sink uses the same config and schema for both.
+var Sinks = registry.New[DebtorSink]("sink")
 
 // RegisterSink makes a sink kind available. A kind that is both a source and a sink
 // (sql, rest, soap) uses the same config and schema for both: the write-back part of the
 // config is what the sink needs. Like RegisterSource it panics on programming errors.
 func RegisterSink(kind, schemaName string, f SinkFactory) {
-	if kind == "" || f == nil {
-		panic("legacy: RegisterSink with empty kind or nil factory")
+	if f == nil {
+		panic("legacy: RegisterSink with a nil factory")
 	}
-	regMu.Lock()
-	defer regMu.Unlock()
-	if _, dup := sinks[kind]; dup {
-		panic("legacy: sink kind registered twice: " + kind)
-	}
-	sinks[kind] = sinkRegistration{schema: schemaName, factory: f}
+	Sinks.Register(registry.Kind[DebtorSink]{Name: kind, Schema: schemaName,
+		Open: func(cfg json.RawMessage, env registry.Env) (DebtorSink, error) { return f(cfg, env.Dir) }})
 }
 
 // SinkKinds lists the registered sink kinds, sorted.
-func SinkKinds() []string {
-	regMu.RLock()
-	defer regMu.RUnlock()
-	out := make([]string, 0, len(sinks))
-	for k := range sinks {
-		out = append(out, k)
-	}
-	sort.Strings(out)
-	return out
-}
+func SinkKinds() []string { return Sinks.Kinds() }
 
 // OpenSink validates cfg against the kind's schema and builds the sink; an unknown kind
 // is an *UnknownKindError, schema violations a *schemas.ValidationError.
 func OpenSink(kind string, cfg json.RawMessage, baseDir string) (DebtorSink, error) {
-	regMu.RLock()
-	r, ok := sinks[kind]
-	regMu.RUnlock()
-	if !ok {
-		return nil, &UnknownKindError{Kind: kind, Known: SinkKinds()}
-	}
-	if r.schema != "" {
-		var doc any
-		if err := json.Unmarshal(cfg, &doc); err != nil {
-			return nil, fmt.Errorf("legacy: %s sink config: %w", kind, err)
-		}
-		if err := schemas.Validate(r.schema, doc); err != nil {
-			return nil, err
-		}
-	}
-	return r.factory(cfg, baseDir)
+	return Sinks.Open(kind, cfg, registry.Env{Dir: baseDir})
 }
 
 // decodeStrict decodes a config rejecting unknown fields.
