@@ -4,7 +4,6 @@
 package tenant
 
 import (
-	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -13,9 +12,12 @@ import (
 	"path/filepath"
 	"regexp"
 	"sort"
+	"strconv"
 	"strings"
 
+	"github.com/ponte-pa/ponte/connectors/channels"
 	"github.com/ponte-pa/ponte/connectors/legacy"
+	"github.com/ponte-pa/ponte/connectors/registry"
 	"github.com/ponte-pa/ponte/schemas"
 )
 
@@ -32,7 +34,7 @@ type Tenant struct {
 	AppIO            AppIO             `json:"appio"`
 	Sources          map[string]Source `json:"sources,omitempty"`
 	CampaignDefaults CampaignDefaults  `json:"campaignDefaults"`
-	Channels         Channels          `json:"channels"`
+	Channels         []Channel         `json:"channels,omitempty"`
 	SPID             *SPID             `json:"spid,omitempty"`
 
 	Dir  string `json:"-"` // absolute directory of the config file; relative paths resolve here
@@ -80,19 +82,48 @@ type Source struct {
 	Config json.RawMessage `json:"config"`
 }
 
-// Channels reach citizens when App IO cannot.
-type Channels struct {
-	Email *EmailChannel `json:"email,omitempty"`
+// Channel is one way to reach people besides App IO (email, SMS, a
+// webhook…), listed in order of preference under channels. Config is the
+// whole list item, kind included, validated at load by the kind's schema
+// and check (channels.Kinds).
+type Channel struct {
+	Kind   string
+	Config json.RawMessage
 }
 
-// EmailChannel is the comune's SMTP relay.
-type EmailChannel struct {
-	Addr     string `json:"addr"`
-	From     string `json:"from"`
-	Username string `json:"username,omitempty"`
-	Password Secret `json:"password"`
-	// CAFile is absolute after Load.
-	CAFile string `json:"caFile,omitempty"`
+// UnmarshalJSON keeps the whole item as the channel's config.
+func (c *Channel) UnmarshalJSON(b []byte) error {
+	var k struct {
+		Kind string `json:"kind"`
+	}
+	if err := json.Unmarshal(b, &k); err != nil {
+		return err
+	}
+	c.Kind, c.Config = k.Kind, append(json.RawMessage(nil), b...)
+	return nil
+}
+
+// MarshalJSON writes the channel's config.
+func (c Channel) MarshalJSON() ([]byte, error) { return c.Config, nil }
+
+// Env is what a connector kind of this tenant needs to open (package
+// registry): the config's directory, where relative paths and file:
+// secrets resolve, and the secret resolver.
+func (t *Tenant) Env() registry.Env {
+	return registry.Env{Dir: t.Dir, Secret: func(ref string) (string, error) { return NewSecret(ref, t.Dir).Resolve() }}
+}
+
+// OpenChannels opens the tenant's channels in the order configured.
+func (t *Tenant) OpenChannels(env registry.Env) ([]channels.Sender, error) {
+	out := make([]channels.Sender, 0, len(t.Channels))
+	for i, c := range t.Channels {
+		s, err := channels.Kinds.Open(c.Kind, c.Config, env)
+		if err != nil {
+			return nil, fmt.Errorf("tenant %s: channels/%d (%s): %w", t.ID, i, c.Kind, err)
+		}
+		out = append(out, s)
+	}
+	return out, nil
 }
 
 // CampaignDefaults are defaults for payment-notice campaigns.
@@ -106,14 +137,19 @@ type CampaignDefaults struct {
 func (t *Tenant) OpenSource(name string) (legacy.DebtorSource, error) {
 	s, ok := t.Sources[name]
 	if !ok {
-		names := make([]string, 0, len(t.Sources))
-		for n := range t.Sources {
-			names = append(names, n)
-		}
-		sort.Strings(names)
-		return nil, fmt.Errorf("tenant %s: no source %q (sources: %s)", t.ID, name, strings.Join(names, ", "))
+		return nil, fmt.Errorf("tenant %s: no source %q (sources: %s)", t.ID, name, t.SourceNames())
 	}
 	return legacy.OpenSource(s.Kind, s.Config, t.Dir)
+}
+
+// SourceNames lists the tenant's source names, sorted and comma-separated.
+func (t *Tenant) SourceNames() string {
+	names := make([]string, 0, len(t.Sources))
+	for n := range t.Sources {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	return strings.Join(names, ", ")
 }
 
 // Problem is one thing wrong in a config file.
@@ -219,7 +255,7 @@ func parse(path string, data []byte) (*Tenant, error) {
 	}
 	spidProbs, spidLoaded := checkSPID(root, dir, probs)
 	probs = append(probs, spidProbs...)
-	probs = append(probs, checkFiles(root, dir)...)
+	probs = append(probs, checkChannels(root, dir)...)
 
 	if len(probs) > 0 {
 		schemas.SortProblems(probs)
@@ -242,12 +278,6 @@ func parse(path string, data []byte) (*Tenant, error) {
 	t.Dir, t.File = dir, path
 	t.attachSPID(spidLoaded)
 	t.PagoPA.GPD.SubscriptionKey.baseDir = dir
-	if e := t.Channels.Email; e != nil {
-		e.Password.baseDir = dir
-		if e.CAFile != "" && !filepath.IsAbs(e.CAFile) {
-			e.CAFile = filepath.Join(dir, e.CAFile)
-		}
-	}
 	for k, s := range t.AppIO.Services {
 		s.Key.baseDir = dir
 		t.AppIO.Services[k] = s
@@ -401,26 +431,35 @@ func LoadDir(dir string) ([]*Tenant, error) {
 	return out, errors.Join(errs...)
 }
 
-// checkFiles checks the files a tenant config points at that a schema
-// cannot: they must exist and hold what they should.
-func checkFiles(root map[string]any, dir string) []schemas.Problem {
-	ch, _ := root["channels"].(map[string]any)
-	email, _ := ch["email"].(map[string]any)
-	ca, _ := email["caFile"].(string)
-	if ca == "" {
-		return nil
+// checkChannels validates each channel with its kind's schema and check,
+// looked up in channels.Kinds, so that a new kind needs no change here.
+func checkChannels(root map[string]any, dir string) []schemas.Problem {
+	list, _ := root["channels"].([]any)
+	var probs []schemas.Problem
+	for i, item := range list {
+		obj, _ := item.(map[string]any)
+		kind, ok := obj["kind"].(string)
+		if !ok {
+			continue // the tenant schema reports it
+		}
+		base := "/channels/" + strconv.Itoa(i)
+		raw, err := json.Marshal(obj)
+		if err != nil {
+			continue
+		}
+		found, err := channels.Kinds.Validate(kind, raw, registry.Env{Dir: dir})
+		var uk *registry.UnknownKindError
+		switch {
+		case errors.As(err, &uk):
+			probs = append(probs, schemas.Problem{Pointer: base + "/kind", Rule: "kind",
+				Message: fmt.Sprintf("unknown channel kind %q", kind), Hint: "use one of: " + strings.Join(uk.Known, ", ")})
+		case err != nil:
+			probs = append(probs, schemas.Problem{Pointer: base, Rule: "schema", Message: err.Error()})
+		}
+		for _, p := range found {
+			p.Pointer = base + p.Pointer
+			probs = append(probs, p)
+		}
 	}
-	if !filepath.IsAbs(ca) {
-		ca = filepath.Join(dir, ca)
-	}
-	const ptr = "/channels/email/caFile"
-	const hint = "point caFile at the PEM certificate of the CA that signed the relay's certificate (with 'ponte mocks': ponte mocks --smtp-ca <this path>)"
-	b, err := os.ReadFile(ca)
-	if err != nil {
-		return []schemas.Problem{{Pointer: ptr, Rule: "file", Message: fmt.Sprintf("cannot read %s: %v", ca, errors.Unwrap(err)), Hint: hint}}
-	}
-	if !bytes.Contains(b, []byte("-----BEGIN CERTIFICATE-----")) {
-		return []schemas.Problem{{Pointer: ptr, Rule: "pem", Message: ca + " holds no PEM certificate", Hint: hint}}
-	}
-	return nil
+	return probs
 }

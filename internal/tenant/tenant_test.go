@@ -3,15 +3,23 @@ package tenant
 import (
 	"bytes"
 	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/x509"
+	"crypto/x509/pkix"
 	"encoding/json"
+	"encoding/pem"
 	"errors"
 	"flag"
 	"fmt"
 	"log/slog"
+	"math/big"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/ponte-pa/ponte/connectors/legacy"
 )
@@ -274,7 +282,7 @@ func TestEmailCAFileChecked(t *testing.T) {
 	}
 	_, err = Load(p)
 	var ce *ConfigError
-	if !errors.As(err, &ce) || !strings.Contains(err.Error(), "/channels/email/caFile: file: cannot read") ||
+	if !errors.As(err, &ce) || !strings.Contains(err.Error(), "/channels/0/caFile: file: cannot read") ||
 		!strings.Contains(err.Error(), "ponte mocks --smtp-ca") {
 		t.Fatalf("missing caFile: %v", err)
 	}
@@ -282,13 +290,87 @@ func TestEmailCAFileChecked(t *testing.T) {
 	if err := os.WriteFile(ca, []byte("not a certificate"), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	if _, err = Load(p); err == nil || !strings.Contains(err.Error(), "/channels/email/caFile: pem:") {
+	if _, err = Load(p); err == nil || !strings.Contains(err.Error(), "/channels/0/caFile: pem:") {
 		t.Fatalf("caFile without PEM: %v", err)
 	}
 	if err := os.WriteFile(ca, []byte("-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	if tn, err := Load(p); err != nil || tn.Channels.Email.CAFile != ca {
+	if _, err = Load(p); err == nil || !strings.Contains(err.Error(), "/channels/0/caFile: pem:") {
+		t.Fatalf("caFile with a broken certificate: %v", err)
+	}
+	if err := os.WriteFile(ca, selfSignedPEM(t), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	tn, err := Load(p)
+	if err != nil {
 		t.Fatalf("with caFile: %v", err)
+	}
+	if len(tn.Channels) != 1 || tn.Channels[0].Kind != "email" {
+		t.Fatalf("channels = %+v", tn.Channels)
+	}
+	senders, err := tn.OpenChannels(tn.Env())
+	if err != nil || len(senders) != 1 || senders[0].Kind() != "email" {
+		t.Fatalf("OpenChannels = %v, %v", senders, err)
+	}
+}
+
+func selfSignedPEM(t *testing.T) []byte {
+	t.Helper()
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmpl := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "relay"},
+		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour), IsCA: true, BasicConstraintsValid: true}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der})
+}
+
+// TestChannels checks the channel list: each item by its kind's own schema,
+// an unknown kind with the known ones as a hint, and the map form of older
+// configs refused with what to write instead.
+func TestChannels(t *testing.T) {
+	base, err := os.ReadFile(filepath.Join("testdata", "valid.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		name     string
+		channels string
+		want     []string
+	}{
+		{"unknown kind", "channels:\n  - kind: fax\n    number: 1\n", []string{"/channels/0/kind: kind: unknown channel kind \"fax\"", "use one of: email"}},
+		{"bad email config", "channels:\n  - kind: email\n    addr: smtp.example.it\n    form: x\n", []string{
+			"/channels/0/addr: pattern: must be host:port", "/channels/0/form: additionalProperties", "/channels/0/from: required"}},
+		{"secret written as a value", "channels:\n  - kind: email\n    addr: smtp.example.it:587\n    from: a@b.it\n    username: u\n    password: hunter2\n", []string{
+			"/channels/0/password: pattern: must be a secret reference"}},
+		{"old map form", "channels:\n  email:\n    addr: smtp.example.it:587\n", []string{"/channels: type", "channels: [{kind: email"}},
+		{"no kind", "channels:\n  - addr: smtp.example.it:587\n", []string{"/channels/0/kind: required"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			p := filepath.Join(t.TempDir(), "t.yaml")
+
+			if err := os.WriteFile(p, append(append([]byte{}, base...), tt.channels...), 0o600); err != nil {
+				t.Fatal(err)
+			}
+			_, err := Load(p)
+			var ce *ConfigError
+			if !errors.As(err, &ce) {
+				t.Fatalf("Load = %v, want a ConfigError", err)
+			}
+			for _, w := range tt.want {
+				if !strings.Contains(err.Error(), w) {
+					t.Errorf("error lacks %q:\n%v", w, err)
+				}
+			}
+			if strings.Contains(err.Error(), "hunter2") {
+				t.Errorf("error shows a secret value:\n%v", err)
+			}
+		})
 	}
 }

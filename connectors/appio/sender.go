@@ -1,0 +1,68 @@
+package appio
+
+import (
+	"context"
+	"time"
+
+	"github.com/ponte-pa/ponte/connectors/channels"
+)
+
+// KindAppIO is App IO's channel kind in the outbox.
+const KindAppIO = "appio"
+
+// Sender is App IO as a channel (channels.Sender): one service, through
+// its subscription key. Messages go to citizens by fiscal code; a message
+// with a Payment carries payment_data, so the citizen pays from the app.
+type Sender struct {
+	Client *Client
+	// Key is the service's subscription key (never logged).
+	Key string
+	// FeatureLevel is STANDARD (default) or ADVANCED.
+	FeatureLevel string
+}
+
+var _ channels.Sender = (*Sender)(nil)
+
+// Kind implements channels.Sender.
+func (*Sender) Kind() string { return KindAppIO }
+
+// Reaches implements channels.Sender: App IO reaches people with a personal
+// fiscal code (16 characters); companies and other legal persons (11
+// digits) have no App IO profile. Whether the citizen has a profile and
+// accepts the service is known only by asking: see Client.GetProfile.
+func (*Sender) Reaches(r channels.Recipient) bool { return len(r.FiscalCode) == 16 }
+
+// Message is the App IO message for m: Markdown (Text when empty), payment
+// data and due date from m.Payment.
+func (s *Sender) Message(m channels.Message) NewMessage {
+	md := m.Markdown
+	if md == "" {
+		md = m.Text
+	}
+	ttl := 3600
+	if m.TTL > 0 {
+		ttl = int(min(max(m.TTL, time.Hour), 7*24*time.Hour) / time.Second)
+	}
+	level := s.FeatureLevel
+	if level == "" {
+		level = FeatureStandard
+	}
+	nm := NewMessage{FiscalCode: m.To.FiscalCode, TimeToLive: ttl, FeatureLevelType: level,
+		Content: MessageContent{Subject: m.Subject, Markdown: md}}
+	if p := m.Payment; p != nil {
+		nm.Content.PaymentData = &PaymentData{Amount: p.AmountCents, NoticeNumber: p.NoticeNumber,
+			InvalidAfterDueDate: p.InvalidAfterDueDate, Payee: &Payee{FiscalCode: p.PayeeFiscalCode}}
+		if !p.DueDate.IsZero() {
+			due := p.DueDate.UTC()
+			nm.Content.DueDate = &due
+		}
+	}
+	return nm
+}
+
+// Send implements channels.Sender: it validates the message against App
+// IO's rules (a *ValidationError, Permanent) and submits it. A submit that
+// may have created the message fails as Ambiguous (package failure).
+func (s *Sender) Send(ctx context.Context, m channels.Message) (string, error) {
+	return s.Client.SubmitMessage(ctx, s.Key, s.Message(m))
+}

@@ -1,0 +1,371 @@
+package channels
+
+import (
+	"context"
+	"embed"
+	"errors"
+	"fmt"
+	"strconv"
+	"sync"
+	"time"
+	"unicode/utf8"
+
+	"golang.org/x/sync/errgroup"
+
+	"github.com/ponte-pa/ponte/connectors/failure"
+	"github.com/ponte-pa/ponte/internal/store"
+)
+
+// Outbox states. A message moves
+//
+//	(none) → sending → sent | retry | failed | unknown
+//	retry  → sending → …
+//
+// "sending" is written, durably, before the message is handed to its
+// channel. A message found "sending" when a batch starts was being sent when
+// an earlier attempt died: it becomes unknown and is never sent again —
+// a person checks — because a second copy is worse than a reported gap.
+// Only "retry" (a temporary failure: certainly not sent) is sent again.
+//
+// Callers may also record their own final states for messages they decided
+// not to send (not on App IO, no address, already paid…): any state other
+// than sending and retry is final.
+const (
+	StateSending = "sending"
+	StateSent    = "sent"
+	StateRetry   = "retry"
+	StateFailed  = "failed"
+	StateUnknown = "unknown"
+)
+
+// DiedWhileSending is the error text of a message found "sending".
+const DiedWhileSending = "an earlier attempt stopped while sending: check the channel's records before sending it again"
+
+//go:embed migrations/*.sql
+var migrationsFS embed.FS
+
+// Migrations is the outbox's schema component in the state store.
+var Migrations = store.Register(store.Component{Name: "outbox", FS: migrationsFS, Dir: "migrations"})
+
+// Key is a message's business id: Scope is what it belongs to ("campaign:
+// tari-2026", "alert:…"), Item the person in that scope (a campaign item's
+// sequence number, an alert recipient's), Slot which of that person's
+// messages it is ("io", "fallback", "reminder-1").
+type Key struct {
+	Scope string
+	Item  int64
+	Slot  string
+}
+
+func (k Key) String() string { return k.Scope + "/" + strconv.FormatInt(k.Item, 10) + "/" + k.Slot }
+
+// Entry is what the outbox knows about one message.
+type Entry struct {
+	Key
+	Channel   string // the Sender's kind, or "" for a caller's outcome
+	State     string
+	MessageID string
+	Error     string
+	Attempts  int // times it was handed to a channel
+	UpdatedAt time.Time
+}
+
+// Final reports whether the message is done with: nothing will send it.
+func (e Entry) Final() bool { return e.State != StateRetry && e.State != StateSending && e.State != "" }
+
+// Outbox sends messages to people exactly once per business key, through
+// any Sender, across retries, crashes and workers sharing the state store.
+// It is the one place where sending state lives; workflows choose channels
+// and order, never re-implement sending.
+type Outbox struct {
+	db  *store.DB
+	now func() time.Time
+}
+
+// NewOutbox brings the outbox's table up to date and returns the outbox.
+func NewOutbox(ctx context.Context, db *store.DB) (*Outbox, error) {
+	if err := db.Migrate(ctx, Migrations); err != nil {
+		return nil, fmt.Errorf("outbox in %s: %w", db.Where, err)
+	}
+	return &Outbox{db: db, now: time.Now}, nil
+}
+
+func (o *Outbox) stamp() string { return o.now().UTC().Format(time.RFC3339Nano) }
+
+// Recover turns every message of slot in scope for items [from, to) found
+// "sending" into unknown (DiedWhileSending) and says how many there were.
+// Call it when a batch starts, before deciding what to send: a message
+// still "sending" then was being sent by an attempt that died.
+func (o *Outbox) Recover(ctx context.Context, scope, slot string, from, to int64) (int, error) {
+	res, err := o.db.ExecContext(ctx, o.db.Rebind(`UPDATE outbox SET state = ?, error = ?, updated_at = ?
+		WHERE scope = ? AND slot = ? AND item >= ? AND item < ? AND state = ?`),
+		StateUnknown, DiedWhileSending, o.stamp(), scope, slot, from, to, StateSending)
+	if err != nil {
+		return 0, fmt.Errorf("outbox: %w", err)
+	}
+	n, err := res.RowsAffected()
+	return int(n), err
+}
+
+// Open is Recover followed by Entries: the messages of a batch as they
+// stand when it starts. Items with no entry have never been attempted.
+func (o *Outbox) Open(ctx context.Context, scope, slot string, from, to int64) (map[int64]Entry, error) {
+	if _, err := o.Recover(ctx, scope, slot, from, to); err != nil {
+		return nil, err
+	}
+	return o.Entries(ctx, scope, slot, from, to)
+}
+
+// Set writes an entry as given, whatever the message's state: for
+// operators correcting a state after checking a channel's records, and
+// for tests. Sending code uses Run.
+func (o *Outbox) Set(ctx context.Context, e Entry) error {
+	_, err := o.db.ExecContext(ctx, o.db.Rebind(`INSERT INTO outbox
+		(scope, item, slot, channel, state, message_id, error, attempts, updated_at) VALUES (?,?,?,?,?,?,?,?,?)
+		ON CONFLICT (scope, item, slot) DO UPDATE SET channel = excluded.channel, state = excluded.state,
+			message_id = excluded.message_id, error = excluded.error, attempts = excluded.attempts, updated_at = excluded.updated_at`),
+		e.Scope, e.Item, e.Slot, e.Channel, e.State, e.MessageID, clip(e.Error), e.Attempts, o.stamp())
+	if err != nil {
+		return fmt.Errorf("outbox: setting %s: %w", e.Key, err)
+	}
+	return nil
+}
+
+// Entries returns the messages of slot in scope for items [from, to), as
+// they are.
+func (o *Outbox) Entries(ctx context.Context, scope, slot string, from, to int64) (map[int64]Entry, error) {
+	rows, err := o.db.QueryContext(ctx, o.db.Rebind(`SELECT item, channel, state, message_id, error, attempts, updated_at
+		FROM outbox WHERE scope = ? AND slot = ? AND item >= ? AND item < ?`), scope, slot, from, to)
+	if err != nil {
+		return nil, fmt.Errorf("outbox: %w", err)
+	}
+	defer rows.Close()
+	out := map[int64]Entry{}
+	for rows.Next() {
+		e := Entry{Key: Key{Scope: scope, Slot: slot}}
+		var at string
+		if err := rows.Scan(&e.Item, &e.Channel, &e.State, &e.MessageID, &e.Error, &e.Attempts, &at); err != nil {
+			return nil, fmt.Errorf("outbox: %w", err)
+		}
+		e.UpdatedAt, _ = time.Parse(time.RFC3339Nano, at) // written by stamp
+		out[e.Item] = e
+	}
+	return out, rows.Err()
+}
+
+// Outcome is a final state a caller records for a message it decided not
+// to send (e.g. "not_on_io", "no_address"), with a reason.
+type Outcome struct {
+	Key     Key
+	Channel string
+	State   string
+	Error   string
+}
+
+// Delivery is one message to send through one channel.
+type Delivery struct {
+	Key     Key
+	Sender  Sender
+	Message Message
+}
+
+// Result is what happened to one Delivery.
+type Result struct {
+	Key       Key
+	Channel   string
+	State     string // sent, retry, failed, unknown; or the final state found
+	MessageID string
+	// Err is the channel's error (classified, package failure) for retry,
+	// failed and unknown; nil when sent or already final.
+	Err error
+	// Before is set when nothing was sent because the message had reached
+	// State earlier (another worker, an earlier attempt).
+	Before bool
+}
+
+// Batch is the work of one step: outcomes to record and messages to send.
+type Batch struct {
+	Record []Outcome
+	Send   []Delivery
+	// Concurrency is how many sends run at once (default 8).
+	Concurrency int
+}
+
+// Run records b.Record and claims b.Send ("sending") in one transaction,
+// sends the claimed messages concurrently, and records their outcomes in one
+// more transaction: sent (with the channel's id), retry (a retryable error:
+// a later Run sends it), failed (permanent), unknown (ambiguous: never sent
+// again). Outcomes and claims apply only to messages never attempted or in
+// retry; a message that is already final or being sent is left alone and
+// reported with Before set. Messages not sent because ctx ended go back to
+// retry. Results are in the order of b.Send.
+func (o *Outbox) Run(ctx context.Context, b Batch) ([]Result, error) {
+	results := make([]Result, len(b.Send))
+	claimed, err := o.claim(ctx, b, results)
+	if err != nil {
+		return nil, err
+	}
+	n := b.Concurrency
+	if n <= 0 {
+		n = 8
+	}
+	var g errgroup.Group
+	g.SetLimit(n)
+	var mu sync.Mutex
+	started := make([]bool, len(b.Send))
+	for _, i := range claimed {
+		if ctx.Err() != nil {
+			break
+		}
+		started[i] = true
+		g.Go(func() error {
+			d := b.Send[i]
+			id, err := d.Sender.Send(ctx, d.Message)
+			r := Result{Key: d.Key, Channel: d.Sender.Kind(), MessageID: id, Err: err}
+			switch {
+			case err == nil:
+				r.State = StateSent
+			case failure.IsAmbiguous(err):
+				r.State = StateUnknown
+			case failure.IsRetryable(err), errors.Is(err, context.Canceled):
+				r.State = StateRetry
+			default:
+				r.State = StateFailed
+			}
+			mu.Lock()
+			results[i] = r
+			mu.Unlock()
+			return nil
+		})
+	}
+	_ = g.Wait() // every send reports through results
+	for _, i := range claimed {
+		if !started[i] {
+			d := b.Send[i]
+			results[i] = Result{Key: d.Key, Channel: d.Sender.Kind(), State: StateRetry,
+				Err: failure.Retryablef("not sent: %w", context.Cause(ctx))}
+		}
+	}
+	// Record even when ctx ended: the sends happened.
+	if err := o.finish(context.WithoutCancel(ctx), claimed, results); err != nil {
+		return results, err
+	}
+	return results, nil
+}
+
+// claim records b.Record and marks b.Send as sending, in one transaction.
+// It returns the indexes of b.Send it claimed; the others are filled in
+// results with what they were.
+func (o *Outbox) claim(ctx context.Context, b Batch, results []Result) ([]int, error) {
+	if len(b.Record) == 0 && len(b.Send) == 0 {
+		return nil, nil
+	}
+	tx, err := o.db.BeginTx(ctx, nil)
+	if err != nil {
+		return nil, fmt.Errorf("outbox: %w", err)
+	}
+	defer func() { _ = tx.Rollback() }()
+	// An upsert that changes a row only when it was never attempted or is
+	// to be retried: its row count says whether this caller got it.
+	up, err := tx.PrepareContext(ctx, o.db.Rebind(`INSERT INTO outbox
+		(scope, item, slot, channel, state, message_id, error, attempts, updated_at) VALUES (?,?,?,?,?,'',?,?,?)
+		ON CONFLICT (scope, item, slot) DO UPDATE SET channel = excluded.channel, state = excluded.state,
+			message_id = '', error = excluded.error, attempts = outbox.attempts + excluded.attempts, updated_at = excluded.updated_at
+		WHERE outbox.state = '`+StateRetry+`'`))
+	if err != nil {
+		return nil, fmt.Errorf("outbox: %w", err)
+	}
+	defer up.Close()
+	ts := o.stamp()
+	for _, r := range b.Record {
+		if _, err := up.ExecContext(ctx, r.Key.Scope, r.Key.Item, r.Key.Slot, r.Channel, r.State, clip(r.Error), 0, ts); err != nil {
+			return nil, fmt.Errorf("outbox: recording %s: %w", r.Key, err)
+		}
+	}
+	var claimed []int
+	for i, d := range b.Send {
+		res, err := up.ExecContext(ctx, d.Key.Scope, d.Key.Item, d.Key.Slot, d.Sender.Kind(), StateSending, "", 1, ts)
+		if err != nil {
+			return nil, fmt.Errorf("outbox: claiming %s: %w", d.Key, err)
+		}
+		if n, err := res.RowsAffected(); err != nil {
+			return nil, fmt.Errorf("outbox: %w", err)
+		} else if n == 1 {
+			claimed = append(claimed, i)
+			continue
+		}
+		e := Entry{Key: d.Key}
+		if err := tx.QueryRowContext(ctx, o.db.Rebind(`SELECT channel, state, message_id, error FROM outbox
+			WHERE scope = ? AND item = ? AND slot = ?`), d.Key.Scope, d.Key.Item, d.Key.Slot).
+			Scan(&e.Channel, &e.State, &e.MessageID, &e.Error); err != nil {
+			return nil, fmt.Errorf("outbox: reading %s: %w", d.Key, err)
+		}
+		results[i] = Result{Key: d.Key, Channel: e.Channel, State: e.State, MessageID: e.MessageID, Before: true}
+	}
+	if err := tx.Commit(); err != nil {
+		return nil, fmt.Errorf("outbox: %w", err)
+	}
+	return claimed, nil
+}
+
+// finish records the outcomes of the claimed sends in one transaction.
+func (o *Outbox) finish(ctx context.Context, claimed []int, results []Result) error {
+	if len(claimed) == 0 {
+		return nil
+	}
+	tx, err := o.db.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("outbox: %w", err)
+	}
+	defer func() { _ = tx.Rollback() }()
+	st, err := tx.PrepareContext(ctx, o.db.Rebind(`UPDATE outbox SET state = ?, message_id = ?, error = ?, updated_at = ?
+		WHERE scope = ? AND item = ? AND slot = ?`))
+	if err != nil {
+		return fmt.Errorf("outbox: %w", err)
+	}
+	defer st.Close()
+	ts := o.stamp()
+	for _, i := range claimed {
+		r := results[i]
+		errText := ""
+		if r.Err != nil {
+			errText = clip(r.Err.Error())
+		}
+		if _, err := st.ExecContext(ctx, r.State, r.MessageID, errText, ts, r.Key.Scope, r.Key.Item, r.Key.Slot); err != nil {
+			return fmt.Errorf("outbox: recording %s: %w", r.Key, err)
+		}
+	}
+	return tx.Commit()
+}
+
+// Counts returns how many messages of slot in scope are in each state.
+func (o *Outbox) Counts(ctx context.Context, scope, slot string) (map[string]int, error) {
+	rows, err := o.db.QueryContext(ctx, o.db.Rebind(`SELECT state, COUNT(*) FROM outbox WHERE scope = ? AND slot = ? GROUP BY state`), scope, slot)
+	if err != nil {
+		return nil, fmt.Errorf("outbox: %w", err)
+	}
+	defer rows.Close()
+	out := map[string]int{}
+	for rows.Next() {
+		var s string
+		var n int
+		if err := rows.Scan(&s, &n); err != nil {
+			return nil, fmt.Errorf("outbox: %w", err)
+		}
+		out[s] = n
+	}
+	return out, rows.Err()
+}
+
+// clip bounds a stored error text.
+func clip(s string) string {
+	const n = 1000
+	if len(s) <= n {
+		return s
+	}
+	s = s[:n]
+	for !utf8.ValidString(s) {
+		s = s[:len(s)-1]
+	}
+	return s + "…"
+}
