@@ -5,140 +5,54 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
-	"net/http"
-	"sort"
 	"strings"
 	"sync"
 	"time"
 
 	"go.temporal.io/sdk/activity"
-	"go.temporal.io/sdk/temporal"
 
 	"github.com/ponte-pa/ponte/connectors/appio"
+	"github.com/ponte-pa/ponte/connectors/channels"
+	"github.com/ponte-pa/ponte/connectors/failure"
 	"github.com/ponte-pa/ponte/connectors/legacy"
 	"github.com/ponte-pa/ponte/connectors/pagopa"
+	"github.com/ponte-pa/ponte/internal/rome"
 	"github.com/ponte-pa/ponte/internal/tenant"
+	"github.com/ponte-pa/ponte/internal/wfkit"
 )
 
 // TenantLookup finds a tenant's loaded configuration by id.
-type TenantLookup func(id string) (*tenant.Tenant, error)
+type TenantLookup = wfkit.TenantLookup
 
-// Activities are the campaign's steps. One value is registered on each worker;
-// it is safe for concurrent use.
+// Activities are the campaign's steps. One value is registered on each worker
+// (each activity only on its own task queue, see Register); it is safe for
+// concurrent use.
 type Activities struct {
 	Tenants TenantLookup
 	Store   *Store
 	IUV     *pagopa.IUVAllocator
+	// Conns opens the connectors (GPD, App IO, channels, sources); nil
+	// means a default set with Concurrency.
+	Conns *wfkit.Connectors
 	// Concurrency is the number of calls one batch makes at once to a
-	// connector (default 8).
+	// connector (default 8), when Conns is nil.
 	Concurrency int
-	// IOLimiter, when set, is waited on before every App IO request (one
-	// limit per subscription key, shared by the workers using it).
-	IOLimiter appio.Limiter
-	// Now is the clock for due dates; time.Now when nil.
-	Now func() time.Time
 
-	remOnce sync.Once // campaign_reminders table
-	remErr  error
-
-	mu   sync.Mutex
-	http *http.Client
-	gpd  map[string]*pagopa.GPDClient
-	io   map[string]*appio.Client
-	keys map[string]string
+	connsOnce sync.Once
 }
 
-func badInput(format string, args ...any) error {
-	msg := fmt.Sprintf(format, args...)
-	return temporal.NewNonRetryableApplicationError(msg, ErrBadInput, errors.New(msg))
+func (a *Activities) conns() *wfkit.Connectors {
+	a.connsOnce.Do(func() {
+		if a.Conns == nil {
+			a.Conns = &wfkit.Connectors{Concurrency: a.Concurrency}
+		}
+	})
+	return a.Conns
 }
 
-func (a *Activities) tenant(id string) (*tenant.Tenant, error) {
-	t, err := a.Tenants(id)
-	if err != nil {
-		return nil, badInput("tenant %q: %v", id, err)
-	}
-	return t, nil
-}
+func (a *Activities) conc() int { return a.conns().Conc() }
 
-func (a *Activities) secret(t *tenant.Tenant, what string, s tenant.Secret) (string, error) {
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	if a.keys == nil {
-		a.keys = map[string]string{}
-	}
-	k := t.ID + "\x00" + what
-	if v, ok := a.keys[k]; ok {
-		return v, nil
-	}
-	v, err := s.Resolve()
-	if err != nil {
-		return "", badInput("tenant %q: %s: %v", t.ID, what, err)
-	}
-	a.keys[k] = v
-	return v, nil
-}
-
-// httpClient is shared by every connector client of this worker: one
-// connection pool sized for Concurrency calls in flight per batch, instead of
-// Go's default of two idle connections per host (which makes a busy batch
-// open and close a connection per call).
-func (a *Activities) httpClient() *http.Client {
-	if a.http == nil {
-		t := http.DefaultTransport.(*http.Transport).Clone()
-		t.MaxIdleConns = 256
-		t.MaxIdleConnsPerHost = 4 * a.conc()
-		a.http = &http.Client{Transport: t, Timeout: 30 * time.Second}
-	}
-	return a.http
-}
-
-func (a *Activities) gpdClient(t *tenant.Tenant) (*pagopa.GPDClient, error) {
-	key, err := a.secret(t, "pagopa.gpd.subscriptionKey", t.PagoPA.GPD.SubscriptionKey)
-	if err != nil {
-		return nil, err
-	}
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	if a.gpd == nil {
-		a.gpd = map[string]*pagopa.GPDClient{}
-	}
-	c, ok := a.gpd[t.ID]
-	if !ok {
-		c = pagopa.NewGPDClient(pagopa.GPDOptions{BaseURL: t.PagoPA.GPD.BaseURL, SubscriptionKey: key, HTTPClient: a.httpClient()})
-		a.gpd[t.ID] = c
-	}
-	return c, nil
-}
-
-func (a *Activities) ioClient(t *tenant.Tenant, purpose string) (*appio.Client, string, error) {
-	svc, ok := t.AppIO.Services[purpose]
-	if !ok {
-		return nil, "", badInput("tenant %q has no App IO service for purpose %q: add appio.services.%s to its config", t.ID, purpose, purpose)
-	}
-	key, err := a.secret(t, "appio.services."+purpose+".key", svc.Key)
-	if err != nil {
-		return nil, "", err
-	}
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	if a.io == nil {
-		a.io = map[string]*appio.Client{}
-	}
-	c, ok := a.io[t.AppIO.BaseURL]
-	if !ok {
-		c = appio.NewClient(appio.Options{BaseURL: t.AppIO.BaseURL, HTTPClient: a.httpClient(), Limiter: a.IOLimiter})
-		a.io[t.AppIO.BaseURL] = c
-	}
-	return c, key, nil
-}
-
-func (a *Activities) conc() int {
-	if a.Concurrency > 0 {
-		return a.Concurrency
-	}
-	return 8
-}
+func (a *Activities) tenant(id string) (*tenant.Tenant, error) { return a.Tenants.Get(id) }
 
 // StageDebtors reads the tenant's source, validates every row and stores the
 // valid debtors and the rejected rows. Re-running it (after a crash) stores
@@ -148,13 +62,9 @@ func (a *Activities) StageDebtors(ctx context.Context, in Input) (StageResult, e
 	if err != nil {
 		return StageResult{}, err
 	}
-	src, ok := t.Sources[in.Source]
-	if !ok {
-		return StageResult{}, badInput("tenant %q has no source %q (known: %s)", t.ID, in.Source, strings.Join(sourceNames(t), ", "))
-	}
-	s, err := legacy.OpenSource(src.Kind, src.Config, t.Dir)
+	s, err := a.conns().Source(t, in.Source)
 	if err != nil {
-		return StageResult{}, badInput("tenant %q source %q: %v", t.ID, in.Source, err)
+		return StageResult{}, err
 	}
 	seq := 0
 	stats, err := s.Read(ctx, func(d legacy.Debtor) error {
@@ -180,9 +90,9 @@ func (a *Activities) StageDebtors(ctx context.Context, in Input) (StageResult, e
 	if err != nil {
 		var pe *fs.PathError
 		if errors.As(err, &pe) {
-			return StageResult{}, badInput("%v", err)
+			return StageResult{}, wfkit.BadInput("%v", err)
 		}
-		return StageResult{}, err
+		return StageResult{}, wfkit.ActivityError(err)
 	}
 	return StageResult{Read: stats.Read, Valid: stats.Valid, Rejected: stats.Rejected}, nil
 }
@@ -200,7 +110,7 @@ func (a *Activities) CreatePositions(ctx context.Context, b BatchInput) (BatchRe
 	if err != nil {
 		return BatchResult{}, err
 	}
-	gpd, err := a.gpdClient(t)
+	gpd, err := a.conns().GPD(t)
 	if err != nil {
 		return BatchResult{}, err
 	}
@@ -225,13 +135,13 @@ func (a *Activities) CreatePositions(ctx context.Context, b BatchInput) (BatchRe
 		return BatchResult{}, err
 	}
 	var (
-		mu        sync.Mutex
-		res       BatchResult
-		retryErrs []error
-		delay     time.Duration
-		ups       = make([]PositionUpdate, 0, len(keys))
+		mu      sync.Mutex
+		res     BatchResult
+		retries wfkit.Retries
+		ups     = make([]PositionUpdate, 0, len(keys))
 	)
-	forEach(ctx, a.conc(), items, func(it Item) {
+	_ = wfkit.ForEach(ctx, a.conc(), items, func(it Item) { // items not started are retried
+
 		if it.State != StateStaged {
 			mu.Lock()
 			res.Skipped++
@@ -247,11 +157,7 @@ func (a *Activities) CreatePositions(ctx context.Context, b BatchInput) (BatchRe
 		mu.Lock()
 		defer mu.Unlock()
 		if err != nil {
-			retryErrs = append(retryErrs, fmt.Errorf("line %d (%s): %w", it.Line, iupd, err))
-			var ae *pagopa.APIError
-			if errors.As(err, &ae) && ae.RetryAfter > delay {
-				delay = ae.RetryAfter
-			}
+			retries.Add(fmt.Sprintf("line %d (%s)", it.Line, iupd), err)
 			return
 		}
 		up := PositionUpdate{Seq: it.Seq, State: state, IUPD: iupd, IUV: iuvs[iupd], NAV: nav, Error: errText}
@@ -272,9 +178,11 @@ func (a *Activities) CreatePositions(ctx context.Context, b BatchInput) (BatchRe
 	if err := a.Store.SetPositions(context.WithoutCancel(ctx), b.CampaignID, ups); err != nil {
 		return res, err
 	}
-	if len(retryErrs) > 0 {
-		return res, retryable(fmt.Sprintf("%d of %d debt positions hit a temporary failure; the batch will be retried (done ones are skipped): %v",
-			len(retryErrs), len(items), errors.Join(retryErrs...)), delay)
+	if err := retries.Err("debt positions", len(items)); err != nil {
+		return res, err
+	}
+	if err := ctx.Err(); err != nil {
+		return res, err
 	}
 	return res, nil
 }
@@ -292,7 +200,7 @@ func (a *Activities) createOne(ctx context.Context, t *tenant.Tenant, gpd *pagop
 		return StatePositionFailed, nav, verr.Error(), nil
 	}
 	if _, err := gpd.Create(ctx, t.FiscalCode, pos, true); err != nil {
-		if pagopa.IsRetryable(err) {
+		if failure.IsRetryable(err) {
 			return "", "", "", err
 		}
 		return StatePositionFailed, nav, err.Error(), nil
@@ -322,21 +230,9 @@ func rateOf(t *tenant.Tenant, b BatchInput, it Item, iupd string, iuvs map[strin
 	return out, nil
 }
 
-// rome is where the comuni are; time/tzdata (reminders.go) makes it
-// available on any machine.
-var rome = func() *time.Location {
-	l, err := time.LoadLocation("Europe/Rome")
-	if err != nil {
-		return time.UTC
-	}
-	return l
-}()
-
 // endOfDay is the last second of day d in Rome: a notice due on d can be
 // paid all day long.
-func endOfDay(d time.Time) time.Time {
-	return time.Date(d.Year(), d.Month(), d.Day(), 23, 59, 59, 0, rome)
-}
+func endOfDay(d time.Time) time.Time { return rome.EndOfDay(d) }
 
 // rateOptions are the installment payment options (isPartialPayment) that
 // go with the single payment option single.
@@ -400,152 +296,107 @@ func (a *Activities) position(t *tenant.Tenant, b BatchInput, it Item, iupd, iuv
 }
 
 // NotifyIO checks each published item's App IO profile and sends the payment
-// message. An item found in state "sending" was being sent when an earlier
-// attempt died: it is marked unknown and never resent, because App IO has no
-// idempotency key and a second copy is worse than a reported gap.
+// message through the outbox (slot "io"). A message found "sending" was
+// being sent when an earlier attempt died: it is marked unknown and never
+// resent, because App IO has no idempotency key and a second copy is worse
+// than a reported gap.
 func (a *Activities) NotifyIO(ctx context.Context, b BatchInput) (BatchResult, error) {
 	t, err := a.tenant(b.TenantID)
 	if err != nil {
 		return BatchResult{}, err
 	}
-	io, key, err := a.ioClient(t, b.IOPurpose)
+	io, err := a.conns().AppIO(t, b.IOPurpose)
 	if err != nil {
 		return BatchResult{}, err
+	}
+	ob := a.Store.Outbox()
+	var res BatchResult
+	if res.Unknown, err = ob.Recover(ctx, Scope(b.CampaignID), SlotIO, int64(b.From), int64(b.To)); err != nil {
+		return res, err
 	}
 	items, err := a.Store.Items(ctx, b.CampaignID, b.From, b.To)
 	if err != nil {
-		return BatchResult{}, err
+		return res, err
 	}
 	var todo []Item
-	var res BatchResult
 	for _, it := range items {
-		if it.State != StatePublished || (it.IOState != IONone && it.IOState != IORetry && it.IOState != IOSending) {
+		if it.State != StatePublished || (it.IOState != IONone && it.IOState != IORetry) {
 			res.Skipped++
 			continue
 		}
 		todo = append(todo, it)
 	}
-	// Items go in chunks: profile checks run concurrently, then one
-	// transaction records their outcomes and marks the ones about to be sent
-	// "sending", then the submits run concurrently and one transaction records
-	// them. A crash leaves at most one chunk "sending", reported as unknown.
+	// Items go in chunks: profile checks run concurrently, then the outbox
+	// records their outcomes and claims the messages to send in one
+	// transaction, sends them and records the results in one more. A crash
+	// leaves at most one chunk "sending", reported as unknown.
 	chunk := 2 * a.conc()
-	var retryErrs []error
-	var delay time.Duration
+	var retries wfkit.Retries
 	for i := 0; i < len(todo) && ctx.Err() == nil; i += chunk {
-		errs, d := a.notifyChunk(ctx, t, io, key, b, todo[i:min(i+chunk, len(todo))], &res)
-		retryErrs = append(retryErrs, errs...)
-		delay = max(delay, d)
+		if err := a.notifyChunk(ctx, t, io, b, todo[i:min(i+chunk, len(todo))], &res, &retries); err != nil {
+			return res, err
+		}
 		activity.RecordHeartbeat(ctx, res)
 	}
-	if err := ctx.Err(); err != nil && len(retryErrs) == 0 {
+	if err := retries.Err("App IO messages", len(items)); err != nil {
 		return res, err
 	}
-	if len(retryErrs) > 0 {
-		return res, retryable(fmt.Sprintf("%d of %d App IO messages hit a temporary failure; the batch will be retried (sent ones are skipped): %v",
-			len(retryErrs), len(items), errors.Join(retryErrs...)), delay)
-	}
-	return res, nil
+	return res, ctx.Err()
 }
 
-// ioStep is one item's progress through notifyChunk.
-type ioStep struct {
-	up  IOUpdate         // final state, or IOSending with msg to submit
-	msg appio.NewMessage // the message, when up.State is IOSending
-	err error            // retry later
+// ioCheck is one item's App IO profile check: a final outcome (state set),
+// a message to send, or an error to retry later.
+type ioCheck struct {
+	state, reason string
+	send          bool
+	msg           channels.Message
+	err           error
 }
 
-func (a *Activities) notifyChunk(ctx context.Context, t *tenant.Tenant, io *appio.Client, key string, b BatchInput, items []Item, res *BatchResult) ([]error, time.Duration) {
-	steps := make([]ioStep, len(items))
+func (a *Activities) notifyChunk(ctx context.Context, t *tenant.Tenant, io *appio.Sender, b BatchInput, items []Item, res *BatchResult, retries *wfkit.Retries) error {
+	checks := make([]ioCheck, len(items))
 	idx := make(map[int]int, len(items))
 	for i, it := range items {
 		idx[it.Seq] = i
 	}
-	forEach(ctx, a.conc(), items, func(it Item) {
-		st := &steps[idx[it.Seq]]
-		st.up, st.msg, st.err = a.checkOne(ctx, t, io, key, b, it)
+	_ = wfkit.ForEach(ctx, a.conc(), items, func(it Item) { // unchecked items are retried
+		checks[idx[it.Seq]] = a.checkOne(ctx, t, io, b, it)
 	})
-	var (
-		ups   []IOUpdate
-		send  []Item
-		errs  []error
-		delay time.Duration
-	)
-	fail := func(it Item, err error) {
-		errs = append(errs, fmt.Errorf("line %d: %w", it.Line, err))
-		var ae *appio.APIError
-		if errors.As(err, &ae) && ae.RetryAfter > delay {
-			delay = ae.RetryAfter
-		}
-	}
+	scope := Scope(b.CampaignID)
+	var batch channels.Batch
+	batch.Concurrency = a.conc()
 	for i, it := range items {
-		st := steps[i]
+		c := checks[i]
+		key := channels.Key{Scope: scope, Item: int64(it.Seq), Slot: SlotIO}
 		switch {
-		case st.err != nil:
-			fail(it, st.err)
-		case st.up.State == "":
-			// never checked: ctx ended first; the retry does it
+		case c.err != nil:
+			retries.Add(fmt.Sprintf("line %d", it.Line), c.err)
+		case c.state != "":
+			batch.Record = append(batch.Record, channels.Outcome{Key: key, Channel: io.Kind(), State: c.state, Error: c.reason})
+		case c.send:
+			batch.Send = append(batch.Send, channels.Delivery{Key: key, Sender: io, Message: c.msg})
 		default:
-			ups = append(ups, st.up)
-			if st.up.State == IOSending {
-				send = append(send, it)
-			}
+			// never checked: ctx ended first; the retry does it
 		}
 	}
-	// Outcomes of the checks and the "sending" markers, durably, before
-	// anything is submitted.
-	if err := a.Store.SetIOMany(ctx, b.CampaignID, ups); err != nil {
-		return append(errs, err), delay
+	results, err := a.Store.Outbox().Run(ctx, batch)
+	if err != nil {
+		return err
 	}
-	for _, up := range ups {
-		if up.State != IOSending {
-			count(res, up.State)
-		}
+	for _, o := range batch.Record {
+		count(res, o.State)
 	}
-	var mu sync.Mutex
-	var done []IOUpdate
-	forEach(ctx, a.conc(), send, func(it Item) {
-		id, err := io.SubmitMessage(ctx, key, steps[idx[it.Seq]].msg)
-		up := IOUpdate{Seq: it.Seq, State: IOSent, MessageID: id}
-		if err != nil {
-			switch {
-			case appio.IsAmbiguous(err):
-				up = IOUpdate{Seq: it.Seq, State: IOUnknown, Error: err.Error()}
-			case appio.IsRetryable(err):
-				up = IOUpdate{Seq: it.Seq, State: IORetry, Error: err.Error()}
-			default:
-				up = IOUpdate{Seq: it.Seq, State: IOFailed, Error: err.Error()}
-			}
-		}
-		mu.Lock()
-		defer mu.Unlock()
-		done = append(done, up)
-		if up.State == IORetry {
-			fail(it, err)
-		} else {
-			count(res, up.State)
-		}
-	})
-	// Items never submitted (ctx ended first) go back to pending: only a
-	// crash can leave "sending" behind, which the retry reports as unknown.
-	if len(done) < len(send) {
-		submitted := make(map[int]bool, len(done))
-		for _, up := range done {
-			submitted[up.Seq] = true
-		}
-		for _, it := range send {
-			if !submitted[it.Seq] {
-				done = append(done, IOUpdate{Seq: it.Seq, State: IONone})
-			}
-		}
-		if len(errs) == 0 {
-			errs = append(errs, fmt.Errorf("stopped before sending %d messages: %w", len(send)-len(submitted), context.Cause(ctx)))
+	for i, r := range results {
+		switch {
+		case r.Before:
+			res.Skipped++
+		case r.State == IORetry:
+			retries.Add(fmt.Sprintf("line %d", items[idx[int(batch.Send[i].Key.Item)]].Line), r.Err)
+		default:
+			count(res, r.State)
 		}
 	}
-	if err := a.Store.SetIOMany(context.WithoutCancel(ctx), b.CampaignID, done); err != nil {
-		errs = append(errs, err)
-	}
-	return errs, delay
+	return nil
 }
 
 func count(res *BatchResult, state string) {
@@ -563,72 +414,38 @@ func count(res *BatchResult, state string) {
 	}
 }
 
-// checkOne decides an item's IO outcome short of sending: a final state, or
-// IOSending with the message to submit, or an error to retry later.
-func (a *Activities) checkOne(ctx context.Context, t *tenant.Tenant, io *appio.Client, key string, b BatchInput, it Item) (IOUpdate, appio.NewMessage, error) {
-	final := func(state, errText string) (IOUpdate, appio.NewMessage, error) {
-		return IOUpdate{Seq: it.Seq, State: state, Error: errText}, appio.NewMessage{}, nil
-	}
-	if it.IOState == IOSending {
-		return final(IOUnknown, "an earlier attempt stopped while sending: check in the App IO back office before sending again")
-	}
-	if len(it.FiscalCode) == 11 {
+// checkOne decides an item's App IO outcome short of sending: a final
+// state, or the message to send, or an error to retry later.
+func (a *Activities) checkOne(ctx context.Context, t *tenant.Tenant, io *appio.Sender, b BatchInput, it Item) ioCheck {
+	if !io.Reaches(channels.Recipient{FiscalCode: it.FiscalCode}) {
 		// Companies and other legal persons have no App IO profile: App IO is
 		// for citizens. They need the fallback channel.
-		return final(IONotOnIO, "legal person (11-digit fiscal code): App IO reaches citizens only")
+		return ioCheck{state: IONotOnIO, reason: "legal person (11-digit fiscal code): App IO reaches citizens only"}
 	}
-	prof, err := io.GetProfile(ctx, key, it.FiscalCode)
-	if err != nil {
-		if errors.Is(err, appio.ErrNotOnIO) {
-			return final(IONotOnIO, "")
-		}
-		if appio.IsRetryable(err) {
-			return IOUpdate{}, appio.NewMessage{}, err
-		}
-		return final(IOFailed, err.Error())
-	}
-	if !prof.SenderAllowed {
-		return final(IONotAllowed, "")
+	prof, err := io.Client.GetProfile(ctx, io.Key, it.FiscalCode)
+	switch {
+	case errors.Is(err, appio.ErrNotOnIO):
+		return ioCheck{state: IONotOnIO}
+	case failure.IsRetryable(err):
+		return ioCheck{err: err}
+	case err != nil:
+		return ioCheck{state: IOFailed, reason: err.Error()}
+	case !prof.SenderAllowed:
+		return ioCheck{state: IONotAllowed}
 	}
 	msg, err := paymentMessage(t, b, it, prof.PreferredLanguages)
 	if err != nil {
-		return final(IOFailed, err.Error())
+		return ioCheck{state: IOFailed, reason: err.Error()}
 	}
-	if verr := msg.Validate(); verr != nil {
-		return final(IOFailed, verr.Error())
+	if verr := io.Message(msg).Validate(); verr != nil {
+		return ioCheck{state: IOFailed, reason: verr.Error()}
 	}
-	return IOUpdate{Seq: it.Seq, State: IOSending}, msg, nil
+	return ioCheck{send: true, msg: msg}
 }
 
 // Totals returns the campaign's counts from the state store.
 func (a *Activities) Totals(ctx context.Context, campaignID string) (Progress, error) {
 	return a.Store.Counts(ctx, campaignID)
-}
-
-func retryable(msg string, delay time.Duration) error {
-	if delay > 0 {
-		return temporal.NewApplicationErrorWithOptions(msg, "Retryable", temporal.ApplicationErrorOptions{NextRetryDelay: delay})
-	}
-	return temporal.NewApplicationError(msg, "Retryable")
-}
-
-// forEach runs fn on every item with at most n in flight, and stops starting
-// new ones when ctx is done.
-func forEach(ctx context.Context, n int, items []Item, fn func(Item)) {
-	sem := make(chan struct{}, n)
-	var wg sync.WaitGroup
-	for _, it := range items {
-		if ctx.Err() != nil {
-			break
-		}
-		sem <- struct{}{}
-		wg.Add(1)
-		go func() {
-			defer func() { <-sem; wg.Done() }()
-			fn(it)
-		}()
-	}
-	wg.Wait()
 }
 
 func clip(s string, n int) string {
@@ -637,13 +454,4 @@ func clip(s string, n int) string {
 		return s
 	}
 	return string(r[:n])
-}
-
-func sourceNames(t *tenant.Tenant) []string {
-	names := make([]string, 0, len(t.Sources))
-	for n := range t.Sources {
-		names = append(names, n)
-	}
-	sort.Strings(names)
-	return names
 }

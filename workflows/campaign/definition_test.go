@@ -8,6 +8,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/ponte-pa/ponte/connectors/appio"
 	"github.com/ponte-pa/ponte/internal/tenant"
 )
 
@@ -90,10 +91,11 @@ ioMessage:
 	in := d.Input("esempio")
 	tn := &tenant.Tenant{ID: "esempio", FiscalCode: "01234567890", Name: tenant.Localized{IT: "Comune di Esempio"}}
 	it := Item{FiscalCode: "RSSMRA80A01H501U", Name: "Mario", Surname: "Rossi", AmountCents: 12345, DueDate: "2026-12-31", NAV: "301000000000000144"}
-	m, err := paymentMessage(tn, BatchInput{Subject: in.Subject, IOMessage: in.IOMessage}, it, []string{"en_GB"})
+	cm, err := paymentMessage(tn, BatchInput{Subject: in.Subject, IOMessage: in.IOMessage}, it, []string{"en_GB"})
 	if err != nil {
 		t.Fatal(err)
 	}
+	m := (&appio.Sender{}).Message(cm) // what App IO receives
 	if m.Content.Subject != "TARI 2026: avviso da pagare" || !strings.Contains(m.Content.Markdown, "Ciao Mario Rossi") ||
 		!strings.Contains(m.Content.Markdown, "3010 0000 0000 0001 44") || m.Content.PaymentData.NoticeNumber != it.NAV {
 		t.Errorf("custom message: %q\n%s", m.Content.Subject, m.Content.Markdown)

@@ -2,148 +2,162 @@ package campaign
 
 import (
 	"context"
-	"crypto/tls"
-	"crypto/x509"
-	"errors"
 	"fmt"
-	"os"
 	"strings"
-	"sync"
 	"time"
 
 	"go.temporal.io/sdk/activity"
 
 	"github.com/ponte-pa/ponte/connectors/channels"
 	"github.com/ponte-pa/ponte/internal/tenant"
+	"github.com/ponte-pa/ponte/internal/wfkit"
 )
 
-// SendFallback emails the payment notice to debtors App IO cannot reach (not
-// registered, service blocked, legal persons), through the tenant's SMTP
-// relay. Debtors without an email address, or tenants without a relay, are
-// marked for the print-and-post batch. As with IO, an item found "sending"
-// is marked unknown and never resent.
+// SendFallback sends the payment notice to debtors App IO cannot reach (not
+// registered, service blocked, legal persons) through the first of the
+// tenant's channels that has an address for them (channels: email, …), via
+// the outbox (slot "fallback"), with the notice PDF attached. Debtors no
+// channel can address, and campaigns that print, are marked for the
+// print-and-post batch. As with App IO, a message found "sending" is marked
+// unknown and never resent.
 func (a *Activities) SendFallback(ctx context.Context, b BatchInput) (BatchResult, error) {
 	t, err := a.tenant(b.TenantID)
 	if err != nil {
 		return BatchResult{}, err
 	}
+	var senders []channels.Sender
+	if b.Fallback != "print" && b.Fallback != "none" {
+		if senders, err = a.conns().Channels(t); err != nil {
+			return BatchResult{}, err
+		}
+	}
+	var res BatchResult
+	if b.Fallback != "none" {
+		if res.Failed, err = a.Store.Outbox().Recover(ctx, Scope(b.CampaignID), SlotFallback, int64(b.From), int64(b.To)); err != nil {
+			return res, err
+		}
+	}
 	items, err := a.Store.Items(ctx, b.CampaignID, b.From, b.To)
 	if err != nil {
-		return BatchResult{}, err
+		return res, err
 	}
 	if b.Fallback == "none" {
 		return BatchResult{Skipped: len(items)}, nil
 	}
-	var sender *channels.SMTPSender
-	if t.Channels.Email != nil && b.Fallback != "print" {
-		if sender, err = a.smtpSender(t); err != nil {
-			return BatchResult{}, err
-		}
-	}
-	var (
-		mu        sync.Mutex
-		res       BatchResult
-		retryErrs []error
-	)
-	forEach(ctx, a.conc(), items, func(it Item) {
+	var todo []Item
+	for _, it := range items {
 		needs := it.State == StatePublished && (it.IOState == IONotOnIO || it.IOState == IONotAllowed)
-		open := it.FallbackState == "" || it.FallbackState == FallbackRetry || it.FallbackState == FallbackSending
+		open := it.FallbackState == "" || it.FallbackState == FallbackRetry
 		if !needs || !open {
-			mu.Lock()
 			res.Skipped++
-			mu.Unlock()
-			return
+			continue
 		}
-		state, err := a.fallbackOne(ctx, t, sender, b, it)
-		mu.Lock()
-		defer mu.Unlock()
-		if err != nil {
-			retryErrs = append(retryErrs, fmt.Errorf("line %d: %w", it.Line, err))
-			return
-		}
-		if state == FallbackSent {
-			res.Sent++
-		} else {
-			res.Failed++
+		todo = append(todo, it)
+	}
+	chunk := 2 * a.conc()
+	var retries wfkit.Retries
+	for i := 0; i < len(todo) && ctx.Err() == nil; i += chunk {
+		if err := a.fallbackChunk(ctx, t, senders, b, todo[i:min(i+chunk, len(todo))], &res, &retries); err != nil {
+			return res, err
 		}
 		activity.RecordHeartbeat(ctx, res)
+	}
+	if err := retries.Err("fallback messages", len(todo)); err != nil {
+		return res, err
+	}
+	return res, ctx.Err()
+}
+
+// fallbackChunk decides, renders and sends the fallback of a few items.
+func (a *Activities) fallbackChunk(ctx context.Context, t *tenant.Tenant, senders []channels.Sender, b BatchInput, items []Item, res *BatchResult, retries *wfkit.Retries) error {
+	scope := Scope(b.CampaignID)
+	batch := channels.Batch{Concurrency: a.conc()}
+	deliveries := make([]*channels.Delivery, len(items))
+	outcomes := make([]*channels.Outcome, len(items))
+	for i, it := range items {
+		key := channels.Key{Scope: scope, Item: int64(it.Seq), Slot: SlotFallback}
+		to := channels.Recipient{FiscalCode: it.FiscalCode, Name: strings.TrimSpace(it.Name + " " + it.Surname), Email: it.Email}
+		var sender channels.Sender
+		for _, s := range senders {
+			if s.Reaches(to) {
+				sender = s
+				break
+			}
+		}
+		switch {
+		case b.Fallback == "print":
+			outcomes[i] = &channels.Outcome{Key: key, State: FallbackNoChannel, Error: "the campaign sends notices by post (fallback: print)"}
+		case len(senders) == 0:
+			outcomes[i] = &channels.Outcome{Key: key, State: FallbackNoChannel, Error: "the tenant has no channel besides App IO (channels in its config): print and post the notice"}
+		case sender == nil:
+			outcomes[i] = &channels.Outcome{Key: key, State: FallbackNoAddress, Error: "no address in the source for the tenant's channels (" + kindsOf(senders) + "): print and post the notice"}
+		default:
+			deliveries[i] = &channels.Delivery{Key: key, Sender: sender}
+		}
+	}
+	// The notices are rendered concurrently: a PDF takes a few milliseconds.
+	var renderIdx []int
+	for i, d := range deliveries {
+		if d != nil {
+			renderIdx = append(renderIdx, i)
+		}
+	}
+	_ = wfkit.ForEach(ctx, a.conc(), renderIdx, func(i int) {
+		it := items[i]
+		pdf, err := noticePDF(t, b, it)
+		if err != nil {
+			outcomes[i] = &channels.Outcome{Key: deliveries[i].Key, Channel: deliveries[i].Sender.Kind(), State: FallbackFailed, Error: "payment notice PDF: " + err.Error()}
+			return
+		}
+		m := fallbackMessage(t, b, it)
+		m.Attachments = []channels.Attachment{{Name: "avviso-pagopa-" + it.NAV + ".pdf", ContentType: "application/pdf", Data: pdf}}
+		deliveries[i].Message = m
 	})
-	if len(retryErrs) > 0 {
-		return res, retryable(fmt.Sprintf("%d fallback emails hit a temporary failure; the batch will be retried (sent ones are skipped): %v",
-			len(retryErrs), errors.Join(retryErrs...)), 0)
+	if err := ctx.Err(); err != nil {
+		return err
 	}
-	return res, nil
-}
-
-func (a *Activities) fallbackOne(ctx context.Context, t *tenant.Tenant, sender *channels.SMTPSender, b BatchInput, it Item) (string, error) {
-	set := func(state, errText string) (string, error) {
-		return state, a.Store.SetFallback(ctx, b.CampaignID, it.Seq, state, errText)
+	var lines []int // of batch.Send
+	for i, it := range items {
+		switch {
+		case outcomes[i] != nil:
+			batch.Record = append(batch.Record, *outcomes[i])
+		case deliveries[i] != nil:
+			batch.Send = append(batch.Send, *deliveries[i])
+			lines = append(lines, it.Line)
+		}
 	}
-	switch {
-	case it.FallbackState == FallbackSending:
-		return set(FallbackUnknown, "an earlier attempt stopped while sending: check the relay's log before sending again")
-	case sender == nil && b.Fallback == "print":
-		return set(FallbackNoChannel, "the campaign sends notices by post (fallback: print)")
-	case sender == nil:
-		return set(FallbackNoChannel, "the tenant has no email relay (channels.email): print and post the notice")
-	case it.Email == "":
-		return set(FallbackNoAddress, "no email address in the source: print and post the notice")
-	}
-	pdf, err := noticePDF(t, b, it)
+	results, err := a.Store.Outbox().Run(ctx, batch)
 	if err != nil {
-		return set(FallbackFailed, "payment notice PDF: "+err.Error())
+		return err
 	}
-	mail := fallbackEmail(t, b, it)
-	mail.Attachments = []channels.Attachment{{Name: "avviso-pagopa-" + it.NAV + ".pdf", ContentType: "application/pdf", Data: pdf}}
-	if _, err := set(FallbackSending, ""); err != nil {
-		return "", err
-	}
-	err = sender.Send(ctx, mail)
-	switch {
-	case err == nil:
-		return set(FallbackSent, "")
-	case channels.IsTemporary(err):
-		if _, serr := set(FallbackRetry, err.Error()); serr != nil {
-			return "", serr
+	res.Failed += len(batch.Record)
+	for i, r := range results {
+		switch {
+		case r.Before:
+			res.Skipped++
+		case r.State == FallbackSent:
+			res.Sent++
+		case r.State == FallbackRetry:
+			retries.Add(fmt.Sprintf("line %d", lines[i]), r.Err)
+		default:
+			res.Failed++
 		}
-		return "", err
-	default:
-		return set(FallbackFailed, err.Error())
 	}
+	return nil
 }
 
-func (a *Activities) smtpSender(t *tenant.Tenant) (*channels.SMTPSender, error) {
-	e := t.Channels.Email
-	o := channels.SMTPOptions{Addr: e.Addr, From: e.From, Username: e.Username, Timeout: 30 * time.Second}
-	if e.Username != "" {
-		pw, err := a.secret(t, "channels.email.password", e.Password)
-		if err != nil {
-			return nil, err
-		}
-		o.Password = pw
+func kindsOf(senders []channels.Sender) string {
+	kinds := make([]string, len(senders))
+	for i, s := range senders {
+		kinds[i] = s.Kind()
 	}
-	if e.CAFile != "" {
-		pemData, err := os.ReadFile(e.CAFile)
-		if err != nil {
-			return nil, badInput("tenant %q: channels.email.caFile: %v", t.ID, err)
-		}
-		pool := x509.NewCertPool()
-		if !pool.AppendCertsFromPEM(pemData) {
-			return nil, badInput("tenant %q: channels.email.caFile %s holds no PEM certificate", t.ID, e.CAFile)
-		}
-		host := e.Addr[:strings.LastIndexByte(e.Addr, ':')]
-		o.TLSConfig = &tls.Config{RootCAs: pool, ServerName: host, MinVersion: tls.VersionTLS12}
-	}
-	s, err := channels.NewSMTPSender(o)
-	if err != nil {
-		return nil, badInput("tenant %q: channels.email: %v", t.ID, err)
-	}
-	return s, nil
+	return strings.Join(kinds, ", ")
 }
 
-// fallbackEmail is the notice by email: Italian first, English below, since a
-// citizen outside App IO has told us no language preference.
-func fallbackEmail(t *tenant.Tenant, b BatchInput, it Item) channels.Email {
+// fallbackMessage is the notice as a plain-text message (email, or any
+// channel that carries text): Italian first, English below, since a citizen
+// outside App IO has told us no language preference.
+func fallbackMessage(t *tenant.Tenant, b BatchInput, it Item) channels.Message {
 	due := it.DueDate
 	if b.DueDate != "" {
 		due = b.DueDate
@@ -188,10 +202,10 @@ You can pay with the IO app, on the comune's website or at any pagoPA provider
 The printable payment notice is attached.
 `, name, t.Name.IT, b.Subject, euros, dueT.Format("02/01/2006"), it.NAV, t.Name.IT, t.FiscalCode,
 		name, en, subjEN, euros, dueT.Format("02/01/2006"), it.NAV, en, t.FiscalCode)
-	return channels.Email{
-		To:        it.Email,
-		Subject:   clip("Avviso di pagamento / Payment notice: "+b.Subject, 150),
-		Text:      text,
-		MessageID: fmt.Sprintf("%s.%s.%d@ponte", t.ID, b.CampaignID, it.Seq),
+	return channels.Message{
+		To:      channels.Recipient{FiscalCode: it.FiscalCode, Name: name, Email: it.Email},
+		Subject: clip("Avviso di pagamento / Payment notice: "+b.Subject, 150),
+		Text:    text,
+		ID:      fmt.Sprintf("%s.%s.%d@ponte", t.ID, b.CampaignID, it.Seq),
 	}
 }

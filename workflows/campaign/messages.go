@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/ponte-pa/ponte/connectors/appio"
+	"github.com/ponte-pa/ponte/connectors/channels"
 	"github.com/ponte-pa/ponte/internal/tenant"
 )
 
@@ -28,27 +29,27 @@ func paymentTemplates() (*appio.TemplateSet, error) {
 // notice, in English when the citizen's IO profile prefers it and the
 // campaign has an English subject, Italian otherwise. The amount and notice
 // number travel as payment_data, so the citizen can pay from the app.
-func paymentMessage(t *tenant.Tenant, b BatchInput, it Item, langs []string) (appio.NewMessage, error) {
+func paymentMessage(t *tenant.Tenant, b BatchInput, it Item, langs []string) (channels.Message, error) {
 	ts, err := paymentTemplates()
 	if b.IOMessage != nil {
 		ts, err = ioTemplates(b.IOMessage)
 	}
 	if err != nil {
-		return appio.NewMessage{}, err
+		return channels.Message{}, err
 	}
 	return paymentMessageFrom(ts, t, b, it, langs)
 }
 
 // paymentMessageFrom renders a message with the variables of
 // appio.DefaultPaymentTemplates from ts and adds the payment data.
-func paymentMessageFrom(ts *appio.TemplateSet, t *tenant.Tenant, b BatchInput, it Item, langs []string) (appio.NewMessage, error) {
+func paymentMessageFrom(ts *appio.TemplateSet, t *tenant.Tenant, b BatchInput, it Item, langs []string) (channels.Message, error) {
 	due := it.DueDate
 	if b.DueDate != "" {
 		due = b.DueDate
 	}
 	dueT, err := time.Parse("2006-01-02", due)
 	if err != nil {
-		return appio.NewMessage{}, fmt.Errorf("due date %q: %w", due, err)
+		return channels.Message{}, fmt.Errorf("due date %q: %w", due, err)
 	}
 	lang, subject, org := "it", b.Subject, t.Name.IT
 	if ts.Language(langs) == "en" && (b.SubjectEN != "" || b.IOMessage != nil) {
@@ -69,24 +70,18 @@ func paymentMessageFrom(ts *appio.TemplateSet, t *tenant.Tenant, b BatchInput, i
 		appio.PayVarNAV:          it.NAV,
 	})
 	if err != nil {
-		return appio.NewMessage{}, err
+		return channels.Message{}, err
 	}
 	md += rateText(it.Rate, lang)
-	dueAt := endOfDay(dueT).UTC()
-	return appio.NewMessage{
-		FiscalCode:       it.FiscalCode,
-		TimeToLive:       3600,
-		FeatureLevelType: "STANDARD",
-		Content: appio.MessageContent{
-			Subject:  subj,
-			Markdown: md,
-			DueDate:  &dueAt,
-			PaymentData: &appio.PaymentData{
-				Amount:              it.AmountCents,
-				NoticeNumber:        it.NAV,
-				InvalidAfterDueDate: false,
-				Payee:               &appio.Payee{FiscalCode: t.FiscalCode},
-			},
+	return channels.Message{
+		To:       channels.Recipient{FiscalCode: it.FiscalCode, Name: strings.TrimSpace(it.Name + " " + it.Surname), Lang: lang},
+		Subject:  subj,
+		Markdown: md,
+		Payment: &channels.Payment{
+			AmountCents:     it.AmountCents,
+			NoticeNumber:    it.NAV,
+			PayeeFiscalCode: t.FiscalCode,
+			DueDate:         endOfDay(dueT).UTC(),
 		},
 	}, nil
 }

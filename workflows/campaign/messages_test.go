@@ -4,6 +4,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/ponte-pa/ponte/connectors/appio"
 	"github.com/ponte-pa/ponte/internal/tenant"
 )
 
@@ -27,10 +28,11 @@ func TestPaymentMessageLanguages(t *testing.T) {
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			m, err := paymentMessage(tn, c.b, it, c.langs)
+			cm, err := paymentMessage(tn, c.b, it, c.langs)
 			if err != nil {
 				t.Fatal(err)
 			}
+			m := (&appio.Sender{}).Message(cm) // what App IO receives
 			if err := m.Validate(); err != nil {
 				t.Fatalf("message does not pass the App IO rules: %v", err)
 			}

@@ -7,7 +7,6 @@ import (
 	"slices"
 	"sync"
 	"time"
-	_ "time/tzdata" // Europe/Rome for reminder times, even without system tzdata
 
 	"go.temporal.io/sdk/activity"
 	"go.temporal.io/sdk/temporal"
@@ -15,8 +14,11 @@ import (
 
 	"github.com/ponte-pa/ponte/connectors/appio"
 	"github.com/ponte-pa/ponte/connectors/channels"
+	"github.com/ponte-pa/ponte/connectors/failure"
 	"github.com/ponte-pa/ponte/connectors/pagopa"
+	"github.com/ponte-pa/ponte/internal/rome"
 	"github.com/ponte-pa/ponte/internal/tenant"
+	"github.com/ponte-pa/ponte/internal/wfkit"
 )
 
 // RemindersWorkflowName is the workflow that reminds unpaid debtors before
@@ -91,7 +93,7 @@ func reminderTime(dueDate string, daysBefore, hour int) (time.Time, error) {
 	if hour <= 0 || hour > 23 {
 		hour = 9
 	}
-	return time.Date(d.Year(), d.Month(), d.Day()-daysBefore, hour, 0, 0, 0, rome), nil
+	return rome.At(d.AddDate(0, 0, -daysBefore), hour), nil
 }
 
 // RemindersWorkflow sleeps (a durable timer) until each reminder's time and
@@ -157,239 +159,216 @@ func RemindersWorkflow(ctx workflow.Context, in RemindersInput) (RemindersResult
 	return res, nil
 }
 
-// Reminder states in campaign_reminders.
+// Reminder outcomes in the outbox (slot SlotReminder(n)), besides the
+// outbox's own states.
 const (
-	reminderSending   = "sending"
-	reminderSent      = "sent"
-	reminderPaid      = "paid"
-	reminderClosed    = "closed"
-	reminderNoChannel = "no_channel"
-	reminderUnknown   = "unknown"
-	reminderFailed    = "failed"
+	reminderSent      = channels.StateSent
+	reminderPaid      = "paid"       // GPD says the position is paid: not reminded
+	reminderClosed    = "closed"     // no longer payable (invalidated, expired)
+	reminderNoChannel = "no_channel" // never reached digitally: the notice went by post
+	reminderUnknown   = channels.StateUnknown
+	reminderRetry     = channels.StateRetry
 )
 
-func (a *Activities) remindersTable(ctx context.Context) error {
-	a.remOnce.Do(func() {
-		_, a.remErr = a.Store.db.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS campaign_reminders (
-			campaign_id TEXT NOT NULL, seq INTEGER NOT NULL, n INTEGER NOT NULL,
-			channel TEXT NOT NULL DEFAULT '', state TEXT NOT NULL, message_id TEXT NOT NULL DEFAULT '',
-			error TEXT NOT NULL DEFAULT '', updated_at TEXT NOT NULL,
-			PRIMARY KEY (campaign_id, seq, n))`)
-	})
-	return a.remErr
-}
-
-func (a *Activities) reminderStates(ctx context.Context, b ReminderBatch) (map[int]string, error) {
-	rows, err := a.Store.db.QueryContext(ctx, a.Store.db.Rebind(`SELECT seq, state FROM campaign_reminders
-		WHERE campaign_id = ? AND n = ? AND seq >= ? AND seq < ?`), b.CampaignID, b.N, b.From, b.To)
-	if err != nil {
-		return nil, err
+func (r *ReminderResult) count(state string) {
+	switch state {
+	case reminderSent:
+		r.Sent++
+	case reminderPaid:
+		r.Paid++
+	case reminderClosed:
+		r.Closed++
+	case reminderNoChannel:
+		r.NoChannel++
+	case reminderUnknown, channels.StateSending:
+		r.Unknown++
+	default:
+		r.Failed++
 	}
-	defer rows.Close()
-	out := map[int]string{}
-	for rows.Next() {
-		var seq int
-		var st string
-		if err := rows.Scan(&seq, &st); err != nil {
-			return nil, err
-		}
-		out[seq] = st
-	}
-	return out, rows.Err()
-}
-
-func (a *Activities) setReminder(ctx context.Context, b ReminderBatch, seq int, channel, state, id, errText string) error {
-	db := a.Store.db
-	_, err := db.ExecContext(ctx, db.Rebind(`INSERT INTO campaign_reminders (campaign_id, seq, n, channel, state, message_id, error, updated_at)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?)
-		ON CONFLICT (campaign_id, seq, n) DO UPDATE SET channel = excluded.channel, state = excluded.state,
-		message_id = excluded.message_id, error = excluded.error, updated_at = excluded.updated_at`),
-		b.CampaignID, seq, b.N, channel, state, id, clip(errText, 1000), now())
-	return err
 }
 
 // SendReminders sends reminder N to the batch's debtors whose debt position
-// GPD still holds as payable, through the channel that reached them. Each
-// (item, reminder) is recorded in campaign_reminders, with a "sending"
-// marker before the send, so a retried batch never reminds anyone twice.
+// GPD still holds as payable, through the channel that reached them (App IO,
+// or the channel of their fallback), via the outbox (slot
+// SlotReminder(N)), so a retried batch never reminds anyone twice.
 func (a *Activities) SendReminders(ctx context.Context, b ReminderBatch) (ReminderResult, error) {
-	if err := a.remindersTable(ctx); err != nil {
-		return ReminderResult{}, err
-	}
 	t, err := a.tenant(b.TenantID)
 	if err != nil {
 		return ReminderResult{}, err
 	}
-	gpd, err := a.gpdClient(t)
+	gpd, err := a.conns().GPD(t)
 	if err != nil {
 		return ReminderResult{}, err
+	}
+	ob, scope, slot := a.Store.Outbox(), Scope(b.CampaignID), SlotReminder(b.N)
+	var res ReminderResult
+	if _, err := ob.Recover(ctx, scope, slot, int64(b.From), int64(b.To)); err != nil {
+		return res, err
 	}
 	items, err := a.Store.Items(ctx, b.CampaignID, b.From, b.To)
 	if err != nil {
-		return ReminderResult{}, err
+		return res, err
 	}
-	done, err := a.reminderStates(ctx, b)
+	done, err := ob.Entries(ctx, scope, slot, int64(b.From), int64(b.To))
 	if err != nil {
-		return ReminderResult{}, err
-	}
-	var io *appio.Client
-	var key string
-	var sender *channels.SMTPSender
-	var (
-		mu        sync.Mutex
-		res       ReminderResult
-		retryErrs []error
-	)
-	count := func(state string) {
-		switch state {
-		case reminderSent:
-			res.Sent++
-		case reminderPaid:
-			res.Paid++
-		case reminderClosed:
-			res.Closed++
-		case reminderNoChannel:
-			res.NoChannel++
-		case reminderUnknown:
-			res.Unknown++
-		default:
-			res.Failed++
-		}
+		return res, err
 	}
 	var todo []Item
 	for _, it := range items {
-		switch st := done[it.Seq]; {
+		switch e, ok := done[int64(it.Seq)]; {
 		case it.State != StatePublished:
 			res.Skipped++
-		case st == "":
-			todo = append(todo, it)
-		case st == reminderSending:
-			if err := a.setReminder(ctx, b, it.Seq, "", reminderUnknown, "", "an earlier attempt stopped while sending: not resent"); err != nil {
-				return res, err
-			}
-			res.Unknown++
+		case ok && e.Final():
+			res.count(e.State)
 		default:
-			count(st)
-		}
-		if it.State == StatePublished && it.IOState == IOSent && io == nil {
-			if io, key, err = a.ioClient(t, b.IOPurpose); err != nil {
-				return res, err
-			}
-		}
-		if it.State == StatePublished && it.FallbackState == FallbackSent && sender == nil && t.Channels.Email != nil {
-			if sender, err = a.smtpSender(t); err != nil {
-				return res, err
-			}
+			todo = append(todo, it)
 		}
 	}
-	forEach(ctx, a.conc(), todo, func(it Item) {
-		channel, state, id, errText, err := a.remindOne(ctx, t, gpd, io, key, sender, b, it)
-		if err == nil {
-			err = a.setReminder(context.WithoutCancel(ctx), b, it.Seq, channel, state, id, errText)
+	chunk := 2 * a.conc()
+	var retries wfkit.Retries
+	for i := 0; i < len(todo) && ctx.Err() == nil; i += chunk {
+		if err := a.remindChunk(ctx, t, gpd, b, todo[i:min(i+chunk, len(todo))], &res, &retries); err != nil {
+			return res, err
 		}
-		mu.Lock()
-		defer mu.Unlock()
-		if err != nil {
-			retryErrs = append(retryErrs, fmt.Errorf("line %d: %w", it.Line, err))
-			return
-		}
-		count(state)
 		activity.RecordHeartbeat(ctx, res)
-	})
-	if len(retryErrs) > 0 {
-		return res, retryable(fmt.Sprintf("%d of %d reminders hit a temporary failure; the batch will be retried (done ones are skipped): %v",
-			len(retryErrs), len(todo), errors.Join(retryErrs...)), 0)
 	}
-	return res, nil
+	if err := retries.Err("reminders", len(todo)); err != nil {
+		return res, err
+	}
+	return res, ctx.Err()
 }
 
-// remindOne returns the final state of one reminder, or an error to retry.
-func (a *Activities) remindOne(ctx context.Context, t *tenant.Tenant, gpd *pagopa.GPDClient, io *appio.Client, key string,
-	sender *channels.SMTPSender, b ReminderBatch, it Item) (channel, state, id, errText string, err error) {
-	channel = ""
+// reminderStep is one item's reminder: an outcome to record, a message to
+// send, or an error to retry later.
+type reminderStep struct {
+	outcome *channels.Outcome
+	send    *channels.Delivery
+	err     error
+}
+
+func (a *Activities) remindChunk(ctx context.Context, t *tenant.Tenant, gpd *pagopa.GPDClient, b ReminderBatch, items []Item, res *ReminderResult, retries *wfkit.Retries) error {
+	steps := make([]reminderStep, len(items))
+	idx := make(map[int]int, len(items))
+	for i, it := range items {
+		idx[it.Seq] = i
+	}
+	_ = wfkit.ForEach(ctx, a.conc(), items, func(it Item) { // items not started are retried
+		steps[idx[it.Seq]] = a.remindOne(ctx, t, gpd, b, it)
+	})
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	var batch channels.Batch
+	batch.Concurrency = a.conc()
+	var lines []int // of batch.Send
+	for i, st := range steps {
+		switch {
+		case st.err != nil:
+			retries.Add(fmt.Sprintf("line %d", items[i].Line), st.err)
+		case st.outcome != nil:
+			batch.Record = append(batch.Record, *st.outcome)
+		case st.send != nil:
+			batch.Send = append(batch.Send, *st.send)
+			lines = append(lines, items[i].Line)
+		}
+	}
+	results, err := a.Store.Outbox().Run(ctx, batch)
+	if err != nil {
+		return err
+	}
+	for _, o := range batch.Record {
+		res.count(o.State)
+	}
+	for i, r := range results {
+		switch {
+		case r.Before:
+			res.Skipped++
+		case r.State == reminderRetry:
+			retries.Add(fmt.Sprintf("line %d", lines[i]), r.Err)
+		default:
+			res.count(r.State)
+		}
+	}
+	return nil
+}
+
+// remindOne decides one item's reminder: the channel that reached the
+// debtor, whether GPD still holds the position payable, and the message.
+func (a *Activities) remindOne(ctx context.Context, t *tenant.Tenant, gpd *pagopa.GPDClient, b ReminderBatch, it Item) reminderStep {
+	key := channels.Key{Scope: Scope(b.CampaignID), Item: int64(it.Seq), Slot: SlotReminder(b.N)}
+	final := func(channel, state, errText string) reminderStep {
+		return reminderStep{outcome: &channels.Outcome{Key: key, Channel: channel, State: state, Error: errText}}
+	}
+	var sender channels.Sender
 	switch {
 	case it.IOState == IOSent:
-		channel = "io"
-	case it.FallbackState == FallbackSent && sender != nil:
-		channel = "email"
+		io, err := a.conns().AppIO(t, b.IOPurpose)
+		if err != nil {
+			return reminderStep{err: err}
+		}
+		sender = io
+	case it.FallbackState == FallbackSent:
+		chans, err := a.conns().Channels(t)
+		if err != nil {
+			return reminderStep{err: err}
+		}
+		for _, s := range chans {
+			if s.Kind() == it.FallbackChannel {
+				sender = s
+				break
+			}
+		}
+		if sender == nil {
+			return final("", reminderNoChannel, "the tenant no longer has the "+it.FallbackChannel+" channel that sent the notice")
+		}
 	default:
-		return "", reminderNoChannel, "", "", nil
+		return final("", reminderNoChannel, "")
 	}
 	pos, err := gpd.Get(ctx, t.FiscalCode, it.IUPD)
-	if err != nil {
-		if pagopa.IsRetryable(err) {
-			return "", "", "", "", err
-		}
-		return channel, reminderFailed, "", "GPD: " + err.Error(), nil
+	switch {
+	case failure.IsRetryable(err):
+		return reminderStep{err: err}
+	case err != nil:
+		return final(sender.Kind(), channels.StateFailed, "GPD: "+err.Error())
 	}
 	switch pos.Status {
 	case pagopa.StatusPaid, pagopa.StatusReported:
-		return channel, reminderPaid, "", "", nil
+		return final(sender.Kind(), reminderPaid, "")
 	case pagopa.StatusInvalid, pagopa.StatusExpired, pagopa.StatusDraft:
-		return channel, reminderClosed, "", "GPD status " + pos.Status, nil
+		return final(sender.Kind(), reminderClosed, "GPD status "+pos.Status)
 	}
-	var msg appio.NewMessage
-	if channel == "io" {
+	if io, ok := sender.(*appio.Sender); ok {
 		// The profile says whether the citizen still takes messages from the
 		// service, and in which language.
-		prof, err := io.GetProfile(ctx, key, it.FiscalCode)
+		prof, err := io.Client.GetProfile(ctx, io.Key, it.FiscalCode)
 		switch {
 		case errors.Is(err, appio.ErrNotOnIO):
-			return channel, reminderNoChannel, "", "no longer on App IO", nil
-		case err != nil && appio.IsRetryable(err):
-			return "", "", "", "", err
+			return final(io.Kind(), reminderNoChannel, "no longer on App IO")
+		case failure.IsRetryable(err):
+			return reminderStep{err: err}
 		case err != nil:
-			return channel, reminderFailed, "", err.Error(), nil
+			return final(io.Kind(), channels.StateFailed, err.Error())
 		case !prof.SenderAllowed:
-			return channel, reminderNoChannel, "", "the citizen has blocked this service on App IO", nil
+			return final(io.Kind(), reminderNoChannel, "the citizen has blocked this service on App IO")
 		}
-		if msg, err = reminderMessage(t, b, it, prof.PreferredLanguages); err != nil {
-			return channel, reminderFailed, "", err.Error(), nil
+		msg, err := reminderMessage(t, b, it, prof.PreferredLanguages)
+		if err != nil {
+			return final(io.Kind(), channels.StateFailed, err.Error())
 		}
-	}
-	if err := a.setReminder(ctx, b, it.Seq, channel, reminderSending, "", ""); err != nil {
-		return "", "", "", "", err
-	}
-	if channel == "io" {
-		id, err := io.SubmitMessage(ctx, key, msg)
-		switch {
-		case err == nil:
-			return channel, reminderSent, id, "", nil
-		case appio.IsAmbiguous(err):
-			return channel, reminderUnknown, "", err.Error(), nil
-		case appio.IsRetryable(err):
-			// Not sent: clear the marker so the retry sends it.
-			if serr := a.setReminder(context.WithoutCancel(ctx), b, it.Seq, channel, "", "", err.Error()); serr != nil {
-				return "", "", "", "", serr
-			}
-			return "", "", "", "", err
-		default:
-			return channel, reminderFailed, "", err.Error(), nil
-		}
+		return reminderStep{send: &channels.Delivery{Key: key, Sender: io, Message: msg}}
 	}
 	bi := BatchInput{TenantID: b.TenantID, CampaignID: b.CampaignID, Subject: b.Subject, SubjectEN: b.SubjectEN, DueDate: b.DueDate}
 	pdf, err := noticePDF(t, bi, it)
 	if err != nil {
-		return channel, reminderFailed, "", "payment notice PDF: " + err.Error(), nil
+		return final(sender.Kind(), channels.StateFailed, "payment notice PDF: "+err.Error())
 	}
-	mail := fallbackEmail(t, bi, it)
-	mail.Subject = clip("Promemoria / Reminder: "+mail.Subject, 150)
-	mail.Text = "Promemoria: l'avviso di pagamento qui sotto non risulta ancora pagato.\n" +
-		"Reminder: the payment notice below does not appear to be paid yet.\n\n" + mail.Text
-	mail.MessageID = fmt.Sprintf("%s.%s.%d.r%d@ponte", t.ID, b.CampaignID, it.Seq, b.N)
-	mail.Attachments = []channels.Attachment{{Name: "avviso-pagopa-" + it.NAV + ".pdf", ContentType: "application/pdf", Data: pdf}}
-	err = sender.Send(ctx, mail)
-	switch {
-	case err == nil:
-		return channel, reminderSent, mail.MessageID, "", nil
-	case channels.IsTemporary(err):
-		if serr := a.setReminder(context.WithoutCancel(ctx), b, it.Seq, channel, "", "", err.Error()); serr != nil {
-			return "", "", "", "", serr
-		}
-		return "", "", "", "", err
-	default:
-		return channel, reminderFailed, "", err.Error(), nil
-	}
+	msg := fallbackMessage(t, bi, it)
+	msg.Subject = clip("Promemoria / Reminder: "+msg.Subject, 150)
+	msg.Text = "Promemoria: l'avviso di pagamento qui sotto non risulta ancora pagato.\n" +
+		"Reminder: the payment notice below does not appear to be paid yet.\n\n" + msg.Text
+	msg.ID = fmt.Sprintf("%s.%s.%d.r%d@ponte", t.ID, b.CampaignID, it.Seq, b.N)
+	msg.Attachments = []channels.Attachment{{Name: "avviso-pagopa-" + it.NAV + ".pdf", ContentType: "application/pdf", Data: pdf}}
+	return reminderStep{send: &channels.Delivery{Key: key, Sender: sender, Message: msg}}
 }
 
 var (
@@ -438,15 +417,15 @@ You can pay directly in the app with the button below. If you have already paid,
 // reminderMessage is the App IO reminder for an item, with the same payment
 // data as the notice message, in the citizen's preferred language when the
 // campaign has it (as paymentMessage chooses).
-func reminderMessage(t *tenant.Tenant, b ReminderBatch, it Item, langs []string) (appio.NewMessage, error) {
+func reminderMessage(t *tenant.Tenant, b ReminderBatch, it Item, langs []string) (channels.Message, error) {
 	ts, err := reminderTemplates()
 	if err != nil {
-		return appio.NewMessage{}, err
+		return channels.Message{}, err
 	}
 	bi := BatchInput{TenantID: b.TenantID, CampaignID: b.CampaignID, Subject: b.Subject, SubjectEN: b.SubjectEN, DueDate: b.DueDate}
 	msg, err := paymentMessageFrom(ts, t, bi, it, langs)
 	if err != nil {
 		return msg, err
 	}
-	return msg, msg.Validate()
+	return msg, (&appio.Sender{}).Message(msg).Validate()
 }

@@ -4,39 +4,57 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
+	"strconv"
 	"time"
 
+	"github.com/ponte-pa/ponte/connectors/appio"
 	"github.com/ponte-pa/ponte/connectors/legacy"
 	"github.com/ponte-pa/ponte/internal/store"
 )
 
-// Item states. A debt position moves staged → published | position_failed; the
-// IO side moves "" → sending → sent | not_on_io | not_allowed | failed |
-// retry | unknown. "sending" is written before the message is submitted, so an
-// attempt that died mid-send is found on retry and never blindly resent.
+// Item states. A debt position moves staged → published | position_failed.
+// The messages of an item — its App IO message, its fallback and each
+// reminder — live in the outbox (channels.Outbox) under the campaign's
+// scope: the outbox's states (sending, sent, retry, failed, unknown) plus
+// the campaign's own outcomes for messages it decided not to send
+// (not_on_io, not_allowed, no_address, no_channel). "sending" is written
+// before a message is handed to its channel, so an attempt that died
+// mid-send is found on retry and never blindly resent.
 const (
 	StateStaged         = "staged"
 	StatePublished      = "published"
 	StatePositionFailed = "position_failed"
 
 	IONone       = ""
-	IOSending    = "sending"
-	IOSent       = "sent"
+	IOSending    = channels.StateSending
+	IOSent       = channels.StateSent
 	IONotOnIO    = "not_on_io"
 	IONotAllowed = "not_allowed"
-	IOFailed     = "failed"
-	IORetry      = "retry"
-	IOUnknown    = "unknown"
+	IOFailed     = channels.StateFailed
+	IORetry      = channels.StateRetry
+	IOUnknown    = channels.StateUnknown
 
 	// Fallback states, for debtors App IO cannot reach.
-	FallbackSending   = "sending"
-	FallbackSent      = "email_sent"
-	FallbackRetry     = "retry"
-	FallbackFailed    = "failed"
-	FallbackUnknown   = "unknown"
-	FallbackNoAddress = "no_email"   // print and post the notice
-	FallbackNoChannel = "no_channel" // the tenant has no email relay configured
+	FallbackSending   = channels.StateSending
+	FallbackSent      = channels.StateSent
+	FallbackRetry     = channels.StateRetry
+	FallbackFailed    = channels.StateFailed
+	FallbackUnknown   = channels.StateUnknown
+	FallbackNoAddress = "no_address" // no channel has an address for the debtor: print and post the notice
+	FallbackNoChannel = "no_channel" // the tenant has no channel besides App IO, or the campaign prints
 )
+
+// Outbox slots of an item's messages.
+const (
+	SlotIO       = "io"
+	SlotFallback = "fallback"
+)
+
+// SlotReminder is the outbox slot of reminder n (from 1).
+func SlotReminder(n int) string { return "reminder-" + strconv.Itoa(n) }
+
+// Scope is the outbox scope of a campaign's messages.
+func Scope(campaignID string) string { return "campaign:" + campaignID }
 
 // Item is one debtor of a campaign and what happened to it.
 type Item struct {
@@ -60,13 +78,23 @@ type Item struct {
 	IOError       string
 	FallbackState string
 	FallbackError string
+	// FallbackChannel is the channel kind the fallback went through
+	// (email, …), or "" when none was tried.
+	FallbackChannel string
 	// Rate are the installments of the item's debt position, when the
 	// campaign offers payment in rate (empty otherwise).
 	Rate []Rata
 }
 
-// Store keeps campaign items and rejects in the state database.
-type Store struct{ db *store.DB }
+// Store keeps campaign items and rejects in the state database, and the
+// items' messages in the outbox of the same database.
+type Store struct {
+	db     *store.DB
+	outbox *channels.Outbox
+}
+
+// Outbox is where the campaign's messages are sent from.
+func (s *Store) Outbox() *channels.Outbox { return s.outbox }
 
 // NewStore creates the campaign tables when missing.
 func NewStore(ctx context.Context, db *store.DB) (*Store, error) {
@@ -114,7 +142,11 @@ func NewStore(ctx context.Context, db *store.DB) (*Store, error) {
 	if err := migrateInstallments(ctx, db); err != nil {
 		return nil, err
 	}
-	return &Store{db: db}, nil
+	ob, err := channels.NewOutbox(ctx, db)
+	if err != nil {
+		return nil, err
+	}
+	return &Store{db: db, outbox: ob}, nil
 }
 
 // AddItem stages a debtor; staging the same campaign again is a no-op per seq.
@@ -135,8 +167,16 @@ func (s *Store) AddReject(ctx context.Context, campaignID string, r legacy.Rejec
 	return err
 }
 
-const itemCols = `seq, line, external_id, fiscal_code, name, surname, email, amount_cents, due_date, description,
-	state, iupd, iuv, nav, position_error, io_state, io_message_id, io_error, fallback_state, fallback_error`
+// itemsFrom selects items with the state of their App IO message and of
+// their fallback from the outbox; its two first arguments are the scope.
+const itemsFrom = `SELECT ci.seq, ci.line, ci.external_id, ci.fiscal_code, ci.name, ci.surname, ci.email, ci.amount_cents,
+	ci.due_date, ci.description, ci.state, ci.iupd, ci.iuv, ci.nav, ci.position_error,
+	COALESCE(io.state, ''), COALESCE(io.message_id, ''), COALESCE(io.error, ''),
+	COALESCE(fb.state, ''), COALESCE(fb.error, ''), COALESCE(fb.channel, '')
+	FROM campaign_items ci
+	LEFT JOIN outbox io ON io.scope = ? AND io.item = ci.seq AND io.slot = '` + SlotIO + `'
+	LEFT JOIN outbox fb ON fb.scope = ? AND fb.item = ci.seq AND fb.slot = '` + SlotFallback + `'
+`
 
 func scanItems(rows *sql.Rows) ([]Item, error) {
 	defer rows.Close()
@@ -145,7 +185,7 @@ func scanItems(rows *sql.Rows) ([]Item, error) {
 		var it Item
 		if err := rows.Scan(&it.Seq, &it.Line, &it.ExternalID, &it.FiscalCode, &it.Name, &it.Surname, &it.Email,
 			&it.AmountCents, &it.DueDate, &it.Description, &it.State, &it.IUPD, &it.IUV, &it.NAV,
-			&it.PositionError, &it.IOState, &it.IOMessageID, &it.IOError, &it.FallbackState, &it.FallbackError); err != nil {
+			&it.PositionError, &it.IOState, &it.IOMessageID, &it.IOError, &it.FallbackState, &it.FallbackError, &it.FallbackChannel); err != nil {
 			return nil, err
 		}
 		out = append(out, it)
@@ -155,8 +195,9 @@ func scanItems(rows *sql.Rows) ([]Item, error) {
 
 // Items returns the items with seq in [from, to), in order.
 func (s *Store) Items(ctx context.Context, campaignID string, from, to int) ([]Item, error) {
-	rows, err := s.db.QueryContext(ctx, s.db.Rebind(`SELECT `+itemCols+` FROM campaign_items
-		WHERE campaign_id = ? AND seq >= ? AND seq < ? ORDER BY seq`), campaignID, from, to)
+	sc := Scope(campaignID)
+	rows, err := s.db.QueryContext(ctx, s.db.Rebind(itemsFrom+`WHERE ci.campaign_id = ? AND ci.seq >= ? AND ci.seq < ? ORDER BY ci.seq`),
+		sc, sc, campaignID, from, to)
 	if err != nil {
 		return nil, err
 	}
@@ -169,8 +210,8 @@ func (s *Store) Items(ctx context.Context, campaignID string, from, to int) ([]I
 
 // AllItems returns every item of a campaign, in source order.
 func (s *Store) AllItems(ctx context.Context, campaignID string) ([]Item, error) {
-	rows, err := s.db.QueryContext(ctx, s.db.Rebind(`SELECT `+itemCols+` FROM campaign_items
-		WHERE campaign_id = ? ORDER BY seq`), campaignID)
+	sc := Scope(campaignID)
+	rows, err := s.db.QueryContext(ctx, s.db.Rebind(itemsFrom+`WHERE ci.campaign_id = ? ORDER BY ci.seq`), sc, sc, campaignID)
 	if err != nil {
 		return nil, err
 	}
@@ -254,66 +295,23 @@ func (s *Store) SetPositions(ctx context.Context, campaignID string, ups []Posit
 	return tx.Commit()
 }
 
-// SetIO records the IO state of an item.
+// SetIO sets the state of an item's App IO message as given, whatever it
+// was (see channels.Outbox.Set): for tests and operators; sending goes
+// through the outbox's Run.
 func (s *Store) SetIO(ctx context.Context, campaignID string, seq int, state, messageID, errText string) error {
-	_, err := s.db.ExecContext(ctx, s.db.Rebind(`UPDATE campaign_items SET io_state = ?, io_message_id = ?,
-		io_error = ?, updated_at = ? WHERE campaign_id = ? AND seq = ?`),
-		state, messageID, errText, now(), campaignID, seq)
-	return err
-}
-
-// IOUpdate is the App IO state of one item.
-type IOUpdate struct {
-	Seq                     int
-	State, MessageID, Error string
-}
-
-// SetIOMany records many IO states in one transaction.
-func (s *Store) SetIOMany(ctx context.Context, campaignID string, ups []IOUpdate) error {
-	ts := now()
-	return s.execEach(ctx, `UPDATE campaign_items SET io_state = ?, io_message_id = ?,
-		io_error = ?, updated_at = ? WHERE campaign_id = ? AND seq = ?`, len(ups), func(i int) []any {
-		u := ups[i]
-		return []any{u.State, u.MessageID, u.Error, ts, campaignID, u.Seq}
-	})
-}
-
-// execEach runs one prepared statement n times, with args(i), in one
-// transaction.
-func (s *Store) execEach(ctx context.Context, query string, n int, args func(i int) []any) error {
-	if n == 0 {
-		return nil
-	}
-	tx, err := s.db.BeginTx(ctx, nil)
-	if err != nil {
-		return err
-	}
-	defer func() { _ = tx.Rollback() }()
-	stmt, err := tx.PrepareContext(ctx, s.db.Rebind(query))
-	if err != nil {
-		return err
-	}
-	defer stmt.Close()
-	for i := range n {
-		if _, err := stmt.ExecContext(ctx, args(i)...); err != nil {
-			return err
-		}
-	}
-	return tx.Commit()
-}
-
-// SetFallback records the fallback-channel state of an item.
-func (s *Store) SetFallback(ctx context.Context, campaignID string, seq int, state, errText string) error {
-	_, err := s.db.ExecContext(ctx, s.db.Rebind(`UPDATE campaign_items SET fallback_state = ?, fallback_error = ?,
-		updated_at = ? WHERE campaign_id = ? AND seq = ?`), state, errText, now(), campaignID, seq)
-	return err
+	return s.outbox.Set(ctx, channels.Entry{Key: channels.Key{Scope: Scope(campaignID), Item: int64(seq), Slot: SlotIO},
+		Channel: appio.KindAppIO, State: state, MessageID: messageID, Error: errText})
 }
 
 // Counts returns the totals of a campaign from its items.
 func (s *Store) Counts(ctx context.Context, campaignID string) (Progress, error) {
 	var p Progress
-	rows, err := s.db.QueryContext(ctx, s.db.Rebind(`SELECT state, io_state, fallback_state, COUNT(*) FROM campaign_items
-		WHERE campaign_id = ? GROUP BY state, io_state, fallback_state`), campaignID)
+	sc := Scope(campaignID)
+	rows, err := s.db.QueryContext(ctx, s.db.Rebind(`SELECT ci.state, COALESCE(io.state, ''), COALESCE(fb.state, ''), COUNT(*)
+		FROM campaign_items ci
+		LEFT JOIN outbox io ON io.scope = ? AND io.item = ci.seq AND io.slot = '`+SlotIO+`'
+		LEFT JOIN outbox fb ON fb.scope = ? AND fb.item = ci.seq AND fb.slot = '`+SlotFallback+`'
+		WHERE ci.campaign_id = ? GROUP BY ci.state, io.state, fb.state`), sc, sc, campaignID)
 	if err != nil {
 		return p, err
 	}
