@@ -38,9 +38,6 @@ type Activities struct {
 	// Now is the clock for due dates; time.Now when nil.
 	Now func() time.Time
 
-	remOnce sync.Once // campaign_reminders table
-	remErr  error
-
 	mu   sync.Mutex
 	http *http.Client
 	gpd  map[string]*pagopa.GPDClient

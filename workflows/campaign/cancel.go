@@ -30,23 +30,6 @@ type Meta struct {
 	CancelledAt string
 }
 
-// migrateMeta creates the tables added with cancel and reconciliation. It is
-// called by NewStore; every statement is idempotent.
-func migrateMeta(ctx context.Context, db *store.DB) error {
-	stmts := []string{
-		`CREATE TABLE IF NOT EXISTS campaign_meta (
-			campaign_id TEXT NOT NULL PRIMARY KEY, tenant_id TEXT NOT NULL, source TEXT NOT NULL DEFAULT '',
-			subject TEXT NOT NULL DEFAULT '', started_at TEXT NOT NULL DEFAULT '', cancelled_at TEXT NOT NULL DEFAULT '')`,
-		`CREATE INDEX IF NOT EXISTS campaign_items_iuv ON campaign_items (iuv)`,
-	}
-	for _, s := range stmts {
-		if _, err := db.ExecContext(ctx, s); err != nil {
-			return fmt.Errorf("campaign store: creating campaign_meta in %s: %w", db.Where, err)
-		}
-	}
-	return nil
-}
-
 // DB is the state database the store keeps its tables in, for packages that
 // keep tables next to the campaign's (reconciliation).
 func (s *Store) DB() *store.DB { return s.db }

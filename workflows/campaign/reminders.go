@@ -168,17 +168,6 @@ const (
 	reminderFailed    = "failed"
 )
 
-func (a *Activities) remindersTable(ctx context.Context) error {
-	a.remOnce.Do(func() {
-		_, a.remErr = a.Store.db.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS campaign_reminders (
-			campaign_id TEXT NOT NULL, seq INTEGER NOT NULL, n INTEGER NOT NULL,
-			channel TEXT NOT NULL DEFAULT '', state TEXT NOT NULL, message_id TEXT NOT NULL DEFAULT '',
-			error TEXT NOT NULL DEFAULT '', updated_at TEXT NOT NULL,
-			PRIMARY KEY (campaign_id, seq, n))`)
-	})
-	return a.remErr
-}
-
 func (a *Activities) reminderStates(ctx context.Context, b ReminderBatch) (map[int]string, error) {
 	rows, err := a.Store.db.QueryContext(ctx, a.Store.db.Rebind(`SELECT seq, state FROM campaign_reminders
 		WHERE campaign_id = ? AND n = ? AND seq >= ? AND seq < ?`), b.CampaignID, b.N, b.From, b.To)
@@ -213,9 +202,6 @@ func (a *Activities) setReminder(ctx context.Context, b ReminderBatch, seq int, 
 // (item, reminder) is recorded in campaign_reminders, with a "sending"
 // marker before the send, so a retried batch never reminds anyone twice.
 func (a *Activities) SendReminders(ctx context.Context, b ReminderBatch) (ReminderResult, error) {
-	if err := a.remindersTable(ctx); err != nil {
-		return ReminderResult{}, err
-	}
 	t, err := a.tenant(b.TenantID)
 	if err != nil {
 		return ReminderResult{}, err

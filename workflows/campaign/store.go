@@ -68,51 +68,11 @@ type Item struct {
 // Store keeps campaign items and rejects in the state database.
 type Store struct{ db *store.DB }
 
-// NewStore creates the campaign tables when missing.
+// NewStore brings the campaign tables of db up to date (see Migrations)
+// and returns the store.
 func NewStore(ctx context.Context, db *store.DB) (*Store, error) {
-	stmts := []string{
-		`CREATE TABLE IF NOT EXISTS campaign_items (
-			campaign_id TEXT NOT NULL, seq INTEGER NOT NULL, line INTEGER NOT NULL,
-			external_id TEXT NOT NULL DEFAULT '', fiscal_code TEXT NOT NULL,
-			name TEXT NOT NULL DEFAULT '', surname TEXT NOT NULL DEFAULT '', email TEXT NOT NULL DEFAULT '',
-			amount_cents BIGINT NOT NULL, due_date TEXT NOT NULL DEFAULT '', description TEXT NOT NULL DEFAULT '',
-			state TEXT NOT NULL DEFAULT 'staged', iupd TEXT NOT NULL DEFAULT '', iuv TEXT NOT NULL DEFAULT '',
-			nav TEXT NOT NULL DEFAULT '', position_error TEXT NOT NULL DEFAULT '',
-			io_state TEXT NOT NULL DEFAULT '', io_message_id TEXT NOT NULL DEFAULT '', io_error TEXT NOT NULL DEFAULT '',
-			updated_at TEXT NOT NULL DEFAULT '',
-			PRIMARY KEY (campaign_id, seq))`,
-		`CREATE TABLE IF NOT EXISTS campaign_rejects (
-			campaign_id TEXT NOT NULL, source TEXT NOT NULL, line INTEGER NOT NULL, field TEXT NOT NULL,
-			value TEXT NOT NULL DEFAULT '', rule TEXT NOT NULL DEFAULT '',
-			message_it TEXT NOT NULL DEFAULT '', message_en TEXT NOT NULL DEFAULT '',
-			PRIMARY KEY (campaign_id, line, field))`,
-	}
-	for _, s := range stmts {
-		if _, err := db.ExecContext(ctx, s); err != nil {
-			return nil, fmt.Errorf("campaign store: creating tables in %s: %w", db.Where, err)
-		}
-	}
-	// Columns added after the first release: added to older stores in place.
-	for _, col := range []string{"fallback_state", "fallback_error"} {
-		var n int
-		q := `SELECT COUNT(*) FROM pragma_table_info('campaign_items') WHERE name = ?`
-		if db.Dialect == store.Postgres {
-			q = `SELECT COUNT(*) FROM information_schema.columns WHERE table_name = 'campaign_items' AND column_name = ?`
-		}
-		if err := db.QueryRowContext(ctx, db.Rebind(q), col).Scan(&n); err != nil {
-			return nil, fmt.Errorf("campaign store: inspecting columns: %w", err)
-		}
-		if n == 0 {
-			if _, err := db.ExecContext(ctx, `ALTER TABLE campaign_items ADD COLUMN `+col+` TEXT NOT NULL DEFAULT ''`); err != nil {
-				return nil, fmt.Errorf("campaign store: adding column %s: %w", col, err)
-			}
-		}
-	}
-	if err := migrateMeta(ctx, db); err != nil {
-		return nil, err
-	}
-	if err := migrateInstallments(ctx, db); err != nil {
-		return nil, err
+	if err := db.Migrate(ctx, Migrations); err != nil {
+		return nil, fmt.Errorf("campaign store in %s: %w", db.Where, err)
 	}
 	return &Store{db: db}, nil
 }
