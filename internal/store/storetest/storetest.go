@@ -77,6 +77,30 @@ func SQLiteAt(t testing.TB, path string) *store.DB {
 	return db
 }
 
+// Reopen opens another handle on the database of db (the SQLite file, or
+// the PostgreSQL schema), as another worker process would: its own
+// connections, closed at the end of the test.
+func Reopen(t testing.TB, db *store.DB) *store.DB {
+	t.Helper()
+	if db.Dialect == store.SQLite {
+		return SQLiteAt(t, db.Where)
+	}
+	var schema string
+	if err := db.QueryRowContext(Ctx(t), `SELECT current_schema()`).Scan(&schema); err != nil {
+		t.Fatal(err)
+	}
+	return OpenSchema(t, schema)
+}
+
+// Ctx is a context for one database operation of a test: long enough for
+// a loaded machine, cancelled at the end of the test. Give each operation
+// its own, so that a slow one never eats the time of the next.
+func Ctx(t testing.TB) context.Context {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	t.Cleanup(cancel)
+	return ctx
+}
+
 // PostgresDSN is the DSN of the test PostgreSQL.
 func PostgresDSN() string {
 	if dsn := os.Getenv("PONTE_TEST_POSTGRES"); dsn != "" {
