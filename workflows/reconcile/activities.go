@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math"
 	"net/http"
 	"sort"
 	"strings"
@@ -160,7 +161,9 @@ func (s *Store) openSeqs(ctx context.Context, campaignID string, from, to int) (
 	return out, rows.Err()
 }
 
-const maxSeq = 1 << 40
+// maxSeq is above every item's seq: campaign_items.seq is an INTEGER, 32
+// bits on PostgreSQL, which refuses a larger parameter.
+const maxSeq = math.MaxInt32
 
 // PlanReconcile picks the day of the run and splits the open positions of
 // the campaigns in scope into batches.
