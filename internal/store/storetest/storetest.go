@@ -153,12 +153,7 @@ func OpenSchema(t testing.TB, schema string) *store.DB {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	dsn := PostgresDSN()
-	sep := "?"
-	if strings.Contains(dsn, "?") {
-		sep = "&"
-	}
-	db, err := store.Open(ctx, dsn+sep+"search_path="+schema)
+	db, err := store.Open(ctx, SchemaDSN(schema))
 	if err != nil {
 		t.Fatalf("opening schema %s: %v", schema, err)
 	}
@@ -175,6 +170,17 @@ func OpenSchema(t testing.TB, schema string) *store.DB {
 		t.Fatalf("current_schema() = %q, want %q: the DSN's search_path did not apply", got, schema)
 	}
 	return db
+}
+
+// SchemaDSN is the DSN of the test PostgreSQL with schema as the
+// search_path, for code that opens its own connections (pgx).
+func SchemaDSN(schema string) string {
+	dsn := PostgresDSN()
+	sep := "?"
+	if strings.Contains(dsn, "?") {
+		sep = "&"
+	}
+	return dsn + sep + "search_path=" + schema
 }
 
 // NewSchemaName returns a schema name no other test uses.
