@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"net/http"
 	"net/http/httptest"
-	"path/filepath"
 	"slices"
 	"sync"
 	"testing"
@@ -13,6 +12,7 @@ import (
 
 	"github.com/ponte-pa/ponte/connectors/appio/appiotest"
 	"github.com/ponte-pa/ponte/internal/store"
+	"github.com/ponte-pa/ponte/internal/store/storetest"
 	appiomock "github.com/ponte-pa/ponte/mocks/appio"
 )
 
@@ -41,8 +41,9 @@ type bulkResult struct {
 }
 
 // runBulk sends n messages through workers × conc goroutines, retrying
-// every 10th through the ledger, and returns what the senders saw.
-func runBulk(ctx context.Context, workers []*bulkWorker, conc, n int) bulkResult {
+// every 10th through the ledger, and returns what the senders saw. Each
+// message has its own context (a paced send may wait for its turn).
+func runBulk(workers []*bulkWorker, conc, n int) bulkResult {
 	res := bulkResult{ids: map[string]string{}}
 	var mu sync.Mutex
 	var wg sync.WaitGroup
@@ -53,6 +54,7 @@ func runBulk(ctx context.Context, workers []*bulkWorker, conc, n int) bulkResult
 			go func() {
 				defer wg.Done()
 				for i := range jobs {
+					ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 					m := validMessage()
 					m.FiscalCode = bulkFiscalCode(i)
 					bk := LedgerKey("bulk", m.FiscalCode, "payments")
@@ -87,6 +89,7 @@ func runBulk(ctx context.Context, workers []*bulkWorker, conc, n int) bulkResult
 						}
 					}
 					mu.Unlock()
+					cancel()
 				}
 			}()
 		}
@@ -130,20 +133,18 @@ func windowFraction(at []time.Time, limit int, window time.Duration) (fraction f
 	return float64(n) / float64(full*limit), maxInWindow
 }
 
-func newBulkWorkers(t testing.TB, dbPath, url string, nWorkers, limit int, window time.Duration) []*bulkWorker {
+// newBulkWorkers makes nWorkers simulated worker processes, each with its
+// own handle on db (its own connections), limiter and ledger.
+func newBulkWorkers(t testing.TB, db *store.DB, url string, nWorkers, limit int, window time.Duration) []*bulkWorker {
 	t.Helper()
 	var out []*bulkWorker
 	for range nWorkers {
-		db, err := store.Open(context.Background(), "sqlite:"+dbPath)
+		h := storetest.Reopen(t, db)
+		lim, err := NewSQLLimiter(h.DB, h.Dialect, limit, window)
 		if err != nil {
 			t.Fatal(err)
 		}
-		t.Cleanup(func() { db.Close() })
-		lim, err := NewSQLLimiter(db.DB, db.Dialect, limit, window)
-		if err != nil {
-			t.Fatal(err)
-		}
-		led, err := NewLedger(db.DB, db.Dialect)
+		led, err := NewLedger(h.DB, h.Dialect)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -162,87 +163,84 @@ func newBulkWorkers(t testing.TB, dbPath, url string, nWorkers, limit int, windo
 const (
 	bulkLimit  = 100
 	bulkWindow = 250 * time.Millisecond
-	// bulkGuard lengthens the limiter's window over the server's, to absorb
-	// the jitter between a grant and the request's arrival.
-	bulkGuard = 0
 )
 
-// TestBulkSendWithinRateLimit sends 5,000 messages from 4 simulated
-// workers (8 concurrent senders each, like a campaign batch) sharing one
-// SQL limiter on a SQLite file, against the mock enforcing the same limit.
+// TestBulkSendWithinRateLimit sends messages from 4 simulated workers (8
+// concurrent senders each, like a campaign batch) sharing one SQL limiter,
+// against the mock enforcing the same limit, on each dialect: 2,000 on
+// SQLite, 500 on PostgreSQL (two transactions per request on one row: on a
+// loaded 2-core machine that is tens of requests a second, not 400).
+// It checks what holds however fast or slow the machine is: the mock never
+// sees more than the limit in any window (grants count from the answer, so
+// a request delayed on its way cannot crowd the next window), and every
+// message is sent exactly once. How close the senders come to the limit is
+// a matter of speed: BenchmarkLimitedBulk reports it.
 func TestBulkSendWithinRateLimit(t *testing.T) {
 	if testing.Short() {
-		t.Skip("sends 5,000 messages paced at 400/s (about 13 s); skipped with -short")
+		t.Skip("sends 2,500 messages paced at 400/s at most (20 s or more); skipped with -short")
 	}
-	const n = 5000
-	mock := appiomock.New(appiomock.Options{DefaultKnown: true, RateLimit: bulkLimit, RateWindow: bulkWindow})
-	ts := httptest.NewServer(mock)
-	t.Cleanup(ts.Close)
-	workers := newBulkWorkers(t, filepath.Join(t.TempDir(), "state.db"), ts.URL, 4, bulkLimit, bulkWindow+bulkGuard)
+	storetest.ForEachDialect(t, func(t *testing.T, db *store.DB) {
+		n := 2000
+		if db.Dialect == store.Postgres {
+			n = 500
+		}
+		mock := appiomock.New(appiomock.Options{DefaultKnown: true, RateLimit: bulkLimit, RateWindow: bulkWindow})
+		ts := httptest.NewServer(mock)
+		t.Cleanup(ts.Close)
+		workers := newBulkWorkers(t, db, ts.URL, 4, bulkLimit, bulkWindow)
+		res := runBulk(workers, 8, n)
 
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
-	defer cancel()
-	res := runBulk(ctx, workers, 8, n)
-
-	for i, err := range res.errs {
-		if i == 10 {
-			t.Errorf("… %d errors in all", len(res.errs))
-			break
+		for i, err := range res.errs {
+			if i == 10 {
+				t.Errorf("… %d errors in all", len(res.errs))
+				break
+			}
+			t.Error(err)
 		}
-		t.Error(err)
-	}
-	st := mock.Stats()
-	if st.RateLimited != 0 {
-		t.Errorf("mock answered 429 %d times, want 0", st.RateLimited)
-	}
-	if res.sends != n || st.Requests != n || st.Messages != n {
-		t.Errorf("sends %d, mock requests %d, messages %d: want %d each (retries must send nothing)", res.sends, st.Requests, st.Messages, n)
-	}
-	if res.retries != n/10 || res.retryFound != n/10 {
-		t.Errorf("%d forced retries, %d found the first attempt; want %d both", res.retries, res.retryFound, n/10)
-	}
-	// Zero duplicates: every recipient got exactly one message, the one the
-	// ledger recorded.
-	perFC := map[string]int{}
-	for _, m := range mock.Messages() {
-		perFC[m.FiscalCode]++
-		if res.ids[m.FiscalCode] != m.ID {
-			t.Errorf("message %s to %s not the one recorded (%s)", m.ID, m.FiscalCode, res.ids[m.FiscalCode])
+		st := mock.Stats()
+		if st.RateLimited != 0 {
+			t.Errorf("mock answered 429 %d times, want 0", st.RateLimited)
 		}
-	}
-	for fc, k := range perFC {
-		if k != 1 {
-			t.Errorf("%s received %d messages", fc, k)
+		if res.sends != n || st.Requests != n || st.Messages != n {
+			t.Errorf("sends %d, mock requests %d, messages %d: want %d each (retries must send nothing)", res.sends, st.Requests, st.Messages, n)
 		}
-	}
-	if len(perFC) != n {
-		t.Errorf("%d distinct recipients, want %d", len(perFC), n)
-	}
-	checked := 0
-	for _, w := range workers {
-		req, resp := w.spec.Checked()
-		if req != resp {
-			t.Errorf("spec transport checked %d requests but %d responses", req, resp)
+		if res.retries != n/10 || res.retryFound != n/10 {
+			t.Errorf("%d forced retries, %d found the first attempt; want %d both", res.retries, res.retryFound, n/10)
 		}
-		checked += req
-	}
-	if checked != n {
-		t.Errorf("%d requests checked against the spec, want %d", checked, n)
-	}
-	var at []time.Time
-	reqs := mock.Requests()
-	for _, r := range reqs {
-		at = append(at, r.At)
-		if r.Status == 429 {
-			t.Logf("429 at %s", r.At.Sub(reqs[0].At))
+		// Zero duplicates: every recipient got exactly one message, the one
+		// the ledger recorded.
+		perFC := map[string]int{}
+		for _, m := range mock.Messages() {
+			perFC[m.FiscalCode]++
+			if res.ids[m.FiscalCode] != m.ID {
+				t.Errorf("message %s to %s not the one recorded (%s)", m.ID, m.FiscalCode, res.ids[m.FiscalCode])
+			}
 		}
-	}
-	frac, peak := windowFraction(at, bulkLimit, bulkWindow)
-	t.Logf("achieved %.3f of the mock's capacity (%d per %s), peak %d in a sliding window", frac, bulkLimit, bulkWindow, peak)
-	if peak > bulkLimit {
-		t.Errorf("peak %d requests in a %s window, limit %d", peak, bulkWindow, bulkLimit)
-	}
-	if frac < 0.95 {
-		t.Errorf("achieved %.3f of the capacity, want ≥ 0.95", frac)
-	}
+		for fc, k := range perFC {
+			if k != 1 {
+				t.Errorf("%s received %d messages", fc, k)
+			}
+		}
+		if len(perFC) != n {
+			t.Errorf("%d distinct recipients, want %d", len(perFC), n)
+		}
+		checked := 0
+		for _, w := range workers {
+			req, resp := w.spec.Checked()
+			if req != resp {
+				t.Errorf("spec transport checked %d requests but %d responses", req, resp)
+			}
+			checked += req
+		}
+		if checked != n {
+			t.Errorf("%d requests checked against the spec, want %d", checked, n)
+		}
+		var at []time.Time
+		for _, r := range mock.Requests() {
+			at = append(at, r.At)
+		}
+		if _, peak := windowFraction(at, bulkLimit, bulkWindow); peak > bulkLimit {
+			t.Errorf("peak %d requests in a %s window, limit %d", peak, bulkWindow, bulkLimit)
+		}
+	})
 }

@@ -69,8 +69,9 @@ func LedgerKey(parts ...string) string {
 	return strings.Join(parts, "/")
 }
 
-// NewLedger creates the table ponte_appio_ledger if missing. dialect is
-// "sqlite" or "postgres".
+// NewLedger brings the table ponte_appio_ledger up to date (see
+// LedgerMigrations) and returns the ledger. dialect is "sqlite" or
+// "postgres".
 func NewLedger(db *sql.DB, dialect string) (*Ledger, error) {
 	if db == nil {
 		return nil, errors.New("appio: NewLedger: nil db")
@@ -80,13 +81,8 @@ func NewLedger(db *sql.DB, dialect string) (*Ledger, error) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	if _, err := db.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS ponte_appio_ledger (
-		business_key TEXT PRIMARY KEY,
-		state TEXT NOT NULL,
-		message_id TEXT NOT NULL DEFAULT '',
-		attempts INTEGER NOT NULL DEFAULT 0,
-		updated_at TEXT NOT NULL)`); err != nil {
-		return nil, fmt.Errorf("appio: creating table ponte_appio_ledger: %w", err)
+	if err := store.MigrateDB(ctx, db, dialect, LedgerMigrations); err != nil {
+		return nil, fmt.Errorf("appio: ledger: %w", err)
 	}
 	return &Ledger{db: db, dialect: dialect, now: time.Now}, nil
 }

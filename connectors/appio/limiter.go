@@ -257,10 +257,11 @@ type SQLLimiter struct {
 	gates map[string]chan struct{}
 }
 
-// NewSQLLimiter creates the table ponte_appio_rate if missing and returns a
-// limiter allowing limit requests in any window per key. dialect is
-// "sqlite" or "postgres". On PostgreSQL the database server's clock is used,
-// so workers with skewed clocks agree; on SQLite (one host) the local clock.
+// NewSQLLimiter brings the table ponte_appio_rate up to date (see
+// RateMigrations) and returns a limiter allowing limit requests in any
+// window per key. dialect is "sqlite" or "postgres". On PostgreSQL the
+// database server's clock is used, so workers with skewed clocks agree; on
+// SQLite (one host) the local clock.
 func NewSQLLimiter(db *sql.DB, dialect string, limit int, window time.Duration) (*SQLLimiter, error) {
 	if db == nil {
 		return nil, errors.New("appio: NewSQLLimiter: nil db")
@@ -271,16 +272,10 @@ func NewSQLLimiter(db *sql.DB, dialect string, limit int, window time.Duration) 
 	if err := checkLimit(limit, window); err != nil {
 		return nil, err
 	}
-	blob := "BLOB"
-	if dialect == store.Postgres {
-		blob = "BYTEA"
-	}
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	if _, err := db.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS ponte_appio_rate (
-		key_hash TEXT PRIMARY KEY,
-		grants `+blob+` NOT NULL)`); err != nil {
-		return nil, fmt.Errorf("appio: creating table ponte_appio_rate: %w", err)
+	if err := store.MigrateDB(ctx, db, dialect, RateMigrations); err != nil {
+		return nil, fmt.Errorf("appio: rate limiter: %w", err)
 	}
 	return &SQLLimiter{db: db, dialect: dialect, limit: limit, window: window, now: time.Now, gates: map[string]chan struct{}{}}, nil
 }

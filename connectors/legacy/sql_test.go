@@ -11,25 +11,47 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/ponte-pa/ponte/internal/store/storetest"
 )
 
 type sqlTarget struct {
-	driver, sqlDriver, dsn, envHint string
+	driver, sqlDriver string
+	// open returns the DSN of a database for this test alone: a SQLite
+	// file, a PostgreSQL schema (storetest), the MariaDB test database. A
+	// server that cannot be reached skips the test, or fails it when
+	// CI=true (storetest.Unavailable).
+	open func(t *testing.T) string
 }
 
-func sqlTargets(t *testing.T) map[string]sqlTarget {
-	pg := os.Getenv("PONTE_TEST_PG_DSN")
-	if pg == "" {
-		pg = "postgres://postgres@127.0.0.1:5432/test?sslmode=disable"
-	}
-	my := os.Getenv("PONTE_TEST_MYSQL_DSN")
-	if my == "" {
-		my = "root@tcp(127.0.0.1:3306)/test"
-	}
+func sqlTargets() map[string]sqlTarget {
 	return map[string]sqlTarget{
-		"sqlite":   {"sqlite", "sqlite", "file:" + filepath.Join(t.TempDir(), "tributi.db"), ""},
-		"postgres": {"postgres", "pgx", pg, "start PostgreSQL on 127.0.0.1:5432 (db test, user postgres, trust) or set PONTE_TEST_PG_DSN"},
-		"mysql":    {"mysql", "mysql", my, "start MariaDB/MySQL on 127.0.0.1:3306 (db test, root, no password) or set PONTE_TEST_MYSQL_DSN"},
+		"sqlite": {"sqlite", "sqlite", func(t *testing.T) string { return "file:" + filepath.Join(t.TempDir(), "tributi.db") }},
+		"postgres": {"postgres", "pgx", func(t *testing.T) string {
+			_, schema := storetest.PostgresSchema(t)
+			return storetest.SchemaDSN(schema)
+		}},
+		"mysql": {"mysql", "mysql", func(t *testing.T) string {
+			dsn := os.Getenv("PONTE_TEST_MYSQL_DSN")
+			if dsn == "" {
+				dsn = "root@tcp(127.0.0.1:3306)/test"
+			}
+			db, err := sql.Open("mysql", dsn)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer func() {
+				if err := db.Close(); err != nil {
+					t.Error(err)
+				}
+			}()
+			ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+			defer cancel()
+			if err := db.PingContext(ctx); err != nil {
+				storetest.Unavailable(t, "MariaDB/MySQL not reachable: %v; start it on 127.0.0.1:3306 (db test, root, no password; .ci/run does) or set PONTE_TEST_MYSQL_DSN", err)
+			}
+			return dsn
+		}},
 	}
 }
 
@@ -49,7 +71,11 @@ func seedSQL(t *testing.T, db *sql.DB, dialect, table string, n int) (valid int)
 	if _, err := db.Exec(create); err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { _, _ = db.Exec("DROP TABLE " + table) })
+	t.Cleanup(func() {
+		if _, err := db.Exec("DROP TABLE " + table); err != nil {
+			t.Errorf("dropping %s: %v", table, err)
+		}
+	})
 	tx, err := db.Begin()
 	if err != nil {
 		t.Fatal(err)
@@ -77,7 +103,9 @@ func seedSQL(t *testing.T, db *sql.DB, dialect, table string, n int) (valid int)
 			t.Fatal(err)
 		}
 	}
-	_ = ins.Close()
+	if err := ins.Close(); err != nil {
+		t.Fatal(err)
+	}
 	if err := tx.Commit(); err != nil {
 		t.Fatal(err)
 	}
@@ -92,24 +120,24 @@ func seedSQL(t *testing.T, db *sql.DB, dialect, table string, n int) (valid int)
 }
 
 func TestSQLSourceAndSink(t *testing.T) {
-	for name, tg := range sqlTargets(t) {
+	for name, tg := range sqlTargets() {
 		t.Run(name, func(t *testing.T) {
-			db, err := sql.Open(tg.sqlDriver, tg.dsn)
+			dsn := tg.open(t)
+			db, err := sql.Open(tg.sqlDriver, dsn)
 			if err != nil {
 				t.Fatal(err)
 			}
-			defer db.Close()
-			ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
-			err = db.PingContext(ctx)
-			cancel()
-			if err != nil {
-				t.Skipf("skipping %s integration test: %v; to enable it, %s", name, err, tg.envHint)
-			}
+			// Closed after the test table is dropped (cleanups run last first).
+			t.Cleanup(func() {
+				if err := db.Close(); err != nil {
+					t.Error(err)
+				}
+			})
 			table := fmt.Sprintf("ponte_legacy_%d", time.Now().UnixNano())
 			const n = 3000
 			valid := seedSQL(t, db, tg.driver, table, n)
 			env := "PONTE_TEST_DSN_" + strings.ToUpper(name)
-			t.Setenv(env, tg.dsn)
+			t.Setenv(env, dsn)
 			cfg := fmt.Sprintf(`{"driver":%q,"dsn":"env:%s","query":"SELECT id, id_pratica, codice_fiscale, cognome, nome, email, importo, scadenza, causale FROM %s WHERE anno = :anno AND causale <> ':not_a_param'",
 				"params":{"anno":2026},"keyColumn":"id","pageSize":97,
 				"writeBack":"UPDATE %s SET stato = :status, nav = :nav, data_pagamento = :paidDate WHERE id_pratica = :externalId"}`, tg.driver, env, table, table)
@@ -190,7 +218,11 @@ func TestSQLWithoutKeyset(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer db.Close()
+	t.Cleanup(func() {
+		if err := db.Close(); err != nil {
+			t.Error(err)
+		}
+	})
 	seedSQL(t, db, "sqlite", "debiti", 30)
 	t.Setenv("PONTE_T_DSN", dsn)
 	src, err := OpenSource(KindSQL, json.RawMessage(`{"driver":"sqlite","dsn":"env:PONTE_T_DSN","query":"SELECT id_pratica AS pratica, codice_fiscale AS cf, cognome, nome, importo AS totale, scadenza FROM debiti"}`), "")

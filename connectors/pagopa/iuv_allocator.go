@@ -8,6 +8,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/ponte-pa/ponte/internal/store"
 )
 
 // maxIUVBase is the first value that no longer fits the 13-digit IUV base.
@@ -26,10 +28,11 @@ type IUVAllocator struct {
 	dialect string
 }
 
-// NewIUVAllocator returns an allocator storing its state in db, creating its
-// tables (ponte_iuv_counters, ponte_iuv_allocations) if missing. dialect is
-// "sqlite" (modernc.org/sqlite; use a file database, not a private :memory:
-// one per connection) or "postgres" (pgx stdlib).
+// NewIUVAllocator returns an allocator storing its state in db, bringing
+// its tables (ponte_iuv_counters, ponte_iuv_allocations) up to date first
+// (see IUVMigrations). dialect is "sqlite" (modernc.org/sqlite; use a file
+// database, not a private :memory: one per connection) or "postgres" (pgx
+// stdlib).
 func NewIUVAllocator(db *sql.DB, dialect string) (*IUVAllocator, error) {
 	if db == nil {
 		return nil, errors.New("pagopa: NewIUVAllocator: nil db")
@@ -38,26 +41,12 @@ func NewIUVAllocator(db *sql.DB, dialect string) (*IUVAllocator, error) {
 		return nil, fmt.Errorf("pagopa: NewIUVAllocator: dialect %q, want \"sqlite\" or \"postgres\"", dialect)
 	}
 	a := &IUVAllocator{db: db, dialect: dialect}
-	stmts := []string{
-		`CREATE TABLE IF NOT EXISTS ponte_iuv_counters (
-			org TEXT NOT NULL,
-			seg TEXT NOT NULL,
-			last_base BIGINT NOT NULL,
-			PRIMARY KEY (org, seg))`,
-		`CREATE TABLE IF NOT EXISTS ponte_iuv_allocations (
-			org TEXT NOT NULL,
-			alloc_key TEXT NOT NULL,
-			iuv TEXT NOT NULL,
-			created_at TEXT NOT NULL,
-			PRIMARY KEY (org, alloc_key),
-			UNIQUE (org, iuv))`,
-	}
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	for _, s := range stmts {
-		if err := a.retryBusy(ctx, func() error { _, err := db.ExecContext(ctx, s); return err }); err != nil {
-			return nil, fmt.Errorf("pagopa: create IUV tables: %w", err)
-		}
+	// A failed migration leaves nothing behind (one transaction each): on a
+	// busy SQLite file it is simply tried again.
+	if err := a.retryBusy(ctx, func() error { return store.MigrateDB(ctx, db, dialect, IUVMigrations) }); err != nil {
+		return nil, fmt.Errorf("pagopa: IUV allocator: %w", err)
 	}
 	return a, nil
 }

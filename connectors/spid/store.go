@@ -112,15 +112,11 @@ type SQLStore struct {
 	db *store.DB
 }
 
-// NewSQLStore creates the tables if needed.
+// NewSQLStore brings its tables in db up to date (see Migrations) and
+// returns the store.
 func NewSQLStore(ctx context.Context, db *store.DB) (*SQLStore, error) {
-	for _, q := range []string{
-		`CREATE TABLE IF NOT EXISTS spid_pending (id TEXT PRIMARY KEY, data TEXT NOT NULL, expires_at BIGINT NOT NULL)`,
-		`CREATE TABLE IF NOT EXISTS spid_seen (id TEXT PRIMARY KEY, expires_at BIGINT NOT NULL)`,
-	} {
-		if _, err := db.ExecContext(ctx, q); err != nil {
-			return nil, err
-		}
+	if err := db.Migrate(ctx, Migrations); err != nil {
+		return nil, err
 	}
 	return &SQLStore{db: db}, nil
 }

@@ -1,63 +1,53 @@
 package spid_test
 
 import (
-	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"net/http"
-	"os"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/ponte-pa/ponte/connectors/spid"
 	"github.com/ponte-pa/ponte/internal/store"
+	"github.com/ponte-pa/ponte/internal/store/storetest"
 )
 
-func stores(t *testing.T) map[string]func(t *testing.T) spid.RequestStore {
+func stores() map[string]func(t *testing.T) spid.RequestStore {
 	return map[string]func(t *testing.T) spid.RequestStore{
-		"memory": func(t *testing.T) spid.RequestStore { return spid.NewMemoryStore() },
-		"sqlite": func(t *testing.T) spid.RequestStore { return sqlStore(t, "") },
-		"postgres": func(t *testing.T) spid.RequestStore {
-			dsn := os.Getenv("PONTE_TEST_POSTGRES")
-			if dsn == "" {
-				dsn = "postgres://postgres@127.0.0.1:5432/test?sslmode=disable"
-			}
-			return sqlStore(t, dsn)
-		},
+		"memory":       func(t *testing.T) spid.RequestStore { return spid.NewMemoryStore() },
+		store.SQLite:   func(t *testing.T) spid.RequestStore { return sqlStore(t, storetest.SQLite(t)) },
+		store.Postgres: func(t *testing.T) spid.RequestStore { return sqlStore(t, storetest.Postgres(t)) },
 	}
 }
 
-func sqlStore(t *testing.T, dsn string) spid.RequestStore {
+func sqlStore(t *testing.T, db *store.DB) *spid.SQLStore {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
-	defer cancel()
-	db, err := store.Open(ctx, dsn)
-	if err != nil {
-		t.Skipf("database not reachable (set PONTE_TEST_POSTGRES to a DSN to run this test): %v", err)
-	}
-	t.Cleanup(func() { db.Close() })
-	s, err := spid.NewSQLStore(ctx, db)
+	s, err := spid.NewSQLStore(storetest.Ctx(t), db)
 	if err != nil {
 		t.Fatal(err)
 	}
 	return s
 }
 
-func rid() string {
+func rid(t *testing.T) string {
+	t.Helper()
 	b := make([]byte, 8)
-	_, _ = rand.Read(b)
+	if _, err := rand.Read(b); err != nil {
+		t.Fatal(err)
+	}
 	return "_t" + hex.EncodeToString(b)
 }
 
 func TestRequestStores(t *testing.T) {
-	for name, mk := range stores(t) {
+	for name, mk := range stores() {
 		t.Run(name, func(t *testing.T) {
 			s := mk(t)
 			ctx := t.Context()
 			now := time.Now()
-			p := spid.PendingRequest{ID: rid(), IdP: "https://idp", Level: 2, AttrIndex: 1, IssueInstant: now.UTC().Truncate(time.Millisecond), Expires: now.Add(time.Minute), RelayState: "rs_1", ReturnTo: "/x"}
+			p := spid.PendingRequest{ID: rid(t), IdP: "https://idp", Level: 2, AttrIndex: 1, IssueInstant: now.UTC().Truncate(time.Millisecond), Expires: now.Add(time.Minute), RelayState: "rs_1", ReturnTo: "/x"}
 			if err := s.Put(ctx, p); err != nil {
 				t.Fatal(err)
 			}
@@ -68,15 +58,17 @@ func TestRequestStores(t *testing.T) {
 			if _, err := s.Take(ctx, p.ID, now); !errors.Is(err, spid.ErrNotPending) {
 				t.Fatalf("second take: %v", err)
 			}
-			exp := spid.PendingRequest{ID: rid(), Expires: now.Add(time.Minute)}
-			_ = s.Put(ctx, exp)
+			exp := spid.PendingRequest{ID: rid(t), Expires: now.Add(time.Minute)}
+			if err := s.Put(ctx, exp); err != nil {
+				t.Fatal(err)
+			}
 			if _, err := s.Take(ctx, exp.ID, now.Add(2*time.Minute)); !errors.Is(err, spid.ErrNotPending) {
 				t.Fatalf("expired take: %v", err)
 			}
-			if _, err := s.Take(ctx, rid(), now); !errors.Is(err, spid.ErrNotPending) {
+			if _, err := s.Take(ctx, rid(t), now); !errors.Is(err, spid.ErrNotPending) {
 				t.Fatalf("unknown take: %v", err)
 			}
-			id := rid()
+			id := rid(t)
 			if ok, err := s.MarkSeen(ctx, id, now.Add(time.Hour), now); !ok || err != nil {
 				t.Fatalf("first seen: %v %v", ok, err)
 			}
@@ -84,8 +76,10 @@ func TestRequestStores(t *testing.T) {
 				t.Fatalf("second seen: %v %v", ok, err)
 			}
 			// Concurrent takes: exactly one winner.
-			c := spid.PendingRequest{ID: rid(), Expires: now.Add(time.Minute)}
-			_ = s.Put(ctx, c)
+			c := spid.PendingRequest{ID: rid(t), Expires: now.Add(time.Minute)}
+			if err := s.Put(ctx, c); err != nil {
+				t.Fatal(err)
+			}
 			var wg sync.WaitGroup
 			var mu sync.Mutex
 			wins := 0
@@ -93,10 +87,14 @@ func TestRequestStores(t *testing.T) {
 				wg.Add(1)
 				go func() {
 					defer wg.Done()
-					if _, err := s.Take(ctx, c.ID, now); err == nil {
+					_, err := s.Take(ctx, c.ID, now)
+					switch {
+					case err == nil:
 						mu.Lock()
 						wins++
 						mu.Unlock()
+					case !errors.Is(err, spid.ErrNotPending):
+						t.Error(err)
 					}
 				}()
 			}
@@ -109,9 +107,9 @@ func TestRequestStores(t *testing.T) {
 }
 
 func TestACSWithSQLStore(t *testing.T) {
-	for _, name := range []string{"sqlite", "postgres"} {
+	for _, name := range []string{store.SQLite, store.Postgres} {
 		t.Run(name, func(t *testing.T) {
-			e := newEnvWith(t, spid.Options{}, stores(t)[name](t))
+			e := newEnvWith(t, spid.Options{}, stores()[name](t))
 			action, v := e.idpForm(t, "2", "0", "mario", "")
 			if st, code, ck := e.acs(t, action, v); st != http.StatusSeeOther || ck == nil {
 				t.Fatalf("%d %s", st, code)
@@ -121,4 +119,46 @@ func TestACSWithSQLStore(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestSQLStoreUpgradesPreMigrationTables opens a database made before
+// versioned migrations (the tables as NewSQLStore created them, no version
+// table): pending requests and the replay cache survive.
+func TestSQLStoreUpgradesPreMigrationTables(t *testing.T) {
+	storetest.ForEachDialect(t, func(t *testing.T, db *store.DB) {
+		now := time.Now()
+		p := spid.PendingRequest{ID: rid(t), IdP: "https://idp", Level: 2, Expires: now.Add(time.Hour)}
+		data, err := json.Marshal(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		seen := rid(t)
+		for _, q := range []struct {
+			sql  string
+			args []any
+		}{
+			{`CREATE TABLE spid_pending (id TEXT PRIMARY KEY, data TEXT NOT NULL, expires_at BIGINT NOT NULL)`, nil},
+			{`CREATE TABLE spid_seen (id TEXT PRIMARY KEY, expires_at BIGINT NOT NULL)`, nil},
+			{`INSERT INTO spid_pending (id, data, expires_at) VALUES (?, ?, ?)`, []any{p.ID, string(data), p.Expires.Unix()}},
+			{`INSERT INTO spid_seen (id, expires_at) VALUES (?, ?)`, []any{seen, now.Add(time.Hour).Unix()}},
+		} {
+			if _, err := db.ExecContext(storetest.Ctx(t), db.Rebind(q.sql), q.args...); err != nil {
+				t.Fatalf("%s: %v", q.sql, err)
+			}
+		}
+		s := sqlStore(t, db)
+		if got, err := s.Take(storetest.Ctx(t), p.ID, now); err != nil || got.IdP != p.IdP || got.Level != 2 {
+			t.Errorf("pending request from before the upgrade: %+v, %v", got, err)
+		}
+		if ok, err := s.MarkSeen(storetest.Ctx(t), seen, now.Add(time.Hour), now); ok || err != nil {
+			t.Errorf("assertion seen before the upgrade: MarkSeen = %v, %v; want a replay", ok, err)
+		}
+		v, err := db.Versions(storetest.Ctx(t))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if v[spid.Migrations] != 1 {
+			t.Errorf("versions %v, want %s at 1", v, spid.Migrations)
+		}
+	})
 }

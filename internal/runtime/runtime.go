@@ -135,6 +135,18 @@ func Start(ctx context.Context, cfg Config) (*Runtime, error) {
 		r.Close()
 		return nil, err
 	}
+	// Every store's tables, before any worker touches them; the stores'
+	// constructors below then find nothing left to do.
+	if err := r.DB.Migrate(ctx); err != nil {
+		r.Close()
+		return nil, fmt.Errorf("%s: %w", r.DB.Where, err)
+	}
+	versions, err := r.DB.Versions(ctx)
+	if err != nil {
+		r.Close()
+		return nil, fmt.Errorf("state store %s: %w", r.DB.Where, err)
+	}
+	r.log.Info("state store migrated", "where", r.DB.Where, "versions", versions)
 	if r.Campaign, err = campaign.NewStore(ctx, r.DB); err != nil {
 		r.Close()
 		return nil, err

@@ -6,12 +6,13 @@ import (
 	"errors"
 	"fmt"
 	"sync"
-	"time"
 
 	"go.temporal.io/sdk/activity"
 
+	"github.com/ponte-pa/ponte/connectors/failure"
 	"github.com/ponte-pa/ponte/connectors/pagopa"
 	"github.com/ponte-pa/ponte/internal/store"
+	"github.com/ponte-pa/ponte/internal/wfkit"
 )
 
 // StateCancelled is the item state after a cancel: its debt position was
@@ -28,23 +29,6 @@ type Meta struct {
 	Subject     string
 	StartedAt   string
 	CancelledAt string
-}
-
-// migrateMeta creates the tables added with cancel and reconciliation. It is
-// called by NewStore; every statement is idempotent.
-func migrateMeta(ctx context.Context, db *store.DB) error {
-	stmts := []string{
-		`CREATE TABLE IF NOT EXISTS campaign_meta (
-			campaign_id TEXT NOT NULL PRIMARY KEY, tenant_id TEXT NOT NULL, source TEXT NOT NULL DEFAULT '',
-			subject TEXT NOT NULL DEFAULT '', started_at TEXT NOT NULL DEFAULT '', cancelled_at TEXT NOT NULL DEFAULT '')`,
-		`CREATE INDEX IF NOT EXISTS campaign_items_iuv ON campaign_items (iuv)`,
-	}
-	for _, s := range stmts {
-		if _, err := db.ExecContext(ctx, s); err != nil {
-			return fmt.Errorf("campaign store: creating campaign_meta in %s: %w", db.Where, err)
-		}
-	}
-	return nil
 }
 
 // DB is the state database the store keeps its tables in, for packages that
@@ -127,7 +111,7 @@ func (a *Activities) RecordCampaign(ctx context.Context, in Input) error {
 		if errors.Is(err, ErrNoMeta) {
 			return err
 		}
-		return badInput("%v", err)
+		return wfkit.BadInput("%v", err)
 	}
 	return nil
 }
@@ -142,7 +126,7 @@ func (a *Activities) CancelBatch(ctx context.Context, b BatchInput) (CancelResul
 	if err != nil {
 		return CancelResult{}, err
 	}
-	gpd, err := a.gpdClient(t)
+	gpd, err := a.conns().GPD(t)
 	if err != nil {
 		return CancelResult{}, err
 	}
@@ -151,12 +135,11 @@ func (a *Activities) CancelBatch(ctx context.Context, b BatchInput) (CancelResul
 		return CancelResult{}, err
 	}
 	var (
-		mu        sync.Mutex
-		res       CancelResult
-		retryErrs []error
-		delay     time.Duration
+		mu      sync.Mutex
+		res     CancelResult
+		retries wfkit.Retries
 	)
-	forEach(ctx, a.conc(), items, func(it Item) {
+	_ = wfkit.ForEach(ctx, a.conc(), items, func(it Item) { // items not started are retried
 		iupd := it.IUPD
 		if iupd == "" {
 			iupd = IUPD(t.ID, b.CampaignID, it.Seq)
@@ -175,11 +158,7 @@ func (a *Activities) CancelBatch(ctx context.Context, b BatchInput) (CancelResul
 		mu.Lock()
 		defer mu.Unlock()
 		if err != nil {
-			retryErrs = append(retryErrs, fmt.Errorf("line %d (%s): %w", it.Line, it.IUPD, err))
-			var ae *pagopa.APIError
-			if errors.As(err, &ae) && ae.RetryAfter > delay {
-				delay = ae.RetryAfter
-			}
+			retries.Add(fmt.Sprintf("line %d (%s)", it.Line, it.IUPD), err)
 			return
 		}
 		switch outcome {
@@ -196,11 +175,10 @@ func (a *Activities) CancelBatch(ctx context.Context, b BatchInput) (CancelResul
 		}
 		activity.RecordHeartbeat(ctx, res)
 	})
-	if len(retryErrs) > 0 {
-		return res, retryable(fmt.Sprintf("%d of %d debt positions could not be invalidated yet; the batch will be retried (done ones are skipped): %v",
-			len(retryErrs), len(items), errors.Join(retryErrs...)), delay)
+	if err := retries.Err("debt positions to invalidate", len(items)); err != nil {
+		return res, err
 	}
-	return res, nil
+	return res, ctx.Err()
 }
 
 const (
@@ -222,7 +200,7 @@ func (a *Activities) cancelOne(ctx context.Context, org string, gpd *pagopa.GPDC
 	switch {
 	case err == nil:
 		return cancelInvalidated, "", nil
-	case pagopa.IsRetryable(err):
+	case failure.IsRetryable(err):
 		return 0, "", err
 	case pagopa.IsNotFound(err) && it.State == StateStaged:
 		return cancelNotCreated, "", nil
@@ -232,7 +210,7 @@ func (a *Activities) cancelOne(ctx context.Context, org string, gpd *pagopa.GPDC
 	}
 	cur, gerr := gpd.Get(ctx, org, iupd)
 	if gerr != nil {
-		if pagopa.IsRetryable(gerr) {
+		if failure.IsRetryable(gerr) {
 			return 0, "", gerr
 		}
 		return cancelFailed, err.Error(), nil

@@ -165,7 +165,7 @@ func (d *Definition) Check(t *tenant.Tenant, file string) error {
 	var probs []tenant.Problem
 	if _, ok := t.Sources[d.Source]; !ok {
 		probs = append(probs, tenant.Problem{Pointer: "/source", Rule: "tenant", Message: fmt.Sprintf("tenant %q has no source %q", t.ID, d.Source),
-			Hint: "use one of: " + strings.Join(sourceNames(t), ", ")})
+			Hint: "use one of: " + t.SourceNames()})
 	}
 	purpose := d.IOService
 	if purpose == "" {

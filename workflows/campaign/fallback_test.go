@@ -3,6 +3,7 @@ package campaign
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"os"
 	"path/filepath"
 	"testing"
@@ -29,9 +30,13 @@ func TestFallbackEmailCarriesNoticePDF(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Setenv("PONTE_TEST_SMTP_PW", "p")
+	email, err := json.Marshal(map[string]string{"kind": "email", "addr": smtp.Addr(), "from": "tributi@comune.example",
+		"username": "u", "password": "env:PONTE_TEST_SMTP_PW", "caFile": ca})
+	if err != nil {
+		t.Fatal(err)
+	}
 	tn := &tenant.Tenant{ID: "esempio", FiscalCode: "01234567890", Name: tenant.Localized{IT: "Comune di Esempio"},
-		Channels: tenant.Channels{Email: &tenant.EmailChannel{Addr: smtp.Addr(), From: "tributi@comune.example", Username: "u",
-			Password: tenant.NewSecret("env:PONTE_TEST_SMTP_PW", ""), CAFile: ca}}}
+		Channels: []tenant.Channel{{Kind: "email", Config: email}}}
 	st := testStore(t)
 	debtors := []legacy.Debtor{
 		{Line: 2, FiscalCode: "RSSMRA80A01H501U", Name: "Mario", Surname: "Rossi", Email: "mario@example.org", AmountCents: 12345, DueDate: "2026-12-31"},

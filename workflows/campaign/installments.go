@@ -3,8 +3,6 @@ package campaign
 import (
 	"context"
 	"fmt"
-
-	"github.com/ponte-pa/ponte/internal/store"
 )
 
 // Rata is one installment of an item's debt position as created on GPD: a
@@ -18,22 +16,6 @@ type Rata struct {
 
 // rataKey is the IUV allocation key of rata n of a debt position.
 func rataKey(iupd string, n int) string { return fmt.Sprintf("%s-R%02d", iupd, n) }
-
-func migrateInstallments(ctx context.Context, db *store.DB) error {
-	stmts := []string{
-		`CREATE TABLE IF NOT EXISTS campaign_installments (
-			campaign_id TEXT NOT NULL, seq INTEGER NOT NULL, n INTEGER NOT NULL,
-			iuv TEXT NOT NULL, nav TEXT NOT NULL, amount_cents BIGINT NOT NULL, due_date TEXT NOT NULL,
-			PRIMARY KEY (campaign_id, seq, n))`,
-		`CREATE INDEX IF NOT EXISTS campaign_installments_iuv ON campaign_installments (iuv)`,
-	}
-	for _, s := range stmts {
-		if _, err := db.ExecContext(ctx, s); err != nil {
-			return fmt.Errorf("campaign store: creating campaign_installments in %s: %w", db.Where, err)
-		}
-	}
-	return nil
-}
 
 // attachRate fills the Rate of items (all of one campaign) from the store.
 func (s *Store) attachRate(ctx context.Context, campaignID string, items []Item) error {

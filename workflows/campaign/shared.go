@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/ponte-pa/ponte/connectors/appio"
+	"github.com/ponte-pa/ponte/internal/wfkit"
 )
 
 // Names shared by the workflow, the workers and the CLI.
@@ -31,7 +32,7 @@ const (
 
 	// ErrBadInput is the application error type of failures that no retry can
 	// fix (bad config, missing source file): Temporal does not retry them.
-	ErrBadInput = "BadInput"
+	ErrBadInput = wfkit.ErrBadInput
 )
 
 // Input starts a campaign.

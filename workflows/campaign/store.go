@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/ponte-pa/ponte/connectors/appio"
+	"github.com/ponte-pa/ponte/connectors/channels"
 	"github.com/ponte-pa/ponte/connectors/legacy"
 	"github.com/ponte-pa/ponte/internal/store"
 )
@@ -96,55 +97,16 @@ type Store struct {
 // Outbox is where the campaign's messages are sent from.
 func (s *Store) Outbox() *channels.Outbox { return s.outbox }
 
-// NewStore creates the campaign tables when missing.
+// NewStore brings the campaign tables of db up to date (see Migrations)
+// and returns the store.
 func NewStore(ctx context.Context, db *store.DB) (*Store, error) {
-	stmts := []string{
-		`CREATE TABLE IF NOT EXISTS campaign_items (
-			campaign_id TEXT NOT NULL, seq INTEGER NOT NULL, line INTEGER NOT NULL,
-			external_id TEXT NOT NULL DEFAULT '', fiscal_code TEXT NOT NULL,
-			name TEXT NOT NULL DEFAULT '', surname TEXT NOT NULL DEFAULT '', email TEXT NOT NULL DEFAULT '',
-			amount_cents BIGINT NOT NULL, due_date TEXT NOT NULL DEFAULT '', description TEXT NOT NULL DEFAULT '',
-			state TEXT NOT NULL DEFAULT 'staged', iupd TEXT NOT NULL DEFAULT '', iuv TEXT NOT NULL DEFAULT '',
-			nav TEXT NOT NULL DEFAULT '', position_error TEXT NOT NULL DEFAULT '',
-			io_state TEXT NOT NULL DEFAULT '', io_message_id TEXT NOT NULL DEFAULT '', io_error TEXT NOT NULL DEFAULT '',
-			updated_at TEXT NOT NULL DEFAULT '',
-			PRIMARY KEY (campaign_id, seq))`,
-		`CREATE TABLE IF NOT EXISTS campaign_rejects (
-			campaign_id TEXT NOT NULL, source TEXT NOT NULL, line INTEGER NOT NULL, field TEXT NOT NULL,
-			value TEXT NOT NULL DEFAULT '', rule TEXT NOT NULL DEFAULT '',
-			message_it TEXT NOT NULL DEFAULT '', message_en TEXT NOT NULL DEFAULT '',
-			PRIMARY KEY (campaign_id, line, field))`,
-	}
-	for _, s := range stmts {
-		if _, err := db.ExecContext(ctx, s); err != nil {
-			return nil, fmt.Errorf("campaign store: creating tables in %s: %w", db.Where, err)
-		}
-	}
-	// Columns added after the first release: added to older stores in place.
-	for _, col := range []string{"fallback_state", "fallback_error"} {
-		var n int
-		q := `SELECT COUNT(*) FROM pragma_table_info('campaign_items') WHERE name = ?`
-		if db.Dialect == store.Postgres {
-			q = `SELECT COUNT(*) FROM information_schema.columns WHERE table_name = 'campaign_items' AND column_name = ?`
-		}
-		if err := db.QueryRowContext(ctx, db.Rebind(q), col).Scan(&n); err != nil {
-			return nil, fmt.Errorf("campaign store: inspecting columns: %w", err)
-		}
-		if n == 0 {
-			if _, err := db.ExecContext(ctx, `ALTER TABLE campaign_items ADD COLUMN `+col+` TEXT NOT NULL DEFAULT ''`); err != nil {
-				return nil, fmt.Errorf("campaign store: adding column %s: %w", col, err)
-			}
-		}
-	}
-	if err := migrateMeta(ctx, db); err != nil {
-		return nil, err
-	}
-	if err := migrateInstallments(ctx, db); err != nil {
-		return nil, err
-	}
+	// The outbox first: the campaign's migration 6 moves its messages there.
 	ob, err := channels.NewOutbox(ctx, db)
 	if err != nil {
 		return nil, err
+	}
+	if err := db.Migrate(ctx, Migrations); err != nil {
+		return nil, fmt.Errorf("campaign store in %s: %w", db.Where, err)
 	}
 	return &Store{db: db, outbox: ob}, nil
 }
@@ -301,6 +263,17 @@ func (s *Store) SetPositions(ctx context.Context, campaignID string, ups []Posit
 func (s *Store) SetIO(ctx context.Context, campaignID string, seq int, state, messageID, errText string) error {
 	return s.outbox.Set(ctx, channels.Entry{Key: channels.Key{Scope: Scope(campaignID), Item: int64(seq), Slot: SlotIO},
 		Channel: appio.KindAppIO, State: state, MessageID: messageID, Error: errText})
+}
+
+// SetFallback sets the state of an item's fallback message as given (see
+// SetIO); a sent fallback went by email.
+func (s *Store) SetFallback(ctx context.Context, campaignID string, seq int, state, errText string) error {
+	channel := ""
+	if state != FallbackNoAddress && state != FallbackNoChannel {
+		channel = channels.KindEmail
+	}
+	return s.outbox.Set(ctx, channels.Entry{Key: channels.Key{Scope: Scope(campaignID), Item: int64(seq), Slot: SlotFallback},
+		Channel: channel, State: state, Error: errText})
 }
 
 // Counts returns the totals of a campaign from its items.

@@ -4,65 +4,52 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net/http"
+	"math"
 	"sort"
 	"strings"
 	"sync"
 	"time"
 
 	"go.temporal.io/sdk/activity"
-	"go.temporal.io/sdk/temporal"
 
+	"github.com/ponte-pa/ponte/connectors/failure"
 	"github.com/ponte-pa/ponte/connectors/legacy"
 	"github.com/ponte-pa/ponte/connectors/pagopa"
+	"github.com/ponte-pa/ponte/internal/rome"
 	"github.com/ponte-pa/ponte/internal/tenant"
+	"github.com/ponte-pa/ponte/internal/wfkit"
 	"github.com/ponte-pa/ponte/workflows/campaign"
 )
 
-// Activities are the reconciliation steps; one value serves every worker of
-// the process and is safe for concurrent use.
+// Activities are the reconciliation steps; one value serves every worker
+// of the process and is safe for concurrent use.
 type Activities struct {
-	Tenants campaign.TenantLookup
+	Tenants wfkit.TenantLookup
 	Store   *Store
 	// ReportDir receives the daily reports, under one directory per tenant.
 	ReportDir string
+	// Conns opens the connectors (GPD, sinks); nil means a default set
+	// with Concurrency.
+	Conns *wfkit.Connectors
 	// Concurrency is the number of GPD calls one fetch batch makes at once
-	// (default 8).
+	// (default 8), when Conns is nil.
 	Concurrency int
 	// Now is the clock of the report date; time.Now when nil.
 	Now func() time.Time
 
-	mu  sync.Mutex
-	gpd map[string]*pagopa.GPDClient
-	hc  *http.Client
+	connsOnce sync.Once
 }
 
-func badInput(format string, args ...any) error {
-	msg := fmt.Sprintf(format, args...)
-	return temporal.NewNonRetryableApplicationError(msg, ErrBadInput, errors.New(msg))
+func (a *Activities) conns() *wfkit.Connectors {
+	a.connsOnce.Do(func() {
+		if a.Conns == nil {
+			a.Conns = &wfkit.Connectors{Concurrency: a.Concurrency}
+		}
+	})
+	return a.Conns
 }
 
-func retryable(msg string, delay time.Duration) error {
-	if delay > 0 {
-		return temporal.NewApplicationErrorWithOptions(msg, "Retryable", temporal.ApplicationErrorOptions{NextRetryDelay: delay})
-	}
-	return temporal.NewApplicationError(msg, "Retryable")
-}
-
-func (a *Activities) tenant(id string) (*tenant.Tenant, error) {
-	t, err := a.Tenants(id)
-	if err != nil {
-		return nil, badInput("tenant %q: %v", id, err)
-	}
-	return t, nil
-}
-
-func (a *Activities) conc() int {
-	if a.Concurrency > 0 {
-		return a.Concurrency
-	}
-	return 8
-}
+func (a *Activities) tenant(id string) (*tenant.Tenant, error) { return a.Tenants.Get(id) }
 
 func (a *Activities) now() time.Time {
 	if a.Now != nil {
@@ -71,39 +58,8 @@ func (a *Activities) now() time.Time {
 	return time.Now()
 }
 
-var rome = func() *time.Location {
-	l, err := time.LoadLocation("Europe/Rome")
-	if err != nil {
-		return time.UTC
-	}
-	return l
-}()
-
 // day is the calendar day of t in Rome, where the comuni are.
-func day(t time.Time) string { return t.In(rome).Format("2006-01-02") }
-
-func (a *Activities) gpdClient(t *tenant.Tenant) (*pagopa.GPDClient, error) {
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	if c, ok := a.gpd[t.ID]; ok {
-		return c, nil
-	}
-	key, err := t.PagoPA.GPD.SubscriptionKey.Resolve()
-	if err != nil {
-		return nil, badInput("tenant %q: pagopa.gpd.subscriptionKey: %v", t.ID, err)
-	}
-	if a.hc == nil {
-		tr := http.DefaultTransport.(*http.Transport).Clone()
-		tr.MaxIdleConnsPerHost = 4 * a.conc()
-		a.hc = &http.Client{Transport: tr, Timeout: 30 * time.Second}
-	}
-	if a.gpd == nil {
-		a.gpd = map[string]*pagopa.GPDClient{}
-	}
-	c := pagopa.NewGPDClient(pagopa.GPDOptions{BaseURL: t.PagoPA.GPD.BaseURL, SubscriptionKey: key, HTTPClient: a.hc})
-	a.gpd[t.ID] = c
-	return c, nil
-}
+func day(t time.Time) string { return rome.Day(t) }
 
 // scope returns the campaigns a run works on: one, or all of the tenant's.
 func (a *Activities) scope(ctx context.Context, t *tenant.Tenant, campaignID string) ([]campaign.Meta, error) {
@@ -122,18 +78,18 @@ func (a *Activities) scope(ctx context.Context, t *tenant.Tenant, campaignID str
 		for _, it := range items {
 			if it.IUPD != "" {
 				if it.IUPD != campaign.IUPD(t.ID, campaignID, it.Seq) {
-					return nil, badInput("campaign %q is not a campaign of tenant %q", campaignID, t.ID)
+					return nil, wfkit.BadInput("campaign %q is not a campaign of tenant %q", campaignID, t.ID)
 				}
 				return []campaign.Meta{{CampaignID: campaignID, TenantID: t.ID}}, nil
 			}
 		}
-		return nil, badInput("no campaign %q with debt positions in the state store %s", campaignID, a.Store.db.Where)
+		return nil, wfkit.BadInput("no campaign %q with debt positions in the state store %s", campaignID, a.Store.db.Where)
 	}
 	if err != nil {
 		return nil, err
 	}
 	if m.TenantID != t.ID {
-		return nil, badInput("campaign %q belongs to tenant %q, not %q", campaignID, m.TenantID, t.ID)
+		return nil, wfkit.BadInput("campaign %q belongs to tenant %q, not %q", campaignID, m.TenantID, t.ID)
 	}
 	return []campaign.Meta{m}, nil
 }
@@ -160,7 +116,9 @@ func (s *Store) openSeqs(ctx context.Context, campaignID string, from, to int) (
 	return out, rows.Err()
 }
 
-const maxSeq = 1 << 40
+// maxSeq is above every item's seq: campaign_items.seq is an INTEGER, 32
+// bits on PostgreSQL, which refuses a larger parameter.
+const maxSeq = math.MaxInt32
 
 // PlanReconcile picks the day of the run and splits the open positions of
 // the campaigns in scope into batches.
@@ -197,7 +155,7 @@ func (a *Activities) FetchReceipts(ctx context.Context, in FetchInput) (FetchRes
 	if err != nil {
 		return FetchResult{}, err
 	}
-	gpd, err := a.gpdClient(t)
+	gpd, err := a.conns().GPD(t)
 	if err != nil {
 		return FetchResult{}, err
 	}
@@ -226,60 +184,38 @@ func (a *Activities) FetchReceipts(ctx context.Context, in FetchInput) (FetchRes
 		}
 	}
 	var (
-		mu        sync.Mutex
-		res       FetchResult
-		retryErrs []error
-		delay     time.Duration
-		sem       = make(chan struct{}, a.conc())
-		wg        sync.WaitGroup
+		mu      sync.Mutex
+		res     FetchResult
+		retries wfkit.Retries
 	)
 	log := activity.GetLogger(ctx)
-	for _, it := range todo {
-		if ctx.Err() != nil {
-			break
+	_ = wfkit.ForEach(ctx, a.conns().Conc(), todo, func(it campaign.Item) { // items not started are retried
+		r, err := gpd.GetReceipt(ctx, t.FiscalCode, it.IUV)
+		isNew := false
+		if err == nil {
+			isNew, err = a.Store.RecordReceipt(ctx, *r)
 		}
-		sem <- struct{}{}
-		wg.Add(1)
-		go func() {
-			defer func() { <-sem; wg.Done() }()
-			r, err := gpd.GetReceipt(ctx, t.FiscalCode, it.IUV)
-			isNew := false
-			if err == nil {
-				isNew, err = a.Store.RecordReceipt(ctx, *r)
+		mu.Lock()
+		defer mu.Unlock()
+		res.Checked++
+		switch {
+		case err == nil:
+			res.Found++
+			if isNew {
+				res.New++
 			}
-			mu.Lock()
-			defer mu.Unlock()
-			res.Checked++
-			switch {
-			case err == nil:
-				res.Found++
-				if isNew {
-					res.New++
-				}
-			case pagopa.IsNotFound(err):
-			case pagopa.IsRetryable(err):
-				retryErrs = append(retryErrs, fmt.Errorf("IUV %s: %w", it.IUV, err))
-				var ae *pagopa.APIError
-				if errors.As(err, &ae) && ae.RetryAfter > delay {
-					delay = ae.RetryAfter
-				}
-			default:
-				var ae *pagopa.APIError
-				if !errors.As(err, &ae) {
-					retryErrs = append(retryErrs, err) // the state store
-					return
-				}
-				log.Warn("receipt not usable; asked again at the next run", "iuv", it.IUV, "error", err)
-			}
-			activity.RecordHeartbeat(ctx, res.Checked)
-		}()
+		case pagopa.IsNotFound(err):
+		case failure.IsRetryable(err):
+			retries.Add("IUV "+it.IUV, err) // GPD, or the state store
+		default:
+			log.Warn("receipt not usable; asked again at the next run", "iuv", it.IUV, "error", err)
+		}
+		activity.RecordHeartbeat(ctx, res.Checked)
+	})
+	if err := retries.Err("receipts to fetch", len(todo)); err != nil {
+		return res, err
 	}
-	wg.Wait()
-	if len(retryErrs) > 0 {
-		return res, retryable(fmt.Sprintf("%d of %d receipts could not be fetched yet; the batch will be retried: %v",
-			len(retryErrs), len(todo), errors.Join(retryErrs...)), delay)
-	}
-	return res, nil
+	return res, ctx.Err()
 }
 
 // tenantItem is a campaign item of the tenant, as matching needs it.
@@ -679,7 +615,16 @@ func (a *Activities) WriteBackPayments(ctx context.Context, in StepInput) (Write
 			werr := sink.WriteStatus(ctx, chunk)
 			var we *legacy.WriteError
 			if werr != nil && !errors.As(werr, &we) {
-				return res, retryable(fmt.Sprintf("writing %d paid statuses to %s: %v", len(chunk), sink.Name(), werr), 0)
+				if !failure.IsPermanent(werr) {
+					return res, wfkit.ActivityError(fmt.Errorf("writing %d paid statuses to %s: %w", len(chunk), sink.Name(), werr))
+				}
+				// Refused for good (credentials, a rejected request): every
+				// update of the chunk is failed with the reason, and the
+				// next run tries again once the cause is fixed.
+				we = &legacy.WriteError{Sink: sink.Name(), Failed: map[string]error{}}
+				for _, u := range chunk {
+					we.Failed[u.ExternalID] = werr
+				}
 			}
 			for _, u := range chunk {
 				state, errText := wbWritten, ""

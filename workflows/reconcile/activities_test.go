@@ -2,13 +2,11 @@ package reconcile
 
 import (
 	"bytes"
-	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http/httptest"
 	"os"
-	"path/filepath"
 	"testing"
 	"time"
 
@@ -18,14 +16,15 @@ import (
 	"github.com/ponte-pa/ponte/connectors/pagopa"
 	"github.com/ponte-pa/ponte/connectors/pagopa/nodo"
 	"github.com/ponte-pa/ponte/internal/store"
+	"github.com/ponte-pa/ponte/internal/store/storetest"
 	"github.com/ponte-pa/ponte/internal/tenant"
 	gpdmock "github.com/ponte-pa/ponte/mocks/gpd"
 	legacymock "github.com/ponte-pa/ponte/mocks/legacy"
 	"github.com/ponte-pa/ponte/workflows/campaign"
 )
 
-// fixture is a state store on a SQLite file, the GPD and tributi mocks on
-// real HTTP, and a campaign of six debtors whose positions were created by
+// fixture is a state store (SQLite or a PostgreSQL schema, see
+// storetest.ForEachDialect), the GPD and tributi mocks on real HTTP, and a campaign of six debtors whose positions were created by
 // the campaign's own CreatePositions activity.
 type fixture struct {
 	st      *Store
@@ -41,14 +40,9 @@ type fixture struct {
 
 const testOrg = "80012345676"
 
-func newFixture(t *testing.T) *fixture {
+func newFixture(t *testing.T, db *store.DB) *fixture {
 	t.Helper()
-	ctx := context.Background()
-	db, err := store.Open(ctx, filepath.Join(t.TempDir(), "state.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = db.Close() })
+	ctx := storetest.Ctx(t)
 	st, err := NewStore(ctx, db)
 	if err != nil {
 		t.Fatal(err)
@@ -139,16 +133,24 @@ func (f *fixture) run(t *testing.T) Result {
 }
 
 // receipt is a receipt the Nodo would push for nav, of amount cents.
-func receipt(id, nav string, cents int64, at time.Time) pagopa.Receipt {
-	n, _ := pagopa.ParseNAV(nav)
+func receipt(t *testing.T, id, nav string, cents int64, at time.Time) pagopa.Receipt {
+	t.Helper()
+	n, err := pagopa.ParseNAV(nav)
+	if err != nil {
+		t.Fatal(err)
+	}
 	return pagopa.Receipt{ReceiptID: id, IUV: n.IUV, NAV: nav, OrgFiscalCode: testOrg, Outcome: "OK", AmountCents: cents,
 		PaymentDate: at, PSP: pagopa.PSP{ID: "PSPX", Name: "PSP X"},
 		Transfers: []pagopa.ReceiptTransfer{{ID: 1, AmountCents: cents, OrgFiscalCode: testOrg, IBAN: "IT30N0103003200000001234567"}}}
 }
 
 func TestReconcileMatchesWritesBackAndReportsAnomalies(t *testing.T) {
-	f := newFixture(t)
-	ctx := context.Background()
+	storetest.ForEachDialect(t, testReconcileMatchesWritesBackAndReportsAnomalies)
+}
+
+func testReconcileMatchesWritesBackAndReportsAnomalies(t *testing.T, db *store.DB) {
+	f := newFixture(t, db)
+	ctx := storetest.Ctx(t)
 	it := f.items
 	// 23:30 UTC on 14 March is 15 March in Rome: the paid date is Rome's.
 	at := time.Date(2026, 3, 14, 23, 30, 0, 0, time.UTC)
@@ -159,11 +161,11 @@ func TestReconcileMatchesWritesBackAndReportsAnomalies(t *testing.T) {
 	}
 	backend := &ReceiptBackend{Store: f.st}
 	// Item 2: paid through the Nodo with one euro less than due.
-	if err := backend.SendRT(ctx, receipt("NODO-2", it[2].NAV, it[2].AmountCents-100, at)); err != nil {
+	if err := backend.SendRT(ctx, receipt(t, "NODO-2", it[2].NAV, it[2].AmountCents-100, at)); err != nil {
 		t.Fatal(err)
 	}
 	// Item 3: a second payment through the Nodo on top of the GPD one.
-	if err := backend.SendRT(ctx, receipt("NODO-3", it[3].NAV, it[3].AmountCents, at.Add(time.Hour))); err != nil {
+	if err := backend.SendRT(ctx, receipt(t, "NODO-3", it[3].NAV, it[3].AmountCents, at.Add(time.Hour))); err != nil {
 		t.Fatal(err)
 	}
 	// A receipt for an IUV no campaign issued.
@@ -171,12 +173,15 @@ func TestReconcileMatchesWritesBackAndReportsAnomalies(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	nav, _ := pagopa.NAVFromIUV(3, "", iuv)
-	if err := backend.SendRT(ctx, receipt("NODO-X", nav, 4200, at)); err != nil {
+	nav, err := pagopa.NAVFromIUV(3, "", iuv)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := backend.SendRT(ctx, receipt(t, "NODO-X", nav, 4200, at)); err != nil {
 		t.Fatal(err)
 	}
 	// The same receipt pushed again is a duplicate delivery, not a payment.
-	if err := backend.SendRT(ctx, receipt("NODO-X", nav, 4200, at)); !errors.Is(err, nodo.ErrReceiptDup) {
+	if err := backend.SendRT(ctx, receipt(t, "NODO-X", nav, 4200, at)); !errors.Is(err, nodo.ErrReceiptDup) {
 		t.Fatalf("receipt delivered twice: got %v, want PAA_RECEIPT_DUPLICATA", err)
 	}
 
@@ -257,7 +262,10 @@ func TestReconcileMatchesWritesBackAndReportsAnomalies(t *testing.T) {
 	if n := len(f.legacy.Updates()); n != 3 {
 		t.Errorf("tributi received %d updates after the second run, want still 3", n)
 	}
-	second, _ := os.ReadFile(r2.Report.JSON)
+	second, err := os.ReadFile(r2.Report.JSON)
+	if err != nil {
+		t.Fatal(err)
+	}
 	if !bytes.Equal(first, second) {
 		t.Errorf("the report changed on a rerun:\n%s\n---\n%s", first, second)
 	}
@@ -276,8 +284,12 @@ func TestReconcileMatchesWritesBackAndReportsAnomalies(t *testing.T) {
 }
 
 func TestReconcileRefusesAnotherTenantsCampaign(t *testing.T) {
-	f := newFixture(t)
-	ctx := context.Background()
+	storetest.ForEachDialect(t, testReconcileRefusesAnotherTenantsCampaign)
+}
+
+func testReconcileRefusesAnotherTenantsCampaign(t *testing.T, db *store.DB) {
+	f := newFixture(t, db)
+	ctx := storetest.Ctx(t)
 	if err := f.st.Campaigns.RecordMeta(ctx, campaign.Meta{CampaignID: "other", TenantID: "altro"}); err != nil {
 		t.Fatal(err)
 	}
@@ -291,14 +303,18 @@ func TestReconcileRefusesAnotherTenantsCampaign(t *testing.T) {
 }
 
 func TestReceiptBackendRejectsInconsistentReceipt(t *testing.T) {
-	f := newFixture(t)
-	r := receipt("BAD-1", f.items[0].NAV, 1000, time.Now())
+	storetest.ForEachDialect(t, testReceiptBackendRejectsInconsistentReceipt)
+}
+
+func testReceiptBackendRejectsInconsistentReceipt(t *testing.T, db *store.DB) {
+	f := newFixture(t, db)
+	r := receipt(t, "BAD-1", f.items[0].NAV, 1000, time.Now())
 	r.Transfers[0].AmountCents = 900 // transfers do not add up
 	var fe *nodo.FaultError
-	if err := (&ReceiptBackend{Store: f.st}).SendRT(context.Background(), r); !errors.As(err, &fe) || fe.Code != nodo.CodeSemantica {
+	if err := (&ReceiptBackend{Store: f.st}).SendRT(storetest.Ctx(t), r); !errors.As(err, &fe) || fe.Code != nodo.CodeSemantica {
 		t.Fatalf("want PAA_SEMANTICA, got %v", err)
 	}
-	rs, err := f.st.Receipts(context.Background(), testOrg)
+	rs, err := f.st.Receipts(storetest.Ctx(t), testOrg)
 	if err != nil || len(rs) != 0 {
 		t.Errorf("an inconsistent receipt was stored: %v %v", rs, err)
 	}

@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"strconv"
 
+	"github.com/ponte-pa/ponte/internal/wfkit"
 	"github.com/ponte-pa/ponte/workflows/campaign"
 )
 
@@ -190,7 +191,7 @@ func (a *Activities) WriteReconcileReport(ctx context.Context, in StepInput) (Re
 		return ReportResult{}, err
 	}
 	if a.ReportDir == "" {
-		return ReportResult{}, badInput("no report directory configured for reconciliation reports")
+		return ReportResult{}, wfkit.BadInput("no report directory configured for reconciliation reports")
 	}
 	dir := filepath.Join(a.ReportDir, r.TenantID)
 	if err := os.MkdirAll(dir, 0o755); err != nil {

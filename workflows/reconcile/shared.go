@@ -10,6 +10,7 @@ package reconcile
 import (
 	"time"
 
+	"github.com/ponte-pa/ponte/internal/wfkit"
 	"github.com/ponte-pa/ponte/workflows/campaign"
 )
 
@@ -25,7 +26,7 @@ const (
 	QueryProgress = "progress"
 
 	// ErrBadInput is the error type of failures no retry can fix.
-	ErrBadInput = campaign.ErrBadInput
+	ErrBadInput = wfkit.ErrBadInput
 )
 
 // Anomaly kinds. An anomaly is reported, never fatal: the run goes on.

@@ -35,39 +35,15 @@ type Store struct {
 	Campaigns *campaign.Store
 }
 
-// NewStore creates the reconciliation tables (and the campaign ones) when
-// missing.
+// NewStore brings the reconciliation tables (and the campaign ones) of db
+// up to date and returns the store.
 func NewStore(ctx context.Context, db *store.DB) (*Store, error) {
 	cs, err := campaign.NewStore(ctx, db)
 	if err != nil {
 		return nil, err
 	}
-	stmts := []string{
-		`CREATE TABLE IF NOT EXISTS payment_receipts (
-			org TEXT NOT NULL, receipt_id TEXT NOT NULL, iuv TEXT NOT NULL, nav TEXT NOT NULL DEFAULT '',
-			source TEXT NOT NULL, outcome TEXT NOT NULL, amount_cents BIGINT NOT NULL, payment_date TEXT NOT NULL,
-			debtor_fc TEXT NOT NULL DEFAULT '', payer_fc TEXT NOT NULL DEFAULT '', psp TEXT NOT NULL DEFAULT '',
-			received_at TEXT NOT NULL, match_state TEXT NOT NULL DEFAULT '', campaign_id TEXT NOT NULL DEFAULT '',
-			seq INTEGER NOT NULL DEFAULT -1, matched_on TEXT NOT NULL DEFAULT '',
-			PRIMARY KEY (org, receipt_id))`,
-		`CREATE INDEX IF NOT EXISTS payment_receipts_match ON payment_receipts (org, match_state)`,
-		`CREATE INDEX IF NOT EXISTS payment_receipts_item ON payment_receipts (campaign_id, seq)`,
-		`CREATE TABLE IF NOT EXISTS campaign_payments (
-			campaign_id TEXT NOT NULL, seq INTEGER NOT NULL, state TEXT NOT NULL, paid_cents BIGINT NOT NULL,
-			paid_date TEXT NOT NULL DEFAULT '', receipt_ids TEXT NOT NULL DEFAULT '', updated_on TEXT NOT NULL DEFAULT '',
-			wb_state TEXT NOT NULL DEFAULT '', wb_error TEXT NOT NULL DEFAULT '', wb_on TEXT NOT NULL DEFAULT '',
-			PRIMARY KEY (campaign_id, seq))`,
-		`CREATE TABLE IF NOT EXISTS reconcile_anomalies (
-			org TEXT NOT NULL, kind TEXT NOT NULL, receipt_id TEXT NOT NULL, iuv TEXT NOT NULL,
-			campaign_id TEXT NOT NULL DEFAULT '', seq INTEGER NOT NULL DEFAULT -1,
-			expected_cents BIGINT NOT NULL DEFAULT 0, paid_cents BIGINT NOT NULL DEFAULT 0,
-			detail_it TEXT NOT NULL DEFAULT '', detail_en TEXT NOT NULL DEFAULT '', found_on TEXT NOT NULL,
-			PRIMARY KEY (org, kind, receipt_id))`,
-	}
-	for _, s := range stmts {
-		if _, err := db.ExecContext(ctx, s); err != nil {
-			return nil, fmt.Errorf("reconcile store: creating tables in %s: %w", db.Where, err)
-		}
+	if err := db.Migrate(ctx, Migrations); err != nil {
+		return nil, fmt.Errorf("reconcile store in %s: %w", db.Where, err)
 	}
 	return &Store{db: db, Campaigns: cs}, nil
 }
