@@ -10,6 +10,7 @@ import (
 	"testing"
 
 	"github.com/ponte-pa/ponte/internal/gateway"
+	"github.com/ponte-pa/ponte/internal/gateway/gatewaytest"
 	"github.com/ponte-pa/ponte/internal/store"
 	"github.com/ponte-pa/ponte/internal/tenant"
 	"github.com/ponte-pa/ponte/mocks/spididp"
@@ -80,7 +81,7 @@ func TestLoginWithCIE(t *testing.T) {
 		t.Errorf("CIE metadata: HTTP %d\n%s", resp.StatusCode, md)
 	}
 	landing := gw.Site("esempio").LandingURL()
-	b := gateway.NewBrowser()
+	b := gatewaytest.NewBrowser()
 	page, err := b.Get(c, landing)
 	if err != nil {
 		t.Fatal(err)

@@ -1,4 +1,9 @@
-package gateway
+// Package gatewaytest is a scripted browser for the gateway's pages: it
+// follows redirects with a cookie jar, reads and submits HTML forms and walks
+// a SPID or CIE login from a tenant's landing page through the IdP back to
+// the comune's application. Tests use it, and so does `ponte demo` to log a
+// test citizen in through the real handlers; it is no part of the gateway.
+package gatewaytest
 
 import (
 	"context"
@@ -13,6 +18,8 @@ import (
 	"sync"
 
 	"golang.org/x/net/html"
+
+	"github.com/ponte-pa/ponte/internal/gateway"
 )
 
 // Browser drives web pages the way a person with a browser does, minus
@@ -243,7 +250,7 @@ func (e *LoginError) Error() string {
 // as user/password, follows the signed response back to the ACS and returns
 // the citizen the comune's application shows. An error page anywhere gives a
 // *LoginError.
-func (b *Browser) LoginWithSPID(ctx context.Context, landingURL, idpName, user, password string) (*Citizen, *Page, error) {
+func (b *Browser) LoginWithSPID(ctx context.Context, landingURL, idpName, user, password string) (*gateway.Citizen, *Page, error) {
 	p, err := b.Get(ctx, landingURL)
 	if err != nil {
 		return nil, nil, err
@@ -266,7 +273,7 @@ func (b *Browser) LoginWithSPID(ctx context.Context, landingURL, idpName, user, 
 
 // LoginWithCIE is LoginWithSPID through the landing page's "Entra con CIE"
 // button.
-func (b *Browser) LoginWithCIE(ctx context.Context, landingURL, user, password string) (*Citizen, *Page, error) {
+func (b *Browser) LoginWithCIE(ctx context.Context, landingURL, user, password string) (*gateway.Citizen, *Page, error) {
 	p, err := b.Get(ctx, landingURL)
 	if err != nil {
 		return nil, nil, err
@@ -280,7 +287,7 @@ func (b *Browser) LoginWithCIE(ctx context.Context, landingURL, user, password s
 
 // loginAt follows a login link of the landing page through the IdP's form
 // back to the comune's application page.
-func (b *Browser) loginAt(ctx context.Context, loginURL, user, password string) (*Citizen, *Page, error) {
+func (b *Browser) loginAt(ctx context.Context, loginURL, user, password string) (*gateway.Citizen, *Page, error) {
 	p, err := b.Get(ctx, loginURL)
 	if err != nil {
 		return nil, nil, err
@@ -312,7 +319,7 @@ func (b *Browser) loginAt(ctx context.Context, loginURL, user, password string) 
 		return nil, p, &LoginError{Status: p.Status, URL: p.URL.String(), Text: textOf(p.doc)}
 	}
 	lvl, _ := strconv.Atoi(p.Text("spidLevel"))
-	ct := &Citizen{FiscalNumber: p.Text("fiscalNumber"), Name: p.Text("name"), FamilyName: p.Text("familyName"),
+	ct := &gateway.Citizen{FiscalNumber: p.Text("fiscalNumber"), Name: p.Text("name"), FamilyName: p.Text("familyName"),
 		Level: lvl, IdPName: p.Text("idp")}
 	for _, n := range find(p.doc, func(n *html.Node) bool { return attrOf(n, "id") == "idp" }) {
 		ct.IdP = attrOf(n, "data-entity-id")
