@@ -55,7 +55,7 @@ func nodoPath(tenantID string) string { return "/t/" + tenantID + "/pagopa/nodo"
 // PAA_PAGAMENTO_SCONOSCIUTO.
 func mountNodo(mux *http.ServeMux, ts []*tenant.Tenant, st *reconcile.Store, log *slog.Logger) {
 	for _, t := range ts {
-		h := nodo.NewHandler(&reconcile.ReceiptBackend{Store: st}, nodo.Options{
+		h := nodo.NewHandler(&nodo.ReceiptBackend{Receipts: st}, nodo.Options{
 			FiscalCodes: []string{t.FiscalCode},
 			StationID:   t.PagoPA.StationID,
 			Logger:      log.With("tenant", t.ID),
