@@ -136,7 +136,10 @@ func serve(ctx context.Context, cfg runtime.Config, wo runtime.WorkerOptions, ht
 			_ = l.Close()
 			return err
 		}
-		mountNodo(mux, ts, rt.Reconcile, log)
+		if err := mountNodo(mux, ts, rt.Reconcile, log); err != nil {
+			_ = l.Close()
+			return err
+		}
 		srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
 		go func() {
 			if err := srv.Serve(l); err != nil && !errors.Is(err, http.ErrServerClosed) {
