@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"flag"
 	"os"
 	"path/filepath"
 	"strings"
@@ -19,7 +20,7 @@ func noticeCmd(t *testing.T, args ...string) (string, error) {
 	old := stdout
 	stdout = &out
 	defer func() { stdout = old }()
-	err := runNotice(context.Background(), args)
+	err := runGroup(context.Background(), "notice", args)
 	return out.String(), err
 }
 
@@ -147,7 +148,7 @@ func TestNoticePDF(t *testing.T) {
 		}
 	}
 	help, err := noticeCmd(t, "--help")
-	if err != nil || !strings.Contains(help, `"amountCents"`) || !strings.Contains(help, "ponte notice pdf --in notice.json") {
+	if !errors.Is(err, flag.ErrHelp) || !strings.Contains(help, `"amountCents"`) || !strings.Contains(help, "ponte notice pdf --in notice.json") {
 		t.Errorf("help: %v\n%s", err, help)
 	}
 }

@@ -30,7 +30,7 @@ func runSourceOut(t *testing.T, args ...string) (string, error) {
 	old := stdout
 	stdout = &out
 	defer func() { stdout = old }()
-	err := runSource(context.Background(), args)
+	err := runGroup(context.Background(), "source", args)
 	return out.String(), err
 }
 
@@ -72,7 +72,7 @@ func TestSourceCheckErrors(t *testing.T) {
 		usage bool
 		want  string
 	}{
-		{"no subcommand", nil, true, "usage"},
+		{"no subcommand", nil, true, "missing subcommand"},
 		{"missing flags", []string{"check", "--tenant", path}, true, "required"},
 		{"bad report ext", []string{"check", "--tenant", path, "--source", "tributi-csv", "--reject-report", "r.txt"}, true, ".csv or .json"},
 		{"unknown source", []string{"check", "--tenant", path, "--source", "nope"}, true, "no source"},
