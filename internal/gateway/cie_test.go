@@ -74,8 +74,11 @@ func TestLoginWithCIE(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	md, _ := io.ReadAll(resp.Body)
+	md, err := io.ReadAll(resp.Body)
 	resp.Body.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
 	if resp.StatusCode != http.StatusOK || !strings.Contains(string(md), "cartaidentita.interno.gov.it/saml-extensions") ||
 		!strings.Contains(string(md), `AttributeConsumingService index="1"`) || strings.Contains(string(md), `AttributeConsumingService index="0"`) {
 		t.Errorf("CIE metadata: HTTP %d\n%s", resp.StatusCode, md)

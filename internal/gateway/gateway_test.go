@@ -127,7 +127,10 @@ func TestLoginAndLogout(t *testing.T) {
 	if len(l) != 1 {
 		t.Fatalf("IdP links %+v", l)
 	}
-	lu, _ := url.Parse(l[0].URL)
+	lu, err := url.Parse(l[0].URL)
+	if err != nil {
+		t.Fatal(err)
+	}
 	if q := lu.Query(); lu.Path != "/t/esempio/spid/login" || q.Get("idp") != e.idp.EntityID() || q.Get("level") != "2" || q.Get("next") != "/t/esempio/app/" {
 		t.Fatalf("IdP link %s", l[0].URL)
 	}
@@ -211,7 +214,10 @@ func TestLoginRejected(t *testing.T) {
 			if le.URL != e.public+"/t/esempio/spid/acs" {
 				t.Errorf("error at %s, want the ACS", le.URL)
 			}
-			u, _ := url.Parse(e.public + "/t/esempio/app/")
+			u, err := url.Parse(e.public + "/t/esempio/app/")
+			if err != nil {
+				t.Fatal(err)
+			}
 			for _, ck := range b.Client.Jar.Cookies(u) {
 				if strings.HasPrefix(ck.Name, "ponte_spid") {
 					t.Errorf("session cookie set after a rejected login: %v", ck)
@@ -229,7 +235,10 @@ func TestLoginRejected(t *testing.T) {
 func TestForgedTokenRefused(t *testing.T) {
 	e := start(t, nil, gateway.Options{})
 	b := gatewaytest.NewBrowser()
-	u, _ := url.Parse(e.public + "/t/esempio/app/")
+	u, err := url.Parse(e.public + "/t/esempio/app/")
+	if err != nil {
+		t.Fatal(err)
+	}
 	// A token with alg "none" and the right claims.
 	b.Client.Jar.SetCookies(u, []*http.Cookie{{Name: "ponte_spid_esempio", Path: "/t/esempio/",
 		Value: "eyJhbGciOiJub25lIn0.eyJmaXNjYWxOdW1iZXIiOiJUSU5JVC1SU1NNUkE4MEEwMUg1MDFVIiwic3BpZExldmVsIjoyfQ."}})

@@ -35,7 +35,7 @@ type Browser struct {
 
 // NewBrowser returns a Browser with an empty cookie jar.
 func NewBrowser() *Browser {
-	jar, _ := cookiejar.New(nil)
+	jar, _ := cookiejar.New(nil) // never fails without options
 	b := &Browser{}
 	b.Client = &http.Client{Jar: jar, CheckRedirect: func(req *http.Request, via []*http.Request) error {
 		if len(via) >= 10 {
@@ -318,7 +318,10 @@ func (b *Browser) loginAt(ctx context.Context, loginURL, user, password string) 
 	if p.Status != http.StatusOK || p.Text("fiscalNumber") == "" {
 		return nil, p, &LoginError{Status: p.Status, URL: p.URL.String(), Text: textOf(p.doc)}
 	}
-	lvl, _ := strconv.Atoi(p.Text("spidLevel"))
+	lvl, err := strconv.Atoi(p.Text("spidLevel"))
+	if err != nil {
+		return nil, p, fmt.Errorf("SPID login: the application page at %s shows no SPID level: %w", p.URL, err)
+	}
 	ct := &gateway.Citizen{FiscalNumber: p.Text("fiscalNumber"), Name: p.Text("name"), FamilyName: p.Text("familyName"),
 		Level: lvl, IdPName: p.Text("idp")}
 	for _, n := range find(p.doc, func(n *html.Node) bool { return attrOf(n, "id") == "idp" }) {
