@@ -22,15 +22,12 @@ import (
 	"github.com/ponte-pa/ponte/workflows/campaign"
 )
 
-func runBench(ctx context.Context, args []string) error {
-	if len(args) == 0 || args[0] != "campaign" {
-		if len(args) > 0 && (args[0] == "-h" || args[0] == "--help") {
-			fmt.Fprintln(stdout, "Usage: ponte bench campaign [--debtors 100000] [--batch 500] [--parallel 4] [--concurrency 32]\n\nRuns a whole payment-notice campaign on the embedded server against the mocks (limits off) and prints debtors/s, wall time, peak RSS and history size.")
-			return nil
-		}
-		return usagef("usage: ponte bench campaign [flags] (see --help)")
-	}
-	fs := newFlags("bench campaign", "bench campaign [--debtors N] [--batch N] [--parallel N] [--concurrency N] [--dir D]")
+var benchCommands = []*command{
+	{name: "campaign", summary: "run a whole payment-notice campaign on the embedded server against the mocks (limits off) and print debtors/s, wall time, peak RSS and history size", run: benchCampaign},
+}
+
+func benchCampaign(ctx context.Context, args []string) error {
+	fs := newFlags("bench campaign", "bench campaign [--debtors N] [--batch N] [--parallel N] [--concurrency N] [--mem-limit MiB] [--dir D]")
 	n := fs.Int("debtors", 10000, "number of debtors")
 	batch := fs.Int("batch", 500, "debtors per batch activity")
 	parallel := fs.Int("parallel", 4, "batches in flight")
@@ -39,7 +36,11 @@ func runBench(ctx context.Context, args []string) error {
 	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of the run to this file (go tool pprof)")
 	state := fs.String("state", "", "state store DSN (default: SQLite file in the work directory)")
 	memLimit := fs.Int("mem-limit", 0, "soft memory limit in MiB for the Go runtime, like GOMEMLIMIT (0 = none)")
-	if err := parse(fs, args[1:]); err != nil {
+	pos, err := parseFlags(fs, args)
+	if err != nil {
+		return err
+	}
+	if err := noArgs(pos); err != nil {
 		return err
 	}
 	if *n <= 0 || *batch <= 0 || *parallel <= 0 || *conc <= 0 {

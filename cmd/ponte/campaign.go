@@ -3,9 +3,9 @@ package main
 import (
 	"context"
 	"errors"
+	"flag"
 	"fmt"
 	"io"
-	"log/slog"
 	"os"
 	"strings"
 	"text/tabwriter"
@@ -13,7 +13,6 @@ import (
 
 	"go.temporal.io/api/enums/v1"
 	"go.temporal.io/sdk/client"
-	sdklog "go.temporal.io/sdk/log"
 
 	"github.com/ponte-pa/ponte/internal/store"
 	"github.com/ponte-pa/ponte/internal/tenant"
@@ -21,173 +20,267 @@ import (
 	"github.com/ponte-pa/ponte/workflows/reconcile"
 )
 
-func runCampaign(ctx context.Context, args []string) error {
-	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" {
-		fmt.Fprintln(stdout, `Usage: ponte campaign <start|status|pause|resume|cancel|report> [flags] [ID]
+var campaignCommands = []*command{
+	{name: "start", summary: "start a payment campaign from a definition file (schemas/campaign.schema.json), or from --source and --subject", run: campaignStart},
+	{name: "status", summary: "print a campaign's progress counts (a Temporal query)", run: campaignStatus},
+	{name: "pause", summary: "stop starting new batches", run: campaignSignal("pause", campaign.SignalPause)},
+	{name: "resume", summary: "start new batches again after a pause", run: campaignSignal("resume", campaign.SignalResume)},
+	{name: "cancel", summary: "stop a running campaign and invalidate its unpaid debt positions on GPD (paid ones are left alone and counted)", run: campaignCancel},
+	{name: "report", summary: "the final per-debtor report from the state store (fiscal code, name, NAV, IUPD, channel, IO message id, status, paid date, error) with totals", run: campaignReport},
+	{name: "print", summary: "one PDF with the payment notices of the debtors no digital channel reached, for printing and postal delivery", run: campaignPrint},
+}
 
-  start   --tenant T --definition campaign.yaml [--wait]
-          a campaign definition (schemas/campaign.schema.json): id, source, subject it/en,
-          due date, reminders, fallback, batching — or, for a quick run, the flags
-          --tenant T --source S --id ID --subject "TARI 2026" [--due YYYY-MM-DD]
-  status  --tenant T --id ID       progress counts (a Temporal query)
-  pause   --tenant T --id ID       stop starting new batches
-  resume  --tenant T --id ID
-  cancel  --tenant T --id ID [--wait]   stop the campaign and invalidate its unpaid debt positions
-                                   on GPD (paid ones are left alone and counted)
-  print   --id ID --state DSN --config tenant.yaml --out avvisi.pdf [--due YYYY-MM-DD]
-                                   one PDF with the payment notices of the debtors no digital
-                                   channel reached, for printing and postal delivery
-  report  --id ID --state DSN [--csv FILE] [--json FILE]
-                                   final per-debtor report from the state store (fiscal code,
-                                   name, NAV, IUPD, channel, IO message id, status, paid date,
-                                   error) with totals; without --csv/--json a table on stdout
+const campaignNotes = `
+The campaign id may be given as --id ID or as the argument: ponte campaign report tari-2026 --csv r.csv
+start, status, pause, resume and cancel talk to Temporal: --temporal host:port (default 127.0.0.1:7233,
+what 'ponte serve --dev' listens on), --namespace and, for a cluster with mTLS, --tls-ca, --tls-cert,
+--tls-key and --tls-server-name, as for 'ponte worker'. report and print read the state store (--state).`
 
-The campaign id may also be given as an argument: ponte campaign report tari-2026 --csv r.csv --json r.json
-All take --temporal host:port (default 127.0.0.1:7233, what 'ponte serve --dev' listens on) and --namespace.`)
-		if len(args) == 0 {
-			return usagef("missing subcommand")
-		}
-		return nil
-	}
-	sub, args := args[0], args[1:]
-	// The campaign id may come first (ponte campaign report tari-2026 --csv r.csv).
-	var posID []string
-	if len(args) > 0 && !strings.HasPrefix(args[0], "-") {
-		posID, args = args[:1], args[1:]
-	}
-	fs := newFlags("campaign "+sub, "campaign "+sub+" --tenant T --id ID …")
-	hostPort := fs.String("temporal", "127.0.0.1:7233", "host:port of the Temporal frontend")
-	ns := fs.String("namespace", "default", "Temporal namespace")
-	tenantID := fs.String("tenant", "", "tenant id (as in its config)")
-	id := fs.String("id", "", "campaign id, unique per tenant (e.g. tari-2026)")
-	source := fs.String("source", "", "start: name of the tenant's legacy source")
-	subject := fs.String("subject", "", "start: subject in Italian (e.g. \"TARI 2026\")")
-	subjectEN := fs.String("subject-en", "", "start: subject in English")
-	due := fs.String("due", "", "start: due date YYYY-MM-DD for every debtor (default: the source's per-debtor date)")
-	batch := fs.Int("batch", 100, "start: debtors per batch activity")
-	defPath := fs.String("definition", "", "start: campaign definition file (YAML or JSON, schemas/campaign.schema.json)")
-	wait := fs.Bool("wait", false, "start, cancel: wait for the campaign to finish, printing progress")
-	stateDSN := fs.String("state", ".ponte/dev/state.db", "report: the state store the workers use")
-	csvOut := fs.String("csv", "", "report: write the final report as CSV to this file")
-	jsonOut := fs.String("json", "", "report: write the final report as JSON to this file")
-	tenantCfg := fs.String("config", "", "print: the tenant's config file (ente name and fiscal code on the notices)")
-	pdfOut := fs.String("out", "", "print: the PDF file to write")
-	// Flags may come before or after the id.
-	for rest := args; ; {
-		if err := parse(fs, rest); err != nil {
-			return err
-		}
-		if fs.NArg() == 0 {
-			break
-		}
-		posID, rest = append(posID, fs.Arg(0)), fs.Args()[1:]
-	}
+// campaignTarget is the flags of a subcommand that acts on one campaign
+// through Temporal: the cluster flags, --tenant and --id (or the argument).
+type campaignTarget struct {
+	temporal   *temporalFlags
+	tenant, id *string
+}
+
+func addCampaignTarget(fs *flag.FlagSet) *campaignTarget {
+	return &campaignTarget{temporal: addTemporalFlags(fs, devFrontend), tenant: tenantFlag(fs), id: campaignIDFlag(fs)}
+}
+
+func tenantFlag(fs *flag.FlagSet) *string {
+	return fs.String("tenant", "", "tenant id (as in its config)")
+}
+
+func campaignIDFlag(fs *flag.FlagSet) *string {
+	return fs.String("id", "", "campaign id, unique per tenant (e.g. tari-2026); may be given as the argument instead")
+}
+
+// campaignID is the campaign id, from --id or from the one argument.
+func campaignID(id string, args []string) (string, error) {
 	switch {
-	case len(posID) == 1 && *id == "":
-		*id = posID[0]
-	case len(posID) > 0:
-		return usagef("unexpected arguments %q: give the campaign id once, as --id ID or as an argument", posID)
+	case len(args) == 0:
+		return id, nil
+	case len(args) == 1 && id == "":
+		return args[0], nil
+	}
+	return "", usagef("unexpected arguments %q: give the campaign id once, as --id ID or as an argument", args)
+}
+
+// workflowID checks --tenant and the id and names the campaign's workflow.
+func (t *campaignTarget) workflowID(args []string) (string, error) {
+	id, err := campaignID(*t.id, args)
+	if err != nil {
+		return "", err
+	}
+	if id == "" || *t.tenant == "" {
+		return "", usagef("--tenant and --id are required")
+	}
+	*t.id = id
+	return campaign.WorkflowID(*t.tenant, id), nil
+}
+
+func campaignStart(ctx context.Context, args []string) error {
+	fs := newFlags("campaign start", `campaign start --tenant T --definition campaign.yaml [--wait]
+       ponte campaign start --tenant T --id ID --source S --subject "TARI 2026" [--subject-en …] [--due YYYY-MM-DD] [--wait]`)
+	ct := addCampaignTarget(fs)
+	defPath := fs.String("definition", "", "campaign definition file (YAML or JSON, schemas/campaign.schema.json): id, source, subject it/en, due date, reminders, fallback, batching")
+	source := fs.String("source", "", "without --definition: name of the tenant's legacy source")
+	subject := fs.String("subject", "", "without --definition: subject in Italian (e.g. \"TARI 2026\")")
+	subjectEN := fs.String("subject-en", "", "without --definition: subject in English")
+	due := fs.String("due", "", "without --definition: due date YYYY-MM-DD for every debtor (default: the source's per-debtor date)")
+	batch := fs.Int("batch", 100, "without --definition: debtors per batch activity")
+	wait := fs.Bool("wait", false, "wait for the campaign to finish, printing progress")
+	args, err := parseFlags(fs, args)
+	if err != nil {
+		return err
+	}
+	id, err := campaignID(*ct.id, args)
+	if err != nil {
+		return err
 	}
 	var def *campaign.Definition
 	if *defPath != "" {
-		if sub != "start" {
-			return usagef("--definition is for start")
-		}
 		if *source != "" || *subject != "" || *subjectEN != "" || *due != "" {
 			return usagef("--definition already says the source, subject and due date: drop --source, --subject, --subject-en and --due")
 		}
-		d, err := campaign.LoadDefinition(*defPath)
-		if err != nil {
-			return usageError{err}
+		if def, err = campaign.LoadDefinition(*defPath); err != nil {
+			return usageError{err: err}
 		}
-		if *id != "" && *id != d.ID {
-			return usagef("--id %s differs from the definition's id %s: drop --id", *id, d.ID)
+		if id != "" && id != def.ID {
+			return usagef("--id %s differs from the definition's id %s: drop --id", id, def.ID)
 		}
-		def, *id = d, d.ID
+		id = def.ID
 	}
-	if *id == "" || (*tenantID == "" && sub != "report" && sub != "print") {
-		return usagef("--tenant and --id are required")
+	*ct.id = id
+	wfID, err := ct.workflowID(nil)
+	if err != nil {
+		return err
 	}
-	wfID := campaign.WorkflowID(*tenantID, *id)
-	if sub == "print" {
-		return printCampaignNotices(ctx, *stateDSN, *tenantCfg, *id, *due, *pdfOut)
-	}
-	if sub == "report" {
-		db, err := store.Open(ctx, *stateDSN)
-		if err != nil {
-			return err
+	var in campaign.Input
+	if def != nil {
+		in = def.Input(*ct.tenant)
+	} else {
+		if *source == "" || *subject == "" {
+			return usagef("start needs --definition FILE, or --source and --subject")
 		}
-		defer db.Close()
-		st, err := reconcile.NewStore(ctx, db)
-		if err != nil {
-			return err
-		}
-		if *csvOut == "" && *jsonOut == "" {
-			pays, err := st.Payments(ctx, *id)
-			if err != nil {
-				return err
+		if *due != "" {
+			if _, err := time.Parse("2006-01-02", *due); err != nil {
+				return usagef("--due %q: use YYYY-MM-DD", *due)
 			}
-			return printReport(ctx, stdout, st.Campaigns, *id, pays)
 		}
-		return writeCampaignReport(ctx, st, *id, *tenantID, *csvOut, *jsonOut)
+		in = campaign.Input{CampaignID: id, TenantID: *ct.tenant, Source: *source, Subject: *subject, SubjectEN: *subjectEN, DueDate: *due, BatchSize: *batch}
 	}
-	c, err := dialTemporal(*hostPort, *ns)
+	c, err := dialTemporal(ct.temporal)
 	if err != nil {
 		return err
 	}
 	defer c.Close()
-	switch sub {
-	case "start":
-		var in campaign.Input
-		if def != nil {
-			in = def.Input(*tenantID)
-		} else {
-			if *source == "" || *subject == "" {
-				return usagef("start needs --definition FILE, or --source and --subject")
-			}
-			if *due != "" {
-				if _, err := time.Parse("2006-01-02", *due); err != nil {
-					return usagef("--due %q: use YYYY-MM-DD", *due)
-				}
-			}
-			in = campaign.Input{CampaignID: *id, TenantID: *tenantID, Source: *source, Subject: *subject, SubjectEN: *subjectEN, DueDate: *due, BatchSize: *batch}
-		}
-		run, err := c.ExecuteWorkflow(ctx, client.StartWorkflowOptions{ID: wfID, TaskQueue: campaign.QueueWorkflows}, campaign.WorkflowName, in)
-		if err != nil {
-			return fmt.Errorf("starting campaign %s: %w", wfID, err)
-		}
-		fmt.Fprintf(stdout, "campaign started: workflow %s run %s\n", run.GetID(), run.GetRunID())
-		if !*wait {
-			return nil
-		}
-		p, err := waitCampaign(ctx, c, run, stdout)
+	run, err := c.ExecuteWorkflow(ctx, client.StartWorkflowOptions{ID: wfID, TaskQueue: campaign.QueueWorkflows}, campaign.WorkflowName, in)
+	if err != nil {
+		return fmt.Errorf("starting campaign %s: %w", wfID, err)
+	}
+	fmt.Fprintf(stdout, "campaign started: workflow %s run %s\n", run.GetID(), run.GetRunID())
+	if !*wait {
+		return nil
+	}
+	p, err := waitCampaign(ctx, c, run, stdout)
+	if err != nil {
+		return err
+	}
+	printProgress(stdout, p)
+	return nil
+}
+
+func campaignStatus(ctx context.Context, args []string) error {
+	fs := newFlags("campaign status", "campaign status --tenant T --id ID")
+	ct := addCampaignTarget(fs)
+	args, err := parseFlags(fs, args)
+	if err != nil {
+		return err
+	}
+	wfID, err := ct.workflowID(args)
+	if err != nil {
+		return err
+	}
+	c, err := dialTemporal(ct.temporal)
+	if err != nil {
+		return err
+	}
+	defer c.Close()
+	p, err := queryProgress(ctx, c, wfID)
+	if err != nil {
+		return err
+	}
+	printProgress(stdout, p)
+	return nil
+}
+
+// campaignSignal is pause or resume: a signal to the campaign's workflow.
+func campaignSignal(sub, signal string) func(context.Context, []string) error {
+	return func(ctx context.Context, args []string) error {
+		fs := newFlags("campaign "+sub, "campaign "+sub+" --tenant T --id ID")
+		ct := addCampaignTarget(fs)
+		args, err := parseFlags(fs, args)
 		if err != nil {
 			return err
 		}
-		printProgress(stdout, p)
-		return nil
-	case "status":
-		p, err := queryProgress(ctx, c, wfID)
+		wfID, err := ct.workflowID(args)
 		if err != nil {
 			return err
 		}
-		printProgress(stdout, p)
-		return nil
-	case "cancel":
-		return cancelCampaign(ctx, c, wfID, *wait)
-	case "pause", "resume":
-		sig := campaign.SignalPause
-		if sub == "resume" {
-			sig = campaign.SignalResume
+		c, err := dialTemporal(ct.temporal)
+		if err != nil {
+			return err
 		}
-		if err := c.SignalWorkflow(ctx, wfID, "", sig, nil); err != nil {
+		defer c.Close()
+		if err := c.SignalWorkflow(ctx, wfID, "", signal, nil); err != nil {
 			return fmt.Errorf("%s %s: %w", sub, wfID, err)
 		}
 		fmt.Fprintf(stdout, "%s sent to %s\n", sub, wfID)
 		return nil
-	default:
-		return usagef("unknown subcommand %q: use start, status, pause, resume, cancel or report", sub)
 	}
+}
+
+func campaignCancel(ctx context.Context, args []string) error {
+	fs := newFlags("campaign cancel", "campaign cancel --tenant T --id ID [--wait]")
+	ct := addCampaignTarget(fs)
+	wait := fs.Bool("wait", false, "wait until the cancellation is done, printing progress")
+	args, err := parseFlags(fs, args)
+	if err != nil {
+		return err
+	}
+	wfID, err := ct.workflowID(args)
+	if err != nil {
+		return err
+	}
+	c, err := dialTemporal(ct.temporal)
+	if err != nil {
+		return err
+	}
+	defer c.Close()
+	return cancelCampaign(ctx, c, wfID, *wait)
+}
+
+func stateFlag(fs *flag.FlagSet) *string {
+	return fs.String("state", ".ponte/dev/state.db", "the state store the workers use: postgres://… or a SQLite file path")
+}
+
+func campaignReport(ctx context.Context, args []string) error {
+	fs := newFlags("campaign report", "campaign report --id ID [--state DSN] [--csv FILE] [--json FILE]")
+	stateDSN := stateFlag(fs)
+	idFlag := campaignIDFlag(fs)
+	tenantID := fs.String("tenant", "", "tenant id: with --csv or --json, check that the campaign is this tenant's")
+	csvOut := fs.String("csv", "", "write the final report as CSV to this file")
+	jsonOut := fs.String("json", "", "write the final report as JSON to this file")
+	args, err := parseFlags(fs, args)
+	if err != nil {
+		return err
+	}
+	id, err := campaignID(*idFlag, args)
+	if err != nil {
+		return err
+	}
+	if id == "" {
+		return usagef("--id is required")
+	}
+	db, err := store.Open(ctx, *stateDSN)
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	st, err := reconcile.NewStore(ctx, db)
+	if err != nil {
+		return err
+	}
+	if *csvOut == "" && *jsonOut == "" {
+		pays, err := st.Payments(ctx, id)
+		if err != nil {
+			return err
+		}
+		return printReport(ctx, stdout, st.Campaigns, id, pays)
+	}
+	return writeCampaignReport(ctx, st, id, *tenantID, *csvOut, *jsonOut)
+}
+
+func campaignPrint(ctx context.Context, args []string) error {
+	fs := newFlags("campaign print", "campaign print --id ID --config tenant.yaml --out avvisi.pdf [--state DSN] [--due YYYY-MM-DD]")
+	stateDSN := stateFlag(fs)
+	idFlag := campaignIDFlag(fs)
+	tenantCfg := fs.String("config", "", "the tenant's config file (ente name and fiscal code on the notices)")
+	pdfOut := fs.String("out", "", "the PDF file to write")
+	due := fs.String("due", "", "due date YYYY-MM-DD printed on the notices (default: the campaign's)")
+	args, err := parseFlags(fs, args)
+	if err != nil {
+		return err
+	}
+	id, err := campaignID(*idFlag, args)
+	if err != nil {
+		return err
+	}
+	if id == "" {
+		return usagef("--id is required")
+	}
+	return printCampaignNotices(ctx, *stateDSN, *tenantCfg, id, *due, *pdfOut)
 }
 
 func queryProgress(ctx context.Context, c client.Client, wfID string) (campaign.Progress, error) {
@@ -387,7 +480,7 @@ func printCampaignNotices(ctx context.Context, dsn, tenantCfg, id, due, out stri
 	}
 	t, err := tenant.Load(tenantCfg)
 	if err != nil {
-		return usageError{err}
+		return usageError{err: err}
 	}
 	db, err := store.Open(ctx, dsn)
 	if err != nil {
@@ -478,13 +571,3 @@ func writeCampaignReport(ctx context.Context, st *reconcile.Store, id, tenantID,
 }
 
 func euros(c int64) string { return fmt.Sprintf("%d,%02d", c/100, c%100) }
-
-// dialTemporal connects the CLI to a Temporal frontend, quietly.
-func dialTemporal(hostPort, namespace string) (client.Client, error) {
-	c, err := client.Dial(client.Options{HostPort: hostPort, Namespace: namespace,
-		Logger: sdklog.NewStructuredLogger(slog.New(slog.DiscardHandler))})
-	if err != nil {
-		return nil, fmt.Errorf("connecting to Temporal at %s: %w (is 'ponte serve --dev' running?)", hostPort, err)
-	}
-	return c, nil
-}

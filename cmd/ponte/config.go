@@ -11,26 +11,24 @@ import (
 	"github.com/ponte-pa/ponte/internal/tenant"
 )
 
-func runConfig(ctx context.Context, args []string) error {
-	if len(args) > 0 && args[0] == "sample" {
-		return runConfigSample(ctx, args[1:])
-	}
-	if len(args) == 0 || args[0] != "validate" {
-		if len(args) > 0 && (args[0] == "-h" || args[0] == "--help") {
-			fmt.Fprintln(stdout, "Usage: ponte config validate FILE…\n       ponte config sample [--gpd-url U] [--io-url U] [--idp-url U] DIR\n\nsample writes the sample comune (tenant.yaml, demo secrets, debtors.csv, SPID SP with a fresh key) into DIR, pointing at 'ponte mocks' by default.\nvalidate checks tenant config files (YAML or JSON) against schemas/tenant.schema.json and the rules of each connector; prints every problem with file, JSON pointer, rule and what to do.")
-			return nil
-		}
-		return usagef("usage: ponte config validate FILE…")
-	}
+var configCommands = []*command{
+	{name: "validate", summary: "check tenant config files (YAML or JSON) against schemas/tenant.schema.json and the rules of each connector; every problem names file, JSON pointer, rule and what to do", run: runConfigValidate},
+	{name: "sample", summary: "write the sample comune (tenant.yaml, demo secrets, debtors.csv, SPID SP with a fresh key, a campaign definition) into DIR, pointing at 'ponte mocks' by default", run: runConfigSample},
+}
+
+const configNotes = `Start with: ponte config sample my-comune, then ponte config validate my-comune/tenant.yaml`
+
+func runConfigValidate(_ context.Context, args []string) error {
 	fs := newFlags("config validate", "config validate FILE…")
-	if err := parse(fs, args[1:]); err != nil {
+	files, err := parseFlags(fs, args)
+	if err != nil {
 		return err
 	}
-	if fs.NArg() == 0 {
+	if len(files) == 0 {
 		return usagef("no files: ponte config validate FILE…")
 	}
 	var bad int
-	for _, f := range fs.Args() {
+	for _, f := range files {
 		t, err := tenant.Load(f)
 		if err != nil {
 			bad++
@@ -46,7 +44,7 @@ func runConfig(ctx context.Context, args []string) error {
 		fmt.Fprintf(stdout, "%s: ok (tenant %q, %s, %d sources)\n", f, t.ID, t.Name.IT, len(t.Sources))
 	}
 	if bad > 0 {
-		return usagef("%d of %d files invalid", bad, fs.NArg())
+		return usagef("%d of %d files invalid", bad, len(files))
 	}
 	return nil
 }
@@ -63,19 +61,21 @@ func indent(s string) string {
 }
 
 func runConfigSample(_ context.Context, args []string) error {
-	fs := newFlags("config sample", "config sample [--gpd-url U] [--io-url U] [--idp-url U] [--public-url U] DIR")
+	fs := newFlags("config sample", "config sample [--smtp host:port] [--gpd-url U] [--io-url U] [--idp-url U] [--cie-url U] [--public-url U] DIR")
 	gpdURL := fs.String("gpd-url", "http://127.0.0.1:18081", "GPD base URL to write in the sample (default: ponte mocks)")
 	ioURL := fs.String("io-url", "http://127.0.0.1:18082/api/v1", "App IO base URL to write in the sample (default: ponte mocks)")
 	smtp := fs.String("smtp", "", "SMTP relay host:port for the email fallback (e.g. 127.0.0.1:18025 for ponte mocks, with --smtp-ca); empty: no email channel")
 	idpURL := fs.String("idp-url", "http://127.0.0.1:18084", "base URL of the SPID IdP the sample trusts (default: ponte mocks); empty: no SPID login")
 	cieURL := fs.String("cie-url", "http://127.0.0.1:18086", "base URL of the CIE identity provider the sample trusts (default: ponte mocks); empty: no CIE login")
 	publicURL := fs.String("public-url", tenant.DefaultPublicURL, "public URL of the HTTP gateway ('ponte serve --http'); the sample's SP lives at <public-url>/t/esempio")
-	if err := parse(fs, args); err != nil {
+	pos, err := parseFlags(fs, args)
+	if err != nil {
 		return err
 	}
-	if fs.NArg() != 1 {
+	if len(pos) != 1 {
 		return usagef("give one directory: ponte config sample DIR")
 	}
+	dir := pos[0]
 	vars := map[string]string{"GPDURL": *gpdURL, "IOURL": *ioURL}
 	if *smtp != "" {
 		vars["SMTPAddr"] = *smtp
@@ -83,13 +83,13 @@ func runConfigSample(_ context.Context, args []string) error {
 	if *idpURL != "" {
 		vars["IdPURL"], vars["PublicURL"], vars["CIEIdPURL"] = *idpURL, *publicURL, *cieURL
 	}
-	path, err := tenant.WriteSample(fs.Arg(0), vars)
+	path, err := tenant.WriteSample(dir, vars)
 	if err != nil {
 		return err
 	}
 	// Campaign definitions go in their own folder: --tenants DIR loads every
 	// YAML file of DIR as a tenant.
-	def := filepath.Join(fs.Arg(0), "campaigns", "tari-2026.yaml")
+	def := filepath.Join(dir, "campaigns", "tari-2026.yaml")
 	if err := os.MkdirAll(filepath.Dir(def), 0o755); err != nil {
 		return err
 	}
@@ -98,7 +98,7 @@ func runConfigSample(_ context.Context, args []string) error {
 	}
 	fmt.Fprintf(stdout, "sample comune written: %s\ncampaign definition:  %s\n", path, def)
 	if *smtp != "" {
-		ca := filepath.Join(fs.Arg(0), "smtp-ca.pem")
+		ca := filepath.Join(dir, "smtp-ca.pem")
 		fmt.Fprintf(stdout, "email relay:          %s, verified with the CA certificate %s (ponte mocks --smtp-ca %s writes it)\n", *smtp, ca, ca)
 	}
 	fmt.Fprintf(stdout, "next: ponte config validate %s\n", path)

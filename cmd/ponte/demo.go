@@ -29,7 +29,11 @@ func runDemo(ctx context.Context, args []string) error {
 	dir := fs.String("dir", "ponte-demo", "work directory for the sample comune's files, the state store and Temporal's data (recreated)")
 	keep := fs.Bool("keep", false, "keep the embedded server, workers and mocks running after the campaign, for exploring")
 	logLevel := fs.String("log-level", "warn", "debug, info, warn or error (logs go to stderr)")
-	if err := parse(fs, args); err != nil {
+	pos, err := parseFlags(fs, args)
+	if err != nil {
+		return err
+	}
+	if err := noArgs(pos); err != nil {
 		return err
 	}
 	lvl, err := parseLevel(*logLevel)

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/ponte-pa/ponte/internal/gateway"
+	"github.com/ponte-pa/ponte/internal/gateway/gatewaytest"
 	"github.com/ponte-pa/ponte/internal/store"
 	"github.com/ponte-pa/ponte/internal/tenant"
 	"github.com/ponte-pa/ponte/mocks/mockset"
@@ -80,14 +81,14 @@ func demoSPID(ctx context.Context, w io.Writer, dir string, mocks *mockset.Set, 
 
 	lctx, cancel := context.WithTimeout(ctx, 20*time.Second)
 	defer cancel()
-	ct, _, err := gateway.NewBrowser().LoginWithSPID(lctx, res.LandingURL, "", "mario", "password")
+	ct, _, err := gatewaytest.NewBrowser().LoginWithSPID(lctx, res.LandingURL, "", "mario", "password")
 	if err != nil {
 		return fail(err)
 	}
 	res.Citizen = ct
 	fmt.Fprintf(w, "SPID login OK: %s %s %s L%d via %s (landing page → IdP login form → signed assertion → ACS → comune's application)\n",
 		ct.Name, ct.FamilyName, ct.FiscalNumber, ct.Level, ct.IdPName)
-	cie, _, err := gateway.NewBrowser().LoginWithCIE(lctx, res.LandingURL, "mario", "password")
+	cie, _, err := gatewaytest.NewBrowser().LoginWithCIE(lctx, res.LandingURL, "mario", "password")
 	if err != nil {
 		return fail(fmt.Errorf("CIE: %w", err))
 	}

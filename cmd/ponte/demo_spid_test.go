@@ -12,7 +12,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/ponte-pa/ponte/internal/gateway"
+	"github.com/ponte-pa/ponte/internal/gateway/gatewaytest"
 	"github.com/ponte-pa/ponte/internal/store"
 	"github.com/ponte-pa/ponte/internal/tenant"
 	"github.com/ponte-pa/ponte/mocks/mockset"
@@ -98,7 +98,7 @@ func TestServeGatewayMount(t *testing.T) {
 	if err != nil || resp.StatusCode != http.StatusNoContent {
 		t.Fatalf("register SP: %v %v", err, resp)
 	}
-	ct, _, err := gateway.NewBrowser().LoginWithSPID(ctx, base+"/t/esempio/", "", "anna", "password")
+	ct, _, err := gatewaytest.NewBrowser().LoginWithSPID(ctx, base+"/t/esempio/", "", "anna", "password")
 	if err != nil || ct.FiscalNumber != "BNCNNA90E55F205X" || ct.Level != 2 {
 		t.Fatalf("login: %+v %v", ct, err)
 	}

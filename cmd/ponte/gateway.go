@@ -43,24 +43,19 @@ func isLoopback(host string) bool {
 	return ip != nil && ip.IsLoopback()
 }
 
-// nodoPath is where a tenant's EC SOAP endpoint for the pagoPA Nodo lives on
-// the gateway; register <public URL>/t/<id>/pagopa/nodo as the station's URL.
-func nodoPath(tenantID string) string { return "/t/" + tenantID + "/pagopa/nodo" }
-
 // mountNodo serves, for every tenant, the EC SOAP endpoint the pagoPA Nodo
-// calls (SOAP 1.1, nodo-ec-soap.md). paSendRTV2 receipts are stored for
-// reconciliation (a receipt delivered twice gets PAA_RECEIPT_DUPLICATA).
-// The tenants' debt positions live on GPD, which answers the Nodo's
-// paVerifyPaymentNotice/paGetPaymentV2 itself: asked here, they get
-// PAA_PAGAMENTO_SCONOSCIUTO.
-func mountNodo(mux *http.ServeMux, ts []*tenant.Tenant, st *reconcile.Store, log *slog.Logger) {
+// calls (SOAP 1.1, nodo-ec-soap.md) at nodo.TenantPath(id). paSendRTV2
+// receipts are stored for reconciliation (a receipt delivered twice gets
+// PAA_RECEIPT_DUPLICATA). The tenants' debt positions live on GPD, which
+// answers the Nodo's paVerifyPaymentNotice/paGetPaymentV2 itself: asked
+// here, they get PAA_PAGAMENTO_SCONOSCIUTO.
+func mountNodo(mux *http.ServeMux, ts []*tenant.Tenant, st *reconcile.Store, log *slog.Logger) error {
 	for _, t := range ts {
-		h := nodo.NewHandler(&reconcile.ReceiptBackend{Store: st}, nodo.Options{
-			FiscalCodes: []string{t.FiscalCode},
-			StationID:   t.PagoPA.StationID,
-			Logger:      log.With("tenant", t.ID),
-		})
-		mux.Handle("POST "+nodoPath(t.ID), h)
-		log.Info("pagoPA EC endpoint (paSendRTV2 receipts)", "tenant", t.ID, "path", nodoPath(t.ID))
+		path, err := nodo.MountTenant(mux, t.ID, t.FiscalCode, &nodo.ReceiptBackend{Receipts: st}, nodo.Options{StationID: t.PagoPA.StationID, Logger: log})
+		if err != nil {
+			return err
+		}
+		log.Info("pagoPA EC endpoint (paSendRTV2 receipts)", "tenant", t.ID, "path", path)
 	}
+	return nil
 }

@@ -28,59 +28,144 @@ const (
 )
 
 // usageError marks errors in the command line or the config: exit code 2.
-type usageError struct{ err error }
+// usage, when set, is printed after the error (the usage of the command).
+type usageError struct {
+	err   error
+	usage string
+}
 
 func (u usageError) Error() string { return u.err.Error() }
 func (u usageError) Unwrap() error { return u.err }
 
-func usagef(format string, args ...any) error { return usageError{fmt.Errorf(format, args...)} }
+func usagef(format string, args ...any) error { return usageError{err: fmt.Errorf(format, args...)} }
 
+// command is a command of the ponte binary: either one that runs (run, which
+// parses its own flags with newFlags and parseFlags) or a group whose first
+// argument names one of its subcommands (ponte campaign start …).
 type command struct {
 	name    string
 	summary string
 	run     func(ctx context.Context, args []string) error
+	subs    []*command
+	// notes follow the list of subcommands in a group's help.
+	notes string
+
+	path string // "campaign start", set by init
 }
 
-var commands []command
+var commands []*command
 
 func init() {
-	commands = []command{
-		{"demo", "run the whole payment-notice slice on embedded Temporal, mocks and a sample comune", runDemo},
-		{"serve", "run workers and the HTTP gateway (--dev: embedded Temporal in a local file)", runServe},
-		{"worker", "run workers only, against a Temporal cluster", runWorker},
-		{"mocks", "start every mock (GPD, App IO, SMTP, Nodo, SPID IdP, tributi) and print their URLs", runMocks},
-		{"config", "config validate FILE…: check tenant config files", runConfig},
-		{"campaign", "campaign start|status|pause|resume|cancel|report|print: run and watch payment campaigns", runCampaign},
-		{"reconcile", "reconcile run|start|status|stop --tenant X: match pagoPA receipts, mark paid, write back, report", runReconcile},
-		{"source", "source check --tenant X --source Y: count valid/invalid records, write the reject report", runSource},
-		{"notice", "notice nav|parse|pdf: build/validate notice numbers, render payment notice PDFs", runNotice},
-		{"spid", "spid keygen|metadata|check-cert: SPID/CIE Service Provider tools", runSPID},
-		{"bench", "bench campaign: measure a whole campaign against the mocks (debtors/s, RSS)", runBench},
-		{"version", "print the version", runVersion},
+	commands = []*command{
+		{name: "demo", summary: "run the whole payment-notice slice on embedded Temporal, mocks and a sample comune", run: runDemo},
+		{name: "serve", summary: "run workers and the HTTP gateway (--dev: embedded Temporal in a local file)", run: runServe},
+		{name: "worker", summary: "run workers only, against a Temporal cluster", run: runWorker},
+		{name: "mocks", summary: "start every mock (GPD, App IO, SMTP, Nodo, SPID IdP, tributi) and print their URLs", run: runMocks},
+		{name: "config", summary: "config validate|sample: check tenant config files, write the sample comune", subs: configCommands, notes: configNotes},
+		{name: "campaign", summary: "campaign start|status|pause|resume|cancel|report|print: run and watch payment campaigns", subs: campaignCommands, notes: campaignNotes},
+		{name: "reconcile", summary: "reconcile run|start|status|stop --tenant X: match pagoPA receipts, mark paid, write back, report", subs: reconcileCommands, notes: reconcileNotes},
+		{name: "source", summary: "source check --tenant X --source Y: count valid/invalid records, write the reject report", subs: sourceCommands},
+		{name: "notice", summary: "notice nav|parse|pdf: build/validate notice numbers, render payment notice PDFs", subs: noticeCommands, notes: noticeNotes},
+		{name: "spid", summary: "spid keygen|metadata|check-cert: SPID/CIE Service Provider tools", subs: spidCommands},
+		{name: "bench", summary: "bench campaign: measure a whole campaign against the mocks (debtors/s, RSS)", subs: benchCommands},
+		{name: "version", summary: "print the version", run: runVersion},
 	}
+	var setPaths func(prefix string, cs []*command)
+	setPaths = func(prefix string, cs []*command) {
+		for _, c := range cs {
+			c.path = strings.TrimSpace(prefix + " " + c.name)
+			setPaths(c.path, c.subs)
+		}
+	}
+	setPaths("", commands)
+}
+
+// findCommand returns the command at path ("campaign start"), or nil.
+func findCommand(path string) *command {
+	cs := commands
+	var c *command
+	for _, name := range strings.Fields(path) {
+		c = nil
+		for _, x := range cs {
+			if x.name == name {
+				c = x
+			}
+		}
+		if c == nil {
+			return nil
+		}
+		cs = c.subs
+	}
+	return c
+}
+
+// runGroup runs the subcommand of group that args name (for tests that
+// call a group directly, as 'ponte <group> args…' would).
+func runGroup(ctx context.Context, group string, args []string) error {
+	_, err := findCommand(group).exec(ctx, args)
+	return err
+}
+
+// exec runs c with the arguments that follow its name. It returns the path
+// of the command that ran ("campaign start"), or of the group whose
+// subcommand was missing or unknown.
+func (c *command) exec(ctx context.Context, args []string) (string, error) {
+	if c.subs == nil {
+		return c.path, c.run(ctx, args)
+	}
+	if len(args) == 0 {
+		return c.path, usageError{err: errors.New("missing subcommand"), usage: c.groupUsage()}
+	}
+	switch args[0] {
+	case "-h", "-help", "--help", "help":
+		fmt.Fprint(stdout, c.groupUsage())
+		return c.path, flag.ErrHelp
+	}
+	for _, s := range c.subs {
+		if s.name == args[0] {
+			return s.exec(ctx, args[1:])
+		}
+	}
+	return c.path, usageError{err: fmt.Errorf("unknown subcommand %q", args[0]), usage: c.groupUsage()}
+}
+
+func (c *command) groupUsage() string {
+	var b strings.Builder
+	names := make([]string, len(c.subs))
+	width := 0
+	for i, s := range c.subs {
+		names[i] = s.name
+		width = max(width, len(s.name))
+	}
+	fmt.Fprintf(&b, "Usage: ponte %s <%s> [flags]\n\nSubcommands:\n", c.path, strings.Join(names, "|"))
+	for _, s := range c.subs {
+		fmt.Fprintf(&b, "  %-*s  %s\n", width, s.name, s.summary)
+	}
+	if c.notes != "" {
+		fmt.Fprintf(&b, "\n%s\n", strings.TrimSpace(c.notes))
+	}
+	fmt.Fprintf(&b, "\n'ponte %s <subcommand> --help' shows a subcommand's usage and flags.\n", c.path)
+	return b.String()
 }
 
 func main() {
 	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
 }
 
+// stdout is where commands print; run sets it (tests pass a buffer).
 var stdout io.Writer = os.Stdout
 
 func run(args []string, out, errOut io.Writer) int {
 	stdout = out
 	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" || args[0] == "help" {
-		printUsage(out)
 		if len(args) == 0 {
+			printUsage(errOut)
 			return exitUsage
 		}
+		printUsage(out)
 		return exitOK
 	}
-	var cmd *command
-	for i := range commands {
-		if commands[i].name == args[0] {
-			cmd = &commands[i]
-		}
-	}
+	cmd := findCommand(args[0])
 	if cmd == nil {
 		fmt.Fprintf(errOut, "ponte: unknown command %q\n\n", args[0])
 		printUsage(errOut)
@@ -88,15 +173,19 @@ func run(args []string, out, errOut io.Writer) int {
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	err := cmd.run(ctx, args[1:])
+	path, err := cmd.exec(ctx, args[1:])
+	var ue usageError
 	switch {
 	case err == nil, errors.Is(err, flag.ErrHelp):
 		return exitOK
-	case errors.As(err, new(usageError)):
-		fmt.Fprintf(errOut, "ponte %s: %v\n", cmd.name, err)
+	case errors.As(err, &ue):
+		fmt.Fprintf(errOut, "ponte %s: %v\n", path, err)
+		if ue.usage != "" {
+			fmt.Fprintf(errOut, "\n%s", ue.usage)
+		}
 		return exitUsage
 	default:
-		fmt.Fprintf(errOut, "ponte %s: %v\n", cmd.name, err)
+		fmt.Fprintf(errOut, "ponte %s: %v\n", path, err)
 		return exitFail
 	}
 }
@@ -106,26 +195,95 @@ func printUsage(w io.Writer) {
 	for _, c := range commands {
 		fmt.Fprintf(w, "  %-9s %s\n", c.name, c.summary)
 	}
-	fmt.Fprintf(w, "\nRun 'ponte <command> --help' for its flags. Start with: go run ./cmd/ponte demo\n")
+	fmt.Fprintf(w, "\nRun 'ponte <command> --help' for its usage and flags. Start with: go run ./cmd/ponte demo\n")
 }
 
-// newFlags makes a flag set whose errors become usage errors.
-func newFlags(name, usage string) *flag.FlagSet {
-	fs := flag.NewFlagSet("ponte "+name, flag.ContinueOnError)
-	fs.SetOutput(stdout)
+// newFlags makes the flag set of the command at path ("campaign start");
+// synopsis is its usage line after "ponte ". Parse it with parseFlags.
+func newFlags(path, synopsis string) *flag.FlagSet {
+	fs := flag.NewFlagSet("ponte "+path, flag.ContinueOnError)
+	fs.SetOutput(io.Discard) // parseFlags prints help and errors itself
 	fs.Usage = func() {
-		fmt.Fprintf(fs.Output(), "Usage: ponte %s\n\n", usage)
-		fs.PrintDefaults()
+		w := fs.Output()
+		fmt.Fprintf(w, "Usage: ponte %s\n", synopsis)
+		if c := findCommand(path); c != nil && c.summary != "" {
+			fmt.Fprintf(w, "\n%s\n", c.summary)
+		}
+		printFlags(w, fs)
 	}
 	return fs
 }
 
-func parse(fs *flag.FlagSet, args []string) error {
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return err
+// printFlags lists fs's flags as the command line spells them (--name).
+func printFlags(w io.Writer, fs *flag.FlagSet) {
+	n := 0
+	fs.VisitAll(func(f *flag.Flag) {
+		if n == 0 {
+			fmt.Fprintf(w, "\nFlags:\n")
 		}
-		return usageError{err}
+		n++
+		arg, usage := flag.UnquoteUsage(f)
+		line := "  --" + f.Name
+		if arg != "" {
+			line += " " + arg
+		}
+		switch f.DefValue {
+		case "", "0", "false", "0s":
+		default:
+			usage += " (default " + f.DefValue + ")"
+		}
+		fmt.Fprintf(w, "%s\n      %s\n", line, strings.ReplaceAll(usage, "\n", "\n      "))
+	})
+	if n == 0 {
+		fmt.Fprintf(w, "\nNo flags.\n")
+	}
+}
+
+// parseFlags parses args with fs: flags and arguments may come in any order
+// ("--" ends the flags), and the arguments are returned. --help prints the
+// usage on stdout and gives flag.ErrHelp; a bad or unknown flag is a usage
+// error that names it and carries the usage.
+func parseFlags(fs *flag.FlagSet, args []string) ([]string, error) {
+	var pos []string
+	for {
+		if err := fs.Parse(args); err != nil {
+			var b strings.Builder
+			fs.SetOutput(&b)
+			fs.Usage()
+			fs.SetOutput(io.Discard)
+			if errors.Is(err, flag.ErrHelp) {
+				fmt.Fprint(stdout, b.String())
+				return nil, err
+			}
+			return nil, usageError{err: flagError(err), usage: b.String()}
+		}
+		rest := fs.Args()
+		if len(rest) == 0 {
+			return pos, nil
+		}
+		if n := len(args) - len(rest); n > 0 && args[n-1] == "--" {
+			return append(pos, rest...), nil
+		}
+		pos, args = append(pos, rest[0]), rest[1:]
+	}
+}
+
+// flagError rewrites the flag package's errors with flags spelled --name.
+func flagError(err error) error {
+	msg := err.Error()
+	if name, ok := strings.CutPrefix(msg, "flag provided but not defined: -"); ok {
+		return fmt.Errorf("unknown flag --%s", name)
+	}
+	for _, s := range []string{"for flag -", "needs an argument: -"} {
+		msg = strings.Replace(msg, s, s+"-", 1)
+	}
+	return errors.New(msg)
+}
+
+// noArgs refuses arguments where a command takes none.
+func noArgs(args []string) error {
+	if len(args) > 0 {
+		return usagef("unexpected arguments %q", args)
 	}
 	return nil
 }
@@ -149,7 +307,11 @@ func parseLevel(s string) (slog.Level, error) {
 
 func runVersion(_ context.Context, args []string) error {
 	fs := newFlags("version", "version")
-	if err := parse(fs, args); err != nil {
+	pos, err := parseFlags(fs, args)
+	if err != nil {
+		return err
+	}
+	if err := noArgs(pos); err != nil {
 		return err
 	}
 	v := appVersion

@@ -17,6 +17,7 @@ func TestUsageAndExitCodes(t *testing.T) {
 		contains string
 	}{
 		{nil, exitUsage, "Usage: ponte <command>"},
+		{[]string{"help"}, exitOK, "Commands:"},
 		{[]string{"--help"}, exitOK, "Commands:"},
 		{[]string{"nope"}, exitUsage, `unknown command "nope"`},
 		{[]string{"version"}, exitOK, "ponte " + appVersion},
@@ -24,11 +25,27 @@ func TestUsageAndExitCodes(t *testing.T) {
 		{[]string{"serve"}, exitUsage, "--temporal host:port"},
 		{[]string{"serve", "--dev", "--temporal", "x:1"}, exitUsage, "drop --temporal"},
 		{[]string{"worker"}, exitUsage, "--temporal host:port is required"},
-		{[]string{"config"}, exitUsage, "ponte config validate FILE"},
+		{[]string{"config"}, exitUsage, "ponte config: missing subcommand"},
+		{[]string{"config", "--help"}, exitOK, "Usage: ponte config <validate|sample>"},
+		{[]string{"campaign"}, exitUsage, "Usage: ponte campaign <start|status|pause|resume|cancel|report|print>"},
+		{[]string{"campaign", "--help"}, exitOK, "report  the final per-debtor report"},
+		{[]string{"campaign", "bogus"}, exitUsage, `ponte campaign: unknown subcommand "bogus"`},
+		{[]string{"reconcile", "-h"}, exitOK, "Usage: ponte reconcile <run|start|status|stop>"},
+		{[]string{"campaign", "start", "--csv", "x"}, exitUsage, "ponte campaign start: unknown flag --csv"},
+		{[]string{"campaign", "report", "tari", "extra"}, exitUsage, "give the campaign id once"},
+		{[]string{"campaign", "start", "--tenant", "t", "--id", "x"}, exitUsage, "start needs --definition FILE, or --source and --subject"},
+		{[]string{"campaign", "start", "--tenant", "t", "--id", "x", "--source", "s", "--subject", "S", "--due", "31/12/2026"}, exitUsage, "use YYYY-MM-DD"},
+		{[]string{"reconcile", "start", "--tenant", "t"}, exitUsage, "--every of at least 1m"},
+		{[]string{"reconcile", "stop", "--tenant", "t", "extra"}, exitUsage, "unexpected arguments"},
+		{[]string{"demo", "extra"}, exitUsage, "unexpected arguments"},
+		// Flags may follow arguments; after "--" everything is an argument.
+		{[]string{"config", "validate", "testdata/does-not-exist.yaml", "--strict"}, exitUsage, "unknown flag --strict"},
+		{[]string{"config", "validate", "--", "--strict.yaml"}, exitUsage, "--strict.yaml: "},
+		{[]string{"notice", "nav", "--aux", "x"}, exitUsage, `invalid value "x" for flag --aux`},
 		{[]string{"config", "validate"}, exitUsage, "no files"},
 		{[]string{"config", "validate", "testdata/does-not-exist.yaml"}, exitUsage, "does-not-exist.yaml"},
 		{[]string{"campaign", "status"}, exitUsage, "--tenant and --id are required"},
-		{[]string{"demo", "--bogus"}, exitUsage, "flag provided but not defined"},
+		{[]string{"demo", "--bogus"}, exitUsage, "ponte demo: unknown flag --bogus"},
 	}
 	for _, c := range cases {
 		t.Run(strings.Join(c.args, " "), func(t *testing.T) {

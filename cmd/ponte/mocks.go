@@ -22,7 +22,11 @@ func runMocks(ctx context.Context, args []string) error {
 	legacyPort := fs.Int("tributi-port", 18085, "port of the tributi back office mock, REST and SOAP (0 = any)")
 	legacyN := fs.Int("tributi-debtors", 20, "how many synthetic debtors the tributi mock serves")
 	ioAll := fs.Bool("io-all-known", true, "every valid fiscal code has an App IO profile that accepts messages")
-	if err := parse(fs, args); err != nil {
+	pos, err := parseFlags(fs, args)
+	if err != nil {
+		return err
+	}
+	if err := noArgs(pos); err != nil {
 		return err
 	}
 	set, err := mockset.Start(mockset.Options{Host: *host, GPDPort: *gpdPort, IOPort: *ioPort, IODefaultKnown: *ioAll,

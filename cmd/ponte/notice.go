@@ -13,20 +13,14 @@ import (
 	"github.com/ponte-pa/ponte/connectors/pagopa/notice"
 )
 
-const noticeUsage = `Usage: ponte notice nav|parse|pdf …
+var noticeCommands = []*command{
+	{name: "nav", summary: "build a notice number: prints IUV, NAV (plain and in 4-digit groups), check digits and, with --ec and --amount, the QR code payload", run: runNoticeNAV},
+	{name: "parse", summary: "validate a notice number (spaces allowed) and show its parts; an invalid one is explained with the position of the offending digit", run: runNoticeParse},
+	{name: "pdf", summary: "render the pagoPA payment notice PDF (\"avviso di pagamento\"): one notice, a batch in one PDF, or a zip of one PDF per notice", run: runNoticePDF},
+}
 
-  ponte notice nav --aux 3 --segregation 01 --base 0000000000001 [--ec CF --amount CENTS]
-      build a notice number: prints IUV, NAV (plain and in 4-digit groups) and
-      check digits; with --ec and --amount also the QR code payload.
-      aux 0 needs --app-code and a 13-digit base, aux 1 a 17-digit base,
-      aux 2 a 15-digit base, aux 3 --segregation and a 13-digit base.
-  ponte notice parse NAV
-      validate a notice number (spaces allowed) and show its parts; an invalid
-      one is explained with the position of the offending digit.
-  ponte notice pdf --in notice.json --out notice.pdf [--lang en] [--zip]
-      render the pagoPA payment notice PDF ("avviso di pagamento").
-      --in holds one notice or a JSON array of notices (one PDF with all of
-      them, or with --zip a zip archive of one PDF per notice named NAV.pdf).
+const noticeNotes = `The file of ponte notice pdf --in notice.json --out notice.pdf holds one notice or a JSON array
+of notices (one PDF with all of them, or with --zip a zip archive of one PDF per notice named NAV.pdf).
 
 Notice JSON (example: connectors/pagopa/notice/testdata/notice.json):
   {
@@ -47,37 +41,23 @@ Notice JSON (example: connectors/pagopa/notice/testdata/notice.json):
   numbered 1..of with the same "of"; amounts are euro cents.
 `
 
-func runNotice(ctx context.Context, args []string) error {
-	if len(args) == 0 {
-		return usagef("usage: ponte notice nav|parse|pdf … (ponte notice --help)")
-	}
-	switch args[0] {
-	case "-h", "--help", "help":
-		fmt.Fprint(stdout, noticeUsage)
-		return nil
-	case "nav":
-		return runNoticeNAV(args[1:])
-	case "parse":
-		return runNoticeParse(args[1:])
-	case "pdf":
-		return runNoticePDF(ctx, args[1:])
-	}
-	return usagef("unknown subcommand %q: want nav, parse or pdf", args[0])
-}
+func runNoticeNAV(_ context.Context, args []string) error {
+	fs := newFlags("notice nav", `notice nav --aux 3 --segregation 01 --base 0000000000001 [--ec CF --amount CENTS]
 
-func runNoticeNAV(args []string) error {
-	fs := newFlags("notice nav", "notice nav --aux 3 --segregation 01 --base 0000000000001 [--ec CF --amount CENTS]")
+aux 0 needs --app-code and a 13-digit base, aux 1 a 17-digit base,
+aux 2 a 15-digit base, aux 3 --segregation and a 13-digit base.`)
 	aux := fs.Int("aux", 3, "aux digit: 0, 1, 2 or 3")
 	seg := fs.String("segregation", "", "segregation code, 2 digits (aux 3)")
 	app := fs.String("app-code", "", "application code, 2 digits (aux 0)")
 	base := fs.String("base", "", "IUV base: 13 digits (aux 0, 3), 15 (aux 2) or 17 (aux 1)")
 	ec := fs.String("ec", "", "EC fiscal code, to print the QR code payload")
 	amount := fs.Int64("amount", 0, "amount in euro cents, to print the QR code payload")
-	if err := parse(fs, args); err != nil {
+	pos, err := parseFlags(fs, args)
+	if err != nil {
 		return err
 	}
-	if fs.NArg() > 0 {
-		return usagef("unexpected arguments %q", fs.Args())
+	if err := noArgs(pos); err != nil {
+		return err
 	}
 	if *base == "" {
 		return usagef("--base is required")
@@ -90,7 +70,7 @@ func runNoticeNAV(args []string) error {
 		}
 		v, err := pagopa.NewIUV(*seg, *base)
 		if err != nil {
-			return usageError{err}
+			return usageError{err: err}
 		}
 		iuv = v
 	case 0:
@@ -99,7 +79,7 @@ func runNoticeNAV(args []string) error {
 		}
 		check, err := pagopa.CheckDigits(0, *app, *base)
 		if err != nil {
-			return usageError{err}
+			return usageError{err: err}
 		}
 		iuv = *base + check
 	case 2:
@@ -108,7 +88,7 @@ func runNoticeNAV(args []string) error {
 		}
 		check, err := pagopa.CheckDigits(2, "", *base)
 		if err != nil {
-			return usageError{err}
+			return usageError{err: err}
 		}
 		iuv = *base + check
 	case 1:
@@ -122,7 +102,7 @@ func runNoticeNAV(args []string) error {
 	}
 	nv, err := pagopa.NAVFromIUV(*aux, code, iuv)
 	if err != nil {
-		return usageError{err}
+		return usageError{err: err}
 	}
 	n, _ := pagopa.ParseNAV(nv)
 	printNAV(n)
@@ -154,15 +134,16 @@ func printNAV(n pagopa.NAV) {
 	}
 }
 
-func runNoticeParse(args []string) error {
+func runNoticeParse(_ context.Context, args []string) error {
 	fs := newFlags("notice parse", "notice parse NAV")
-	if err := parse(fs, args); err != nil {
+	pos, err := parseFlags(fs, args)
+	if err != nil {
 		return err
 	}
-	if fs.NArg() == 0 {
+	if len(pos) == 0 {
 		return usagef("usage: ponte notice parse NAV")
 	}
-	in := strings.Join(fs.Args(), " ") // grouped forms arrive as several arguments
+	in := strings.Join(pos, " ") // grouped forms arrive as several arguments
 	n, err := pagopa.ParseNAV(in)
 	if err != nil {
 		var ne *pagopa.NAVError
@@ -182,7 +163,11 @@ func runNoticePDF(_ context.Context, args []string) error {
 	out := fs.String("out", "", "output file (PDF, or zip with --zip)")
 	lang := fs.String("lang", "", `language: "it" or "en" (default: the notice's, else it)`)
 	zipOut := fs.Bool("zip", false, "write a zip with one PDF per notice, named NAV.pdf")
-	if err := parse(fs, args); err != nil {
+	pos, err := parseFlags(fs, args)
+	if err != nil {
+		return err
+	}
+	if err := noArgs(pos); err != nil {
 		return err
 	}
 	if *in == "" || *out == "" {
@@ -193,7 +178,7 @@ func runNoticePDF(_ context.Context, args []string) error {
 	}
 	data, err := os.ReadFile(*in)
 	if err != nil {
-		return usageError{err}
+		return usageError{err: err}
 	}
 	var ns []notice.Notice
 	dec := json.NewDecoder(bytes.NewReader(data))

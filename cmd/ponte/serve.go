@@ -14,24 +14,19 @@ import (
 	"github.com/ponte-pa/ponte/internal/runtime"
 )
 
-// clusterFlags are the flags that say where Temporal and the state store are.
+// clusterFlags are the flags of serve and worker: where Temporal is (the
+// same flags as the operator commands), the state store, the tenants.
 type clusterFlags struct {
-	temporal, namespace                 string
-	tlsCert, tlsKey, tlsCA, tlsServerNm string
-	state                               string
-	tenants                             multiFlag
-	logLevel                            string
-	ioRateLimit                         int
-	ioRateWindow                        time.Duration
+	temporal     *temporalFlags
+	state        string
+	tenants      multiFlag
+	logLevel     string
+	ioRateLimit  int
+	ioRateWindow time.Duration
 }
 
 func (c *clusterFlags) register(fs *flag.FlagSet) {
-	fs.StringVar(&c.temporal, "temporal", "", "host:port of a Temporal cluster frontend (production)")
-	fs.StringVar(&c.namespace, "namespace", "default", "Temporal namespace (one per environment)")
-	fs.StringVar(&c.tlsCert, "tls-cert", "", "client certificate (PEM) for mTLS to the cluster")
-	fs.StringVar(&c.tlsKey, "tls-key", "", "client key (PEM) for mTLS to the cluster")
-	fs.StringVar(&c.tlsCA, "tls-ca", "", "CA bundle (PEM) that signed the cluster's certificate")
-	fs.StringVar(&c.tlsServerNm, "tls-server-name", "", "server name to verify in the cluster's certificate")
+	c.temporal = addTemporalFlags(fs, "")
 	fs.StringVar(&c.state, "state", "", "state store: postgres://… or a SQLite file path (default: <data>/state.db)")
 	fs.Var(&c.tenants, "tenants", "tenant config file or directory (repeatable)")
 	fs.StringVar(&c.logLevel, "log-level", "info", "debug, info, warn or error")
@@ -43,16 +38,19 @@ func (c *clusterFlags) workerOptions() runtime.WorkerOptions {
 	return runtime.WorkerOptions{IORateLimit: c.ioRateLimit, IORateWindow: c.ioRateWindow}
 }
 
+// config checks the flags (the TLS files included, so that a bad one is a
+// usage error naming its flag) and makes the runtime configuration.
 func (c *clusterFlags) config() (runtime.Config, error) {
 	lvl, err := parseLevel(c.logLevel)
 	if err != nil {
 		return runtime.Config{}, err
 	}
-	return runtime.Config{
-		Temporal: c.temporal, Namespace: c.namespace,
-		TLSCert: c.tlsCert, TLSKey: c.tlsKey, TLSCA: c.tlsCA, TLSServerName: c.tlsServerNm,
-		StateDSN: c.state, Tenants: c.tenants, Logger: newLogger(lvl),
-	}, nil
+	if _, err := c.temporal.tlsConfig(); err != nil {
+		return runtime.Config{}, err
+	}
+	cfg := runtime.Config{StateDSN: c.state, Tenants: c.tenants, Logger: newLogger(lvl)}
+	c.temporal.apply(&cfg)
+	return cfg, nil
 }
 
 func runServe(ctx context.Context, args []string) error {
@@ -64,14 +62,21 @@ func runServe(ctx context.Context, args []string) error {
 	port := fs.Int("temporal-port", 7233, "with --dev: port of the embedded Temporal frontend (0 = any free port)")
 	uiPort := fs.Int("ui-port", 8233, "with --dev: port of the Temporal Web UI (-1 disables it, 0 = any free port)")
 	httpAddr := fs.String("http", "127.0.0.1:8080", "address of the HTTP gateway (/healthz; SPID login at /t/<tenant>/; Nodo endpoints mount here)")
-	if err := parse(fs, args); err != nil {
+	pos, err := parseFlags(fs, args)
+	if err != nil {
 		return err
 	}
-	if !*dev && cf.temporal == "" {
+	if err := noArgs(pos); err != nil {
+		return err
+	}
+	if !*dev && cf.temporal.hostPort == "" {
 		return usagef("give --temporal host:port of a Temporal cluster, or --dev for an embedded one")
 	}
-	if *dev && cf.temporal != "" {
+	if *dev && cf.temporal.hostPort != "" {
 		return usagef("--dev starts its own Temporal server: drop --temporal, or drop --dev")
+	}
+	if *dev && cf.temporal.usesTLS() {
+		return usagef("the --tls-* flags are for a cluster given with --temporal; --dev needs none")
 	}
 	cfg, err := cf.config()
 	if err != nil {
@@ -88,10 +93,14 @@ func runWorker(ctx context.Context, args []string) error {
 	fs := newFlags("worker", "worker --temporal host:port --tenants DIR --state postgres://…")
 	var cf clusterFlags
 	cf.register(fs)
-	if err := parse(fs, args); err != nil {
+	pos, err := parseFlags(fs, args)
+	if err != nil {
 		return err
 	}
-	if cf.temporal == "" {
+	if err := noArgs(pos); err != nil {
+		return err
+	}
+	if cf.temporal.hostPort == "" {
 		return usagef("--temporal host:port is required (for a local all-in-one process use 'ponte serve --dev')")
 	}
 	cfg, err := cf.config()
@@ -136,7 +145,10 @@ func serve(ctx context.Context, cfg runtime.Config, wo runtime.WorkerOptions, ht
 			_ = l.Close()
 			return err
 		}
-		mountNodo(mux, ts, rt.Reconcile, log)
+		if err := mountNodo(mux, ts, rt.Reconcile, log); err != nil {
+			_ = l.Close()
+			return err
+		}
 		srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
 		go func() {
 			if err := srv.Serve(l); err != nil && !errors.Is(err, http.ErrServerClosed) {

@@ -16,33 +16,31 @@ import (
 
 const sourceUsage = "source check --tenant FILE_OR_ID --source NAME [--tenants DIR] [--reject-report rejects.csv|rejects.json] [--show N]"
 
-// runSource implements `ponte source check`: it reads a tenant's legacy source from
+var sourceCommands = []*command{
+	{name: "check", summary: "read a tenant's legacy source as a campaign would, without side effects: valid/invalid counts, the first rejects, and every reject in a report (CSV or JSON, it/en)", run: runSourceCheck},
+}
+
+// runSourceCheck implements `ponte source check`: it reads a tenant's legacy source from
 // start to end without side effects (an inbox moves no file), prints how many records
 // are valid and the first rejects, and writes every reject to a report. Exit codes: 0
 // when the source was read (rejects included), 2 for command-line and config errors, 1
 // when the source could not be read.
-func runSource(ctx context.Context, args []string) error {
-	if len(args) == 0 || args[0] != "check" {
-		if len(args) > 0 && (args[0] == "-h" || args[0] == "--help" || args[0] == "help") {
-			fmt.Fprintf(stdout, "Usage: ponte %s\n", sourceUsage)
-			return nil
-		}
-		return usagef("usage: ponte %s", sourceUsage)
-	}
+func runSourceCheck(ctx context.Context, args []string) error {
 	fs := newFlags("source check", sourceUsage)
 	tenantRef := fs.String("tenant", "", "tenant config file, or a tenant id to find in --tenants")
 	sourceName := fs.String("source", "", "name of the source in the tenant config (sources:)")
 	tenantsDir := fs.String("tenants", "", "directory of tenant configs, to find --tenant by id")
 	reportPath := fs.String("reject-report", "", "write every reject to this file (.csv or .json)")
 	show := fs.Int("show", 10, "rejects to print")
-	if err := parse(fs, args[1:]); err != nil {
+	pos, err := parseFlags(fs, args)
+	if err != nil {
 		return err
 	}
 	if *tenantRef == "" || *sourceName == "" {
 		return usagef("--tenant and --source are required (usage: ponte %s)", sourceUsage)
 	}
-	if fs.NArg() > 0 {
-		return usagef("unexpected arguments: %s", strings.Join(fs.Args(), " "))
+	if err := noArgs(pos); err != nil {
+		return err
 	}
 	format := ""
 	if *reportPath != "" {
@@ -61,7 +59,7 @@ func runSource(ctx context.Context, args []string) error {
 	}
 	src, err := t.OpenSource(*sourceName)
 	if err != nil {
-		return usageError{err}
+		return usageError{err: err}
 	}
 	src = legacy.ForPreview(src)
 
@@ -112,7 +110,7 @@ func runSource(ctx context.Context, args []string) error {
 		var ve *schemas.ValidationError
 		var he *legacy.HeaderError
 		if errors.As(readErr, &ve) || errors.As(readErr, &he) {
-			return usageError{readErr}
+			return usageError{err: readErr}
 		}
 		return fmt.Errorf("reading source %s: %w", *sourceName, readErr)
 	}
@@ -124,7 +122,7 @@ func findTenant(ref, dir string) (*tenant.Tenant, error) {
 	if fi, err := os.Stat(ref); err == nil && fi.Mode().IsRegular() {
 		t, err := tenant.Load(ref)
 		if err != nil {
-			return nil, usageError{err}
+			return nil, usageError{err: err}
 		}
 		return t, nil
 	} else if err != nil && !errors.Is(err, fs.ErrNotExist) {
@@ -140,7 +138,7 @@ func findTenant(ref, dir string) (*tenant.Tenant, error) {
 		}
 	}
 	if loadErr != nil {
-		return nil, usageError{fmt.Errorf("tenant %q not found in %s; some configs did not load: %w", ref, dir, loadErr)}
+		return nil, usageError{err: fmt.Errorf("tenant %q not found in %s; some configs did not load: %w", ref, dir, loadErr)}
 	}
 	ids := make([]string, len(ts))
 	for i, t := range ts {

@@ -30,7 +30,7 @@ func runSourceOut(t *testing.T, args ...string) (string, error) {
 	old := stdout
 	stdout = &out
 	defer func() { stdout = old }()
-	err := runSource(context.Background(), args)
+	err := runGroup(context.Background(), "source", args)
 	return out.String(), err
 }
 
@@ -45,7 +45,10 @@ func TestSourceCheck(t *testing.T) {
 		t.Errorf("output:\n%s", out)
 	}
 	var rejects []legacy.Reject
-	data, _ := os.ReadFile(report)
+	data, err := os.ReadFile(report)
+	if err != nil {
+		t.Fatal(err)
+	}
 	if err := json.Unmarshal(data, &rejects); err != nil || len(rejects) != 2 || rejects[0].MessageIT == "" || rejects[0].MessageEN == "" {
 		t.Errorf("report %s: %v", data, err)
 	}
@@ -59,8 +62,8 @@ func TestSourceCheck(t *testing.T) {
 	if !strings.Contains(out, "… 1 more") || !strings.Contains(out, "reject report: "+report+" (2 rejects)") {
 		t.Errorf("output:\n%s", out)
 	}
-	if data, _ := os.ReadFile(report); strings.Count(string(data), "\n") != 3 {
-		t.Errorf("csv report:\n%s", data)
+	if data, err := os.ReadFile(report); err != nil || strings.Count(string(data), "\n") != 3 {
+		t.Errorf("csv report: %v\n%s", err, data)
 	}
 }
 
@@ -72,7 +75,7 @@ func TestSourceCheckErrors(t *testing.T) {
 		usage bool
 		want  string
 	}{
-		{"no subcommand", nil, true, "usage"},
+		{"no subcommand", nil, true, "missing subcommand"},
 		{"missing flags", []string{"check", "--tenant", path}, true, "required"},
 		{"bad report ext", []string{"check", "--tenant", path, "--source", "tributi-csv", "--reject-report", "r.txt"}, true, ".csv or .json"},
 		{"unknown source", []string{"check", "--tenant", path, "--source", "nope"}, true, "no source"},

@@ -5,7 +5,6 @@ import (
 	"crypto/x509"
 	"encoding/pem"
 	"errors"
-	"flag"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -15,33 +14,13 @@ import (
 	"github.com/ponte-pa/ponte/connectors/spid"
 )
 
-const spidUsage = `Usage: ponte spid <keygen|metadata|check-cert> [flags]
-
-  keygen      generate an RSA key and a self-signed certificate in the SPID SP profile
-  metadata    write the signed SP metadata (from --config sp.yaml; --cie for CIE) to stdout
-  check-cert  check a PEM certificate against the SPID SP profile`
-
-// runSPID is "ponte spid": SPID Service Provider tools (key + certificate,
-// signed metadata, certificate check).
-func runSPID(_ context.Context, args []string) error {
-	if len(args) == 0 {
-		return usagef("%s", spidUsage)
-	}
-	switch args[0] {
-	case "-h", "--help", "help":
-		fmt.Fprintln(stdout, spidUsage)
-		return nil
-	case "keygen":
-		return spidKeygen(args[1:])
-	case "metadata":
-		return spidMetadata(args[1:])
-	case "check-cert":
-		return spidCheckCert(args[1:])
-	}
-	return usagef("unknown spid command %q\n%s", args[0], spidUsage)
+var spidCommands = []*command{
+	{name: "keygen", summary: "generate an RSA key and a self-signed certificate in the SPID SP profile", run: spidKeygen},
+	{name: "metadata", summary: "write the signed SP metadata (from --config sp.yaml; --cie for CIE) to stdout", run: spidMetadata},
+	{name: "check-cert", summary: "check a PEM certificate against the SPID SP profile", run: spidCheckCert},
 }
 
-func spidKeygen(args []string) error {
+func spidKeygen(_ context.Context, args []string) error {
 	fs := newFlags("spid keygen", "spid keygen --ipa CODE --cn NAME --entity-id URL --locality CITY --out DIR [--org NAME] [--bits 3072] [--days 730]")
 	ipa := fs.String("ipa", "", "IPA code of the ente (e.g. c_h501)")
 	cn := fs.String("cn", "", "commonName, e.g. \"Comune di Esempio\"")
@@ -53,7 +32,11 @@ func spidKeygen(args []string) error {
 	days := fs.Int("days", 730, "validity in days")
 	vat := fs.String("vat", "", "VAT number, for a private SP (instead of --ipa)")
 	force := fs.Bool("force", false, "overwrite existing files")
-	if err := parse(fs, args); err != nil {
+	pos, err := parseFlags(fs, args)
+	if err != nil {
+		return err
+	}
+	if err := noArgs(pos); err != nil {
 		return err
 	}
 	var missing []string
@@ -120,11 +103,15 @@ func sortedCopy(s []string) []string {
 	return out
 }
 
-func spidMetadata(args []string) error {
+func spidMetadata(_ context.Context, args []string) error {
 	fs := newFlags("spid metadata", "spid metadata --config sp.yaml [--cie]")
 	cfgPath := fs.String("config", "", "SP configuration file (YAML)")
 	cie := fs.Bool("cie", false, "write the CIE federation metadata (cie: extensions, CIE attributes) instead of SPID")
-	if err := parse(fs, args); err != nil {
+	pos, err := parseFlags(fs, args)
+	if err != nil {
+		return err
+	}
+	if err := noArgs(pos); err != nil {
 		return err
 	}
 	if *cfgPath == "" {
@@ -149,25 +136,27 @@ func spidMetadata(args []string) error {
 	return err
 }
 
-func spidCheckCert(args []string) error {
+func spidCheckCert(_ context.Context, args []string) error {
 	fs := newFlags("spid check-cert", "spid check-cert FILE.pem")
-	if err := parse(fs, args); err != nil {
+	pos, err := parseFlags(fs, args)
+	if err != nil {
 		return err
 	}
-	if fs.NArg() != 1 {
+	if len(pos) != 1 {
 		return usagef("spid check-cert: one PEM file expected")
 	}
-	b, err := os.ReadFile(fs.Arg(0))
+	file := pos[0]
+	b, err := os.ReadFile(file)
 	if err != nil {
 		return usagef("%v", err)
 	}
 	blk, _ := pem.Decode(b)
 	if blk == nil {
-		return usagef("%s: not PEM", fs.Arg(0))
+		return usagef("%s: not PEM", file)
 	}
 	cert, err := x509.ParseCertificate(blk.Bytes)
 	if err != nil {
-		return usagef("%s: %v", fs.Arg(0), err)
+		return usagef("%s: %v", file, err)
 	}
 	if err := spid.CheckCert(cert, time.Now()); err != nil {
 		var ce *spid.CertError
@@ -178,8 +167,6 @@ func spidCheckCert(args []string) error {
 		}
 		return err
 	}
-	fmt.Fprintf(stdout, "OK %s fits the SPID SP certificate profile\n", fs.Arg(0))
+	fmt.Fprintf(stdout, "OK %s fits the SPID SP certificate profile\n", file)
 	return nil
 }
-
-var _ = flag.ErrHelp

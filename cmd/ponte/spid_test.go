@@ -23,30 +23,30 @@ func TestSPIDCommand(t *testing.T) {
 	ctx := context.Background()
 	dir := t.TempDir()
 
-	if err := runSPID(ctx, nil); err == nil {
+	if err := runGroup(ctx, "spid", nil); err == nil {
 		t.Fatal("no subcommand accepted")
 	}
-	err := runSPID(ctx, []string{"keygen", "--cn", "Comune di Esempio"})
+	err := runGroup(ctx, "spid", []string{"keygen", "--cn", "Comune di Esempio"})
 	var ue usageError
 	if err == nil || !strings.Contains(err.Error(), "--entity-id") || !asUsage(err, &ue) {
 		t.Fatalf("missing flags: %v", err)
 	}
 	args := []string{"keygen", "--ipa", "c_x000", "--cn", "Comune di Esempio", "--locality", "Roma",
 		"--entity-id", "https://comune.example.it/spid/metadata", "--out", dir, "--bits", "2048"}
-	if err := runSPID(ctx, args); err != nil {
+	if err := runGroup(ctx, "spid", args); err != nil {
 		t.Fatal(err)
 	}
 	if !strings.Contains(out.String(), "PA:IT-c_x000") && !strings.Contains(out.String(), "2.5.4.97") {
 		t.Errorf("summary: %s", out.String())
 	}
-	if st, _ := os.Stat(filepath.Join(dir, "sp.key.pem")); st == nil || st.Mode().Perm() != 0o600 {
-		t.Fatalf("key file mode %v", st)
+	if st, err := os.Stat(filepath.Join(dir, "sp.key.pem")); err != nil || st.Mode().Perm() != 0o600 {
+		t.Fatalf("key file: %v %v", st, err)
 	}
-	if err := runSPID(ctx, args); err == nil || !strings.Contains(err.Error(), "--force") {
+	if err := runGroup(ctx, "spid", args); err == nil || !strings.Contains(err.Error(), "--force") {
 		t.Fatalf("overwrite: %v", err)
 	}
 	out.Reset()
-	if err := runSPID(ctx, []string{"check-cert", filepath.Join(dir, "sp.cert.pem")}); err != nil || !strings.HasPrefix(out.String(), "OK") {
+	if err := runGroup(ctx, "spid", []string{"check-cert", filepath.Join(dir, "sp.cert.pem")}); err != nil || !strings.HasPrefix(out.String(), "OK") {
 		t.Fatalf("check-cert: %v %s", err, out.String())
 	}
 	cfg := `baseURL: https://comune.example.it
@@ -59,17 +59,25 @@ organization:
   displayNames: {it: Comune di Esempio}
   urls: {it: "https://comune.example.it"}
 `
-	_ = os.WriteFile(filepath.Join(dir, "sp.yaml"), []byte(cfg), 0o644)
+	if err := os.WriteFile(filepath.Join(dir, "sp.yaml"), []byte(cfg), 0o644); err != nil {
+		t.Fatal(err)
+	}
 	out.Reset()
-	if err := runSPID(ctx, []string{"metadata", "--config", filepath.Join(dir, "sp.yaml")}); err != nil {
+	if err := runGroup(ctx, "spid", []string{"metadata", "--config", filepath.Join(dir, "sp.yaml")}); err != nil {
 		t.Fatal(err)
 	}
 	doc := etree.NewDocument()
 	if err := doc.ReadFromBytes(out.Bytes()); err != nil {
 		t.Fatal(err)
 	}
-	kp, _ := os.ReadFile(filepath.Join(dir, "sp.key.pem"))
-	cp, _ := os.ReadFile(filepath.Join(dir, "sp.cert.pem"))
+	kp, err := os.ReadFile(filepath.Join(dir, "sp.key.pem"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cp, err := os.ReadFile(filepath.Join(dir, "sp.cert.pem"))
+	if err != nil {
+		t.Fatal(err)
+	}
 	_, cert, err := spid.ParseKeyPair(kp, cp)
 	if err != nil {
 		t.Fatal(err)
@@ -82,15 +90,17 @@ organization:
 		t.Fatal("IPACode")
 	}
 	// CIE metadata needs the cie: section.
-	if err := runSPID(ctx, []string{"metadata", "--cie", "--config", filepath.Join(dir, "sp.yaml")}); err == nil || !strings.Contains(err.Error(), "Municipality") {
+	if err := runGroup(ctx, "spid", []string{"metadata", "--cie", "--config", filepath.Join(dir, "sp.yaml")}); err == nil || !strings.Contains(err.Error(), "Municipality") {
 		t.Fatalf("cie without municipality: %v", err)
 	}
-	_ = os.WriteFile(filepath.Join(dir, "sp.yaml"), []byte(cfg+"cie: {municipality: H501}\n"), 0o644)
+	if err := os.WriteFile(filepath.Join(dir, "sp.yaml"), []byte(cfg+"cie: {municipality: H501}\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
 	out.Reset()
-	if err := runSPID(ctx, []string{"metadata", "--cie", "--config", filepath.Join(dir, "sp.yaml")}); err != nil || !strings.Contains(out.String(), ">H501</cie:Municipality>") {
+	if err := runGroup(ctx, "spid", []string{"metadata", "--cie", "--config", filepath.Join(dir, "sp.yaml")}); err != nil || !strings.Contains(out.String(), ">H501</cie:Municipality>") {
 		t.Fatalf("cie metadata: %v %s", err, out.String())
 	}
-	if err := runSPID(ctx, []string{"metadata"}); err == nil || !asUsage(err, &ue) {
+	if err := runGroup(ctx, "spid", []string{"metadata"}); err == nil || !asUsage(err, &ue) {
 		t.Fatalf("metadata without config: %v", err)
 	}
 }

@@ -140,7 +140,7 @@ func (e *restEnv) campaign(t *testing.T, in campaign.Input) (campaign.Progress, 
 // ecEndpoint serves the ente's EC SOAP endpoint: receipts pushed by the Nodo
 // go to the state store; notices are those of mem.
 func (e *restEnv) ecEndpoint(t *testing.T, mem *nodo.MemoryBackend) string {
-	srv := httptest.NewServer(nodo.NewHandler(&reconcile.ReceiptBackend{Next: mem, Store: e.rt.Reconcile}, nodo.Options{}))
+	srv := httptest.NewServer(nodo.NewHandler(&nodo.ReceiptBackend{Next: mem, Receipts: e.rt.Reconcile}, nodo.Options{}))
 	t.Cleanup(srv.Close)
 	return srv.URL
 }

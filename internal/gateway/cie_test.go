@@ -10,6 +10,7 @@ import (
 	"testing"
 
 	"github.com/ponte-pa/ponte/internal/gateway"
+	"github.com/ponte-pa/ponte/internal/gateway/gatewaytest"
 	"github.com/ponte-pa/ponte/internal/store"
 	"github.com/ponte-pa/ponte/internal/tenant"
 	"github.com/ponte-pa/ponte/mocks/spididp"
@@ -73,14 +74,17 @@ func TestLoginWithCIE(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	md, _ := io.ReadAll(resp.Body)
+	md, err := io.ReadAll(resp.Body)
 	resp.Body.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
 	if resp.StatusCode != http.StatusOK || !strings.Contains(string(md), "cartaidentita.interno.gov.it/saml-extensions") ||
 		!strings.Contains(string(md), `AttributeConsumingService index="1"`) || strings.Contains(string(md), `AttributeConsumingService index="0"`) {
 		t.Errorf("CIE metadata: HTTP %d\n%s", resp.StatusCode, md)
 	}
 	landing := gw.Site("esempio").LandingURL()
-	b := gateway.NewBrowser()
+	b := gatewaytest.NewBrowser()
 	page, err := b.Get(c, landing)
 	if err != nil {
 		t.Fatal(err)

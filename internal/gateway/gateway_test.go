@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/ponte-pa/ponte/internal/gateway"
+	"github.com/ponte-pa/ponte/internal/gateway/gatewaytest"
 	"github.com/ponte-pa/ponte/internal/store"
 	"github.com/ponte-pa/ponte/internal/tenant"
 	"github.com/ponte-pa/ponte/mocks/spididp"
@@ -107,7 +108,7 @@ func contains(h []string, s string) bool {
 func TestLoginAndLogout(t *testing.T) {
 	e := start(t, nil, gateway.Options{})
 	c := ctx(t)
-	b := gateway.NewBrowser()
+	b := gatewaytest.NewBrowser()
 
 	p, err := b.Get(c, e.public+"/")
 	if err != nil || p.Status != 200 || len(p.Links("")) != 1 || p.Links("")[0].URL != e.public+"/t/esempio/" {
@@ -126,7 +127,10 @@ func TestLoginAndLogout(t *testing.T) {
 	if len(l) != 1 {
 		t.Fatalf("IdP links %+v", l)
 	}
-	lu, _ := url.Parse(l[0].URL)
+	lu, err := url.Parse(l[0].URL)
+	if err != nil {
+		t.Fatal(err)
+	}
 	if q := lu.Query(); lu.Path != "/t/esempio/spid/login" || q.Get("idp") != e.idp.EntityID() || q.Get("level") != "2" || q.Get("next") != "/t/esempio/app/" {
 		t.Fatalf("IdP link %s", l[0].URL)
 	}
@@ -198,9 +202,9 @@ func TestLoginRejected(t *testing.T) {
 			c := ctx(t)
 			e.idp.SetDefect(tc.defect)
 			defer e.idp.SetDefect("")
-			b := gateway.NewBrowser()
+			b := gatewaytest.NewBrowser()
 			ct, p, err := b.LoginWithSPID(c, e.site.LandingURL(), "", tc.user, "password")
-			var le *gateway.LoginError
+			var le *gatewaytest.LoginError
 			if !errors.As(err, &le) {
 				t.Fatalf("login = %+v, %v; want a LoginError", ct, err)
 			}
@@ -210,7 +214,10 @@ func TestLoginRejected(t *testing.T) {
 			if le.URL != e.public+"/t/esempio/spid/acs" {
 				t.Errorf("error at %s, want the ACS", le.URL)
 			}
-			u, _ := url.Parse(e.public + "/t/esempio/app/")
+			u, err := url.Parse(e.public + "/t/esempio/app/")
+			if err != nil {
+				t.Fatal(err)
+			}
 			for _, ck := range b.Client.Jar.Cookies(u) {
 				if strings.HasPrefix(ck.Name, "ponte_spid") {
 					t.Errorf("session cookie set after a rejected login: %v", ck)
@@ -227,8 +234,11 @@ func TestLoginRejected(t *testing.T) {
 // SP's key.
 func TestForgedTokenRefused(t *testing.T) {
 	e := start(t, nil, gateway.Options{})
-	b := gateway.NewBrowser()
-	u, _ := url.Parse(e.public + "/t/esempio/app/")
+	b := gatewaytest.NewBrowser()
+	u, err := url.Parse(e.public + "/t/esempio/app/")
+	if err != nil {
+		t.Fatal(err)
+	}
 	// A token with alg "none" and the right claims.
 	b.Client.Jar.SetCookies(u, []*http.Cookie{{Name: "ponte_spid_esempio", Path: "/t/esempio/",
 		Value: "eyJhbGciOiJub25lIn0.eyJmaXNjYWxOdW1iZXIiOiJUSU5JVC1SU1NNUkE4MEEwMUg1MDFVIiwic3BpZExldmVsIjoyfQ."}})
@@ -253,7 +263,7 @@ func TestIdPMetadataRetried(t *testing.T) {
 	defer flaky.Close()
 	e := start(t, func(idp *spididp.Server) string { idpRef.Store(idp); return flaky.URL }, gateway.Options{Retry: 20 * time.Millisecond})
 	c := ctx(t)
-	b := gateway.NewBrowser()
+	b := gatewaytest.NewBrowser()
 	p, err := b.Get(c, e.site.LandingURL())
 	if err != nil || len(p.Links("spid-idp")) != 0 || !strings.Contains(p.Body, "No identity provider is available right now") {
 		t.Fatalf("landing with the IdP down: %v %s", err, p.Body)

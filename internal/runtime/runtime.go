@@ -111,7 +111,7 @@ func Start(ctx context.Context, cfg Config) (*Runtime, error) {
 		r.log.Info("embedded Temporal server started", "frontend", hostPort, "namespace", cfg.Namespace, "data", where, "startup", srv.StartupTime().Round(time.Millisecond).String())
 	} else {
 		var err error
-		if tlsCfg, err = clientTLS(cfg); err != nil {
+		if tlsCfg, err = ClientTLS(cfg); err != nil {
 			return nil, err
 		}
 	}
@@ -158,7 +158,12 @@ func Start(ctx context.Context, cfg Config) (*Runtime, error) {
 	return r, nil
 }
 
-func clientTLS(cfg Config) (*tls.Config, error) {
+// ClientTLS is the TLS configuration for connecting to an external cluster
+// with cfg's TLS fields (client certificate and key for mTLS, CA bundle,
+// server name), or nil when none is set. Its errors name the command-line
+// flag at fault (--tls-cert/--tls-key, --tls-ca), so every command that
+// dials a cluster reports them the same way.
+func ClientTLS(cfg Config) (*tls.Config, error) {
 	if cfg.TLSCert == "" && cfg.TLSCA == "" && cfg.TLSServerName == "" {
 		return nil, nil
 	}

@@ -1,6 +1,6 @@
 // Package reconcile matches pagoPA receipts to the debt positions of payment
 // campaigns: it fetches the receipts of positions still unpaid from GPD, takes
-// the receipts the Nodo pushed with paSendRTV2 (stored by ReceiptBackend),
+// the receipts the Nodo pushed with paSendRTV2 (stored by nodo.ReceiptBackend),
 // marks items paid or partially paid, writes the paid status back through the
 // source's sink, reports anomalies (unknown IUV, amount mismatch, duplicate
 // payment) instead of failing, and writes a daily report. Work is batched

@@ -1,4 +1,9 @@
-package gateway
+// Package gatewaytest is a scripted browser for the gateway's pages: it
+// follows redirects with a cookie jar, reads and submits HTML forms and walks
+// a SPID or CIE login from a tenant's landing page through the IdP back to
+// the comune's application. Tests use it, and so does `ponte demo` to log a
+// test citizen in through the real handlers; it is no part of the gateway.
+package gatewaytest
 
 import (
 	"context"
@@ -13,6 +18,8 @@ import (
 	"sync"
 
 	"golang.org/x/net/html"
+
+	"github.com/ponte-pa/ponte/internal/gateway"
 )
 
 // Browser drives web pages the way a person with a browser does, minus
@@ -28,7 +35,7 @@ type Browser struct {
 
 // NewBrowser returns a Browser with an empty cookie jar.
 func NewBrowser() *Browser {
-	jar, _ := cookiejar.New(nil)
+	jar, _ := cookiejar.New(nil) // never fails without options
 	b := &Browser{}
 	b.Client = &http.Client{Jar: jar, CheckRedirect: func(req *http.Request, via []*http.Request) error {
 		if len(via) >= 10 {
@@ -243,7 +250,7 @@ func (e *LoginError) Error() string {
 // as user/password, follows the signed response back to the ACS and returns
 // the citizen the comune's application shows. An error page anywhere gives a
 // *LoginError.
-func (b *Browser) LoginWithSPID(ctx context.Context, landingURL, idpName, user, password string) (*Citizen, *Page, error) {
+func (b *Browser) LoginWithSPID(ctx context.Context, landingURL, idpName, user, password string) (*gateway.Citizen, *Page, error) {
 	p, err := b.Get(ctx, landingURL)
 	if err != nil {
 		return nil, nil, err
@@ -266,7 +273,7 @@ func (b *Browser) LoginWithSPID(ctx context.Context, landingURL, idpName, user, 
 
 // LoginWithCIE is LoginWithSPID through the landing page's "Entra con CIE"
 // button.
-func (b *Browser) LoginWithCIE(ctx context.Context, landingURL, user, password string) (*Citizen, *Page, error) {
+func (b *Browser) LoginWithCIE(ctx context.Context, landingURL, user, password string) (*gateway.Citizen, *Page, error) {
 	p, err := b.Get(ctx, landingURL)
 	if err != nil {
 		return nil, nil, err
@@ -280,7 +287,7 @@ func (b *Browser) LoginWithCIE(ctx context.Context, landingURL, user, password s
 
 // loginAt follows a login link of the landing page through the IdP's form
 // back to the comune's application page.
-func (b *Browser) loginAt(ctx context.Context, loginURL, user, password string) (*Citizen, *Page, error) {
+func (b *Browser) loginAt(ctx context.Context, loginURL, user, password string) (*gateway.Citizen, *Page, error) {
 	p, err := b.Get(ctx, loginURL)
 	if err != nil {
 		return nil, nil, err
@@ -311,8 +318,11 @@ func (b *Browser) loginAt(ctx context.Context, loginURL, user, password string) 
 	if p.Status != http.StatusOK || p.Text("fiscalNumber") == "" {
 		return nil, p, &LoginError{Status: p.Status, URL: p.URL.String(), Text: textOf(p.doc)}
 	}
-	lvl, _ := strconv.Atoi(p.Text("spidLevel"))
-	ct := &Citizen{FiscalNumber: p.Text("fiscalNumber"), Name: p.Text("name"), FamilyName: p.Text("familyName"),
+	lvl, err := strconv.Atoi(p.Text("spidLevel"))
+	if err != nil {
+		return nil, p, fmt.Errorf("SPID login: the application page at %s shows no SPID level: %w", p.URL, err)
+	}
+	ct := &gateway.Citizen{FiscalNumber: p.Text("fiscalNumber"), Name: p.Text("name"), FamilyName: p.Text("familyName"),
 		Level: lvl, IdPName: p.Text("idp")}
 	for _, n := range find(p.doc, func(n *html.Node) bool { return attrOf(n, "id") == "idp" }) {
 		ct.IdP = attrOf(n, "data-entity-id")

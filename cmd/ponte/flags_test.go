@@ -1,0 +1,107 @@
+package main
+
+import (
+	"bytes"
+	"maps"
+	"regexp"
+	"slices"
+	"strings"
+	"testing"
+)
+
+// TestEverySubcommandHasItsOwnFlags runs every command that runs (each
+// subcommand of a group included) with --help and with an unknown flag:
+// --help exits 0 and lists exactly that command's flags; an unknown flag,
+// before or after an argument, exits 2 naming the flag and showing that
+// command's usage, and runs nothing.
+func TestEverySubcommandHasItsOwnFlags(t *testing.T) {
+	cluster := []string{"temporal", "namespace", "tls-ca", "tls-cert", "tls-key", "tls-server-name"}
+	with := func(a []string, b ...string) []string { return append(slices.Clone(a), b...) }
+	serving := with(cluster, "state", "tenants", "log-level", "io-rate-limit", "io-rate-window")
+	want := map[string][]string{
+		"demo":   {"dir", "keep", "log-level"},
+		"serve":  with(serving, "dev", "data", "temporal-port", "ui-port", "http"),
+		"worker": serving,
+		"mocks": {"host", "gpd-port", "io-port", "smtp-port", "smtp-ca", "nodo-port", "idp-port", "cie-port",
+			"tributi-port", "tributi-debtors", "io-all-known"},
+		"config validate":  nil,
+		"config sample":    {"gpd-url", "io-url", "smtp", "idp-url", "cie-url", "public-url"},
+		"campaign start":   with(cluster, "tenant", "id", "definition", "source", "subject", "subject-en", "due", "batch", "wait"),
+		"campaign status":  with(cluster, "tenant", "id"),
+		"campaign pause":   with(cluster, "tenant", "id"),
+		"campaign resume":  with(cluster, "tenant", "id"),
+		"campaign cancel":  with(cluster, "tenant", "id", "wait"),
+		"campaign report":  {"state", "id", "tenant", "csv", "json"},
+		"campaign print":   {"state", "id", "config", "out", "due"},
+		"reconcile run":    with(cluster, "tenant", "campaign", "batch"),
+		"reconcile start":  with(cluster, "tenant", "campaign", "batch", "every"),
+		"reconcile status": with(cluster, "tenant", "periodic"),
+		"reconcile stop":   with(cluster, "tenant"),
+		"source check":     {"tenant", "source", "tenants", "reject-report", "show"},
+		"notice nav":       {"aux", "segregation", "app-code", "base", "ec", "amount"},
+		"notice parse":     nil,
+		"notice pdf":       {"in", "out", "lang", "zip"},
+		"spid keygen":      {"ipa", "cn", "org", "entity-id", "locality", "out", "bits", "days", "vat", "force"},
+		"spid metadata":    {"config", "cie"},
+		"spid check-cert":  nil,
+		"bench campaign":   {"debtors", "batch", "parallel", "concurrency", "dir", "cpuprofile", "state", "mem-limit"},
+		"version":          nil,
+	}
+	// Every command that runs is in the table, and nothing else is.
+	var leaves []string
+	var walk func([]*command)
+	walk = func(cs []*command) {
+		for _, c := range cs {
+			if c.subs == nil {
+				leaves = append(leaves, c.path)
+			}
+			walk(c.subs)
+		}
+	}
+	walk(commands)
+	for _, l := range leaves {
+		if _, ok := want[l]; !ok {
+			t.Errorf("ponte %s has no row in this table", l)
+		}
+	}
+	listed := regexp.MustCompile(`(?m)^  --([a-z0-9-]+)`)
+	for _, path := range slices.Sorted(maps.Keys(want)) {
+		flags := want[path]
+		t.Run(strings.ReplaceAll(path, " ", "_"), func(t *testing.T) {
+			if !slices.Contains(leaves, path) {
+				t.Fatalf("ponte %s is not a command", path)
+			}
+			args := strings.Fields(path)
+			var out, errOut bytes.Buffer
+			if code := run(with(args, "--help"), &out, &errOut); code != exitOK {
+				t.Fatalf("--help: exit %d, want 0\n%s%s", code, out.String(), errOut.String())
+			}
+			if !strings.HasPrefix(out.String(), "Usage: ponte "+path) {
+				t.Errorf("--help does not start with its usage line:\n%s", out.String())
+			}
+			var got []string
+			for _, m := range listed.FindAllStringSubmatch(out.String(), -1) {
+				got = append(got, m[1])
+			}
+			slices.Sort(got)
+			w := slices.Sorted(slices.Values(flags))
+			if !slices.Equal(got, w) {
+				t.Errorf("--help lists flags %q, want %q\n%s", got, w, out.String())
+			}
+			for _, bad := range [][]string{with(args, "--no-such-flag"), with(args, "ARG", "--no-such-flag", "x")} {
+				out.Reset()
+				errOut.Reset()
+				if code := run(bad, &out, &errOut); code != exitUsage {
+					t.Errorf("%q: exit %d, want 2\n%s%s", bad, code, out.String(), errOut.String())
+				}
+				if e := errOut.String(); !strings.HasPrefix(e, "ponte "+path+": unknown flag --no-such-flag\n") ||
+					!strings.Contains(e, "\nUsage: ponte "+path) {
+					t.Errorf("%q: stderr does not name the flag and show the usage:\n%s", bad, e)
+				}
+				if out.Len() != 0 {
+					t.Errorf("%q: something ran and printed:\n%s", bad, out.String())
+				}
+			}
+		})
+	}
+}
