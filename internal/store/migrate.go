@@ -45,6 +45,10 @@ type Component struct {
 	// Go are the migrations written in Go, for what the dialects spell
 	// differently. Their versions share one sequence with the SQL files.
 	Go []GoMigration
+	// After names the components whose migrations must run before this
+	// one's (a migration that moves data into another component's tables).
+	// Migrate runs them first, also when they were not asked for.
+	After []string
 
 	migrations []migration // parsed by check
 }
@@ -215,13 +219,39 @@ func lookup(names []string) ([]Component, error) {
 	}
 	registry.Lock()
 	defer registry.Unlock()
-	out := make([]Component, 0, len(names))
-	for _, n := range names {
+	// Depth first over After, so that every component comes after the
+	// ones it names, in the order asked otherwise.
+	var out []Component
+	state := map[string]int{} // 1 visiting, 2 done
+	var visit func(n string, from string) error
+	visit = func(n, from string) error {
+		switch state[n] {
+		case 1:
+			return fmt.Errorf("state store: components %s and %s wait for each other (After)", from, n)
+		case 2:
+			return nil
+		}
 		c, ok := registry.m[n]
 		if !ok {
-			return nil, fmt.Errorf("state store: no migrations registered as %q (is its package linked in?)", n)
+			if from != "" {
+				return fmt.Errorf("state store: component %s runs after %q, which is not registered (is its package linked in?)", from, n)
+			}
+			return fmt.Errorf("state store: no migrations registered as %q (is its package linked in?)", n)
 		}
+		state[n] = 1
+		for _, d := range c.After {
+			if err := visit(d, n); err != nil {
+				return err
+			}
+		}
+		state[n] = 2
 		out = append(out, c)
+		return nil
+	}
+	for _, n := range names {
+		if err := visit(n, ""); err != nil {
+			return nil, err
+		}
 	}
 	return out, nil
 }

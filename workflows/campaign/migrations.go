@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"embed"
 
+	"github.com/ponte-pa/ponte/connectors/channels"
 	"github.com/ponte-pa/ponte/internal/store"
 )
 
@@ -21,6 +22,8 @@ var Migrations = store.Register(store.Component{
 	FS:   migrationsFS,
 	Dir:  "migrations",
 	Go:   []store.GoMigration{{Version: 2, Name: "fallback_columns", Up: addFallbackColumns}},
+	// Migration 6 moves the items' messages into the outbox's table.
+	After: []string{channels.Migrations},
 })
 
 // addFallbackColumns adds the columns of the fallback channel, which came

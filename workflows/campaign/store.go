@@ -100,13 +100,12 @@ func (s *Store) Outbox() *channels.Outbox { return s.outbox }
 // NewStore brings the campaign tables of db up to date (see Migrations)
 // and returns the store.
 func NewStore(ctx context.Context, db *store.DB) (*Store, error) {
-	// The outbox first: the campaign's migration 6 moves its messages there.
+	if err := db.Migrate(ctx, Migrations); err != nil { // the outbox's too (After)
+		return nil, fmt.Errorf("campaign store in %s: %w", db.Where, err)
+	}
 	ob, err := channels.NewOutbox(ctx, db)
 	if err != nil {
 		return nil, err
-	}
-	if err := db.Migrate(ctx, Migrations); err != nil {
-		return nil, fmt.Errorf("campaign store in %s: %w", db.Where, err)
 	}
 	return &Store{db: db, outbox: ob}, nil
 }
