@@ -85,7 +85,7 @@ func benchCampaign(ctx context.Context, args []string) error {
 		return err
 	}
 	defer rt.Close()
-	if err := rt.StartWorkers(runtime.WorkerOptions{Concurrency: *conc}); err != nil {
+	if err := rt.StartWorkers(ctx, runtime.WorkerOptions{Concurrency: *conc}); err != nil {
 		return err
 	}
 	if *cpuProfile != "" {

@@ -133,7 +133,7 @@ func demoRun(ctx context.Context, w io.Writer, o demoOptions) (*demoResult, erro
 	}
 	defer rt.Close()
 	res.TemporalStart = rt.Server.StartupTime()
-	if err := rt.StartWorkers(runtime.WorkerOptions{IORateLimit: appio.DefaultRateLimit, IORateWindow: appio.DefaultRateWindow,
+	if err := rt.StartWorkers(ctx, runtime.WorkerOptions{IORateLimit: appio.DefaultRateLimit, IORateWindow: appio.DefaultRateWindow,
 		ReportDir: filepath.Join(abs, "reports")}); err != nil {
 		return nil, err
 	}
@@ -170,13 +170,17 @@ func demoRun(ctx context.Context, w io.Writer, o demoOptions) (*demoResult, erro
 
 	// 5. What happened, debtor by debtor, and what the platforms received.
 	fmt.Fprintln(w)
-	if err := printReport(ctx, w, rt.Campaign, in.CampaignID, nil); err != nil {
+	cs, err := campaign.NewStore(ctx, rt.DB)
+	if err != nil {
 		return nil, err
 	}
-	if res.Items, err = rt.Campaign.AllItems(ctx, in.CampaignID); err != nil {
+	if err := printReport(ctx, w, cs, in.CampaignID, nil); err != nil {
 		return nil, err
 	}
-	if res.Rejects, err = rt.Campaign.Rejects(ctx, in.CampaignID); err != nil {
+	if res.Items, err = cs.AllItems(ctx, in.CampaignID); err != nil {
+		return nil, err
+	}
+	if res.Rejects, err = cs.Rejects(ctx, in.CampaignID); err != nil {
 		return nil, err
 	}
 	res.GPDPositions = len(mocks.GPD.Positions(t.FiscalCode))

@@ -8,10 +8,12 @@ import (
 	"net"
 	"net/http"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/ponte-pa/ponte/connectors/appio"
 	"github.com/ponte-pa/ponte/internal/runtime"
+	"github.com/ponte-pa/ponte/workflows/reconcile"
 )
 
 // clusterFlags are the flags of serve and worker: where Temporal is (the
@@ -23,6 +25,7 @@ type clusterFlags struct {
 	logLevel     string
 	ioRateLimit  int
 	ioRateWindow time.Duration
+	queues       string
 }
 
 func (c *clusterFlags) register(fs *flag.FlagSet) {
@@ -32,10 +35,17 @@ func (c *clusterFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&c.logLevel, "log-level", "info", "debug, info, warn or error")
 	fs.IntVar(&c.ioRateLimit, "io-rate-limit", appio.DefaultRateLimit, "App IO requests allowed per subscription key in any --io-rate-window, shared by all workers on the same --state (0 = no limit)")
 	fs.DurationVar(&c.ioRateWindow, "io-rate-window", appio.DefaultRateWindow, "window of --io-rate-limit")
+	fs.StringVar(&c.queues, "queues", "", "comma-separated task queues this process serves (e.g. ponte-appio), to scale or isolate one concern; default all")
 }
 
 func (c *clusterFlags) workerOptions() runtime.WorkerOptions {
-	return runtime.WorkerOptions{IORateLimit: c.ioRateLimit, IORateWindow: c.ioRateWindow}
+	var qs []string
+	for _, q := range strings.Split(c.queues, ",") {
+		if q = strings.TrimSpace(q); q != "" {
+			qs = append(qs, q)
+		}
+	}
+	return runtime.WorkerOptions{IORateLimit: c.ioRateLimit, IORateWindow: c.ioRateWindow, Queues: qs}
 }
 
 // config checks the flags (the TLS files included, so that a bad one is a
@@ -119,7 +129,7 @@ func serve(ctx context.Context, cfg runtime.Config, wo runtime.WorkerOptions, ht
 		return err
 	}
 	defer rt.Close()
-	if err := rt.StartWorkers(wo); err != nil {
+	if err := rt.StartWorkers(ctx, wo); err != nil {
 		return err
 	}
 	log := cfg.Logger
@@ -145,7 +155,12 @@ func serve(ctx context.Context, cfg runtime.Config, wo runtime.WorkerOptions, ht
 			_ = l.Close()
 			return err
 		}
-		if err := mountNodo(mux, ts, rt.Reconcile, log); err != nil {
+		receipts, err := reconcile.NewStore(ctx, rt.DB)
+		if err != nil {
+			_ = l.Close()
+			return err
+		}
+		if err := mountNodo(mux, ts, receipts, log); err != nil {
 			_ = l.Close()
 			return err
 		}

@@ -59,7 +59,7 @@ func newEnv(t *testing.T, debtors, broken int, notOnIO map[int]bool) *env {
 		t.Fatal(err)
 	}
 	t.Cleanup(rt.Close)
-	if err := rt.StartWorkers(runtime.WorkerOptions{}); err != nil {
+	if err := rt.StartWorkers(context.Background(), runtime.WorkerOptions{}); err != nil {
 		t.Fatal(err)
 	}
 	tn, err := tenant.Load(path)
@@ -122,7 +122,7 @@ func TestCampaignEndToEnd(t *testing.T) {
 	checkNoDuplicates(t, e, 40)
 
 	ctx := context.Background()
-	items, err := e.rt.Campaign.AllItems(ctx, in.CampaignID)
+	items, err := campaignStore(t, e.rt).AllItems(ctx, in.CampaignID)
 	if err != nil {
 		t.Fatal(err)
 	}

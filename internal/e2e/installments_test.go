@@ -25,7 +25,7 @@ func TestCampaignInstallmentsEndToEnd(t *testing.T) {
 	if p.PositionsPublished != 8 || p.MessagesSent != 8 {
 		t.Fatalf("campaign: %+v", p)
 	}
-	items, err := e.rt.Campaign.AllItems(ctx, in.CampaignID)
+	items, err := campaignStore(t, e.rt).AllItems(ctx, in.CampaignID)
 	if err != nil {
 		t.Fatal(err)
 	}

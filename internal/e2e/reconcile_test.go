@@ -103,7 +103,7 @@ func newRESTEnv(t *testing.T, valid, broken int, notOnIO func(i int) bool) *rest
 	}
 	t.Cleanup(rt.Close)
 	reports := t.TempDir()
-	if err := rt.StartWorkers(runtime.WorkerOptions{ReportDir: reports}); err != nil {
+	if err := rt.StartWorkers(context.Background(), runtime.WorkerOptions{ReportDir: reports}); err != nil {
 		t.Fatal(err)
 	}
 	tn, err := rt.Tenant("esempio")
@@ -140,7 +140,7 @@ func (e *restEnv) campaign(t *testing.T, in campaign.Input) (campaign.Progress, 
 // ecEndpoint serves the ente's EC SOAP endpoint: receipts pushed by the Nodo
 // go to the state store; notices are those of mem.
 func (e *restEnv) ecEndpoint(t *testing.T, mem *nodo.MemoryBackend) string {
-	srv := httptest.NewServer(nodo.NewHandler(&nodo.ReceiptBackend{Next: mem, Receipts: e.rt.Reconcile}, nodo.Options{}))
+	srv := httptest.NewServer(nodo.NewHandler(&nodo.ReceiptBackend{Next: mem, Receipts: reconcileStore(t, e.rt)}, nodo.Options{}))
 	t.Cleanup(srv.Close)
 	return srv.URL
 }
@@ -174,7 +174,7 @@ func TestCampaignReconcileEndToEnd(t *testing.T) {
 	if p.MessagesSent != 900 || p.NotOnIO != 100 || p.NeedPrint != 100 {
 		t.Errorf("campaign: IO sent %d, not on IO %d, to print %d; want 900, 100, 100", p.MessagesSent, p.NotOnIO, p.NeedPrint)
 	}
-	items, err := e.rt.Campaign.AllItems(ctx, in.CampaignID)
+	items, err := campaignStore(t, e.rt).AllItems(ctx, in.CampaignID)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -245,11 +245,11 @@ func TestCampaignReconcileEndToEnd(t *testing.T) {
 	}
 
 	// The final campaign report: counts add up, one status per debtor.
-	pays, err := e.rt.Reconcile.Payments(ctx, in.CampaignID)
+	pays, err := reconcileStore(t, e.rt).Payments(ctx, in.CampaignID)
 	if err != nil {
 		t.Fatal(err)
 	}
-	rep, err := e.rt.Campaign.BuildReport(ctx, in.CampaignID, pays)
+	rep, err := campaignStore(t, e.rt).BuildReport(ctx, in.CampaignID, pays)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -383,11 +383,11 @@ func TestCampaignCancelEndToEnd(t *testing.T) {
 	if r.Open != 10 || r.Match.NewlyPaid != 10 || r.Match.Anomalies != 0 || r.WriteBack.Written != 10 {
 		t.Errorf("reconcile after cancel: open %d, %+v, %+v", r.Open, r.Match, r.WriteBack)
 	}
-	pays, err := e.rt.Reconcile.Payments(ctx, in.CampaignID)
+	pays, err := reconcileStore(t, e.rt).Payments(ctx, in.CampaignID)
 	if err != nil {
 		t.Fatal(err)
 	}
-	rep, err := e.rt.Campaign.BuildReport(ctx, in.CampaignID, pays)
+	rep, err := campaignStore(t, e.rt).BuildReport(ctx, in.CampaignID, pays)
 	if err != nil {
 		t.Fatal(err)
 	}

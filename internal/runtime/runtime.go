@@ -16,17 +16,17 @@ import (
 	"sync"
 	"time"
 
+	"go.temporal.io/sdk/activity"
 	"go.temporal.io/sdk/client"
 	sdklog "go.temporal.io/sdk/log"
 	"go.temporal.io/sdk/worker"
+	"go.temporal.io/sdk/workflow"
 
 	"github.com/ponte-pa/ponte/connectors/appio"
-	"github.com/ponte-pa/ponte/connectors/pagopa"
 	"github.com/ponte-pa/ponte/internal/store"
 	"github.com/ponte-pa/ponte/internal/temporalrt"
 	"github.com/ponte-pa/ponte/internal/tenant"
-	"github.com/ponte-pa/ponte/workflows/campaign"
-	"github.com/ponte-pa/ponte/workflows/reconcile"
+	"github.com/ponte-pa/ponte/internal/wfkit"
 )
 
 // Config says where Temporal and the state store are, and which tenants to serve.
@@ -56,14 +56,11 @@ type Config struct {
 
 // Runtime is a connected Ponte process.
 type Runtime struct {
-	Config   Config
-	Server   *temporalrt.Server // nil with an external cluster
-	UI       *temporalrt.UI     // nil unless Config.UI
-	Client   client.Client
-	DB       *store.DB
-	Campaign *campaign.Store
-	// Reconcile keeps receipts, payments and anomalies (same database).
-	Reconcile *reconcile.Store
+	Config Config
+	Server *temporalrt.Server // nil with an external cluster
+	UI     *temporalrt.UI     // nil unless Config.UI
+	Client client.Client
+	DB     *store.DB
 
 	mu      sync.RWMutex
 	tenants map[string]*tenant.Tenant
@@ -147,14 +144,6 @@ func Start(ctx context.Context, cfg Config) (*Runtime, error) {
 		return nil, fmt.Errorf("state store %s: %w", r.DB.Where, err)
 	}
 	r.log.Info("state store migrated", "where", r.DB.Where, "versions", versions)
-	if r.Campaign, err = campaign.NewStore(ctx, r.DB); err != nil {
-		r.Close()
-		return nil, err
-	}
-	if r.Reconcile, err = reconcile.NewStore(ctx, r.DB); err != nil {
-		r.Close()
-		return nil, err
-	}
 	return r, nil
 }
 
@@ -261,15 +250,16 @@ type WorkerOptions struct {
 	// ReportDir receives the daily reconciliation reports; default
 	// DataDir/reports, or ponte-reports in the system temp directory.
 	ReportDir string
+	// Queues, when set, are the only task queues this process serves (to
+	// scale or isolate one concern, e.g. the App IO queue); default all.
+	Queues []string
 }
 
-// StartWorkers starts one worker per task queue in this process.
-func (r *Runtime) StartWorkers(opts WorkerOptions) error {
-	iuv, err := pagopa.NewIUVAllocator(r.DB.DB, r.DB.Dialect)
-	if err != nil {
-		return fmt.Errorf("IUV allocator: %w", err)
-	}
-	acts := &campaign.Activities{Tenants: r.Tenant, Store: r.Campaign, IUV: iuv, Concurrency: opts.Concurrency}
+// StartWorkers runs the Register of every workflow package linked into
+// the binary (wfkit.Add) and starts one worker per task queue with exactly
+// what was registered on it (only opts.Queues when set).
+func (r *Runtime) StartWorkers(ctx context.Context, opts WorkerOptions) error {
+	conns := &wfkit.Connectors{Concurrency: opts.Concurrency}
 	if opts.IORateLimit > 0 {
 		window := opts.IORateWindow
 		if window <= 0 {
@@ -279,7 +269,7 @@ func (r *Runtime) StartWorkers(opts WorkerOptions) error {
 		if err != nil {
 			return fmt.Errorf("App IO rate limiter: %w", err)
 		}
-		acts.IOLimiter = lim
+		conns.IOLimiter = lim
 		r.log.Info("App IO rate limit", "requests", opts.IORateLimit, "window", window.String())
 	}
 	reportDir := opts.ReportDir
@@ -288,28 +278,39 @@ func (r *Runtime) StartWorkers(opts WorkerOptions) error {
 	} else if reportDir == "" {
 		reportDir = filepath.Join(os.TempDir(), "ponte-reports")
 	}
-	recActs := &reconcile.Activities{Tenants: r.Tenant, Store: r.Reconcile, ReportDir: reportDir, Concurrency: opts.Concurrency}
-	queues := []string{campaign.QueueWorkflows, campaign.QueueLegacy, campaign.QueuePagoPA, campaign.QueueAppIO, campaign.QueueChannels}
-	for _, q := range queues {
-		w := worker.New(r.Client, q, worker.Options{
-			WorkerStopTimeout: 5 * time.Second,
-		})
-		if q == campaign.QueueWorkflows {
-			w.RegisterWorkflowWithOptions(campaign.Workflow, workflowOptions(campaign.WorkflowName))
-			w.RegisterWorkflowWithOptions(campaign.RemindersWorkflow, workflowOptions(campaign.RemindersWorkflowName))
-			w.RegisterWorkflowWithOptions(reconcile.Workflow, workflowOptions(reconcile.WorkflowName))
-		} else {
-			w.RegisterActivity(acts)
+	h := &wfkit.Host{DB: r.DB, Tenants: r.Tenant, Conns: conns, ReportDir: reportDir, Logger: r.log}
+	if err := wfkit.RegisterAll(ctx, h); err != nil {
+		return err
+	}
+	serve := map[string]bool{}
+	for _, q := range opts.Queues {
+		serve[q] = true
+	}
+	var started []string
+	for _, q := range h.Queues() {
+		if len(serve) > 0 && !serve[q] {
+			continue
 		}
-		if q == reconcile.QueueLegacy || q == reconcile.QueuePagoPA {
-			w.RegisterActivity(recActs)
+		w := worker.New(r.Client, q, worker.Options{WorkerStopTimeout: 5 * time.Second})
+		for _, reg := range h.Registrations() {
+			switch {
+			case reg.Queue != q:
+			case reg.Workflow:
+				w.RegisterWorkflowWithOptions(reg.Fn, workflow.RegisterOptions{Name: reg.Name})
+			default:
+				w.RegisterActivityWithOptions(reg.Fn, activity.RegisterOptions{Name: reg.Name})
+			}
 		}
 		if err := w.Start(); err != nil {
 			return fmt.Errorf("starting worker for task queue %s: %w", q, err)
 		}
 		r.workers = append(r.workers, w)
+		started = append(started, q)
 	}
-	r.log.Info("workers started", "task_queues", queues)
+	if len(started) == 0 {
+		return fmt.Errorf("no task queue to serve: asked for %v, registered %v", opts.Queues, h.Queues())
+	}
+	r.log.Info("workers started", "task_queues", started)
 	return nil
 }
 
