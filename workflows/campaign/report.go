@@ -165,7 +165,7 @@ func reportRow(it Item, pay Payment) ReportRow {
 	case it.IOState == IOSent:
 		row.Channel = ChannelIO
 	case it.FallbackState == FallbackSent:
-		row.Channel = ChannelEmail
+		row.Channel = orText(it.FallbackChannel, ChannelEmail) // email, or another channel kind
 	case it.FallbackState == FallbackNoAddress || it.FallbackState == FallbackNoChannel:
 		row.Channel = ChannelPrint
 	}
@@ -189,7 +189,7 @@ func reportRow(it Item, pay Payment) ReportRow {
 	case it.IOState == IOFailed || it.IOState == IOUnknown || it.IOState == IOSending:
 		row.Error = "App IO: " + orText(it.IOError, it.IOState)
 	case it.FallbackState == FallbackFailed || it.FallbackState == FallbackUnknown || it.FallbackState == FallbackSending:
-		row.Error = "email: " + orText(it.FallbackError, it.FallbackState)
+		row.Error = orText(it.FallbackChannel, "fallback") + ": " + orText(it.FallbackError, it.FallbackState)
 	}
 	if row.Status == StatusPartiallyPaid && row.Error == "" {
 		row.Error = fmt.Sprintf("paid %s of %s", euro(row.PaidCents), euro(it.AmountCents))
