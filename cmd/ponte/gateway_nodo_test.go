@@ -45,7 +45,10 @@ func TestNodoEndpointStoresReceipts(t *testing.T) {
 	defer srv.Close()
 
 	c := nodo.NewClient(srv.URL+nodoPath(tn.ID), "80012345676", tn.PagoPA.StationID, nil)
-	iuv, _ := pagopa.NewIUV("01", "0000000000042")
+	iuv, err := pagopa.NewIUV("01", "0000000000042")
+	if err != nil {
+		t.Fatal(err)
+	}
 	r := pagopa.Receipt{ReceiptID: "PSP-1", IUV: iuv, NAV: "3" + iuv, OrgFiscalCode: tn.FiscalCode, Outcome: "OK", AmountCents: 6780,
 		Debtor: pagopa.Party{FiscalCode: "RSSMRA80A01H501U", Name: "Mario Rossi"}, PSP: pagopa.PSP{ID: "BCITITMM", Name: "Intesa", Channel: "BCITITMM_01"},
 		PaymentDate: time.Date(2026, 12, 1, 10, 0, 0, 0, time.UTC),

@@ -112,7 +112,10 @@ func TestNoticePDF(t *testing.T) {
 		t.Fatalf("not a PDF: %v", err)
 	}
 	// An array of two notices, as a zip.
-	one, _ := os.ReadFile(example)
+	one, err := os.ReadFile(example)
+	if err != nil {
+		t.Fatal(err)
+	}
 	other := strings.Replace(strings.Replace(string(one), "301000000000000144", "301000000000000447", 1), "Mario Rossi", "Anna Bianchi", 1)
 	arr := filepath.Join(dir, "two.json")
 	if err := os.WriteFile(arr, []byte("["+string(one)+","+other+"]"), 0o644); err != nil {
@@ -132,12 +135,16 @@ func TestNoticePDF(t *testing.T) {
 	}
 	// Bad input is a usage error naming the field.
 	badJSON := filepath.Join(dir, "bad.json")
-	_ = os.WriteFile(badJSON, []byte(strings.Replace(string(one), "01234567890", "0123", 1)), 0o644)
+	if err := os.WriteFile(badJSON, []byte(strings.Replace(string(one), "01234567890", "0123", 1)), 0o644); err != nil {
+		t.Fatal(err)
+	}
 	if _, err := noticeCmd(t, "pdf", "--in", badJSON, "--out", pdf); !errors.As(err, new(usageError)) || !strings.Contains(err.Error(), "ec.fiscalCode") {
 		t.Errorf("bad fiscal code: %v", err)
 	}
 	typo := filepath.Join(dir, "typo.json")
-	_ = os.WriteFile(typo, []byte(strings.Replace(string(one), `"subject"`, `"subjet"`, 1)), 0o644)
+	if err := os.WriteFile(typo, []byte(strings.Replace(string(one), `"subject"`, `"subjet"`, 1)), 0o644); err != nil {
+		t.Fatal(err)
+	}
 	if _, err := noticeCmd(t, "pdf", "--in", typo, "--out", pdf); !errors.As(err, new(usageError)) || !strings.Contains(err.Error(), "subjet") {
 		t.Errorf("unknown field: %v", err)
 	}

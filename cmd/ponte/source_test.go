@@ -45,7 +45,10 @@ func TestSourceCheck(t *testing.T) {
 		t.Errorf("output:\n%s", out)
 	}
 	var rejects []legacy.Reject
-	data, _ := os.ReadFile(report)
+	data, err := os.ReadFile(report)
+	if err != nil {
+		t.Fatal(err)
+	}
 	if err := json.Unmarshal(data, &rejects); err != nil || len(rejects) != 2 || rejects[0].MessageIT == "" || rejects[0].MessageEN == "" {
 		t.Errorf("report %s: %v", data, err)
 	}

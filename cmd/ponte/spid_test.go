@@ -59,7 +59,9 @@ organization:
   displayNames: {it: Comune di Esempio}
   urls: {it: "https://comune.example.it"}
 `
-	_ = os.WriteFile(filepath.Join(dir, "sp.yaml"), []byte(cfg), 0o644)
+	if err := os.WriteFile(filepath.Join(dir, "sp.yaml"), []byte(cfg), 0o644); err != nil {
+		t.Fatal(err)
+	}
 	out.Reset()
 	if err := runSPID(ctx, []string{"metadata", "--config", filepath.Join(dir, "sp.yaml")}); err != nil {
 		t.Fatal(err)
@@ -68,8 +70,14 @@ organization:
 	if err := doc.ReadFromBytes(out.Bytes()); err != nil {
 		t.Fatal(err)
 	}
-	kp, _ := os.ReadFile(filepath.Join(dir, "sp.key.pem"))
-	cp, _ := os.ReadFile(filepath.Join(dir, "sp.cert.pem"))
+	kp, err := os.ReadFile(filepath.Join(dir, "sp.key.pem"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cp, err := os.ReadFile(filepath.Join(dir, "sp.cert.pem"))
+	if err != nil {
+		t.Fatal(err)
+	}
 	_, cert, err := spid.ParseKeyPair(kp, cp)
 	if err != nil {
 		t.Fatal(err)
@@ -85,7 +93,9 @@ organization:
 	if err := runSPID(ctx, []string{"metadata", "--cie", "--config", filepath.Join(dir, "sp.yaml")}); err == nil || !strings.Contains(err.Error(), "Municipality") {
 		t.Fatalf("cie without municipality: %v", err)
 	}
-	_ = os.WriteFile(filepath.Join(dir, "sp.yaml"), []byte(cfg+"cie: {municipality: H501}\n"), 0o644)
+	if err := os.WriteFile(filepath.Join(dir, "sp.yaml"), []byte(cfg+"cie: {municipality: H501}\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
 	out.Reset()
 	if err := runSPID(ctx, []string{"metadata", "--cie", "--config", filepath.Join(dir, "sp.yaml")}); err != nil || !strings.Contains(out.String(), ">H501</cie:Municipality>") {
 		t.Fatalf("cie metadata: %v %s", err, out.String())

@@ -73,7 +73,10 @@ func TestLoginWithCIE(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	md, _ := io.ReadAll(resp.Body)
+	md, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
 	resp.Body.Close()
 	if resp.StatusCode != http.StatusOK || !strings.Contains(string(md), "cartaidentita.interno.gov.it/saml-extensions") ||
 		!strings.Contains(string(md), `AttributeConsumingService index="1"`) || strings.Contains(string(md), `AttributeConsumingService index="0"`) {

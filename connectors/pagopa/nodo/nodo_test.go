@@ -123,7 +123,10 @@ func TestBusinessFaults(t *testing.T) {
 	f := newFixture(t)
 	ctx := context.Background()
 	add := func(nav string, st nodo.NoticeStatus, expire bool, due time.Time) {
-		p, _ := pagopa.ParseNAV(nav)
+		p, err := pagopa.ParseNAV(nav)
+		if err != nil {
+			t.Fatal(err)
+		}
 		pay := payment(p.IUV, 3000)
 		pay.DueDate = due
 		if err := f.be.Add(nodo.MemoryNotice{OrgFiscalCode: org, NAV: nav, Payment: pay, Status: st, ExpireAfterDue: expire}); err != nil {
@@ -202,7 +205,10 @@ func verifyXML(fc, nav string) string {
 
 func post(t *testing.T, url, action, body string) string {
 	t.Helper()
-	req, _ := http.NewRequest(http.MethodPost, url, strings.NewReader(body))
+	req, err := http.NewRequest(http.MethodPost, url, strings.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
 	if action != "" {
 		req.Header.Set("SOAPAction", action)
 	}
@@ -212,7 +218,10 @@ func post(t *testing.T, url, action, body string) string {
 		t.Fatal(err)
 	}
 	defer resp.Body.Close()
-	b, _ := io.ReadAll(resp.Body)
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
 	return resp.Status + "\n" + string(b)
 }
 
@@ -221,7 +230,9 @@ func TestVerifyResponseGolden(t *testing.T) {
 	got := post(t, f.srv.URL, `"paVerifyPaymentNotice"`, verifyXML(org, nav1))
 	golden := "testdata/verify-ok.golden.xml"
 	if *update {
-		_ = os.WriteFile(golden, []byte(got), 0o644)
+		if err := os.WriteFile(golden, []byte(got), 0o644); err != nil {
+			t.Fatal(err)
+		}
 	}
 	want, err := os.ReadFile(golden)
 	if err != nil {
