@@ -114,7 +114,10 @@ func TestIfThenRequired(t *testing.T) {
 // Every property of every schema must be documented (editors show the description).
 func TestEveryPropertyHasDescription(t *testing.T) {
 	for _, n := range Names() {
-		raw, _ := Raw(n)
+		raw, ok := Raw(n)
+		if !ok {
+			t.Fatalf("Raw(%q): no such schema", n)
+		}
 		var doc any
 		if err := json.Unmarshal(raw, &doc); err != nil {
 			t.Fatal(err)
@@ -127,7 +130,11 @@ func TestEveryPropertyHasDescription(t *testing.T) {
 			}
 			if props, ok := m["properties"].(map[string]any); ok {
 				for k, p := range props {
-					pm, _ := p.(map[string]any)
+					pm, ok := p.(map[string]any)
+					if !ok {
+						t.Errorf("%s: %s/properties/%s is not a schema object", n, path, k)
+						continue
+					}
 					if d, _ := pm["description"].(string); d == "" && !isBranch(path) {
 						t.Errorf("%s: %s/properties/%s has no description", n, path, k)
 					}

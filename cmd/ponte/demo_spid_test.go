@@ -31,7 +31,11 @@ func spidTestSetup(t *testing.T) (context.Context, *mockset.Set, *store.DB, *slo
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { _ = db.Close() })
+	t.Cleanup(func() {
+		if err := db.Close(); err != nil {
+			t.Error(err)
+		}
+	})
 	return ctx, mocks, db, slog.New(slog.NewTextHandler(io.Discard, nil))
 }
 

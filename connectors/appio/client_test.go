@@ -7,8 +7,10 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"net/http/httptrace"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -252,7 +254,10 @@ func TestStatusProgression(t *testing.T) {
 			t.Errorf("%s: Final() = %v", fc, st.Final())
 		}
 	}
-	st, _ := e.client.GetMessage(ctx, keyPayments, fcAllowed, ids[fcAllowed])
+	st, err := e.client.GetMessage(ctx, keyPayments, fcAllowed, ids[fcAllowed])
+	if err != nil {
+		t.Fatal(err)
+	}
 	if st.Notification.Email != "" || st.Notification.Webhook != NotificationSent {
 		t.Errorf("require_secure_channels: notification %+v, want webhook only", st.Notification)
 	}
@@ -287,17 +292,16 @@ func TestWaitFinal(t *testing.T) {
 	// returned: cancel the context during that wait and check that the
 	// error reports both the cancellation and the 429.
 	e.mock.FailNext(1, http.StatusTooManyRequests)
-	c := NewClient(Options{BaseURL: e.url + "/api/v1", HTTPClient: e.spec.Client()})
+	got429 := &logSignal{msg: "appio: call failed", seen: make(chan struct{})}
+	c := NewClient(Options{BaseURL: e.url + "/api/v1", HTTPClient: e.spec.Client(), Logger: slog.New(got429)})
 	ctx3, cancel3 := context.WithCancel(ctx)
 	defer cancel3()
 	go func() {
-		for e.mock.Stats().RateLimited == 0 {
-			time.Sleep(time.Millisecond)
-		}
-		// The mock counts the 429 before the client has read it; the
-		// client then waits RetryAfter (5s), so cancelling a little later
-		// lands inside that wait without racing the response.
-		time.Sleep(200 * time.Millisecond)
+		// The client logs the 429 as it classifies it, then waits
+		// RetryAfter (5s): cancelling shortly after the log lands inside
+		// that wait, however long the response took to arrive.
+		<-got429.seen
+		time.Sleep(500 * time.Millisecond)
 		cancel3()
 	}()
 	_, err = c.WaitFinal(ctx3, keyPayments, fcAllowed, id, time.Millisecond)
@@ -318,9 +322,16 @@ func TestWaitFinalContextEnds(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ctx, cancel := context.WithTimeout(ctx, 50*time.Millisecond)
-	defer cancel()
-	st, err := e.client.WaitFinal(ctx, keyPayments, fcThrottle, id, 5*time.Millisecond)
+	// The deadline passes once the client is polling (its second GET is
+	// written, so the first THROTTLED answer is in), whatever the speed.
+	dctx := newDeadlineCtx(ctx)
+	var gets atomic.Int32
+	tctx := httptrace.WithClientTrace(dctx, &httptrace.ClientTrace{WroteRequest: func(httptrace.WroteRequestInfo) {
+		if gets.Add(1) == 2 {
+			dctx.expire()
+		}
+	}})
+	st, err := e.client.WaitFinal(tctx, keyPayments, fcThrottle, id, 5*time.Millisecond)
 	if !errors.Is(err, context.DeadlineExceeded) || !failure.IsRetryable(err) {
 		t.Fatalf("err = %v, want retryable wrapping DeadlineExceeded", err)
 	}
@@ -517,8 +528,11 @@ func TestErrorKinds(t *testing.T) {
 	t.Run("POST timeout after write is ambiguous", func(t *testing.T) {
 		e := newEnv(t, nil, Options{})
 		e.mock.SetLatency(time.Hour)
-		tctx, cancel := context.WithTimeout(ctx, 100*time.Millisecond)
-		defer cancel()
+		// The deadline passes once the request is written, however long
+		// writing it takes (a timer could fire before the write, which is
+		// not ambiguous).
+		dctx := newDeadlineCtx(ctx)
+		tctx := httptrace.WithClientTrace(dctx, &httptrace.ClientTrace{WroteRequest: func(httptrace.WroteRequestInfo) { dctx.expire() }})
 		_, err := e.client.SubmitMessage(tctx, keyPayments, validMessage())
 		if !failure.IsAmbiguous(err) || !errors.Is(err, context.DeadlineExceeded) {
 			t.Errorf("got %v, want ambiguous wrapping DeadlineExceeded", err)
@@ -534,15 +548,26 @@ func TestNeverLogsKey(t *testing.T) {
 	e := newEnv(t, nil, Options{Logger: log})
 	ctx := context.Background()
 	e.mock.FailNext(1, http.StatusBadGateway)
-	_, _ = e.client.GetProfile(ctx, keyPayments, fcAllowed)
-	id, _ := e.client.SubmitMessage(ctx, keyPayments, validMessage())
-	_, _ = e.client.GetMessage(ctx, keyPayments, fcAllowed, id)
+	if _, err := e.client.GetProfile(ctx, keyPayments, fcAllowed); err != nil {
+		t.Fatal(err)
+	}
+	id, err := e.client.SubmitMessage(ctx, keyPayments, validMessage())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.client.GetMessage(ctx, keyPayments, fcAllowed, id); err != nil {
+		t.Fatal(err)
+	}
 	e.mock.FailNext(1, http.StatusTooManyRequests)
-	_, _ = e.client.GetProfile(ctx, keyPayments, fcAllowed)
+	if _, err := e.client.GetProfile(ctx, keyPayments, fcAllowed); KindOf(err) != KindRateLimited {
+		t.Fatalf("GetProfile answered 429: %v, want KindRateLimited", err)
+	}
 	e.mock.LoseResponseNext(1)
-	_, _ = e.client.SubmitMessage(ctx, keyPayments, validMessage())
+	if _, err := e.client.SubmitMessage(ctx, keyPayments, validMessage()); !failure.IsAmbiguous(err) {
+		t.Fatalf("SubmitMessage with its response lost: %v, want ambiguous", err)
+	}
 	e.mock.DropNext(100)
-	_, err := e.client.GetProfile(ctx, keyPayments, fcAllowed)
+	_, err = e.client.GetProfile(ctx, keyPayments, fcAllowed)
 	if KindOf(err) != KindRetryable || strings.Contains(err.Error(), fcAllowed) {
 		t.Errorf("GetProfile on dropped connections: %v, want KindRetryable without the fiscal code", err)
 	}
@@ -627,3 +652,51 @@ func BenchmarkSubmitMessageAgainstMock(b *testing.B) {
 		b.Errorf("mock stored %d messages, want %d", got, b.N)
 	}
 }
+
+// deadlineCtx is a context whose deadline passes when the test calls
+// expire, instead of when a timer fires: the test decides what has happened
+// by then, so the outcome does not depend on the machine's speed. The
+// client's own httptrace hooks run before those of a trace already in the
+// context, so a test hook that calls expire runs after the client's.
+type deadlineCtx struct {
+	context.Context
+	done chan struct{}
+	once sync.Once
+}
+
+func newDeadlineCtx(parent context.Context) *deadlineCtx {
+	return &deadlineCtx{Context: parent, done: make(chan struct{})}
+}
+
+func (c *deadlineCtx) Done() <-chan struct{} { return c.done }
+
+func (c *deadlineCtx) Err() error {
+	select {
+	case <-c.done:
+		return context.DeadlineExceeded
+	default:
+		return nil
+	}
+}
+
+func (c *deadlineCtx) expire() { c.once.Do(func() { close(c.done) }) }
+
+// logSignal is a slog handler that closes seen at the first record whose
+// message is msg: a test learns that the client got that far.
+type logSignal struct {
+	msg  string
+	once sync.Once
+	seen chan struct{}
+}
+
+func (h *logSignal) Enabled(context.Context, slog.Level) bool { return true }
+
+func (h *logSignal) Handle(_ context.Context, r slog.Record) error {
+	if r.Message == h.msg {
+		h.once.Do(func() { close(h.seen) })
+	}
+	return nil
+}
+
+func (h *logSignal) WithAttrs([]slog.Attr) slog.Handler { return h }
+func (h *logSignal) WithGroup(string) slog.Handler      { return h }

@@ -20,7 +20,10 @@ func vmHWM() float64 {
 	}
 	for _, l := range strings.Split(string(data), "\n") {
 		if v, ok := strings.CutPrefix(l, "VmHWM:"); ok {
-			kb, _ := strconv.ParseFloat(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(v), "kB")), 64)
+			kb, err := strconv.ParseFloat(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(v), "kB")), 64)
+			if err != nil {
+				return 0 // unknown, like an unreadable file
+			}
 			return kb * 1024
 		}
 	}
@@ -47,7 +50,10 @@ func BenchmarkCSVMillionRows(b *testing.B) {
 	if err := w.Flush(); err != nil {
 		b.Fatal(err)
 	}
-	fi, _ := f.Stat()
+	fi, err := f.Stat()
+	if err != nil {
+		b.Fatal(err)
+	}
 	f.Close()
 	src, err := NewCSVSource(CSVConfig{Path: p, Delimiter: ";"}, "")
 	if err != nil {

@@ -251,9 +251,16 @@ func TestRejectReport(t *testing.T) {
 		t.Errorf("csv report:\n%s\nwant:\n%s", b.String(), want)
 	}
 	b.Reset()
-	r, _ = NewRejectReport(&b, "json")
-	_ = r.Write(rj[0])
-	_ = r.Close()
+	r, err = NewRejectReport(&b, "json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := r.Write(rj[0]); err != nil {
+		t.Fatal(err)
+	}
+	if err := r.Close(); err != nil {
+		t.Fatal(err)
+	}
 	var back []Reject
 	if err := json.Unmarshal(b.Bytes(), &back); err != nil || len(back) != 1 || back[0] != rj[0] || r.Count() != 1 {
 		t.Errorf("json report %q: %v %+v", b.String(), err, back)
@@ -262,8 +269,13 @@ func TestRejectReport(t *testing.T) {
 		t.Error("write after close accepted")
 	}
 	b.Reset()
-	r, _ = NewRejectReport(&b, "json")
-	_ = r.Close()
+	r, err = NewRejectReport(&b, "json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := r.Close(); err != nil {
+		t.Fatal(err)
+	}
 	if b.String() != "[]\n" {
 		t.Errorf("empty json report = %q", b.String())
 	}

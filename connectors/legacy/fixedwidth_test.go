@@ -239,7 +239,10 @@ func TestInbox(t *testing.T) {
 	if c = readAll(t, src); c.err != nil || c.stats.Read != 0 {
 		t.Fatalf("second read: %+v %v", c.stats, c.err)
 	}
-	data, _ := os.ReadFile(filepath.Join(dir, "processed", "b.csv"))
+	data, err := os.ReadFile(filepath.Join(dir, "processed", "b.csv"))
+	if err != nil {
+		t.Fatal(err)
+	}
 	must(os.WriteFile(filepath.Join(dir, "b-again.csv"), data, 0o644))
 	if c = readAll(t, src); c.err != nil || c.stats.Read != 0 {
 		t.Fatalf("duplicate read: %+v %v", c.stats, c.err)
@@ -247,7 +250,10 @@ func TestInbox(t *testing.T) {
 	if _, err := os.Stat(filepath.Join(dir, "processed", "b-again.csv")); err != nil {
 		t.Errorf("duplicate not moved: %v", err)
 	}
-	ledger, _ := os.ReadFile(filepath.Join(dir, LedgerName))
+	ledger, err := os.ReadFile(filepath.Join(dir, LedgerName))
+	if err != nil {
+		t.Fatal(err)
+	}
 	if n := strings.Count(string(ledger), "\n"); n != 4 || !strings.Contains(string(ledger), `"outcome":"duplicate"`) {
 		t.Errorf("ledger:\n%s", ledger)
 	}
@@ -281,7 +287,10 @@ func TestSampleFilesInEncodings(t *testing.T) {
 				t.Fatal(err)
 			}
 			var buf bytes.Buffer
-			rep, _ := NewRejectReport(&buf, "json")
+			rep, err := NewRejectReport(&buf, "json")
+			if err != nil {
+				t.Fatal(err)
+			}
 			var debtors []Debtor
 			st, err := src.Read(context.Background(), func(d Debtor) error { debtors = append(debtors, d); return nil }, rep.Write)
 			if err != nil || rep.Close() != nil {

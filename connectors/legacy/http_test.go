@@ -97,8 +97,14 @@ func restConfig(base, style, auth string) string {
 }
 
 func soapConfig(base, auth string, pageSize int) string {
-	env, _ := json.Marshal(legacymock.SOAPGetDebitori)
-	wb, _ := json.Marshal(legacymock.SOAPAggiornaStato)
+	env, err := json.Marshal(legacymock.SOAPGetDebitori)
+	if err != nil {
+		panic(err) // a string always marshals
+	}
+	wb, err := json.Marshal(legacymock.SOAPAggiornaStato)
+	if err != nil {
+		panic(err)
+	}
 	return fmt.Sprintf(`{"url":"%s/soap","action":"getDebitori","envelope":%s,"items":"//debitore","pageSize":%d,"auth":%s,"retries":2,
 		"fields":{"externalId":"@id","fiscalCode":"codiceFiscale","name":"nome","surname":"cognome","amount":"importo","dueDate":"scadenza","description":"causale"},
 		"writeBack":{"action":"aggiornaStato","envelope":%s,"success":"//esito[.='OK']"}}`, base, env, pageSize, auth, wb)
@@ -190,7 +196,10 @@ func TestRESTAndSOAPSources(t *testing.T) {
 }
 
 func TestSinksAgainstMock(t *testing.T) {
-	debtors, _ := mockDebtors(5)
+	debtors, valid := mockDebtors(5)
+	if len(debtors) != 5 || valid != 5 {
+		t.Fatalf("mockDebtors(5) = %d debtors, %d valid; want 5 valid", len(debtors), valid)
+	}
 	t.Setenv("PONTE_TEST_SECRET", "k")
 	h := newHarness(t, legacymock.Options{Debtors: debtors, Auth: legacymock.AuthAPIKey, Secret: "k"})
 	auth := `{"kind":"apikey","key":"env:PONTE_TEST_SECRET"}`

@@ -164,7 +164,10 @@ func TestClientListPaging(t *testing.T) {
 	if len(seen) != 7 {
 		t.Fatalf("paging saw %d distinct positions, want 7", len(seen))
 	}
-	first, _ := e.client.List(ctx, org, pagopa.ListOptions{Limit: 1})
+	first, err := e.client.List(ctx, org, pagopa.ListOptions{Limit: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
 	if first.Positions[0].IUPD != position(t, 7).IUPD {
 		t.Fatalf("newest first: got %s", first.Positions[0].IUPD)
 	}

@@ -44,7 +44,10 @@ func TestACSEveryDefect(t *testing.T) {
 
 func claims(t *testing.T, e *env, ck *http.Cookie) map[string]any {
 	t.Helper()
-	req, _ := http.NewRequest("GET", e.spURL+"/spid/me?format=json", nil)
+	req, err := http.NewRequest("GET", e.spURL+"/spid/me?format=json", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
 	req.AddCookie(ck)
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
@@ -82,7 +85,10 @@ func TestACSPositiveLevelsAndSets(t *testing.T) {
 		if c["spidLevel"] != float64(tc.level[0]-'0') || c["idp"] != e.idp.EntityID() || c["sessionIndex"] == "" {
 			t.Errorf("level/idp/session: %v %v %v", c["spidLevel"], c["idp"], c["sessionIndex"])
 		}
-		attrs, _ := c["attributes"].(map[string]any)
+		attrs, ok := c["attributes"].(map[string]any)
+		if !ok {
+			t.Fatalf("claims without an attributes object: %v", c)
+		}
 		if len(attrs) != len(tc.want) {
 			t.Errorf("attributes %v, want %v", attrs, tc.want)
 		}
@@ -241,9 +247,15 @@ func TestJWKSVerifiesToken(t *testing.T) {
 		t.Fatalf("sub %s iss %s", tok.Subject(), tok.Issuer())
 	}
 	// A token signed with another key is refused by /spid/me.
-	req, _ := http.NewRequest("GET", e.spURL+"/spid/me", nil)
+	req, err := http.NewRequest("GET", e.spURL+"/spid/me", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
 	req.AddCookie(&http.Cookie{Name: "ponte_spid", Value: ck.Value[:len(ck.Value)-4] + "AAAA"})
-	r2, _ := http.DefaultClient.Do(req)
+	r2, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
 	r2.Body.Close()
 	if r2.StatusCode != http.StatusUnauthorized {
 		t.Fatalf("tampered token: %d", r2.StatusCode)

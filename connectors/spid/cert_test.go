@@ -93,8 +93,14 @@ func makeCert(t *testing.T, bits int, mod func(*x509.Certificate)) *x509.Certifi
 	if err != nil {
 		t.Fatal(err)
 	}
-	pol1, _ := x509.OIDFromInts([]uint64{1, 3, 76, 16, 6})
-	pol2, _ := x509.OIDFromInts([]uint64{1, 3, 76, 16, 4, 2, 1})
+	pol1, err := x509.OIDFromInts([]uint64{1, 3, 76, 16, 6})
+	if err != nil {
+		t.Fatal(err)
+	}
+	pol2, err := x509.OIDFromInts([]uint64{1, 3, 76, 16, 4, 2, 1})
+	if err != nil {
+		t.Fatal(err)
+	}
 	tmpl := &x509.Certificate{
 		SerialNumber: big.NewInt(7),
 		Subject: pkix.Name{CommonName: "Comune", Organization: []string{"Comune"}, Country: []string{"IT"}, Locality: []string{"Roma"},
@@ -117,7 +123,10 @@ func makeCert(t *testing.T, bits int, mod func(*x509.Certificate)) *x509.Certifi
 }
 
 func TestCheckCertNamesEachProblem(t *testing.T) {
-	pubOnly, _ := x509.OIDFromInts([]uint64{1, 3, 76, 16, 4, 2, 1})
+	pubOnly, err := x509.OIDFromInts([]uint64{1, 3, 76, 16, 4, 2, 1})
+	if err != nil {
+		t.Fatal(err)
+	}
 	for _, tc := range []struct {
 		name string
 		bits int

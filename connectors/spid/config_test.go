@@ -23,7 +23,9 @@ func TestLoadConfigFile(t *testing.T) {
 		"no-key":        "baseURL: https://x\nkeyFile: nope.pem\ncertFile: nope.pem\n",
 	} {
 		p := filepath.Join(dir, name+".yaml")
-		_ = os.WriteFile(p, []byte(body), 0o644)
+		if err := os.WriteFile(p, []byte(body), 0o644); err != nil {
+			t.Fatal(err)
+		}
 		if _, _, err := spid.LoadConfigFile(p); err == nil || !strings.Contains(err.Error(), p) {
 			t.Errorf("%s: %v", name, err)
 		}

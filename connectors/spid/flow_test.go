@@ -87,7 +87,10 @@ func TestAuthnRequestRules(t *testing.T) {
 		if resp.StatusCode != http.StatusFound {
 			t.Fatalf("%d %s", resp.StatusCode, body)
 		}
-		loc, _ := url.Parse(resp.Header.Get("Location"))
+		loc, err := url.Parse(resp.Header.Get("Location"))
+		if err != nil {
+			t.Fatal(err)
+		}
 		q := loc.Query()
 		if q.Get("SigAlg") != "http://www.w3.org/2001/04/xmldsig-more#rsa-sha256" || q.Get("Signature") == "" {
 			t.Fatalf("redirect signature params: %v", q)
@@ -152,7 +155,10 @@ func TestAuthnRequestPOSTBinding(t *testing.T) {
 		t.Fatalf("%d %s", resp.StatusCode, body)
 	}
 	action, v := form(t, body)
-	raw, _ := base64.StdEncoding.DecodeString(v.Get("SAMLRequest"))
+	raw, err := base64.StdEncoding.DecodeString(v.Get("SAMLRequest"))
+	if err != nil {
+		t.Fatal(err)
+	}
 	doc := etree.NewDocument()
 	if err := doc.ReadFromBytes(raw); err != nil {
 		t.Fatal(err)
@@ -189,7 +195,10 @@ func TestLoginParameters(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		lu, _ := url.Parse(u)
+		lu, err := url.Parse(u)
+		if err != nil {
+			t.Fatal(err)
+		}
 		p, err := e.store.Take(t.Context(), inflate(t, lu.Query().Get("SAMLRequest")).SelectAttrValue("ID", ""), now0())
 		if err != nil || p.ReturnTo != want {
 			t.Errorf("next=%s: %v %q", next, err, p.ReturnTo)
@@ -221,7 +230,10 @@ func TestIdPInitiatedLogout(t *testing.T) {
 			t.Errorf("%s: %d", name, resp.StatusCode)
 		}
 	}
-	u, _ := e.idp.LogoutRequestURL(e.sp.EntityID(), "_n", "_s", nil)
+	u, err := e.idp.LogoutRequestURL(e.sp.EntityID(), "_n", "_s", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
 	if resp, _ := get(t, noFollow, strings.Replace(u, "SigAlg=", "SigAlg=x", 1)); resp.StatusCode != 400 {
 		t.Errorf("bad signature: %d", resp.StatusCode)
 	}

@@ -70,7 +70,11 @@ func newEnvWith(t testing.TB, opts spid.Options, st spid.RequestStore) *env {
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { _ = idp.Close() })
+	t.Cleanup(func() {
+		if err := idp.Close(); err != nil {
+			t.Error(err)
+		}
+	})
 	idps, err := spid.ParseIdPMetadata(idp.Metadata())
 	if err != nil {
 		t.Fatal(err)
@@ -123,7 +127,10 @@ func get(t testing.TB, c *http.Client, u string) (*http.Response, string) {
 		t.Fatal(err)
 	}
 	defer resp.Body.Close()
-	b, _ := io.ReadAll(resp.Body)
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
 	return resp, string(b)
 }
 
@@ -134,7 +141,10 @@ func post(t testing.TB, c *http.Client, u string, v url.Values) (*http.Response,
 		t.Fatal(err)
 	}
 	defer resp.Body.Close()
-	b, _ := io.ReadAll(resp.Body)
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
 	return resp, string(b)
 }
 
@@ -179,7 +189,10 @@ func (e *env) run(t testing.TB, level, attrs, user, defect string) (int, string,
 }
 
 func newJarClient(t testing.TB) *http.Client {
-	jar, _ := cookiejar.New(nil)
+	jar, err := cookiejar.New(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
 	return &http.Client{Jar: jar}
 }
 

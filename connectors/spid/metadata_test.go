@@ -24,9 +24,14 @@ func TestMetadataGolden(t *testing.T) {
 	doc := etree.NewDocument()
 	doc.SetRoot(el)
 	doc.Indent(2)
-	got, _ := doc.WriteToBytes()
+	got, err := doc.WriteToBytes()
+	if err != nil {
+		t.Fatal(err)
+	}
 	if *update {
-		_ = os.WriteFile("testdata/metadata.golden.xml", got, 0o644)
+		if err := os.WriteFile("testdata/metadata.golden.xml", got, 0o644); err != nil {
+			t.Fatal(err)
+		}
 	}
 	want, err := os.ReadFile("testdata/metadata.golden.xml")
 	if err != nil {
@@ -185,7 +190,9 @@ func TestCIEMetadata(t *testing.T) {
 		t.Fatal(err)
 	}
 	doc := etree.NewDocument()
-	_ = doc.ReadFromBytes(b)
+	if err := doc.ReadFromBytes(b); err != nil {
+		t.Fatal(err)
+	}
 	root := doc.Root()
 	vc := dsig.NewDefaultValidationContext(&dsig.MemoryX509CertificateStore{Roots: []*x509.Certificate{cfg.Cert}})
 	if _, err := vc.Validate(root); err != nil {

@@ -29,7 +29,9 @@ func TestIdPMetadataAndRegistry(t *testing.T) {
 		t.Fatal(err)
 	}
 	path := filepath.Join(t.TempDir(), "idp.xml")
-	_ = os.WriteFile(path, idp.Metadata(), 0o644)
+	if err := os.WriteFile(path, idp.Metadata(), 0o644); err != nil {
+		t.Fatal(err)
+	}
 	list, err := spid.LoadIdPMetadataFile(path)
 	if err != nil || len(list) != 1 {
 		t.Fatal(err)
@@ -59,32 +61,51 @@ func TestIdPMetadataAndRegistry(t *testing.T) {
 }
 
 func TestSignedAggregate(t *testing.T) {
-	a, _ := spididp.New(spididp.Options{BaseURL: "https://a.example"})
-	b, _ := spididp.New(spididp.Options{BaseURL: "https://b.example"})
+	a, err := spididp.New(spididp.Options{BaseURL: "https://a.example"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := spididp.New(spididp.Options{BaseURL: "https://b.example"})
+	if err != nil {
+		t.Fatal(err)
+	}
 	cfg := testConfig(t, "https://agid.example") // the aggregate signer
 	agg := etree.NewElement("md:EntitiesDescriptor")
 	agg.CreateAttr("xmlns:md", spid.NSMetadata)
 	agg.CreateAttr("ID", "_agg")
 	for _, s := range []*spididp.Server{a, b} {
 		d := etree.NewDocument()
-		_ = d.ReadFromBytes(s.Metadata())
+		if err := d.ReadFromBytes(s.Metadata()); err != nil {
+			t.Fatal(err)
+		}
 		agg.AddChild(d.Root())
 	}
-	ctx, _ := dsig.NewSigningContext(cfg.Key, [][]byte{cfg.Cert.Raw})
+	ctx, err := dsig.NewSigningContext(cfg.Key, [][]byte{cfg.Cert.Raw})
+	if err != nil {
+		t.Fatal(err)
+	}
 	ctx.Canonicalizer = dsig.MakeC14N10ExclusiveCanonicalizerWithPrefixList("")
-	_ = ctx.SetSignatureMethod(dsig.RSASHA256SignatureMethod)
+	if err := ctx.SetSignatureMethod(dsig.RSASHA256SignatureMethod); err != nil {
+		t.Fatal(err)
+	}
 	signed, err := ctx.SignEnveloped(agg)
 	if err != nil {
 		t.Fatal(err)
 	}
 	doc := etree.NewDocument()
 	doc.SetRoot(signed)
-	raw, _ := doc.WriteToBytes()
+	raw, err := doc.WriteToBytes()
+	if err != nil {
+		t.Fatal(err)
+	}
 	list, err := spid.ParseSignedAggregate(raw, []*x509.Certificate{cfg.Cert})
 	if err != nil || len(list) != 2 {
 		t.Fatalf("%v %d", err, len(list))
 	}
-	other, _ := spididp.New(spididp.Options{BaseURL: "https://c.example"})
+	other, err := spididp.New(spididp.Options{BaseURL: "https://c.example"})
+	if err != nil {
+		t.Fatal(err)
+	}
 	if _, err := spid.ParseSignedAggregate(raw, []*x509.Certificate{other.Cert()}); err == nil {
 		t.Fatal("aggregate accepted with the wrong trust anchor")
 	}
@@ -102,10 +123,15 @@ func TestSignedAggregate(t *testing.T) {
 			w.WriteHeader(500)
 			return
 		}
-		_, _ = io.WriteString(w, v)
+		if _, err := io.WriteString(w, v); err != nil {
+			t.Error(err)
+		}
 	}))
 	defer srv.Close()
-	local, _ := spid.ParseIdPMetadata(other.Metadata())
+	local, err := spid.ParseIdPMetadata(other.Metadata())
+	if err != nil {
+		t.Fatal(err)
+	}
 	cache := filepath.Join(t.TempDir(), "registry.xml")
 	l := &spid.AggregateLoader{URL: srv.URL, Trusted: []*x509.Certificate{cfg.Cert}, CacheFile: cache, Extra: local,
 		Logger: slog.New(slog.NewTextHandler(io.Discard, nil))}
@@ -146,7 +172,10 @@ func offlineSP(t testing.TB) (*spid.SP, string) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	list, _ := spid.ParseIdPMetadata(idp.Metadata())
+	list, err := spid.ParseIdPMetadata(idp.Metadata())
+	if err != nil {
+		t.Fatal(err)
+	}
 	cfg := testConfig(t, "https://comune.example.it")
 	st := &benchStore{p: spid.PendingRequest{ID: "_req1", IdP: "https://idp.example", Level: 2, IssueInstant: time.Now().Add(-time.Minute), Expires: time.Now().Add(time.Hour)}}
 	sp, err := spid.NewSP(cfg, spid.NewRegistry(list...), st, spid.Options{Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
@@ -190,7 +219,10 @@ func BenchmarkACSValidate(b *testing.B) {
 func FuzzACS(f *testing.F) {
 	sp, resp := offlineSP(f)
 	f.Add(resp)
-	raw, _ := base64.StdEncoding.DecodeString(resp)
+	raw, err := base64.StdEncoding.DecodeString(resp)
+	if err != nil {
+		f.Fatal(err)
+	}
 	f.Add(base64.StdEncoding.EncodeToString(raw[:len(raw)/2]))
 	f.Add(base64.StdEncoding.EncodeToString([]byte(`<!DOCTYPE a [<!ENTITY b "c">]><a>&b;</a>`)))
 	f.Add(base64.StdEncoding.EncodeToString([]byte(`<samlp:Response xmlns:samlp="urn:oasis:names:tc:SAML:2.0:protocol" ID="_1" Version="2.0" IssueInstant="2026-01-01T00:00:00Z" InResponseTo="_req1"/>`)))

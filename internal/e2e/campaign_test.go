@@ -147,7 +147,10 @@ func TestCampaignEndToEnd(t *testing.T) {
 
 	// Running the same campaign again issues nothing new.
 	before := len(e.mocks.IO.Messages())
-	p2, _ := e.run(t, in)
+	p2, run2 := e.run(t, in)
+	if id := campaign.WorkflowID(in.TenantID, in.CampaignID); run2.GetID() != id {
+		t.Errorf("second run has workflow id %q, want the campaign's %q", run2.GetID(), id)
+	}
 	if p2.PositionsPublished != 40 || len(e.mocks.IO.Messages()) != before {
 		t.Errorf("second run: published %d, messages %d → %d", p2.PositionsPublished, before, len(e.mocks.IO.Messages()))
 	}

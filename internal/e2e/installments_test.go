@@ -21,7 +21,10 @@ func TestCampaignInstallmentsEndToEnd(t *testing.T) {
 	in := campaign.Input{CampaignID: "tari-rate", TenantID: e.tenant.ID, Source: "tributi-rest", Subject: "TARI 2026",
 		DueDate: "2027-03-31", BatchSize: 4,
 		Installments: []campaign.Installment{{DueDate: "2027-03-31", Percent: 50}, {DueDate: "2027-09-30", Percent: 50}}}
-	p, _ := e.campaign(t, in)
+	p, run := e.campaign(t, in)
+	if id := campaign.WorkflowID(in.TenantID, in.CampaignID); run.GetID() != id {
+		t.Errorf("campaign workflow id %q, want %q", run.GetID(), id)
+	}
 	if p.PositionsPublished != 8 || p.MessagesSent != 8 {
 		t.Fatalf("campaign: %+v", p)
 	}

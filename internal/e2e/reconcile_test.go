@@ -166,7 +166,10 @@ func TestCampaignReconcileEndToEnd(t *testing.T) {
 	ctx := context.Background()
 	org := e.tenant.FiscalCode
 	in := campaign.Input{CampaignID: "tari-rest", TenantID: e.tenant.ID, Source: "tributi-rest", Subject: "TARI 2026", SubjectEN: "TARI 2026", BatchSize: 100}
-	p, _ := e.campaign(t, in)
+	p, run := e.campaign(t, in)
+	if id := campaign.WorkflowID(in.TenantID, in.CampaignID); run.GetID() != id {
+		t.Errorf("campaign workflow id %q, want %q", run.GetID(), id)
+	}
 	t.Logf("campaign of %d rows in %s", valid+broken, time.Since(start).Round(time.Millisecond))
 	if p.Read != valid+broken || p.Valid != valid || p.Rejected != broken || p.PositionsPublished != valid {
 		t.Fatalf("campaign: read %d valid %d rejected %d published %d", p.Read, p.Valid, p.Rejected, p.PositionsPublished)
@@ -192,8 +195,14 @@ func TestCampaignReconcileEndToEnd(t *testing.T) {
 	// due, and a second payment of a notice already paid on GPD.
 	mem := nodo.NewMemoryBackend(nil)
 	ec := e.ecEndpoint(t, mem)
-	strayIUV, _ := pagopa.NewIUV("01", "9999999999999")
-	strayNAV, _ := pagopa.NAVFromIUV(3, "", strayIUV)
+	strayIUV, err := pagopa.NewIUV("01", "9999999999999")
+	if err != nil {
+		t.Fatal(err)
+	}
+	strayNAV, err := pagopa.NAVFromIUV(3, "", strayIUV)
+	if err != nil {
+		t.Fatal(err)
+	}
 	short, dup := items[1], items[7]
 	ecNotice(t, mem, org, strayNAV, 4200, "RSSMRA80A01H501U")
 	ecNotice(t, mem, org, short.NAV, short.AmountCents-100, short.FiscalCode)
@@ -291,7 +300,10 @@ func TestCampaignReconcileEndToEnd(t *testing.T) {
 	if n := len(e.mocks.Legacy.Updates()); n != len(paid) {
 		t.Errorf("tributi got %d updates after a rerun, want %d", n, len(paid))
 	}
-	js2, _ := os.ReadFile(r2.Report.JSON)
+	js2, err := os.ReadFile(r2.Report.JSON)
+	if err != nil {
+		t.Fatal(err)
+	}
 	if !bytes.Equal(js, js2) {
 		t.Error("the daily report changed on a rerun")
 	}

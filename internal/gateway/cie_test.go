@@ -75,6 +75,9 @@ func TestLoginWithCIE(t *testing.T) {
 		t.Fatal(err)
 	}
 	md, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
 	resp.Body.Close()
 	if err != nil {
 		t.Fatal(err)

@@ -22,11 +22,11 @@ var (
 
 func TestMigrateAfter(t *testing.T) {
 	storetest.ForEachDialect(t, func(t *testing.T, db *store.DB) {
-		if err := db.Migrate(opCtx(t), afterMover); err != nil {
+		if err := db.Migrate(storetest.Ctx(t), afterMover); err != nil {
 			t.Fatal(err)
 		}
 		var v string
-		if err := db.QueryRowContext(opCtx(t), `SELECT v FROM after_target`).Scan(&v); err != nil || v != "moved" {
+		if err := db.QueryRowContext(storetest.Ctx(t), `SELECT v FROM after_target`).Scan(&v); err != nil || v != "moved" {
 			t.Fatalf("after_target = %q, %v", v, err)
 		}
 		if got := versions(t, db); got[afterTarget] != 1 || got[afterMover] != 1 {

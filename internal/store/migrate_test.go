@@ -15,14 +15,6 @@ import (
 	"github.com/ponte-pa/ponte/internal/store/storetest"
 )
 
-// One context per operation, long enough for a loaded machine.
-func opCtx(t *testing.T) context.Context {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-	t.Cleanup(cancel)
-	return ctx
-}
-
 func sqlFile(stmts ...string) *fstest.MapFile {
 	return &fstest.MapFile{Data: []byte("-- migration\n" + strings.Join(stmts, ";\n") + ";\n")}
 }
@@ -52,7 +44,7 @@ func notesV2() store.Component {
 
 func versions(t *testing.T, db *store.DB) map[string]int64 {
 	t.Helper()
-	v, err := db.Versions(opCtx(t))
+	v, err := db.Versions(storetest.Ctx(t))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -61,7 +53,7 @@ func versions(t *testing.T, db *store.DB) map[string]int64 {
 
 func rowsOf(t *testing.T, db *store.DB, component string) []int64 {
 	t.Helper()
-	rows, err := db.QueryContext(opCtx(t), db.Rebind(`SELECT version FROM `+store.VersionTable+` WHERE component = ? ORDER BY version`), component)
+	rows, err := db.QueryContext(storetest.Ctx(t), db.Rebind(`SELECT version FROM `+store.VersionTable+` WHERE component = ? ORDER BY version`), component)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -82,7 +74,7 @@ func rowsOf(t *testing.T, db *store.DB, component string) []int64 {
 
 func exec(t *testing.T, db *store.DB, q string, args ...any) {
 	t.Helper()
-	if _, err := db.ExecContext(opCtx(t), db.Rebind(q), args...); err != nil {
+	if _, err := db.ExecContext(storetest.Ctx(t), db.Rebind(q), args...); err != nil {
 		t.Fatalf("%s: %v", q, err)
 	}
 }
@@ -92,7 +84,7 @@ func TestMigrateFreshTwiceAndUpgrade(t *testing.T) {
 		if v := versions(t, db); len(v) != 0 {
 			t.Fatalf("fresh database: versions %v, want none", v)
 		}
-		if err := db.MigrateUnregistered(opCtx(t), notesV1()); err != nil {
+		if err := db.MigrateUnregistered(storetest.Ctx(t), notesV1()); err != nil {
 			t.Fatal(err)
 		}
 		exec(t, db, `INSERT INTO notes (id, body) VALUES (?, ?)`, 1, "first")
@@ -100,11 +92,11 @@ func TestMigrateFreshTwiceAndUpgrade(t *testing.T) {
 			t.Fatalf("versions recorded: %v, want [1]", got)
 		}
 		// Again: nothing is run (CREATE TABLE without IF NOT EXISTS would fail).
-		if err := db.MigrateUnregistered(opCtx(t), notesV1()); err != nil {
+		if err := db.MigrateUnregistered(storetest.Ctx(t), notesV1()); err != nil {
 			t.Fatalf("second run: %v", err)
 		}
 		// The next release applies only what is new, and keeps the data.
-		if err := db.MigrateUnregistered(opCtx(t), notesV2()); err != nil {
+		if err := db.MigrateUnregistered(storetest.Ctx(t), notesV2()); err != nil {
 			t.Fatal(err)
 		}
 		if got := rowsOf(t, db, "test.notes"); fmt.Sprint(got) != "[1 2 3]" {
@@ -112,7 +104,7 @@ func TestMigrateFreshTwiceAndUpgrade(t *testing.T) {
 		}
 		exec(t, db, `INSERT INTO attachments (note_id, data) VALUES (?, ?)`, 1, []byte{0, 1, 2})
 		var body, author string
-		if err := db.QueryRowContext(opCtx(t), `SELECT body, author FROM notes WHERE id = 1`).Scan(&body, &author); err != nil {
+		if err := db.QueryRowContext(storetest.Ctx(t), `SELECT body, author FROM notes WHERE id = 1`).Scan(&body, &author); err != nil {
 			t.Fatal(err)
 		}
 		if body != "first" || author != "" {
@@ -121,7 +113,7 @@ func TestMigrateFreshTwiceAndUpgrade(t *testing.T) {
 		if v := versions(t, db); len(v) != 1 || v["test.notes"] != 3 {
 			t.Errorf("Versions = %v, want test.notes 3", v)
 		}
-		if err := db.MigrateUnregistered(opCtx(t), notesV2()); err != nil {
+		if err := db.MigrateUnregistered(storetest.Ctx(t), notesV2()); err != nil {
 			t.Fatalf("running the new release twice: %v", err)
 		}
 	})
@@ -133,12 +125,12 @@ func TestMigrateComponentsShareTheVersionTable(t *testing.T) {
 		"00002_b.sql": sqlFile(`CREATE TABLE other_b (x TEXT)`),
 	}}
 	storetest.ForEachDialect(t, func(t *testing.T, db *store.DB) {
-		if err := db.MigrateUnregistered(opCtx(t), notesV1(), other); err != nil {
+		if err := db.MigrateUnregistered(storetest.Ctx(t), notesV1(), other); err != nil {
 			t.Fatal(err)
 		}
 		// A component's versions are its own: notes is at 1 while other is
 		// at 2, and notes' 2 and 3 still apply.
-		if err := db.MigrateUnregistered(opCtx(t), notesV2()); err != nil {
+		if err := db.MigrateUnregistered(storetest.Ctx(t), notesV2()); err != nil {
 			t.Fatal(err)
 		}
 		if v := versions(t, db); len(v) != 2 || v["test.notes"] != 3 || v["test.other"] != 2 {
@@ -149,7 +141,7 @@ func TestMigrateComponentsShareTheVersionTable(t *testing.T) {
 		if db.Dialect == store.Postgres {
 			q = `SELECT COUNT(*) FROM information_schema.tables WHERE table_schema = current_schema() AND table_name LIKE 'ponte_%'`
 		}
-		if err := db.QueryRowContext(opCtx(t), q).Scan(&tables); err != nil {
+		if err := db.QueryRowContext(storetest.Ctx(t), q).Scan(&tables); err != nil {
 			t.Fatal(err)
 		}
 		if tables != 1 {
@@ -168,7 +160,7 @@ func TestMigrateFailureLeavesNothingBehind(t *testing.T) {
 		"00002_bad.sql": sqlFile(`CREATE TABLE half_done (x TEXT)`),
 	}}
 	storetest.ForEachDialect(t, func(t *testing.T, db *store.DB) {
-		err := db.MigrateUnregistered(opCtx(t), broken)
+		err := db.MigrateUnregistered(storetest.Ctx(t), broken)
 		if err == nil || !strings.Contains(err.Error(), "test.broken") {
 			t.Fatalf("broken migration: %v, want an error naming the component", err)
 		}
@@ -177,7 +169,7 @@ func TestMigrateFailureLeavesNothingBehind(t *testing.T) {
 		}
 		// Its transaction was rolled back: half_done does not exist, so the
 		// fixed migration can create it.
-		if err := db.MigrateUnregistered(opCtx(t), fixed); err != nil {
+		if err := db.MigrateUnregistered(storetest.Ctx(t), fixed); err != nil {
 			t.Fatalf("fixed migration: %v", err)
 		}
 		if got := rowsOf(t, db, "test.broken"); fmt.Sprint(got) != "[1 2]" {
@@ -192,14 +184,14 @@ var registered = store.Register(store.Component{Name: "test.registered", FS: fst
 
 func TestMigrateRegistered(t *testing.T) {
 	storetest.ForEachDialect(t, func(t *testing.T, db *store.DB) {
-		if err := db.Migrate(opCtx(t), "test.no-such-component"); err == nil || !strings.Contains(err.Error(), "test.no-such-component") {
+		if err := db.Migrate(storetest.Ctx(t), "test.no-such-component"); err == nil || !strings.Contains(err.Error(), "test.no-such-component") {
 			t.Errorf("unknown component: %v", err)
 		}
 		// No name: every registered component.
-		if err := db.Migrate(opCtx(t)); err != nil {
+		if err := db.Migrate(storetest.Ctx(t)); err != nil {
 			t.Fatal(err)
 		}
-		if err := db.Migrate(opCtx(t), registered); err != nil {
+		if err := db.Migrate(storetest.Ctx(t), registered); err != nil {
 			t.Fatal(err)
 		}
 		if v := versions(t, db); v[registered] != 1 {
@@ -247,7 +239,7 @@ func TestMigrateRefusesOutOfOrder(t *testing.T) {
 			"00001_a.sql": sqlFile(`CREATE TABLE order_a (x TEXT)`),
 			"00003_c.sql": sqlFile(`CREATE TABLE order_c (x TEXT)`),
 		}}
-		if err := db.MigrateUnregistered(opCtx(t), v1); err != nil {
+		if err := db.MigrateUnregistered(storetest.Ctx(t), v1); err != nil {
 			t.Fatal(err)
 		}
 		// A migration numbered below the last applied one (two branches
@@ -258,7 +250,7 @@ func TestMigrateRefusesOutOfOrder(t *testing.T) {
 			"00002_b.sql": sqlFile(`CREATE TABLE order_b (x TEXT)`),
 			"00003_c.sql": v1.FS.(fstest.MapFS)["00003_c.sql"],
 		}
-		if err := db.MigrateUnregistered(opCtx(t), v2); err == nil || !strings.Contains(err.Error(), "00002_b.sql") {
+		if err := db.MigrateUnregistered(storetest.Ctx(t), v2); err == nil || !strings.Contains(err.Error(), "00002_b.sql") {
 			t.Fatalf("out-of-order migration: %v, want an error naming it", err)
 		}
 		if got := rowsOf(t, db, "test.order"); fmt.Sprint(got) != "[1 3]" {
@@ -289,7 +281,7 @@ func TestMigrateConcurrentInProcess(t *testing.T) {
 		var wg sync.WaitGroup
 		errs := make(chan error, 6)
 		for range 6 {
-			wg.Go(func() { errs <- db.MigrateUnregistered(opCtx(t), slowNotes(db.Dialect)) })
+			wg.Go(func() { errs <- db.MigrateUnregistered(storetest.Ctx(t), slowNotes(db.Dialect)) })
 		}
 		wg.Wait()
 		close(errs)
@@ -317,7 +309,7 @@ func TestMigrateConcurrentWorkersPostgres(t *testing.T) {
 	var wg sync.WaitGroup
 	errs := make(chan error, workers)
 	for _, db := range dbs {
-		wg.Go(func() { errs <- db.MigrateUnregistered(opCtx(t), slowNotes(store.Postgres)) })
+		wg.Go(func() { errs <- db.MigrateUnregistered(storetest.Ctx(t), slowNotes(store.Postgres)) })
 	}
 	wg.Wait()
 	close(errs)
@@ -339,7 +331,7 @@ func TestMigrateLockIsPerSchema(t *testing.T) {
 	dbB := storetest.Postgres(t)
 	// Hold schema A's migration lock as a migrator of another process would.
 	holder := storetest.OpenSchema(t, schemaA)
-	conn, err := holder.Conn(opCtx(t))
+	conn, err := holder.Conn(storetest.Ctx(t))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -349,20 +341,20 @@ func TestMigrateLockIsPerSchema(t *testing.T) {
 		}
 	}()
 	const key = `hashtext('` + store.VersionTable + `.' || coalesce(current_schema(), ''))`
-	if _, err := conn.ExecContext(opCtx(t), `SELECT pg_advisory_lock(`+key+`)`); err != nil {
+	if _, err := conn.ExecContext(storetest.Ctx(t), `SELECT pg_advisory_lock(`+key+`)`); err != nil {
 		t.Fatal(err)
 	}
 	done := make(chan error, 1)
-	go func() { done <- dbA.MigrateUnregistered(opCtx(t), notesV1()) }()
+	go func() { done <- dbA.MigrateUnregistered(storetest.Ctx(t), notesV1()) }()
 	// Schema B is not held up by A's lock.
-	if err := dbB.MigrateUnregistered(opCtx(t), notesV1()); err != nil {
+	if err := dbB.MigrateUnregistered(storetest.Ctx(t), notesV1()); err != nil {
 		t.Fatal(err)
 	}
 	// Wait until A's migrator is waiting for the lock (it shows in pg_locks),
 	// then check it has done nothing yet.
 	for {
 		var waiting int
-		if err := holder.QueryRowContext(opCtx(t), `SELECT COUNT(*) FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid
+		if err := holder.QueryRowContext(storetest.Ctx(t), `SELECT COUNT(*) FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid
 			WHERE l.locktype = 'advisory' AND NOT l.granted AND a.query LIKE '%pg_advisory_lock%'`).Scan(&waiting); err != nil {
 			t.Fatal(err)
 		}
@@ -378,7 +370,7 @@ func TestMigrateLockIsPerSchema(t *testing.T) {
 	if v := versions(t, dbA); len(v) != 0 {
 		t.Fatalf("schema A migrated while locked: %v", v)
 	}
-	if _, err := conn.ExecContext(opCtx(t), `SELECT pg_advisory_unlock(`+key+`)`); err != nil {
+	if _, err := conn.ExecContext(storetest.Ctx(t), `SELECT pg_advisory_unlock(`+key+`)`); err != nil {
 		t.Fatal(err)
 	}
 	if err := <-done; err != nil {
@@ -391,10 +383,10 @@ func TestMigrateLockIsPerSchema(t *testing.T) {
 
 func TestMigrateRefusesBadArguments(t *testing.T) {
 	db := storetest.SQLite(t)
-	if err := store.MigrateDB(opCtx(t), nil, store.SQLite); err == nil {
+	if err := store.MigrateDB(storetest.Ctx(t), nil, store.SQLite); err == nil {
 		t.Error("nil db accepted")
 	}
-	if err := store.MigrateDB(opCtx(t), db.DB, "mysql"); err == nil {
+	if err := store.MigrateDB(storetest.Ctx(t), db.DB, "mysql"); err == nil {
 		t.Error("dialect mysql accepted")
 	}
 	ctx, cancel := context.WithCancel(context.Background())
@@ -403,7 +395,7 @@ func TestMigrateRefusesBadArguments(t *testing.T) {
 		t.Errorf("cancelled context: %v", err)
 	}
 	// A cancelled first call leaves nothing broken: the next one migrates.
-	if err := db.MigrateUnregistered(opCtx(t), notesV1()); err != nil {
+	if err := db.MigrateUnregistered(storetest.Ctx(t), notesV1()); err != nil {
 		t.Fatal(err)
 	}
 }

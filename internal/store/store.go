@@ -1,6 +1,11 @@
 // Package store opens the SQL database that holds Ponte's own state outside
 // Temporal (campaign items, IUV allocations, message ledger): SQLite (pure Go)
 // by default, PostgreSQL in production, behind database/sql.
+//
+// Its schema is versioned: each store keeps its migrations beside its code
+// and registers them as a Component; DB.Migrate applies what is pending and
+// records it in VersionTable (see migrate.go). Tests get a database of each
+// dialect from package storetest.
 package store
 
 import (

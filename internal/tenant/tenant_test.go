@@ -31,7 +31,10 @@ func TestLoadValid(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	abs, _ := filepath.Abs("testdata")
+	abs, err := filepath.Abs("testdata")
+	if err != nil {
+		t.Fatal(err)
+	}
 	if tn.ID != "prova" || tn.Name.EN != "Municipality of Prova" || tn.FiscalCode != "80012345676" ||
 		tn.PagoPA.AuxDigit != 3 || tn.PagoPA.SegregationCode != "01" || tn.PagoPA.GPD.SubscriptionKey.Ref != "env:PONTE_PROVA_GPD_KEY" ||
 		tn.AppIO.Services["payments"].ServiceID != "01HZPROVAPAGAMENTI0000001A" || tn.CampaignDefaults.DueInDays != 45 ||
@@ -189,7 +192,10 @@ func TestSecretNeverPrintsValue(t *testing.T) {
 	}
 	var logBuf bytes.Buffer
 	slog.New(slog.NewJSONHandler(&logBuf, nil)).Info("x", "key", s)
-	j, _ := json.Marshal(struct{ K Secret }{s})
+	j, err := json.Marshal(struct{ K Secret }{s})
+	if err != nil {
+		t.Fatal(err)
+	}
 	outs := []string{s.String(), fmt.Sprintf("%v %+v %#v %s", s, s, s, s), string(j), logBuf.String()}
 	for _, o := range outs {
 		if strings.Contains(o, "TOPSECRET") || !strings.Contains(o, "env:PONTE_TEST_SECRET") {

@@ -19,7 +19,10 @@ import (
 )
 
 func TestRemindersWorkflowSleepsUntilEachReminder(t *testing.T) {
-	rome, _ := time.LoadLocation("Europe/Rome")
+	rome, err := time.LoadLocation("Europe/Rome")
+	if err != nil {
+		t.Fatal(err)
+	}
 	cases := []struct {
 		name     string
 		start    time.Time
@@ -112,7 +115,10 @@ func TestSendRemindersSkipsPaidAndNeverRepeats(t *testing.T) {
 		if err := st.AddItem(ctx, "c1", i, legacy.Debtor{Line: i + 2, FiscalCode: fc, Name: "N", Surname: "S", AmountCents: it.AmountCents, DueDate: it.DueDate}); err != nil {
 			t.Fatal(err)
 		}
-		iuv, _ := pagopa.NewIUV("01", "000000000000"+string(rune('1'+i)))
+		iuv, err := pagopa.NewIUV("01", "000000000000"+string(rune('1'+i)))
+		if err != nil {
+			t.Fatal(err)
+		}
 		nav := "3" + iuv
 		navs = append(navs, nav)
 		iupd := IUPD("esempio", "c1", i)

@@ -131,7 +131,9 @@ func TestWorkflowPauseResume(t *testing.T) {
 			return
 		}
 		var p Progress
-		_ = v.Get(&p)
+		if err := v.Get(&p); err != nil {
+			t.Fatal(err)
+		}
 		if !p.Paused || posCalls != 0 {
 			t.Errorf("while paused: paused=%v, position batches run=%d", p.Paused, posCalls)
 		}

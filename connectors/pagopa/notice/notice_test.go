@@ -362,7 +362,10 @@ func TestDateJSON(t *testing.T) {
 	if err := json.Unmarshal([]byte(`{"dueDate":"30/06/2026"}`), &o); err == nil {
 		t.Error("accepted a dd/mm/yyyy date")
 	}
-	b, _ := json.Marshal(notice.Option{DueDate: notice.NewDate(2026, 1, 2)})
+	b, err := json.Marshal(notice.Option{DueDate: notice.NewDate(2026, 1, 2)})
+	if err != nil {
+		t.Fatal(err)
+	}
 	if !strings.Contains(string(b), `"dueDate":"2026-01-02"`) {
 		t.Errorf("marshal: %s", b)
 	}
@@ -386,7 +389,10 @@ func BenchmarkRenderBatch100(b *testing.B) {
 	ns := make([]notice.Notice, 100)
 	for i := range ns {
 		ns[i] = n
-		iuv, _ := pagopa.NewIUV("01", strconv.FormatInt(1_000_000_000_000+int64(i), 10))
+		iuv, err := pagopa.NewIUV("01", strconv.FormatInt(1_000_000_000_000+int64(i), 10))
+		if err != nil {
+			b.Fatal(err)
+		}
 		ns[i].Options = []notice.Option{{NAV: "3" + iuv, AmountCents: int64(1000 + i), DueDate: notice.NewDate(2026, 12, 31)}}
 	}
 	b.ReportAllocs()
