@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/ponte-pa/ponte/connectors/appio/appiotest"
+	"github.com/ponte-pa/ponte/connectors/channels"
 	"github.com/ponte-pa/ponte/internal/store"
 	"github.com/ponte-pa/ponte/internal/store/storetest"
 	appiomock "github.com/ponte-pa/ponte/mocks/appio"
@@ -27,10 +28,10 @@ func bulkFiscalCode(i int) string {
 }
 
 // bulkWorker is one simulated worker process: its own database handle,
-// limiter, ledger and client.
+// limiter, outbox and client.
 type bulkWorker struct {
 	client *Client
-	ledger *Ledger
+	outbox *channels.Outbox
 	spec   *appiotest.Transport
 }
 
@@ -40,8 +41,8 @@ type bulkResult struct {
 	errs                       []error
 }
 
-// runBulk sends n messages through workers × conc goroutines, retrying
-// every 10th through the ledger, and returns what the senders saw. Each
+// runBulk sends n messages through workers × conc goroutines, each through
+// the outbox, retrying every 10th, and returns what the senders saw. Each
 // message has its own context (a paced send may wait for its turn).
 func runBulk(workers []*bulkWorker, conc, n int) bulkResult {
 	res := bulkResult{ids: map[string]string{}}
@@ -55,35 +56,43 @@ func runBulk(workers []*bulkWorker, conc, n int) bulkResult {
 				defer wg.Done()
 				for i := range jobs {
 					ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-					m := validMessage()
-					m.FiscalCode = bulkFiscalCode(i)
-					bk := LedgerKey("bulk", m.FiscalCode, "payments")
-					id, prev, err := wk.client.SubmitOnce(ctx, wk.ledger, keyPayments, bk, m)
-					var again *Entry
-					var againID string
+					vm := validMessage()
+					fc := bulkFiscalCode(i)
+					k := channels.Key{Scope: "bulk", Item: int64(i), Slot: "io"}
+					d := channels.Delivery{Key: k, Sender: &Sender{Client: wk.client, Key: keyPayments},
+						Message: channels.Message{Key: k.String(), To: channels.Recipient{FiscalCode: fc}, Subject: vm.Content.Subject, Markdown: vm.Content.Markdown}}
+					send := func() (channels.Result, error) {
+						rs, err := wk.outbox.Run(ctx, channels.Batch{Send: []channels.Delivery{d}})
+						if err != nil {
+							return channels.Result{}, err
+						}
+						return rs[0], rs[0].Err
+					}
+					r, err := send()
+					var again channels.Result
 					var againErr error
 					if err == nil && i%10 == 0 {
 						// A forced retry, as after a crash between the send
 						// and the activity's completion.
-						againID, again, againErr = wk.client.SubmitOnce(ctx, wk.ledger, keyPayments, bk, m)
+						again, againErr = send()
 					}
 					mu.Lock()
 					switch {
 					case err != nil:
 						res.errs = append(res.errs, fmt.Errorf("message %d: %w", i, err))
-					case prev != nil:
-						res.errs = append(res.errs, fmt.Errorf("message %d: first attempt found %+v", i, prev))
+					case r.Before || r.State != channels.StateSent:
+						res.errs = append(res.errs, fmt.Errorf("message %d: first attempt found %+v", i, r))
 					default:
 						res.sends++
-						res.ids[m.FiscalCode] = id
+						res.ids[fc] = r.MessageID
 					}
 					if i%10 == 0 && err == nil {
 						res.retries++
 						switch {
 						case againErr != nil:
 							res.errs = append(res.errs, fmt.Errorf("retry of %d: %w", i, againErr))
-						case again == nil || again.State != LedgerSent || againID != id || again.MessageID != id:
-							res.errs = append(res.errs, fmt.Errorf("retry of %d: got (%q, %+v), want the first attempt's id %s", i, againID, again, id))
+						case !again.Before || again.State != channels.StateSent || again.MessageID != r.MessageID:
+							res.errs = append(res.errs, fmt.Errorf("retry of %d: got %+v, want the first attempt's id %s", i, again, r.MessageID))
 						default:
 							res.retryFound++
 						}
@@ -134,7 +143,7 @@ func windowFraction(at []time.Time, limit int, window time.Duration) (fraction f
 }
 
 // newBulkWorkers makes nWorkers simulated worker processes, each with its
-// own handle on db (its own connections), limiter and ledger.
+// own handle on db (its own connections), limiter and outbox.
 func newBulkWorkers(t testing.TB, db *store.DB, url string, nWorkers, limit int, window time.Duration) []*bulkWorker {
 	t.Helper()
 	var out []*bulkWorker
@@ -144,7 +153,7 @@ func newBulkWorkers(t testing.TB, db *store.DB, url string, nWorkers, limit int,
 		if err != nil {
 			t.Fatal(err)
 		}
-		led, err := NewLedger(h.DB, h.Dialect)
+		ob, err := channels.NewOutbox(storetest.Ctx(t), h)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -153,7 +162,7 @@ func newBulkWorkers(t testing.TB, db *store.DB, url string, nWorkers, limit int,
 		t.Cleanup(base.CloseIdleConnections)
 		spec := appiotest.NewTransport(t, appiotest.SpecPath, base)
 		c := NewClient(Options{BaseURL: url + "/api/v1", HTTPClient: &http.Client{Transport: spec, Timeout: 30 * time.Second}, Limiter: lim})
-		out = append(out, &bulkWorker{client: c, ledger: led, spec: spec})
+		out = append(out, &bulkWorker{client: c, outbox: ob, spec: spec})
 	}
 	return out
 }
@@ -208,7 +217,7 @@ func TestBulkSendWithinRateLimit(t *testing.T) {
 			t.Errorf("%d forced retries, %d found the first attempt; want %d both", res.retries, res.retryFound, n/10)
 		}
 		// Zero duplicates: every recipient got exactly one message, the one
-		// the ledger recorded.
+		// the outbox recorded.
 		perFC := map[string]int{}
 		for _, m := range mock.Messages() {
 			perFC[m.FiscalCode]++

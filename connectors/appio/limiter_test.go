@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ponte-pa/ponte/connectors/channels"
 	"github.com/ponte-pa/ponte/connectors/failure"
 	"github.com/ponte-pa/ponte/internal/store"
 	"github.com/ponte-pa/ponte/internal/store/storetest"
@@ -245,92 +246,9 @@ func (c *countingLimiter) Wait(_ context.Context, key string) error {
 	return nil
 }
 
-func TestLedger(t *testing.T) {
-	storetest.ForEachDialect(t, func(t *testing.T, db *store.DB) {
-		l, err := NewLedger(db.DB, db.Dialect)
-		if err != nil {
-			t.Fatal(err)
-		}
-		run := fmt.Sprint(time.Now().UnixNano())
-		k := func(s string) string { return LedgerKey("c"+run, s, "payments") }
-
-		// New key: claimed; second Begin finds it sending.
-		if e, err := l.Begin(storetest.Ctx(t), k("a")); e != nil || err != nil {
-			t.Fatalf("first Begin = %+v, %v", e, err)
-		}
-		if e, err := l.Begin(storetest.Ctx(t), k("a")); err != nil || e == nil || e.State != LedgerSending {
-			t.Fatalf("second Begin = %+v, %v; want sending", e, err)
-		}
-		if err := l.Done(storetest.Ctx(t), k("a"), "01ID"); err != nil {
-			t.Fatal(err)
-		}
-		if e, err := l.Begin(storetest.Ctx(t), k("a")); err != nil || e == nil || e.State != LedgerSent || e.MessageID != "01ID" || e.Attempts != 1 {
-			t.Fatalf("Begin after Done = %+v, %v", e, err)
-		}
-		// Definite failure: may be claimed again, attempts count.
-		if e, err := l.Begin(storetest.Ctx(t), k("b")); e != nil || err != nil {
-			t.Fatalf("Begin b = %+v, %v", e, err)
-		}
-		if err := l.Fail(storetest.Ctx(t), k("b"), true); err != nil {
-			t.Fatal(err)
-		}
-		if e, err := l.Begin(storetest.Ctx(t), k("b")); e != nil || err != nil {
-			t.Fatalf("Begin after a definite failure = %+v, %v; want a new claim", e, err)
-		}
-		if e, err := l.Get(storetest.Ctx(t), k("b")); err != nil || e.Attempts != 2 || e.State != LedgerSending {
-			t.Errorf("entry %+v, %v; want 2 attempts, sending", e, err)
-		}
-		// Ambiguous failure: never claimed again.
-		if e, err := l.Begin(storetest.Ctx(t), k("c")); e != nil || err != nil {
-			t.Fatalf("Begin c = %+v, %v", e, err)
-		}
-		if err := l.Fail(storetest.Ctx(t), k("c"), false); err != nil {
-			t.Fatal(err)
-		}
-		if e, err := l.Begin(storetest.Ctx(t), k("c")); err != nil || e == nil || e.State != LedgerUnknown {
-			t.Fatalf("Begin after an ambiguous failure = %+v, %v; want unknown", e, err)
-		}
-		if err := l.Done(storetest.Ctx(t), k("nope"), "x"); !errors.Is(err, ErrLedgerKey) {
-			t.Errorf("Done on an unknown key: %v", err)
-		}
-		if _, err := l.Begin(storetest.Ctx(t), ""); !errors.Is(err, ErrLedgerKey) {
-			t.Errorf("Begin with an empty key: %v", err)
-		}
-		// Concurrent Begins, from two handles on the database (two
-		// workers): exactly one claim.
-		l2, err := NewLedger(storetest.Reopen(t, db).DB, db.Dialect)
-		if err != nil {
-			t.Fatal(err)
-		}
-		var wg sync.WaitGroup
-		var mu sync.Mutex
-		claims := 0
-		for i := range 8 {
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				e, err := []*Ledger{l, l2}[i%2].Begin(storetest.Ctx(t), k("race"))
-				if err != nil {
-					t.Error(err)
-					return
-				}
-				if e == nil {
-					mu.Lock()
-					claims++
-					mu.Unlock()
-				}
-			}()
-		}
-		wg.Wait()
-		if claims != 1 {
-			t.Errorf("%d concurrent Begins claimed the key, want 1", claims)
-		}
-	})
-}
-
 // TestAppIOTablesUpgradeFromPreMigrationSchema opens a database made before
-// versioned migrations (the tables as NewSQLLimiter and NewLedger created
-// them, no version table): rows survive and both components are recorded.
+// versioned migrations (the table as NewSQLLimiter created it, no version
+// table): the limiter works and its component is recorded.
 func TestAppIOTablesUpgradeFromPreMigrationSchema(t *testing.T) {
 	storetest.ForEachDialect(t, func(t *testing.T, db *store.DB) {
 		blob := "BLOB"
@@ -339,20 +257,10 @@ func TestAppIOTablesUpgradeFromPreMigrationSchema(t *testing.T) {
 		}
 		for _, q := range []string{
 			`CREATE TABLE ponte_appio_rate (key_hash TEXT PRIMARY KEY, grants ` + blob + ` NOT NULL)`,
-			`CREATE TABLE ponte_appio_ledger (business_key TEXT PRIMARY KEY, state TEXT NOT NULL,
-				message_id TEXT NOT NULL DEFAULT '', attempts INTEGER NOT NULL DEFAULT 0, updated_at TEXT NOT NULL)`,
-			`INSERT INTO ponte_appio_ledger VALUES ('c/RSSMRA80A01H501U/payments', 'sent', '01OLD', 1, '2025-01-01T00:00:00Z')`,
 		} {
 			if _, err := db.ExecContext(storetest.Ctx(t), q); err != nil {
 				t.Fatalf("%s: %v", q, err)
 			}
-		}
-		l, err := NewLedger(db.DB, db.Dialect)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if e, err := l.Begin(storetest.Ctx(t), "c/RSSMRA80A01H501U/payments"); err != nil || e == nil || e.State != LedgerSent || e.MessageID != "01OLD" {
-			t.Errorf("entry of the old ledger: %+v, %v", e, err)
 		}
 		lim, err := NewSQLLimiter(db.DB, db.Dialect, 2, time.Minute)
 		if err != nil {
@@ -365,46 +273,56 @@ func TestAppIOTablesUpgradeFromPreMigrationSchema(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if v[LedgerMigrations] != 1 || v[RateMigrations] != 1 {
-			t.Errorf("versions %v, want %s and %s at 1", v, LedgerMigrations, RateMigrations)
+		if v[RateMigrations] != 1 {
+			t.Errorf("versions %v, want %s at 1", v, RateMigrations)
 		}
 	})
 }
 
-func TestSubmitOnce(t *testing.T) {
+// TestSenderThroughOutbox sends App IO messages through the outbox against
+// the mock: a lost response is ambiguous, recorded unknown and never sent
+// again; a 503 is retryable, and the next run sends it.
+func TestSenderThroughOutbox(t *testing.T) {
 	ctx := context.Background()
 	e := newEnv(t, nil, Options{})
-	db := storetest.SQLite(t)
-	l, err := NewLedger(db.DB, db.Dialect)
+	ob, err := channels.NewOutbox(ctx, storetest.SQLite(t))
 	if err != nil {
 		t.Fatal(err)
 	}
-	id, prev, err := e.client.SubmitOnce(ctx, l, keyPayments, "k1", validMessage())
-	if err != nil || prev != nil || id == "" {
-		t.Fatalf("first = %q, %+v, %v", id, prev, err)
+	s := &Sender{Client: e.client, Key: keyPayments}
+	vm := validMessage()
+	send := func(item int64) channels.Result {
+		t.Helper()
+		k := channels.Key{Scope: "test", Item: item, Slot: "io"}
+		rs, err := ob.Run(ctx, channels.Batch{Send: []channels.Delivery{{Key: k, Sender: s,
+			Message: channels.Message{To: channels.Recipient{FiscalCode: vm.FiscalCode}, Subject: vm.Content.Subject, Markdown: vm.Content.Markdown}}}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return rs[0]
 	}
-	id2, prev, err := e.client.SubmitOnce(ctx, l, keyPayments, "k1", validMessage())
-	if err != nil || prev == nil || id2 != id {
-		t.Fatalf("second = %q, %+v, %v; want the first id %s", id2, prev, err, id)
+	if r := send(1); r.State != channels.StateSent || r.MessageID == "" {
+		t.Fatalf("first = %+v", r)
 	}
-	// A lost response is ambiguous: recorded unknown, never resent.
+	if r := send(1); !r.Before || r.State != channels.StateSent {
+		t.Fatalf("second = %+v, want the first found", r)
+	}
 	e.mock.LoseResponseNext(1)
-	if _, _, err := e.client.SubmitOnce(ctx, l, keyPayments, "k2", validMessage()); !failure.IsAmbiguous(err) {
-		t.Fatalf("lost response: %v, want ambiguous", err)
+	if r := send(2); r.State != channels.StateUnknown || !failure.IsAmbiguous(r.Err) {
+		t.Fatalf("lost response: %+v, want unknown", r)
 	}
-	if _, prev, err := e.client.SubmitOnce(ctx, l, keyPayments, "k2", validMessage()); err != nil || prev == nil || prev.State != LedgerUnknown {
-		t.Errorf("after a lost response: %+v, %v; want unknown", prev, err)
+	if r := send(2); !r.Before || r.State != channels.StateUnknown {
+		t.Errorf("after a lost response: %+v; want unknown, not sent again", r)
 	}
-	// A 503 is definite: the next attempt sends.
 	e.mock.FailNext(1, 503)
-	if _, _, err := e.client.SubmitOnce(ctx, l, keyPayments, "k3", validMessage()); failure.IsAmbiguous(err) || err == nil {
-		t.Fatalf("503: %v", err)
+	if r := send(3); r.State != channels.StateRetry || !failure.IsRetryable(r.Err) {
+		t.Fatalf("503: %+v, want retry", r)
 	}
-	if id, prev, err := e.client.SubmitOnce(ctx, l, keyPayments, "k3", validMessage()); err != nil || prev != nil || id == "" {
-		t.Errorf("retry after 503 = %q, %+v, %v", id, prev, err)
+	if r := send(3); r.State != channels.StateSent || r.Before {
+		t.Errorf("retry after 503 = %+v", r)
 	}
 	if n := len(e.mock.Messages()); n != 3 {
-		t.Errorf("mock stored %d messages, want 3 (k1, k2 once, k3)", n)
+		t.Errorf("mock stored %d messages, want 3 (1, 2 once, 3)", n)
 	}
 }
 

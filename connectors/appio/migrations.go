@@ -3,20 +3,14 @@ package appio
 import (
 	"context"
 	"database/sql"
-	"embed"
 
 	"github.com/ponte-pa/ponte/internal/store"
 )
 
-// The tables of the SQL limiter and of the ledger are two state store
-// components (see store.Component), migrated by their constructors.
-
-//go:embed migrations/ledger/*.sql
-var ledgerMigrationsFS embed.FS
-
-// LedgerMigrations is the state store component of the table
-// ponte_appio_ledger.
-var LedgerMigrations = store.Register(store.Component{Name: "appio.ledger", FS: ledgerMigrationsFS, Dir: "migrations/ledger"})
+// The table of the SQL limiter is a state store component (see
+// store.Component), migrated by its constructor. (The message ledger that
+// lived here until the outbox replaced it left a table,
+// ponte_appio_ledger, that nothing reads.)
 
 // RateMigrations is the state store component of the table
 // ponte_appio_rate. Its migration is in Go: the grants column is a BLOB in
