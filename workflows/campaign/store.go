@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"fmt"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/ponte-pa/ponte/connectors/appio"
@@ -181,6 +182,71 @@ func (s *Store) AllItems(ctx context.Context, campaignID string) ([]Item, error)
 		return nil, err
 	}
 	return items, s.attachRate(ctx, campaignID, items)
+}
+
+// ItemRef is what other packages need to know about the item an IUV
+// belongs to (reconciliation matching a receipt).
+type ItemRef struct {
+	CampaignID  string
+	Seq         int
+	IUPD, IUV   string
+	AmountCents int64
+	State       string
+}
+
+// ItemsByIUV finds the items whose single payment has one of iuvs, in any
+// campaign of this state store.
+func (s *Store) ItemsByIUV(ctx context.Context, iuvs []string) ([]ItemRef, error) {
+	var out []ItemRef
+	for i := 0; i < len(iuvs); i += 400 {
+		chunk := iuvs[i:min(i+400, len(iuvs))]
+		args := make([]any, len(chunk))
+		for k, v := range chunk {
+			args[k] = v
+		}
+		rows, err := s.db.QueryContext(ctx, s.db.Rebind(`SELECT campaign_id, seq, iupd, iuv, amount_cents, state
+			FROM campaign_items WHERE iuv IN (?`+strings.Repeat(",?", len(chunk)-1)+`)`), args...)
+		if err != nil {
+			return nil, err
+		}
+		for rows.Next() {
+			var r ItemRef
+			if err := rows.Scan(&r.CampaignID, &r.Seq, &r.IUPD, &r.IUV, &r.AmountCents, &r.State); err != nil {
+				rows.Close()
+				return nil, err
+			}
+			out = append(out, r)
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return nil, err
+		}
+	}
+	return out, nil
+}
+
+// PublishedSeqs lists the items of a campaign with a published debt
+// position (an IUV on GPD), with seq in [from, to), in order.
+func (s *Store) PublishedSeqs(ctx context.Context, campaignID string, from, to int) ([]int, error) {
+	return s.seqs(ctx, `SELECT seq FROM campaign_items WHERE campaign_id = ? AND seq >= ? AND seq < ? AND state = ? AND iuv <> '' ORDER BY seq`,
+		campaignID, from, to, StatePublished)
+}
+
+func (s *Store) seqs(ctx context.Context, q string, args ...any) ([]int, error) {
+	rows, err := s.db.QueryContext(ctx, s.db.Rebind(q), args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []int
+	for rows.Next() {
+		var n int
+		if err := rows.Scan(&n); err != nil {
+			return nil, err
+		}
+		out = append(out, n)
+	}
+	return out, rows.Err()
 }
 
 // Rejects returns the rejected source rows of a campaign, by line.

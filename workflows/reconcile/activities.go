@@ -97,23 +97,34 @@ func (a *Activities) scope(ctx context.Context, t *tenant.Tenant, campaignID str
 // openSeqs lists the items of a campaign with a payable position and no
 // full payment yet, with seq in [from, to).
 func (s *Store) openSeqs(ctx context.Context, campaignID string, from, to int) ([]int, error) {
-	rows, err := s.db.QueryContext(ctx, s.db.Rebind(`SELECT i.seq FROM campaign_items i
-		LEFT JOIN campaign_payments p ON p.campaign_id = i.campaign_id AND p.seq = i.seq
-		WHERE i.campaign_id = ? AND i.seq >= ? AND i.seq < ? AND i.state = ? AND i.iuv <> ''
-		AND (p.state IS NULL OR p.state <> ?) ORDER BY i.seq`), campaignID, from, to, campaign.StatePublished, campaign.StatusPaid)
+	published, err := s.Campaigns.PublishedSeqs(ctx, campaignID, from, to)
+	if err != nil {
+		return nil, err
+	}
+	rows, err := s.db.QueryContext(ctx, s.db.Rebind(`SELECT seq FROM campaign_payments
+		WHERE campaign_id = ? AND seq >= ? AND seq < ? AND state = ?`), campaignID, from, to, campaign.StatusPaid)
 	if err != nil {
 		return nil, err
 	}
 	defer rows.Close()
-	var out []int
+	paid := map[int]bool{}
 	for rows.Next() {
 		var n int
 		if err := rows.Scan(&n); err != nil {
 			return nil, err
 		}
-		out = append(out, n)
+		paid[n] = true
 	}
-	return out, rows.Err()
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	out := published[:0]
+	for _, n := range published {
+		if !paid[n] {
+			out = append(out, n)
+		}
+	}
+	return out, nil
 }
 
 // maxSeq is above every item's seq: campaign_items.seq is an INTEGER, 32
@@ -232,33 +243,13 @@ type tenantItem struct {
 // it, which no other tenant can have.
 func (a *Activities) itemsByIUV(ctx context.Context, tenantID string, iuvs []string) (map[string]tenantItem, error) {
 	out := map[string]tenantItem{}
-	db := a.Store.db
-	for i := 0; i < len(iuvs); i += 400 {
-		chunk := iuvs[i:min(i+400, len(iuvs))]
-		args := make([]any, len(chunk))
-		for k, v := range chunk {
-			args[k] = v
-		}
-		q := `SELECT campaign_id, seq, iupd, iuv, amount_cents, state FROM campaign_items WHERE iuv IN (?` +
-			strings.Repeat(",?", len(chunk)-1) + `)`
-		rows, err := db.QueryContext(ctx, db.Rebind(q), args...)
-		if err != nil {
-			return nil, err
-		}
-		for rows.Next() {
-			var it tenantItem
-			var iupd string
-			if err := rows.Scan(&it.CampaignID, &it.Seq, &iupd, &it.IUV, &it.AmountCents, &it.State); err != nil {
-				rows.Close()
-				return nil, err
-			}
-			if iupd == campaign.IUPD(tenantID, it.CampaignID, it.Seq) {
-				out[it.IUV] = it
-			}
-		}
-		rows.Close()
-		if err := rows.Err(); err != nil {
-			return nil, err
+	refs, err := a.Store.Campaigns.ItemsByIUV(ctx, iuvs)
+	if err != nil {
+		return nil, err
+	}
+	for _, r := range refs {
+		if r.IUPD == campaign.IUPD(tenantID, r.CampaignID, r.Seq) {
+			out[r.IUV] = tenantItem{CampaignID: r.CampaignID, Seq: r.Seq, IUV: r.IUV, AmountCents: r.AmountCents, State: r.State}
 		}
 	}
 	// IUVs of rate belong to the item whose position holds them.
