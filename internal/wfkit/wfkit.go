@@ -143,3 +143,18 @@ func ForEach[T any](ctx context.Context, n int, items []T, fn func(T)) error {
 	_ = g.Wait() // fn returns no error: outcomes are the caller's
 	return ctx.Err()
 }
+
+// InChunks calls fn on successive chunks of at most size items, calling
+// beat (a heartbeat) after each, until every chunk is done, fn fails or ctx
+// ends. A batch works in chunks so that a crash leaves at most one chunk
+// half done, and so that a long batch reports progress.
+func InChunks[T any](ctx context.Context, items []T, size int, fn func([]T) error, beat func()) error {
+	size = max(size, 1)
+	for i := 0; i < len(items) && ctx.Err() == nil; i += size {
+		if err := fn(items[i:min(i+size, len(items))]); err != nil {
+			return err
+		}
+		beat()
+	}
+	return nil
+}

@@ -330,13 +330,11 @@ func (a *Activities) NotifyIO(ctx context.Context, b BatchInput) (BatchResult, e
 	// records their outcomes and claims the messages to send in one
 	// transaction, sends them and records the results in one more. A crash
 	// leaves at most one chunk "sending", reported as unknown.
-	chunk := 2 * a.conc()
 	var retries wfkit.Retries
-	for i := 0; i < len(todo) && ctx.Err() == nil; i += chunk {
-		if err := a.notifyChunk(ctx, t, io, b, todo[i:min(i+chunk, len(todo))], &res, &retries); err != nil {
-			return res, err
-		}
-		activity.RecordHeartbeat(ctx, res)
+	if err := wfkit.InChunks(ctx, todo, 2*a.conc(), func(chunk []Item) error {
+		return a.notifyChunk(ctx, t, io, b, chunk, &res, &retries)
+	}, func() { activity.RecordHeartbeat(ctx, res) }); err != nil {
+		return res, err
 	}
 	if err := retries.Err("App IO messages", len(items)); err != nil {
 		return res, err

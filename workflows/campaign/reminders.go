@@ -224,13 +224,11 @@ func (a *Activities) SendReminders(ctx context.Context, b ReminderBatch) (Remind
 			todo = append(todo, it)
 		}
 	}
-	chunk := 2 * a.conc()
 	var retries wfkit.Retries
-	for i := 0; i < len(todo) && ctx.Err() == nil; i += chunk {
-		if err := a.remindChunk(ctx, t, gpd, b, todo[i:min(i+chunk, len(todo))], &res, &retries); err != nil {
-			return res, err
-		}
-		activity.RecordHeartbeat(ctx, res)
+	if err := wfkit.InChunks(ctx, todo, 2*a.conc(), func(chunk []Item) error {
+		return a.remindChunk(ctx, t, gpd, b, chunk, &res, &retries)
+	}, func() { activity.RecordHeartbeat(ctx, res) }); err != nil {
+		return res, err
 	}
 	if err := retries.Err("reminders", len(todo)); err != nil {
 		return res, err
