@@ -65,6 +65,7 @@ type Runtime struct {
 	mu      sync.RWMutex
 	tenants map[string]*tenant.Tenant
 	workers []worker.Worker
+	queues  []string
 	log     *slog.Logger
 }
 
@@ -286,7 +287,7 @@ func (r *Runtime) StartWorkers(ctx context.Context, opts WorkerOptions) error {
 	for _, q := range opts.Queues {
 		serve[q] = true
 	}
-	var started []string
+	r.queues = nil
 	for _, q := range h.Queues() {
 		if len(serve) > 0 && !serve[q] {
 			continue
@@ -305,14 +306,17 @@ func (r *Runtime) StartWorkers(ctx context.Context, opts WorkerOptions) error {
 			return fmt.Errorf("starting worker for task queue %s: %w", q, err)
 		}
 		r.workers = append(r.workers, w)
-		started = append(started, q)
+		r.queues = append(r.queues, q)
 	}
-	if len(started) == 0 {
+	if len(r.queues) == 0 {
 		return fmt.Errorf("no task queue to serve: asked for %v, registered %v", opts.Queues, h.Queues())
 	}
-	r.log.Info("workers started", "task_queues", started)
+	r.log.Info("workers started", "task_queues", r.queues)
 	return nil
 }
+
+// Queues lists the task queues this process's workers serve.
+func (r *Runtime) Queues() []string { return append([]string(nil), r.queues...) }
 
 // Close stops workers, the client, the store and the embedded server.
 func (r *Runtime) Close() {
