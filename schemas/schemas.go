@@ -73,7 +73,8 @@ func (p Problem) String() string {
 
 type compiled struct {
 	schema *jsonschema.Schema
-	raw    any // the schema document, for descriptions and hints
+	raw    any   // the schema document, for descriptions and hints
+	err    error // why it did not compile (a $ref to a schema not registered)
 }
 
 var (
@@ -147,13 +148,14 @@ func load() (map[string]*compiled, error) {
 				return
 			}
 		}
+		// One schema that does not compile (it refers to a schema whose
+		// package is not linked in) breaks only itself.
 		for _, n := range names {
 			s, err := c.Compile(baseURL + n)
 			if err != nil {
-				loadErr = fmt.Errorf("schemas: %s: %w", n, err)
-				return
+				err = fmt.Errorf("schemas: %s: %w (is the package that registers the schema it refers to linked in?)", n, err)
 			}
-			loaded[n] = &compiled{schema: s, raw: raws[baseURL+n]}
+			loaded[n] = &compiled{schema: s, raw: raws[baseURL+n], err: err}
 		}
 	})
 	return loaded, loadErr
@@ -196,6 +198,9 @@ func Validate(schemaName string, doc any) (err error) {
 	c, ok := m[schemaName]
 	if !ok {
 		return fmt.Errorf("%w %q (known: %s)", ErrUnknownSchema, schemaName, strings.Join(Names(), ", "))
+	}
+	if c.err != nil {
+		return c.err
 	}
 	defer func() {
 		// The validator panics on Go values that are not JSON; report it instead.

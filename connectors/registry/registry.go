@@ -64,7 +64,16 @@ type Kind[T any] struct {
 	Check func(cfg json.RawMessage, env Env) []Problem
 	// Open builds the connector from a config that passed Schema and Check.
 	Open func(cfg json.RawMessage, env Env) (T, error)
+	// At, for a kind configured at a fixed place of the tenant config
+	// rather than in a list (the national platforms: /pagopa/gpd, /appio),
+	// is the JSON pointer of its config there.
+	At string
 }
+
+// Platforms are the clients of the national platforms (pagoPA GPD, App
+// IO), each configured at its place in the tenant config (Kind.At). Open
+// returns the platform package's own client type.
+var Platforms = New[any]("platform")
 
 // Registry holds the kinds of one role (sources, sinks, channels…).
 type Registry[T any] struct {

@@ -15,6 +15,9 @@ import (
 	"strconv"
 	"strings"
 
+	_ "github.com/ponte-pa/ponte/connectors/appio"  // platform-appio.schema.json, which tenant.schema.json refers to
+	_ "github.com/ponte-pa/ponte/connectors/pagopa" // platform-gpd.schema.json
+
 	"github.com/ponte-pa/ponte/connectors/channels"
 	"github.com/ponte-pa/ponte/connectors/legacy"
 	"github.com/ponte-pa/ponte/connectors/registry"
@@ -111,6 +114,43 @@ func (c Channel) MarshalJSON() ([]byte, error) { return c.Config, nil }
 // secrets resolve, and the secret resolver.
 func (t *Tenant) Env() registry.Env {
 	return registry.Env{Dir: t.Dir, Secret: func(ref string) (string, error) { return NewSecret(ref, t.Dir).Resolve() }}
+}
+
+// Section is the part of the tenant's config at JSON pointer ptr (e.g.
+// /pagopa/gpd), as JSON: the config of a kind configured at a fixed place
+// (registry.Kind.At).
+func (t *Tenant) Section(ptr string) (json.RawMessage, error) {
+	b, err := json.Marshal(t)
+	if err != nil {
+		return nil, err
+	}
+	var doc any
+	if err := json.Unmarshal(b, &doc); err != nil {
+		return nil, err
+	}
+	v, ok := schemas.Walk(doc, strings.Split(strings.TrimPrefix(ptr, "/"), "/"))
+	if !ok || v == nil {
+		return nil, fmt.Errorf("tenant %s: nothing configured at %s", t.ID, ptr)
+	}
+	return json.Marshal(v)
+}
+
+// OpenPlatform opens the client of a national platform (registry.Platforms:
+// gpd, appio) from the tenant's config at the kind's place.
+func (t *Tenant) OpenPlatform(kind string, env registry.Env) (any, error) {
+	k, err := registry.Platforms.Lookup(kind)
+	if err != nil {
+		return nil, err
+	}
+	cfg, err := t.Section(k.At)
+	if err != nil {
+		return nil, err
+	}
+	p, err := registry.Platforms.Open(kind, cfg, env)
+	if err != nil {
+		return nil, fmt.Errorf("tenant %s: %s: %w", t.ID, strings.TrimPrefix(k.At, "/"), err)
+	}
+	return p, nil
 }
 
 // OpenChannels opens the tenant's channels in the order configured.
@@ -256,6 +296,7 @@ func parse(path string, data []byte) (*Tenant, error) {
 	spidProbs, spidLoaded := checkSPID(root, dir, probs)
 	probs = append(probs, spidProbs...)
 	probs = append(probs, checkChannels(root, dir)...)
+	probs = append(probs, checkPlatforms(root, dir, probs)...)
 
 	if len(probs) > 0 {
 		schemas.SortProblems(probs)
@@ -429,6 +470,36 @@ func LoadDir(dir string) ([]*Tenant, error) {
 		out = append(out, t)
 	}
 	return out, errors.Join(errs...)
+}
+
+// checkPlatforms runs the checks of the platform kinds (registry.Platforms)
+// that a schema cannot express on their sections, once those passed the
+// schema (tenant.schema.json refers to each platform's schema).
+func checkPlatforms(root map[string]any, dir string, already []schemas.Problem) []schemas.Problem {
+	var probs []schemas.Problem
+	for _, name := range registry.Platforms.Kinds() {
+		k, err := registry.Platforms.Lookup(name)
+		if err != nil || k.Check == nil || k.At == "" {
+			continue
+		}
+		broken := false
+		for _, p := range already {
+			broken = broken || strings.HasPrefix(p.Pointer, k.At)
+		}
+		v, ok := schemas.Walk(root, strings.Split(strings.TrimPrefix(k.At, "/"), "/"))
+		if broken || !ok {
+			continue
+		}
+		raw, err := json.Marshal(v)
+		if err != nil {
+			continue
+		}
+		for _, p := range k.Check(raw, registry.Env{Dir: dir}) {
+			p.Pointer = k.At + p.Pointer
+			probs = append(probs, p)
+		}
+	}
+	return probs
 }
 
 // checkChannels validates each channel with its kind's schema and check,

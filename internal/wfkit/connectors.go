@@ -30,11 +30,11 @@ type Connectors struct {
 	// limit per subscription key, shared by the workers using it).
 	IOLimiter appio.Limiter
 
-	mu    sync.Mutex
-	gpd   map[string]*pagopa.GPDClient
-	io    map[string]*appio.Client
-	keys  map[string]string
-	chans map[string][]channels.Sender
+	mu        sync.Mutex
+	gpd       map[string]*pagopa.GPDClient // by tenant
+	io        map[string]*appio.Platform   // by tenant
+	ioClients map[string]*appio.Client     // by base URL
+	chans     map[string][]channels.Sender // by tenant
 }
 
 // Conc is the concurrency of one batch's calls.
@@ -59,24 +59,6 @@ func (c *Connectors) httpClient() *http.Client {
 	return c.HTTP
 }
 
-// secret resolves a tenant's secret once; a failure is bad input that
-// names the config field. Called with c.mu held.
-func (c *Connectors) secret(t *tenant.Tenant, what string, s tenant.Secret) (string, error) {
-	if c.keys == nil {
-		c.keys = map[string]string{}
-	}
-	k := t.ID + "\x00" + what
-	if v, ok := c.keys[k]; ok {
-		return v, nil
-	}
-	v, err := s.Resolve()
-	if err != nil {
-		return "", BadInput("tenant %q: %s: %v", t.ID, what, err)
-	}
-	c.keys[k] = v
-	return v, nil
-}
-
 // Env is the registry environment of t's connectors: its config directory,
 // its secrets and this worker's HTTP client.
 func (c *Connectors) Env(t *tenant.Tenant) registry.Env {
@@ -87,47 +69,63 @@ func (c *Connectors) Env(t *tenant.Tenant) registry.Env {
 	return env
 }
 
-// GPD is the tenant's GPD client (pagopa.gpd).
+// GPD is the tenant's GPD client (registry.Platforms "gpd", configured at
+// pagopa.gpd).
 func (c *Connectors) GPD(t *tenant.Tenant) (*pagopa.GPDClient, error) {
 	c.mu.Lock()
-	defer c.mu.Unlock()
-	if g, ok := c.gpd[t.ID]; ok {
+	g, ok := c.gpd[t.ID]
+	c.mu.Unlock()
+	if ok {
 		return g, nil
 	}
-	key, err := c.secret(t, "pagopa.gpd.subscriptionKey", t.PagoPA.GPD.SubscriptionKey)
+	p, err := t.OpenPlatform(pagopa.PlatformGPD, c.Env(t))
 	if err != nil {
-		return nil, err
+		return nil, BadInput("%v", err)
 	}
+	g = p.(*pagopa.GPDClient)
+	c.mu.Lock()
+	defer c.mu.Unlock()
 	if c.gpd == nil {
 		c.gpd = map[string]*pagopa.GPDClient{}
 	}
-	g := pagopa.NewGPDClient(pagopa.GPDOptions{BaseURL: t.PagoPA.GPD.BaseURL, SubscriptionKey: key, HTTPClient: c.httpClient()})
 	c.gpd[t.ID] = g
 	return g, nil
 }
 
-// AppIO is the tenant's App IO service for purpose (appio.services) as a
-// channel: its client (one per base URL, sharing the rate limiter) and key.
+// AppIO is the tenant's App IO service for purpose as a channel
+// (registry.Platforms "appio", configured at appio): its key, and a client
+// per base URL that every tenant of the worker shares with the rate
+// limiter.
 func (c *Connectors) AppIO(t *tenant.Tenant, purpose string) (*appio.Sender, error) {
-	svc, ok := t.AppIO.Services[purpose]
+	c.mu.Lock()
+	p, ok := c.io[t.ID]
+	c.mu.Unlock()
 	if !ok {
-		return nil, BadInput("tenant %q has no App IO service for purpose %q: add appio.services.%s to its config", t.ID, purpose, purpose)
+		opened, err := t.OpenPlatform(appio.PlatformAppIO, c.Env(t))
+		if err != nil {
+			return nil, BadInput("%v", err)
+		}
+		p = opened.(*appio.Platform)
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	key, err := c.secret(t, "appio.services."+purpose+".key", svc.Key)
-	if err != nil {
-		return nil, err
-	}
 	if c.io == nil {
-		c.io = map[string]*appio.Client{}
+		c.io, c.ioClients = map[string]*appio.Platform{}, map[string]*appio.Client{}
 	}
-	cl, ok := c.io[t.AppIO.BaseURL]
+	if prev, ok := c.io[t.ID]; ok {
+		p = prev
+	}
+	c.io[t.ID] = p
+	cl, ok := c.ioClients[p.BaseURL]
 	if !ok {
-		cl = appio.NewClient(appio.Options{BaseURL: t.AppIO.BaseURL, HTTPClient: c.httpClient(), Limiter: c.IOLimiter})
-		c.io[t.AppIO.BaseURL] = cl
+		cl = appio.NewClient(appio.Options{BaseURL: p.BaseURL, HTTPClient: c.httpClient(), Limiter: c.IOLimiter})
+		c.ioClients[p.BaseURL] = cl
 	}
-	return &appio.Sender{Client: cl, Key: key}, nil
+	s, err := p.Sender(cl, purpose)
+	if err != nil {
+		return nil, BadInput("tenant %q: %v", t.ID, err)
+	}
+	return s, nil
 }
 
 // Channels are the tenant's channels besides App IO (channels.Kinds), in

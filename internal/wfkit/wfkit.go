@@ -94,6 +94,7 @@ type Retries struct {
 	mu    sync.Mutex
 	errs  []error
 	delay time.Duration
+	fatal error // a non-retryable activity error (bad input) among them
 }
 
 // Add records one item's temporary failure; what names the item (a source
@@ -101,6 +102,10 @@ type Retries struct {
 func (r *Retries) Add(what string, err error) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
+	var ae *temporal.ApplicationError
+	if errors.As(err, &ae) && ae.NonRetryable() && r.fatal == nil {
+		r.fatal = err // no retry can fix it: Err reports it instead
+	}
 	r.errs = append(r.errs, fmt.Errorf("%s: %w", what, err))
 	r.delay = max(r.delay, failure.RetryAfter(err))
 }
@@ -115,13 +120,18 @@ func (r *Retries) Len() int {
 // Err is nil when nothing failed, else a retryable activity error that
 // says how many of total items of a batch must be retried (what: "debt
 // positions", "App IO messages"), lists their errors and carries the
-// longest RetryAfter as the next retry delay. Items done in this attempt
+// longest RetryAfter as the next retry delay; when one of them was a
+// non-retryable activity error (bad input), it is that error instead.
+// Items done in this attempt
 // are recorded by the caller before it returns, so the retry skips them.
 func (r *Retries) Err(what string, total int) error {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if len(r.errs) == 0 {
 		return nil
+	}
+	if r.fatal != nil {
+		return r.fatal
 	}
 	return Retryable(fmt.Sprintf("%d of %d %s hit a temporary failure; the batch will be retried (done ones are skipped): %v",
 		len(r.errs), total, what, errors.Join(r.errs...)), r.delay)

@@ -70,6 +70,16 @@ func TestRetries(t *testing.T) {
 	}
 }
 
+func TestRetriesKeepBadInput(t *testing.T) {
+	var r Retries
+	r.Add("line 2", errors.New("503"))
+	r.Add("line 3", BadInput("tenant %q has no App IO service", "esempio"))
+	var ae *temporal.ApplicationError
+	if err := r.Err("messages", 2); !errors.As(err, &ae) || ae.Type() != ErrBadInput || !ae.NonRetryable() {
+		t.Errorf("Err = %v, want the bad input, not a retry", err)
+	}
+}
+
 func TestForEachBoundsAndStops(t *testing.T) {
 	var inFlight, peak, done atomic.Int32
 	items := make([]int, 50)
@@ -99,7 +109,10 @@ func TestForEachBoundsAndStops(t *testing.T) {
 }
 
 func TestTenantLookupAndConnectors(t *testing.T) {
-	tn := &tenant.Tenant{ID: "esempio", AppIO: tenant.AppIO{Services: map[string]tenant.IOService{}}}
+	tn := &tenant.Tenant{ID: "esempio",
+		PagoPA: tenant.PagoPA{GPD: tenant.GPD{BaseURL: "http://127.0.0.1:9/gpd"}},
+		AppIO: tenant.AppIO{BaseURL: "http://127.0.0.1:9/api/v1", Services: map[string]tenant.IOService{
+			"payments": {ServiceID: "01HZESEMPIO", Key: tenant.NewSecret("env:PONTE_TEST_IO_KEY", "")}}}}
 	look := TenantLookup(func(id string) (*tenant.Tenant, error) {
 		if id == "esempio" {
 			return tn, nil
@@ -113,6 +126,14 @@ func TestTenantLookupAndConnectors(t *testing.T) {
 	var c Connectors
 	if _, err := c.AppIO(tn, "alerts"); !errors.As(err, &ae) || ae.Type() != ErrBadInput || !strings.Contains(err.Error(), "appio.services.alerts") {
 		t.Errorf("missing App IO service: %v", err)
+	}
+	t.Setenv("PONTE_TEST_IO_KEY", "io-key")
+	s, err := c.AppIO(tn, "payments")
+	if err != nil || s.Key != "io-key" || s.Client == nil {
+		t.Errorf("App IO payments = %+v, %v", s, err)
+	}
+	if s2, err := c.AppIO(tn, "payments"); err != nil || s2.Client != s.Client {
+		t.Errorf("a second App IO sender does not share the client: %v", err)
 	}
 	if _, err := c.Source(tn, "tributi"); !errors.As(err, &ae) || ae.Type() != ErrBadInput {
 		t.Errorf("missing source: %v", err)

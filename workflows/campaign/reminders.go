@@ -224,9 +224,24 @@ func (a *Activities) SendReminders(ctx context.Context, b ReminderBatch) (Remind
 			todo = append(todo, it)
 		}
 	}
+	// The channels that reached the debtors: opened once, before any
+	// reminder, so that a configuration problem fails the batch.
+	var via reminderChannels
+	for _, it := range todo {
+		switch {
+		case it.IOState == IOSent && via.io == nil:
+			if via.io, err = a.conns().AppIO(t, b.IOPurpose); err != nil {
+				return res, err
+			}
+		case it.FallbackState == FallbackSent && via.others == nil:
+			if via.others, err = a.conns().Channels(t); err != nil {
+				return res, err
+			}
+		}
+	}
 	var retries wfkit.Retries
 	if err := wfkit.InChunks(ctx, todo, 2*a.conc(), func(chunk []Item) error {
-		return a.remindChunk(ctx, t, gpd, b, chunk, &res, &retries)
+		return a.remindChunk(ctx, t, gpd, via, b, chunk, &res, &retries)
 	}, func() { activity.RecordHeartbeat(ctx, res) }); err != nil {
 		return res, err
 	}
@@ -244,14 +259,21 @@ type reminderStep struct {
 	err     error
 }
 
-func (a *Activities) remindChunk(ctx context.Context, t *tenant.Tenant, gpd *pagopa.GPDClient, b ReminderBatch, items []Item, res *ReminderResult, retries *wfkit.Retries) error {
+// reminderChannels are the senders a batch reminds through: App IO, and
+// the tenant's other channels for debtors whose fallback reached them.
+type reminderChannels struct {
+	io     *appio.Sender
+	others []channels.Sender
+}
+
+func (a *Activities) remindChunk(ctx context.Context, t *tenant.Tenant, gpd *pagopa.GPDClient, via reminderChannels, b ReminderBatch, items []Item, res *ReminderResult, retries *wfkit.Retries) error {
 	steps := make([]reminderStep, len(items))
 	idx := make(map[int]int, len(items))
 	for i, it := range items {
 		idx[it.Seq] = i
 	}
 	_ = wfkit.ForEach(ctx, a.conc(), items, func(it Item) { // items not started are retried
-		steps[idx[it.Seq]] = a.remindOne(ctx, t, gpd, b, it)
+		steps[idx[it.Seq]] = a.remindOne(ctx, t, gpd, via, b, it)
 	})
 	if err := ctx.Err(); err != nil {
 		return err
@@ -292,7 +314,7 @@ func (a *Activities) remindChunk(ctx context.Context, t *tenant.Tenant, gpd *pag
 
 // remindOne decides one item's reminder: the channel that reached the
 // debtor, whether GPD still holds the position payable, and the message.
-func (a *Activities) remindOne(ctx context.Context, t *tenant.Tenant, gpd *pagopa.GPDClient, b ReminderBatch, it Item) reminderStep {
+func (a *Activities) remindOne(ctx context.Context, t *tenant.Tenant, gpd *pagopa.GPDClient, via reminderChannels, b ReminderBatch, it Item) reminderStep {
 	key := channels.Key{Scope: Scope(b.CampaignID), Item: int64(it.Seq), Slot: SlotReminder(b.N)}
 	final := func(channel, state, errText string) reminderStep {
 		return reminderStep{outcome: &channels.Outcome{Key: key, Channel: channel, State: state, Error: errText}}
@@ -300,17 +322,9 @@ func (a *Activities) remindOne(ctx context.Context, t *tenant.Tenant, gpd *pagop
 	var sender channels.Sender
 	switch {
 	case it.IOState == IOSent:
-		io, err := a.conns().AppIO(t, b.IOPurpose)
-		if err != nil {
-			return reminderStep{err: err}
-		}
-		sender = io
+		sender = via.io
 	case it.FallbackState == FallbackSent:
-		chans, err := a.conns().Channels(t)
-		if err != nil {
-			return reminderStep{err: err}
-		}
-		for _, s := range chans {
+		for _, s := range via.others {
 			if s.Kind() == it.FallbackChannel {
 				sender = s
 				break

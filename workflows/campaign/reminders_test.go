@@ -105,7 +105,7 @@ func TestSendRemindersSkipsPaidAndNeverRepeats(t *testing.T) {
 	key := tenant.NewSecret("env:PONTE_TEST_KEY", "")
 	tn := &tenant.Tenant{ID: "esempio", FiscalCode: org, Name: tenant.Localized{IT: "Comune di Esempio"},
 		PagoPA: tenant.PagoPA{AuxDigit: 3, SegregationCode: "01", IBAN: "IT60X0542811101000000123456", GPD: tenant.GPD{BaseURL: gsrv.URL, SubscriptionKey: key}},
-		AppIO:  tenant.AppIO{BaseURL: isrv.URL + "/api/v1", Services: map[string]tenant.IOService{"payments": {Key: key}}}}
+		AppIO:  tenant.AppIO{BaseURL: isrv.URL + "/api/v1", Services: map[string]tenant.IOService{"payments": {ServiceID: "01HZTEST", Key: key}}}}
 	st := testStore(t)
 	a := &Activities{Store: st, Tenants: func(string) (*tenant.Tenant, error) { return tn, nil }}
 	client := pagopa.NewGPDClient(pagopa.GPDOptions{BaseURL: gsrv.URL, SubscriptionKey: "k"})
