@@ -14,6 +14,7 @@ import (
 	"github.com/ponte-pa/ponte/connectors/appio/appiotest"
 	"github.com/ponte-pa/ponte/internal/store"
 	appiomock "github.com/ponte-pa/ponte/mocks/appio"
+	"github.com/ponte-pa/ponte/schemas/contracts/contractstest"
 )
 
 // bulkFiscalCode makes the i-th of many distinct valid fiscal codes.
@@ -31,7 +32,7 @@ func bulkFiscalCode(i int) string {
 type bulkWorker struct {
 	client *Client
 	ledger *Ledger
-	spec   *appiotest.Transport
+	spec   *contractstest.Transport
 }
 
 type bulkResult struct {
@@ -150,7 +151,7 @@ func newBulkWorkers(t testing.TB, dbPath, url string, nWorkers, limit int, windo
 		base := http.DefaultTransport.(*http.Transport).Clone()
 		base.MaxIdleConnsPerHost = 64
 		t.Cleanup(base.CloseIdleConnections)
-		spec := appiotest.NewTransport(t, appiotest.SpecPath, base)
+		spec := appiotest.NewTransport(t, base)
 		c := NewClient(Options{BaseURL: url + "/api/v1", HTTPClient: &http.Client{Transport: spec, Timeout: 30 * time.Second}, Limiter: lim})
 		out = append(out, &bulkWorker{client: c, ledger: led, spec: spec})
 	}

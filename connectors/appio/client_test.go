@@ -14,6 +14,7 @@ import (
 
 	"github.com/ponte-pa/ponte/connectors/appio/appiotest"
 	appiomock "github.com/ponte-pa/ponte/mocks/appio"
+	"github.com/ponte-pa/ponte/schemas/contracts/contractstest"
 )
 
 const (
@@ -50,7 +51,7 @@ func (c *fakeClock) Advance(d time.Duration) {
 type env struct {
 	client *Client
 	mock   *appiomock.Server
-	spec   *appiotest.Transport
+	spec   *contractstest.Transport
 	url    string
 	clock  *fakeClock
 }
@@ -86,7 +87,7 @@ func newEnv(t testing.TB, edit func(*appiomock.Options), copts Options) *env {
 	t.Cleanup(ts.Close)
 	base := http.DefaultTransport.(*http.Transport).Clone()
 	t.Cleanup(base.CloseIdleConnections)
-	spec := appiotest.NewTransport(t, appiotest.SpecPath, base)
+	spec := appiotest.NewTransport(t, base)
 	copts.BaseURL = ts.URL + "/api/v1"
 	copts.HTTPClient = &http.Client{Transport: spec, Timeout: 10 * time.Second}
 	if copts.RetryWaitMin == 0 {

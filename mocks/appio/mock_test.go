@@ -12,8 +12,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/ponte-pa/ponte/connectors/appio/appiotest"
 	appiomock "github.com/ponte-pa/ponte/mocks/appio"
+	"github.com/ponte-pa/ponte/schemas/contracts"
+	"github.com/ponte-pa/ponte/schemas/contracts/contractstest"
 )
 
 const (
@@ -28,7 +29,7 @@ var markdown = strings.Repeat("Testo del messaggio di prova. ", 4)
 
 type harness struct {
 	mock *appiomock.Server
-	spec *appiotest.Transport
+	spec *contractstest.Transport
 	http *http.Client
 	url  string // server URL + BasePath
 	root string // server URL
@@ -57,7 +58,7 @@ func newHarness(t *testing.T, edit func(*appiomock.Options)) *harness {
 	t.Cleanup(ts.Close)
 	base := http.DefaultTransport.(*http.Transport).Clone()
 	t.Cleanup(base.CloseIdleConnections)
-	h.spec = appiotest.NewTransport(t, appiotest.SpecPath, base)
+	h.spec = contractstest.New(t, contracts.AppIO(), base, nil)
 	h.http = &http.Client{Transport: h.spec, Timeout: 10 * time.Second}
 	h.url = ts.URL + appiomock.BasePath
 	h.root = ts.URL
