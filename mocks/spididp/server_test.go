@@ -30,12 +30,19 @@ func setup(t *testing.T) (*spididp.Server, string) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { _ = idp.Close() })
+	t.Cleanup(func() {
+		if err := idp.Close(); err != nil {
+			t.Error(err)
+		}
+	})
 	key, cert, err := spid.GenerateKeyCert(spid.CertOptions{CommonName: "C", OrgName: "C", IPACode: "c_x", Locality: "Roma", EntityID: srv.URL, Bits: 2048, Public: true})
 	if err != nil {
 		t.Fatal(err)
 	}
-	list, _ := spid.ParseIdPMetadata(idp.Metadata())
+	list, err := spid.ParseIdPMetadata(idp.Metadata())
+	if err != nil {
+		t.Fatal(err)
+	}
 	sp, err := spid.NewSP(spid.SPConfig{BaseURL: srv.URL, Key: key, Cert: cert, IPACode: "c_x", ContactEmail: "a@b.it",
 		Org: spid.Org{Names: spid.Localized{IT: "C"}, DisplayNames: spid.Localized{IT: "C"}, URLs: spid.Localized{IT: srv.URL}}},
 		spid.NewRegistry(list...), spid.NewMemoryStore(), spid.Options{Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
@@ -43,7 +50,10 @@ func setup(t *testing.T) (*spididp.Server, string) {
 		t.Fatal(err)
 	}
 	h = sp
-	md, _ := sp.Metadata()
+	md, err := sp.Metadata()
+	if err != nil {
+		t.Fatal(err)
+	}
 	if err := idp.RegisterSP(md); err != nil {
 		t.Fatal(err)
 	}
@@ -79,7 +89,10 @@ func body(t *testing.T, r *http.Response, err error) string {
 		t.Fatal(err)
 	}
 	defer r.Body.Close()
-	b, _ := io.ReadAll(r.Body)
+	b, err := io.ReadAll(r.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
 	return string(b)
 }
 
@@ -91,7 +104,10 @@ func samlResponse(t *testing.T, page string) *etree.Element {
 	if m == nil {
 		t.Fatalf("no SAMLResponse in %s", page)
 	}
-	raw, _ := base64.StdEncoding.DecodeString(html.UnescapeString(m[1]))
+	raw, err := base64.StdEncoding.DecodeString(html.UnescapeString(m[1]))
+	if err != nil {
+		t.Fatal(err)
+	}
 	doc := etree.NewDocument()
 	if err := doc.ReadFromBytes(raw); err != nil {
 		t.Fatal(err)
@@ -128,21 +144,35 @@ func TestLoginFormPasswordAndCancel(t *testing.T) {
 func TestKnobsAndInspection(t *testing.T) {
 	idp, sp := setup(t)
 	idp.SetAutoLogin("mario")
-	idp.FailNext(1, 503)
+	idp.Faults().FailNext(1, 503)
 	if r, err := noFollow.Get(ssoURL(t, idp, sp)); err != nil || r.StatusCode != 503 {
-		t.Fatalf("FailNext: %v %v", err, r.StatusCode)
+		t.Fatalf("FailNext: %v %v", err, r)
 	}
-	idp.DropNext(1)
+	// The same knobs over HTTP.
+	resp, err := http.Post(idp.URL()+"/__mock/faults", "application/json", strings.NewReader(`{"dropNext":1}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != 200 || idp.Faults().Knobs().DropNext != 1 {
+		t.Fatalf("POST /__mock/faults: %d %+v", resp.StatusCode, idp.Faults().Knobs())
+	}
 	if _, err := noFollow.Get(ssoURL(t, idp, sp)); err == nil {
 		t.Fatal("DropNext: got an answer")
 	}
-	idp.SetLatency(time.Millisecond)
+	if st := idp.Faults().Stats(); st.Failed != 1 || st.Dropped != 1 {
+		t.Fatalf("fault stats %+v", st)
+	}
+	if r := getBody(t, idp.URL()+"/metadata"); !strings.Contains(r, "IDPSSODescriptor") {
+		t.Fatalf("faults must apply to /sso only; metadata: %.200s", r)
+	}
+	idp.Faults().SetLatency(time.Millisecond)
 	idp.NextDefect("audience:wrong")
 	r := samlResponse(t, getBody(t, ssoURL(t, idp, sp)))
 	if a := r.FindElement("./Assertion/Conditions/AudienceRestriction/Audience").Text(); a != "https://other-sp.example/metadata" {
 		t.Fatalf("NextDefect: audience %s", a)
 	}
-	idp.SetLatency(0)
+	idp.Faults().SetLatency(0)
 	r = samlResponse(t, getBody(t, ssoURL(t, idp, sp)))
 	if a := r.FindElement("./Assertion/Conditions/AudienceRestriction/Audience").Text(); a != sp+"/spid/metadata" {
 		t.Fatalf("defect not one-shot: %s", a)
@@ -165,16 +195,20 @@ func TestKnobsAndInspection(t *testing.T) {
 		t.Fatalf("%+v", reqs[0])
 	}
 	var defects []string
-	_ = json.Unmarshal([]byte(getBody(t, idp.URL()+"/__mock/defects")), &defects)
-	if len(defects) != len(spididp.Defects()) || len(defects) < 90 {
-		t.Fatalf("defects: %d", len(defects))
+	if err := json.Unmarshal([]byte(getBody(t, idp.URL()+"/__mock/defects")), &defects); err != nil || len(defects) != len(spididp.Defects()) || len(defects) < 90 {
+		t.Fatalf("defects: %d %v", len(defects), err)
 	}
 	if _, err := http.PostForm(idp.URL()+"/__mock/reset", nil); err != nil || len(idp.Requests()) != 0 {
 		t.Fatal("reset")
 	}
 	// An unknown SP is refused.
-	if r, _ := noFollow.Get(idp.URL() + "/sso?SAMLRequest=%%%"); r.StatusCode != 400 {
-		t.Fatalf("garbage request: %d", r.StatusCode)
+	garbage, err := noFollow.Get(idp.URL() + "/sso?SAMLRequest=%%%")
+	if err != nil {
+		t.Fatal(err)
+	}
+	garbage.Body.Close()
+	if garbage.StatusCode != 400 {
+		t.Fatalf("garbage request: %d", garbage.StatusCode)
 	}
 }
 
@@ -188,7 +222,11 @@ func TestRegisterSPOverHTTP(t *testing.T) {
 	defer idp.Close()
 	md := `<md:EntityDescriptor xmlns:md="urn:oasis:names:tc:SAML:2.0:metadata" entityID="https://sp.example/spid/metadata">` +
 		`<md:SPSSODescriptor><md:AssertionConsumerService index="0" Location="https://sp.example/spid/acs"/></md:SPSSODescriptor></md:EntityDescriptor>`
-	served := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { _, _ = io.WriteString(w, md) }))
+	served := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if _, err := io.WriteString(w, md); err != nil {
+			t.Error(err)
+		}
+	}))
 	defer served.Close()
 	for _, tc := range []struct {
 		query, body string
