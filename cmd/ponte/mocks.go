@@ -27,7 +27,7 @@ func runMocks(ctx context.Context, args []string) error {
 	}
 	set, err := mockset.Start(mockset.Options{Host: *host, GPDPort: *gpdPort, IOPort: *ioPort, IODefaultKnown: *ioAll,
 		SMTPPort: *smtpPort, SMTPUser: mockset.SampleSMTPUser, SMTPPassword: mockset.SampleSMTPPassword,
-		Logger: newLogger(slog.LevelInfo), NodoPort: *nodoPort, IdPPort: *idpPort, CIEPort: *ciePort, LegacyPort: *legacyPort, LegacyDebtors: fixtures.Debtors(*legacyN, 1)})
+		Logger: newLogger(slog.LevelInfo), NodoPort: *nodoPort, IdPPort: *idpPort, CIEPort: *ciePort, LegacyPort: *legacyPort, LegacyDebtors: fixtures.TributiRecords(fixtures.Debtors(*legacyN, 1))})
 	if err != nil {
 		return err
 	}

@@ -61,7 +61,7 @@ func newRESTEnv(t *testing.T, valid, broken int, notOnIO func(i int) bool) *rest
 			profiles[d.FiscalCode] = appiomock.ProfileSpec{SenderAllowed: true, Languages: []string{"it_IT"}}
 		}
 	}
-	mocks, err := mockset.Start(mockset.Options{IOProfiles: profiles, LegacyDebtors: seeded})
+	mocks, err := mockset.Start(mockset.Options{IOProfiles: profiles, LegacyDebtors: fixtures.TributiRecords(seeded)})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -12,7 +12,6 @@ import (
 	"os"
 	"time"
 
-	"github.com/ponte-pa/ponte/connectors/legacy"
 	appiomock "github.com/ponte-pa/ponte/mocks/appio"
 	"github.com/ponte-pa/ponte/mocks/gpd"
 	legacymock "github.com/ponte-pa/ponte/mocks/legacy"
@@ -44,7 +43,7 @@ type Options struct {
 	// LegacyPort serves the tributi back office mock (REST and SOAP),
 	// seeded with LegacyDebtors.
 	LegacyPort    int
-	LegacyDebtors []legacy.Debtor
+	LegacyDebtors []legacymock.Debtor
 	// Logger receives the mocks' own logs (payments of the Nodo simulator,
 	// requests the IdP refused); nil discards them.
 	Logger *slog.Logger

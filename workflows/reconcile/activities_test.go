@@ -17,6 +17,7 @@ import (
 	"github.com/ponte-pa/ponte/connectors/legacy"
 	"github.com/ponte-pa/ponte/connectors/pagopa"
 	"github.com/ponte-pa/ponte/connectors/pagopa/nodo"
+	"github.com/ponte-pa/ponte/internal/fixtures"
 	"github.com/ponte-pa/ponte/internal/store"
 	"github.com/ponte-pa/ponte/internal/tenant"
 	gpdmock "github.com/ponte-pa/ponte/mocks/gpd"
@@ -61,7 +62,7 @@ func newFixture(t *testing.T) *fixture {
 		debtors = append(debtors, legacy.Debtor{Line: i + 2, ExternalID: fmt.Sprintf("PR-%d", i), FiscalCode: fmt.Sprintf("RSSMRA80A01H50%dX", i),
 			Name: "Mario", Surname: fmt.Sprintf("Rossi%d", i), AmountCents: int64(10000 + i*100), DueDate: "2026-12-31", Description: "TARI 2026"})
 	}
-	f.legacy = legacymock.New(legacymock.Options{Debtors: debtors})
+	f.legacy = legacymock.New(legacymock.Options{Debtors: fixtures.TributiRecords(debtors)})
 	lsrv := httptest.NewServer(f.legacy)
 	t.Cleanup(lsrv.Close)
 	t.Setenv("PONTE_TEST_GPD_KEY", "test-key")
