@@ -246,3 +246,40 @@ func TestIsLocalDateTime(t *testing.T) {
 		}
 	}
 }
+
+func TestViolationProblems(t *testing.T) {
+	body := func(subject string) string {
+		return `{"fiscal_code":"SPNDNL80R13C555X","content":{"subject":"` + subject + `","markdown":"` + strings.Repeat("x", 80) + `"}}`
+	}
+	pos := `{"iupd":"I","type":"F","fiscalCode":"C","fullName":"N","switchToExpired":false,"companyName":"Co","paymentOption":[{"iuv":"1","amount":1,"description":"d","isPartialPayment":false,"dueDate":"2030-01-01T00:00:00Z"}]}`
+	tests := []struct {
+		name      string
+		v         *Validator
+		req       *http.Request
+		body      string
+		wantField string
+		wantIn    string
+	}{
+		{"nested body value", AppIO(), request("POST", "/api/v1/messages", body("short"), key, "k", "Content-Type", "application/json"), body("short"), "content.subject", "minimum string length is 10"},
+		{"path parameter", AppIO(), request("GET", "/api/v1/profiles/abc", "", key, "k"), "", "fiscal_code", "length"},
+		{"missing key", AppIO(), request("GET", "/api/v1/profiles/SPNDNL80R13C555X", ""), "", "", "Ocp-Apim-Subscription-Key"},
+		{"GPD date-time with an offset", GPD(), request("POST", "/organizations/X/debtpositions", pos, key, "k", "Content-Type", "application/json"), pos, "paymentOption.0.dueDate", `format "date-time"`},
+		{"query parameter", GPD(), request("GET", "/organizations/X/debtpositions?toPublish=x&limit=99", "", key, "k"), "", "limit", "maximum"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := tt.v.Request(tt.req, []byte(tt.body))
+			var viol *Violation
+			if !errors.As(err, &viol) {
+				t.Fatalf("no violation: %v", err)
+			}
+			ps := viol.Problems()
+			if len(ps) == 0 || ps[0].Field != tt.wantField || !strings.Contains(ps[0].Reason, tt.wantIn) {
+				t.Fatalf("problems %q, want first %s: …%s…", ps, tt.wantField, tt.wantIn)
+			}
+			if !strings.Contains(viol.Error(), ps[0].String()) {
+				t.Errorf("Error() %q does not carry %q", viol.Error(), ps[0])
+			}
+		})
+	}
+}

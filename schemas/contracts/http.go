@@ -98,55 +98,51 @@ func (e errReader) Read([]byte) (int, error) { return 0, e.err }
 
 // GuardOptions say how a server answers in its contract's own terms.
 type GuardOptions struct {
-	// Problem writes an error answer in the contract's error shape
-	// (ProblemJson for GPD and App IO). Required.
-	Problem func(w http.ResponseWriter, status int, title, detail string)
-	// Broken is told about every response of the guarded handler that
-	// breaks the contract; nil ignores them.
-	Broken func(*Violation)
+	// Refuse answers a request that breaks the contract, in the contract's
+	// error shape (a 400 ProblemJson for GPD and App IO). Required.
+	Refuse func(w http.ResponseWriter, r *http.Request, v *Violation)
+	// Broken answers in place of a response of the guarded handler that
+	// breaks the contract (a mock's own mistake), e.g. with a 500 that
+	// says so, and records it. Required.
+	Broken func(w http.ResponseWriter, r *http.Request, v *Violation)
 }
 
 // Guard makes next answer by the contract, as a mock must: a request that
-// breaks the contract is refused with 400 in the contract's error shape
-// before next sees it; a response of next that breaks the contract is
-// replaced by a 500 saying so (and told to Broken), so that a mock's own
-// mistake cannot pass for a platform's answer. Requests that match no
-// operation reach next unjudged (next answers 404 or 405).
+// breaks the contract is refused before next sees it; a response of next
+// that breaks the contract is replaced, so that a mock's own mistake
+// cannot pass for a platform's answer. Requests that match no operation
+// reach next unjudged (next answers 404 or 405).
 func (v *Validator) Guard(next http.Handler, o GuardOptions) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		body, err := io.ReadAll(io.LimitReader(r.Body, maxBody+1))
-		if err != nil {
-			o.Problem(w, http.StatusBadRequest, "Bad Request", "unreadable body: "+err.Error())
-			return
+		var body []byte
+		if r.Body != nil {
+			b, err := io.ReadAll(io.LimitReader(r.Body, maxBody+1))
+			if err != nil {
+				http.Error(w, "unreadable body: "+err.Error(), http.StatusBadRequest)
+				return
+			}
+			if len(b) > maxBody {
+				http.Error(w, "body over 8 MiB", http.StatusRequestEntityTooLarge)
+				return
+			}
+			body = b
+			r.Body = io.NopCloser(bytes.NewReader(body))
 		}
-		if len(body) > maxBody {
-			o.Problem(w, http.StatusRequestEntityTooLarge, "Request Entity Too Large", "body over 8 MiB")
-			return
-		}
-		r.Body = io.NopCloser(bytes.NewReader(body))
 		x, err := v.Request(r, body)
 		if x == nil {
 			next.ServeHTTP(w, r)
 			return
 		}
-		if err != nil {
-			var viol *Violation
-			detail := err.Error()
-			if errors.As(err, &viol) {
-				detail = viol.Err.Error()
-			}
-			o.Problem(w, http.StatusBadRequest, "Bad Request", "the request violates the contract: "+detail)
+		var viol *Violation
+		if errors.As(err, &viol) {
+			o.Refuse(w, r, viol)
 			return
 		}
 		rec := httptest.NewRecorder()
 		next.ServeHTTP(rec, r)
 		res := rec.Result()
-		if err := x.Response(res.StatusCode, res.Header, rec.Body.Bytes()); err != nil {
-			var viol *Violation
-			if errors.As(err, &viol) && o.Broken != nil {
-				o.Broken(viol)
-			}
-			o.Problem(w, http.StatusInternalServerError, "Internal Server Error", "the mock's response violates the contract: "+err.Error())
+		if err := x.Response(res.StatusCode, res.Header, rec.Body.Bytes()); errors.As(err, &viol) {
+			o.Broken(w, r, viol)
 			return
 		}
 		for k, vs := range res.Header {

@@ -56,7 +56,15 @@ func TestGuard(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			h := &profiles{body: tt.body}
 			var broken []*Violation
-			srv := httptest.NewServer(AppIO().Guard(h, GuardOptions{Problem: problem, Broken: func(v *Violation) { broken = append(broken, v) }}))
+			srv := httptest.NewServer(AppIO().Guard(h, GuardOptions{
+				Refuse: func(w http.ResponseWriter, _ *http.Request, v *Violation) {
+					problem(w, 400, "Bad Request", v.Error())
+				},
+				Broken: func(w http.ResponseWriter, _ *http.Request, v *Violation) {
+					broken = append(broken, v)
+					problem(w, 500, "Internal Server Error", v.Error())
+				},
+			}))
 			defer srv.Close()
 			req, err := http.NewRequest("GET", srv.URL+tt.path, nil)
 			if err != nil {

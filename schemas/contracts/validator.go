@@ -41,7 +41,12 @@ func (v *Violation) Error() string {
 	if v.Operation != "" {
 		op = " (" + v.Operation + ")"
 	}
-	return fmt.Sprintf("%s %s%s: %s violates %s: %v", v.Method, v.Path, op, what, v.Contract, v.Err)
+	ps := v.Problems()
+	msg := make([]string, len(ps))
+	for i, p := range ps {
+		msg[i] = p.String()
+	}
+	return fmt.Sprintf("%s %s%s: %s violates %s: %s", v.Method, v.Path, op, what, v.Contract, strings.Join(msg, "; "))
 }
 
 func (v *Violation) Unwrap() error { return v.Err }
