@@ -159,6 +159,7 @@ func TestMiddleware(t *testing.T) {
 		{"refused writes are not lost", func(i *Injector) { i.LoseNext(1) }, "POST", "/api", 409, false, 409, "applied", [2]string{"X-Backend", "yes"}, 1, Stats{}},
 		{"the inspection API is exempt", func(i *Injector) { i.FailNext(1, 500) }, "GET", "/__mock/stats", 200, false, 200, "applied", [2]string{}, 1, Stats{}},
 		{"latency alone", func(i *Injector) { i.SetLatency(time.Millisecond) }, "GET", "/api", 200, false, 200, "applied", [2]string{}, 1, Stats{Delayed: 1}},
+		{"a read sent by POST is not lost", func(i *Injector) { i.LoseNext(1) }, "POST", "/api/read", 200, false, 200, "applied", [2]string{}, 1, Stats{}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -167,7 +168,8 @@ func TestMiddleware(t *testing.T) {
 				tt.setup(&inj)
 			}
 			be := &backend{status: tt.status}
-			srv := httptest.NewServer(inj.Middleware(be, HTTPOptions{Problem: problemJSON}))
+			srv := httptest.NewServer(inj.Middleware(be, HTTPOptions{Problem: problemJSON,
+				ChangesState: func(r *http.Request) bool { return r.Method != "GET" && r.URL.Path != "/api/read" }}))
 			defer srv.Close()
 			req, err := http.NewRequest(tt.method, srv.URL+tt.path, strings.NewReader("{}"))
 			if err != nil {

@@ -20,6 +20,10 @@ type HTTPOptions struct {
 	// Applies reports whether faults apply to r; nil means every request
 	// but the /__mock/ inspection API.
 	Applies func(r *http.Request) bool
+	// ChangesState reports whether r may change the mock's state, i.e.
+	// whether its response may be lost (LoseNext); nil means every method
+	// but GET, HEAD and OPTIONS. A mock with reads sent by POST says so.
+	ChangesState func(r *http.Request) bool
 }
 
 // Detail is the detail of an injected failure's body.
@@ -30,9 +34,12 @@ const Detail = "fault injected by the mock"
 // instead of next, or — for a state-changing request next answers with a
 // 2xx — the response lost after next applied it.
 func (i *Injector) Middleware(next http.Handler, o HTTPOptions) http.Handler {
-	applies := o.Applies
+	applies, changes := o.Applies, o.ChangesState
 	if applies == nil {
 		applies = func(r *http.Request) bool { return !strings.HasPrefix(r.URL.Path, "/__mock/") }
+	}
+	if changes == nil {
+		changes = changesState
 	}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.URL.Path == Path {
@@ -55,7 +62,7 @@ func (i *Injector) Middleware(next http.Handler, o HTTPOptions) http.Handler {
 			writeFailure(w, f.Failure, o.Problem)
 			return
 		}
-		if !changesState(r) || !i.LosePending() {
+		if !changes(r) || !i.LosePending() {
 			next.ServeHTTP(w, r)
 			return
 		}
