@@ -257,14 +257,15 @@ func TestViolationProblems(t *testing.T) {
 		v         *Validator
 		req       *http.Request
 		body      string
+		where     string
 		wantField string
 		wantIn    string
 	}{
-		{"nested body value", AppIO(), request("POST", "/api/v1/messages", body("short"), key, "k", "Content-Type", "application/json"), body("short"), "content.subject", "minimum string length is 10"},
-		{"path parameter", AppIO(), request("GET", "/api/v1/profiles/abc", "", key, "k"), "", "fiscal_code", "length"},
-		{"missing key", AppIO(), request("GET", "/api/v1/profiles/SPNDNL80R13C555X", ""), "", "", "Ocp-Apim-Subscription-Key"},
-		{"GPD date-time with an offset", GPD(), request("POST", "/organizations/X/debtpositions", pos, key, "k", "Content-Type", "application/json"), pos, "paymentOption.0.dueDate", `format "date-time"`},
-		{"query parameter", GPD(), request("GET", "/organizations/X/debtpositions?toPublish=x&limit=99", "", key, "k"), "", "limit", "maximum"},
+		{"nested body value", AppIO(), request("POST", "/api/v1/messages", body("short"), key, "k", "Content-Type", "application/json"), body("short"), "body", "content.subject", "minimum string length is 10"},
+		{"path parameter", AppIO(), request("GET", "/api/v1/profiles/abc", "", key, "k"), "", "path", "fiscal_code", "length"},
+		{"missing key", AppIO(), request("GET", "/api/v1/profiles/SPNDNL80R13C555X", ""), "", "header", "", "Ocp-Apim-Subscription-Key"},
+		{"GPD date-time with an offset", GPD(), request("POST", "/organizations/X/debtpositions", pos, key, "k", "Content-Type", "application/json"), pos, "body", "paymentOption.0.dueDate", `format "date-time"`},
+		{"query parameter", GPD(), request("GET", "/organizations/X/debtpositions?limit=99", "", key, "k"), "", "query", "limit", "maximum"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -274,7 +275,7 @@ func TestViolationProblems(t *testing.T) {
 				t.Fatalf("no violation: %v", err)
 			}
 			ps := viol.Problems()
-			if len(ps) == 0 || ps[0].Field != tt.wantField || !strings.Contains(ps[0].Reason, tt.wantIn) {
+			if len(ps) == 0 || ps[0].In != tt.where || ps[0].Field != tt.wantField || !strings.Contains(ps[0].Reason, tt.wantIn) {
 				t.Fatalf("problems %q, want first %s: …%s…", ps, tt.wantField, tt.wantIn)
 			}
 			if !strings.Contains(viol.Error(), ps[0].String()) {
