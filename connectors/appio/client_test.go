@@ -285,12 +285,12 @@ func TestWaitFinal(t *testing.T) {
 	// A 429 while polling is waited out (for RetryAfter, 5s here), not
 	// returned: cancel the context during that wait and check that the
 	// error reports both the cancellation and the 429.
-	e.mock.FailNext(1, http.StatusTooManyRequests)
+	e.mock.Faults().FailNext(1, http.StatusTooManyRequests)
 	c := NewClient(Options{BaseURL: e.url + "/api/v1", HTTPClient: e.spec.Client()})
 	ctx3, cancel3 := context.WithCancel(ctx)
 	defer cancel3()
 	go func() {
-		for e.mock.Stats().RateLimited == 0 {
+		for e.mock.Faults().Stats().Failed == 0 {
 			time.Sleep(time.Millisecond)
 		}
 		// The mock counts the 429 before the client has read it; the
@@ -419,7 +419,7 @@ func TestErrorKinds(t *testing.T) {
 	})
 	t.Run("429 without Retry-After defaults to 5s, submit not retried", func(t *testing.T) {
 		e := newEnv(t, nil, Options{})
-		e.mock.FailNext(1, http.StatusTooManyRequests)
+		e.mock.Faults().FailNext(1, http.StatusTooManyRequests)
 		_, err := e.client.SubmitMessage(ctx, keyPayments, validMessage())
 		ae := asAPIError(t, err)
 		if ae.Kind != KindRateLimited || ae.RetryAfter != DefaultRetryAfter || ae.Ambiguous {
@@ -431,7 +431,7 @@ func TestErrorKinds(t *testing.T) {
 	})
 	t.Run("5xx retried on GET", func(t *testing.T) {
 		e := newEnv(t, nil, Options{})
-		e.mock.FailNext(2, http.StatusServiceUnavailable)
+		e.mock.Faults().FailNext(2, http.StatusServiceUnavailable)
 		p, err := e.client.GetProfile(ctx, keyPayments, fcAllowed)
 		if err != nil || !p.SenderAllowed {
 			t.Fatalf("GetProfile after two 503 = %v, %v; want success on the third attempt", p, err)
@@ -442,7 +442,7 @@ func TestErrorKinds(t *testing.T) {
 	})
 	t.Run("5xx retries exhausted", func(t *testing.T) {
 		e := newEnv(t, nil, Options{})
-		e.mock.FailNext(3, http.StatusInternalServerError)
+		e.mock.Faults().FailNext(3, http.StatusInternalServerError)
 		_, err := e.client.GetProfile(ctx, keyPayments, fcAllowed)
 		if ae := asAPIError(t, err); ae.Kind != KindRetryable || ae.Status != 500 {
 			t.Errorf("got %v, want KindRetryable 500", err)
@@ -453,7 +453,7 @@ func TestErrorKinds(t *testing.T) {
 	})
 	t.Run("retries disabled", func(t *testing.T) {
 		e := newEnv(t, nil, Options{RetryMax: -1})
-		e.mock.FailNext(1, http.StatusInternalServerError)
+		e.mock.Faults().FailNext(1, http.StatusInternalServerError)
 		if _, err := e.client.GetProfile(ctx, keyPayments, fcAllowed); KindOf(err) != KindRetryable {
 			t.Errorf("got %v, want KindRetryable", err)
 		}
@@ -463,7 +463,7 @@ func TestErrorKinds(t *testing.T) {
 	})
 	t.Run("5xx not retried on POST", func(t *testing.T) {
 		e := newEnv(t, nil, Options{})
-		e.mock.FailNext(1, http.StatusInternalServerError)
+		e.mock.Faults().FailNext(1, http.StatusInternalServerError)
 		_, err := e.client.SubmitMessage(ctx, keyPayments, validMessage())
 		if ae := asAPIError(t, err); ae.Kind != KindRetryable || ae.Status != 500 || ae.Ambiguous {
 			t.Errorf("got %+v, want KindRetryable 500, not ambiguous", ae)
@@ -471,7 +471,7 @@ func TestErrorKinds(t *testing.T) {
 		if n := e.mock.Stats().Requests; n != 1 {
 			t.Errorf("mock saw %d requests, want 1", n)
 		}
-		e.mock.FailNext(1, http.StatusGatewayTimeout)
+		e.mock.Faults().FailNext(1, http.StatusGatewayTimeout)
 		_, err = e.client.SubmitMessage(ctx, keyPayments, validMessage())
 		if !IsAmbiguous(err) || !IsRetryable(err) {
 			t.Errorf("504 on submit: %v, want retryable and ambiguous", err)
@@ -479,17 +479,17 @@ func TestErrorKinds(t *testing.T) {
 	})
 	t.Run("dropped connection retried on GET", func(t *testing.T) {
 		e := newEnv(t, nil, Options{})
-		e.mock.DropNext(1)
+		e.mock.Faults().DropNext(1)
 		if _, err := e.client.GetProfile(ctx, keyPayments, fcAllowed); err != nil {
 			t.Fatalf("GetProfile after a drop: %v", err)
 		}
-		if s := e.mock.Stats(); s.Requests != 2 || s.Dropped != 1 {
-			t.Errorf("stats = %+v, want 2 requests, 1 dropped", s)
+		if s, f := e.mock.Stats(), e.mock.Faults().Stats(); s.Requests != 2 || f.Dropped != 1 {
+			t.Errorf("stats = %+v, faults %+v; want 2 requests, 1 dropped", s, f)
 		}
 	})
 	t.Run("ambiguous POST: response lost after commit", func(t *testing.T) {
 		e := newEnv(t, nil, Options{})
-		e.mock.LoseResponseNext(1)
+		e.mock.Faults().LoseNext(1)
 		id, err := e.client.SubmitMessage(ctx, keyPayments, validMessage())
 		ae := asAPIError(t, err)
 		if id != "" || ae.Kind != KindRetryable || !ae.Ambiguous || !IsAmbiguous(err) || ae.Status != 0 {
@@ -515,7 +515,7 @@ func TestErrorKinds(t *testing.T) {
 	})
 	t.Run("POST timeout after write is ambiguous", func(t *testing.T) {
 		e := newEnv(t, nil, Options{})
-		e.mock.SetLatency(time.Hour)
+		e.mock.Faults().SetLatency(time.Hour)
 		tctx, cancel := context.WithTimeout(ctx, 100*time.Millisecond)
 		defer cancel()
 		_, err := e.client.SubmitMessage(tctx, keyPayments, validMessage())
@@ -532,15 +532,15 @@ func TestNeverLogsKey(t *testing.T) {
 	log := slog.New(slog.NewTextHandler(&buf, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	e := newEnv(t, nil, Options{Logger: log})
 	ctx := context.Background()
-	e.mock.FailNext(1, http.StatusBadGateway)
+	e.mock.Faults().FailNext(1, http.StatusBadGateway)
 	_, _ = e.client.GetProfile(ctx, keyPayments, fcAllowed)
 	id, _ := e.client.SubmitMessage(ctx, keyPayments, validMessage())
 	_, _ = e.client.GetMessage(ctx, keyPayments, fcAllowed, id)
-	e.mock.FailNext(1, http.StatusTooManyRequests)
+	e.mock.Faults().FailNext(1, http.StatusTooManyRequests)
 	_, _ = e.client.GetProfile(ctx, keyPayments, fcAllowed)
-	e.mock.LoseResponseNext(1)
+	e.mock.Faults().LoseNext(1)
 	_, _ = e.client.SubmitMessage(ctx, keyPayments, validMessage())
-	e.mock.DropNext(100)
+	e.mock.Faults().DropNext(100)
 	_, err := e.client.GetProfile(ctx, keyPayments, fcAllowed)
 	if KindOf(err) != KindRetryable || strings.Contains(err.Error(), fcAllowed) {
 		t.Errorf("GetProfile on dropped connections: %v, want KindRetryable without the fiscal code", err)

@@ -237,7 +237,7 @@ func TestClientUsesLimiter(t *testing.T) {
 	ctx := context.Background()
 	cl := &countingLimiter{}
 	e := newEnv(t, nil, Options{Limiter: cl})
-	e.mock.FailNext(1, 500)
+	e.mock.Faults().FailNext(1, 500)
 	if _, err := e.client.GetProfile(ctx, keyPayments, fcAllowed); err != nil {
 		t.Fatal(err)
 	}
@@ -371,7 +371,7 @@ func TestSubmitOnce(t *testing.T) {
 		t.Fatalf("second = %q, %+v, %v; want the first id %s", id2, prev, err, id)
 	}
 	// A lost response is ambiguous: recorded unknown, never resent.
-	e.mock.LoseResponseNext(1)
+	e.mock.Faults().LoseNext(1)
 	if _, _, err := e.client.SubmitOnce(ctx, l, keyPayments, "k2", validMessage()); !IsAmbiguous(err) {
 		t.Fatalf("lost response: %v, want ambiguous", err)
 	}
@@ -379,7 +379,7 @@ func TestSubmitOnce(t *testing.T) {
 		t.Errorf("after a lost response: %+v, want unknown", prev)
 	}
 	// A 503 is definite: the next attempt sends.
-	e.mock.FailNext(1, 503)
+	e.mock.Faults().FailNext(1, 503)
 	if _, _, err := e.client.SubmitOnce(ctx, l, keyPayments, "k3", validMessage()); IsAmbiguous(err) || err == nil {
 		t.Fatalf("503: %v", err)
 	}

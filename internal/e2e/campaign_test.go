@@ -103,7 +103,7 @@ func TestCampaignEndToEnd(t *testing.T) {
 	// position and at most one message per debtor.
 	e.mocks.GPD.FailNext(3, 503)
 	e.mocks.GPD.LoseResponseNext(1)
-	e.mocks.IO.FailNext(2, 503)
+	e.mocks.IO.Faults().FailNext(2, 503)
 
 	p, run := e.run(t, in)
 	if p.Read != 42 || p.Valid != 40 || p.Rejected != 2 {

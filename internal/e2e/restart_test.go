@@ -53,7 +53,7 @@ func TestServeDevResumesAfterKill(t *testing.T) {
 	}
 	defer mocks.Close()
 	mocks.GPD.SetLatency(40 * time.Millisecond)
-	mocks.IO.SetLatency(40 * time.Millisecond)
+	mocks.IO.Faults().SetLatency(40 * time.Millisecond)
 	path, err := tenant.WriteSample(dir, map[string]string{"GPDURL": mocks.GPDURL, "IOURL": mocks.IOURL})
 	if err != nil {
 		t.Fatal(err)
@@ -106,7 +106,7 @@ func TestServeDevResumesAfterKill(t *testing.T) {
 			// From here on, 20% of GPD and IO requests fail with 500, and
 			// some GPD creates are applied but their response is lost.
 			mocks.GPD.SetErrorRate(0.2, 7)
-			mocks.IO.SetErrorRate(0.2, 7)
+			mocks.IO.Faults().SetErrorRate(0.2, 7)
 			mocks.GPD.LoseResponseNext(3)
 		}
 		c.Close()
