@@ -101,8 +101,8 @@ func TestCampaignEndToEnd(t *testing.T) {
 	// Faults on the platforms: transient 503s and one create whose response is
 	// lost after GPD committed it. The campaign must still end with exactly one
 	// position and at most one message per debtor.
-	e.mocks.GPD.FailNext(3, 503)
-	e.mocks.GPD.LoseResponseNext(1)
+	e.mocks.GPD.Faults().FailNext(3, 503)
+	e.mocks.GPD.Faults().LoseNext(1)
 	e.mocks.IO.Faults().FailNext(2, 503)
 
 	p, run := e.run(t, in)

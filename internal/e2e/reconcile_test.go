@@ -300,7 +300,7 @@ func TestCampaignReconcileEndToEnd(t *testing.T) {
 func TestCampaignCancelEndToEnd(t *testing.T) {
 	const valid = 300
 	e := newRESTEnv(t, valid, 0, func(int) bool { return false })
-	e.mocks.GPD.SetLatency(15 * time.Millisecond)
+	e.mocks.GPD.Faults().SetLatency(15 * time.Millisecond)
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	org := e.tenant.FiscalCode

@@ -52,7 +52,7 @@ func TestServeDevResumesAfterKill(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer mocks.Close()
-	mocks.GPD.SetLatency(40 * time.Millisecond)
+	mocks.GPD.Faults().SetLatency(40 * time.Millisecond)
 	mocks.IO.Faults().SetLatency(40 * time.Millisecond)
 	path, err := tenant.WriteSample(dir, map[string]string{"GPDURL": mocks.GPDURL, "IOURL": mocks.IOURL})
 	if err != nil {
@@ -105,9 +105,9 @@ func TestServeDevResumesAfterKill(t *testing.T) {
 		if i == 0 {
 			// From here on, 20% of GPD and IO requests fail with 500, and
 			// some GPD creates are applied but their response is lost.
-			mocks.GPD.SetErrorRate(0.2, 7)
+			mocks.GPD.Faults().SetErrorRate(0.2, 7)
 			mocks.IO.Faults().SetErrorRate(0.2, 7)
-			mocks.GPD.LoseResponseNext(3)
+			mocks.GPD.Faults().LoseNext(3)
 		}
 		c.Close()
 		if err := proc.Process.Signal(syscall.SIGKILL); err != nil {
