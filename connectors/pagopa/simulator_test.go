@@ -56,7 +56,11 @@ func TestClientWithTheNodoSimulator(t *testing.T) {
 	}
 	var total, want int64
 	for _, r := range receipts {
-		if !paid[r.IUV] || r.AmountCents != amounts[r.IUV] || r.Transfers[0].AmountCents != amounts[r.IUV] || r.Source != pagopa.SourceGPD || r.PSP.ID != "MOCKPSP" {
+		var sum int64
+		for _, tr := range r.Transfers {
+			sum += tr.AmountCents
+		}
+		if !paid[r.IUV] || r.AmountCents != amounts[r.IUV] || sum != amounts[r.IUV] || r.Source != pagopa.SourceGPD || r.PSP.ID != "MOCKPSP" {
 			t.Errorf("receipt %+v", r)
 		}
 		total += r.AmountCents
