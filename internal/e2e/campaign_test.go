@@ -42,7 +42,7 @@ func newEnv(t *testing.T, debtors, broken int, notOnIO map[int]bool) *env {
 			profiles[fc] = appiomock.ProfileSpec{SenderAllowed: true, Languages: []string{"it_IT"}}
 		}
 	}
-	mocks, err := mockset.Start(mockset.Options{IOProfiles: profiles})
+	mocks, err := mockset.Start(mockset.Options{Config: mockset.Config{appiomock.Kind: appiomock.Options{Profiles: profiles}}})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -47,7 +47,7 @@ func TestServeDevResumesAfterKill(t *testing.T) {
 	}
 	// The mocks live in the test process, so they survive the kill, as the
 	// real platforms would. Latency makes the campaign last a few seconds.
-	mocks, err := mockset.Start(mockset.Options{IOProfiles: profiles})
+	mocks, err := mockset.Start(mockset.Options{Config: mockset.Config{appiomock.Kind: appiomock.Options{Profiles: profiles}}})
 	if err != nil {
 		t.Fatal(err)
 	}
