@@ -2,6 +2,7 @@ package appiomock
 
 import (
 	"fmt"
+	"net/http"
 
 	"github.com/ponte-pa/ponte/mocks/registry"
 )
@@ -11,23 +12,12 @@ import (
 const Kind = "appio"
 
 func init() {
-	registry.Register(registry.Kind{
-		Name: Kind, Order: 20,
-		Ports: []registry.Port{{Flag: "io-port", Default: 18082, Usage: "port of the App IO mock (0 = any)"}},
-		Start: func(env *registry.Env, addrs []string) (*registry.Running, error) {
-			o, err := registry.Config[Options](env, Kind)
-			if err != nil {
-				return nil, err
-			}
-			s := New(o)
-			root, stop, err := registry.ServeHTTP(addrs[0], s)
-			if err != nil {
-				return nil, err
-			}
-			url := root + BasePath
-			return &registry.Running{Mock: s, URL: url, Control: root, Close: stop, Title: "App IO mock",
-				Details: fmt.Sprintf("(inspect: %s/__mock/messages, %s/__mock/stats)", root, root),
-				Vars:    map[string]string{"IOURL": url}}, nil
-		},
-	})
+	registry.Register(registry.HandlerKind(Kind, 20,
+		registry.Port{Flag: "io-port", Default: 18082, Usage: "port of the App IO mock (0 = any)"},
+		func(_ *registry.Env, o Options) http.Handler { return New(o) },
+		func(root string) registry.Running {
+			// Clients' base URL includes the spec's basePath; /__mock/ is at the root.
+			return registry.Running{Title: "App IO mock", URL: root + BasePath, Vars: map[string]string{"IOURL": root + BasePath},
+				Details: fmt.Sprintf("(inspect: %s/__mock/messages, %s/__mock/stats)", root, root)}
+		}))
 }

@@ -1,7 +1,9 @@
 package gpd
 
 import (
+	"cmp"
 	"fmt"
+	"net/http"
 
 	"github.com/ponte-pa/ponte/mocks/registry"
 )
@@ -11,25 +13,14 @@ import (
 const Kind = "gpd"
 
 func init() {
-	registry.Register(registry.Kind{
-		Name: Kind, Order: 10,
-		Ports: []registry.Port{{Flag: "gpd-port", Default: 18081, Usage: "port of the pagoPA GPD mock (0 = any)"}},
-		Start: func(env *registry.Env, addrs []string) (*registry.Running, error) {
-			o, err := registry.Config[Options](env, Kind)
-			if err != nil {
-				return nil, err
-			}
-			if o.Logger == nil {
-				o.Logger = env.Logger
-			}
-			s := New(o)
-			url, stop, err := registry.ServeHTTP(addrs[0], s)
-			if err != nil {
-				return nil, err
-			}
-			return &registry.Running{Mock: s, URL: url, Control: url, Close: stop, Title: "pagoPA GPD mock",
-				Details: fmt.Sprintf("(inspect: %s/__mock/positions, %s/__mock/stats)", url, url),
-				Vars:    map[string]string{"GPDURL": url}}, nil
+	registry.Register(registry.HandlerKind(Kind, 10,
+		registry.Port{Flag: "gpd-port", Default: 18081, Usage: "port of the pagoPA GPD mock (0 = any)"},
+		func(env *registry.Env, o Options) http.Handler {
+			o.Logger = cmp.Or(o.Logger, env.Logger)
+			return New(o)
 		},
-	})
+		func(url string) registry.Running {
+			return registry.Running{Title: "pagoPA GPD mock", Vars: map[string]string{"GPDURL": url},
+				Details: fmt.Sprintf("(inspect: %s/__mock/positions, %s/__mock/stats)", url, url)}
+		}))
 }

@@ -119,8 +119,8 @@ func (s *Server) initLocked() {
 	m.Handle("GET "+pos+"/{iupd}", s.op("getOrganizationDebtPositionByIUPD", s.handleGet))
 	m.Handle("PUT "+pos+"/{iupd}", s.op("updatePosition", s.handleUpdate))
 	m.Handle("DELETE "+pos+"/{iupd}", s.op("deletePosition", s.handleDelete))
-	m.Handle("POST "+pos+"/{iupd}/publish", s.op("publishPosition", s.handlePublish))
-	m.Handle("POST "+pos+"/{iupd}/invalidate", s.op("invalidatePosition", s.handleInvalidate))
+	m.Handle("POST "+pos+"/{iupd}/publish", s.op("publishPosition", s.transition(publishable, "only DRAFT can be published", s.publishLocked)))
+	m.Handle("POST "+pos+"/{iupd}/invalidate", s.op("invalidatePosition", s.transition(invalidable, "only PUBLISHED or VALID can be invalidated", invalidate)))
 	m.Handle("POST /organizations/{org}/paymentoptions/paids/{nav}", s.op("setPaymentOptionAsAlreadyPaid", s.handlePaid))
 	m.Handle("GET /payments/{org}/receipts", s.op("getOrganizationReceipts", s.handleReceiptList))
 	m.Handle("GET /payments/{org}/receipts/{iuv}", s.op("getReceiptByIUV", s.handleReceipt))
@@ -688,39 +688,30 @@ func (s *Server) handleDelete(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, "OK")
 }
 
-func (s *Server) handlePublish(w http.ResponseWriter, r *http.Request) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	rec := s.lookupLocked(r.PathValue("org"), r.PathValue("iupd"))
-	if rec == nil {
-		notFound(w, r)
-		return
+// transition serves publish and invalidate: a step of the lifecycle that
+// only positions in allowed states may take (rule says which).
+func (s *Server) transition(allowed map[string]bool, rule string, apply func(p *Position, now time.Time)) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		rec := s.lookupLocked(r.PathValue("org"), r.PathValue("iupd"))
+		if rec == nil {
+			notFound(w, r)
+			return
+		}
+		if !allowed[rec.pos.Status] {
+			writeProblem(w, http.StatusConflict, "Conflict",
+				fmt.Sprintf("Debt position %s is in status %s: %s", rec.pos.IUPD, rec.pos.Status, rule))
+			return
+		}
+		apply(&rec.pos, s.now())
+		writeJSON(w, http.StatusOK, rec.pos)
 	}
-	if !publishable[rec.pos.Status] {
-		writeProblem(w, http.StatusConflict, "Conflict",
-			fmt.Sprintf("Debt position %s is in status %s: only DRAFT can be published", rec.pos.IUPD, rec.pos.Status))
-		return
-	}
-	s.publishLocked(&rec.pos, s.now())
-	writeJSON(w, http.StatusOK, rec.pos)
 }
 
-func (s *Server) handleInvalidate(w http.ResponseWriter, r *http.Request) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	rec := s.lookupLocked(r.PathValue("org"), r.PathValue("iupd"))
-	if rec == nil {
-		notFound(w, r)
-		return
-	}
-	if !invalidable[rec.pos.Status] {
-		writeProblem(w, http.StatusConflict, "Conflict",
-			fmt.Sprintf("Debt position %s is in status %s: only PUBLISHED or VALID can be invalidated", rec.pos.IUPD, rec.pos.Status))
-		return
-	}
-	rec.pos.Status = StatusInvalid
-	rec.pos.LastUpdatedDate = ptr(At(s.now()))
-	writeJSON(w, http.StatusOK, rec.pos)
+func invalidate(p *Position, now time.Time) {
+	p.Status = StatusInvalid
+	p.LastUpdatedDate = ptr(At(now))
 }
 
 func (s *Server) handlePaid(w http.ResponseWriter, r *http.Request) {

@@ -1,7 +1,9 @@
 package legacymock
 
 import (
+	"cmp"
 	"fmt"
+	"net/http"
 
 	"github.com/ponte-pa/ponte/mocks/registry"
 )
@@ -11,24 +13,14 @@ import (
 const Kind = "tributi"
 
 func init() {
-	registry.Register(registry.Kind{
-		Name: Kind, Order: 70,
-		Ports: []registry.Port{{Flag: "tributi-port", Default: 18085, Usage: "port of the tributi back office mock, REST and SOAP (0 = any)"}},
-		Start: func(env *registry.Env, addrs []string) (*registry.Running, error) {
-			o, err := registry.Config[Options](env, Kind)
-			if err != nil {
-				return nil, err
-			}
-			if o.Logger == nil {
-				o.Logger = env.Logger
-			}
-			s := New(o)
-			url, stop, err := registry.ServeHTTP(addrs[0], s)
-			if err != nil {
-				return nil, err
-			}
-			return &registry.Running{Mock: s, URL: url, Control: url, Close: stop, Title: "Tributi mock",
-				Details: fmt.Sprintf("(REST: %s/api/page/debitori; SOAP: %s/soap; write-backs: %s/__mock/updates)", url, url, url)}, nil
+	registry.Register(registry.HandlerKind(Kind, 70,
+		registry.Port{Flag: "tributi-port", Default: 18085, Usage: "port of the tributi back office mock, REST and SOAP (0 = any)"},
+		func(env *registry.Env, o Options) http.Handler {
+			o.Logger = cmp.Or(o.Logger, env.Logger)
+			return New(o)
 		},
-	})
+		func(url string) registry.Running {
+			return registry.Running{Title: "Tributi mock",
+				Details: fmt.Sprintf("(REST: %s/api/page/debitori; SOAP: %s/soap; write-backs: %s/__mock/updates)", url, url, url)}
+		}))
 }

@@ -1,7 +1,9 @@
 package nodomock
 
 import (
+	"cmp"
 	"fmt"
+	"net/http"
 
 	"github.com/ponte-pa/ponte/mocks/gpd"
 	"github.com/ponte-pa/ponte/mocks/registry"
@@ -13,27 +15,18 @@ import (
 const Kind = "nodo"
 
 func init() {
-	registry.Register(registry.Kind{
-		Name: Kind, Order: 40, Needs: []string{gpd.Kind},
-		Ports: []registry.Port{{Flag: "nodo-port", Default: 18083, Usage: "port of the Nodo simulator (pays notices like a PSP; 0 = any)"}},
-		Start: func(env *registry.Env, addrs []string) (*registry.Running, error) {
-			o, err := registry.Config[Options](env, Kind)
-			if err != nil {
-				return nil, err
-			}
+	k := registry.HandlerKind(Kind, 40,
+		registry.Port{Flag: "nodo-port", Default: 18083, Usage: "port of the Nodo simulator (pays notices like a PSP; 0 = any)"},
+		func(env *registry.Env, o Options) http.Handler {
 			if o.GPD == nil {
 				o.GPD, _ = env.Running(gpd.Kind).Mock.(*gpd.Server) // started first: Needs
 			}
-			if o.Logger == nil {
-				o.Logger = env.Logger
-			}
-			s := New(o)
-			url, stop, err := registry.ServeHTTP(addrs[0], s)
-			if err != nil {
-				return nil, err
-			}
-			return &registry.Running{Mock: s, URL: url, Control: url, Close: stop, Title: "Nodo simulator",
-				Details: fmt.Sprintf("(pay: POST %s/__mock/pay; inspect: %s/__mock/payments)", url, url)}, nil
+			o.Logger = cmp.Or(o.Logger, env.Logger)
+			return New(o)
 		},
-	})
+		func(url string) registry.Running {
+			return registry.Running{Title: "Nodo simulator", Details: fmt.Sprintf("(pay: POST %s/__mock/pay; inspect: %s/__mock/payments)", url, url)}
+		})
+	k.Needs = []string{gpd.Kind}
+	registry.Register(k)
 }

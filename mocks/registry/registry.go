@@ -206,3 +206,26 @@ func ServeHTTP(addr string, h http.Handler) (url string, stop func() error, err 
 	}
 	return url, Serve(l, h), nil
 }
+
+// HandlerKind is the Kind of the common mock: an http.Handler that build
+// makes from its configuration O (the zero O when none is given), served
+// on one port. describe says what the running mock offers, given its URL;
+// URL and Control default to it.
+func HandlerKind[O any](name string, order int, port Port, build func(env *Env, o O) http.Handler, describe func(url string) Running) Kind {
+	return Kind{Name: name, Order: order, Ports: []Port{port},
+		Start: func(env *Env, addrs []string) (*Running, error) {
+			o, err := Config[O](env, name)
+			if err != nil {
+				return nil, err
+			}
+			h := build(env, o)
+			url, stop, err := ServeHTTP(addrs[0], h)
+			if err != nil {
+				return nil, err
+			}
+			r := describe(url)
+			r.Mock, r.Close = h, stop
+			r.URL, r.Control = cmp.Or(r.URL, url), cmp.Or(r.Control, url)
+			return &r, nil
+		}}
+}
