@@ -251,7 +251,10 @@ func TestStatusProgression(t *testing.T) {
 			t.Errorf("%s: Final() = %v", fc, st.Final())
 		}
 	}
-	st, _ := e.client.GetMessage(ctx, keyPayments, fcAllowed, ids[fcAllowed])
+	st, err := e.client.GetMessage(ctx, keyPayments, fcAllowed, ids[fcAllowed])
+	if err != nil {
+		t.Fatal(err)
+	}
 	if st.Notification.Email != "" || st.Notification.Webhook != NotificationSent {
 		t.Errorf("require_secure_channels: notification %+v, want webhook only", st.Notification)
 	}
@@ -533,15 +536,26 @@ func TestNeverLogsKey(t *testing.T) {
 	e := newEnv(t, nil, Options{Logger: log})
 	ctx := context.Background()
 	e.mock.Faults().FailNext(1, http.StatusBadGateway)
-	_, _ = e.client.GetProfile(ctx, keyPayments, fcAllowed)
-	id, _ := e.client.SubmitMessage(ctx, keyPayments, validMessage())
-	_, _ = e.client.GetMessage(ctx, keyPayments, fcAllowed, id)
+	if _, err := e.client.GetProfile(ctx, keyPayments, fcAllowed); err != nil {
+		t.Fatalf("GetProfile after one 502 (retried): %v", err)
+	}
+	id, err := e.client.SubmitMessage(ctx, keyPayments, validMessage())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.client.GetMessage(ctx, keyPayments, fcAllowed, id); err != nil {
+		t.Fatal(err)
+	}
 	e.mock.Faults().FailNext(1, http.StatusTooManyRequests)
-	_, _ = e.client.GetProfile(ctx, keyPayments, fcAllowed)
+	if _, err := e.client.GetProfile(ctx, keyPayments, fcAllowed); KindOf(err) != KindRateLimited {
+		t.Fatalf("GetProfile on a 429: %v, want rate limited", err)
+	}
 	e.mock.Faults().LoseNext(1)
-	_, _ = e.client.SubmitMessage(ctx, keyPayments, validMessage())
+	if _, err := e.client.SubmitMessage(ctx, keyPayments, validMessage()); !IsAmbiguous(err) {
+		t.Fatalf("SubmitMessage with a lost response: %v, want ambiguous", err)
+	}
 	e.mock.Faults().DropNext(100)
-	_, err := e.client.GetProfile(ctx, keyPayments, fcAllowed)
+	_, err = e.client.GetProfile(ctx, keyPayments, fcAllowed)
 	if KindOf(err) != KindRetryable || strings.Contains(err.Error(), fcAllowed) {
 		t.Errorf("GetProfile on dropped connections: %v, want KindRetryable without the fiscal code", err)
 	}

@@ -303,18 +303,22 @@ func TestLedger(t *testing.T) {
 			t.Fatalf("Begin after Done = %+v, %v", e, err)
 		}
 		// Definite failure: may be claimed again, attempts count.
-		_, _ = l.Begin(ctx, k("b"))
+		if _, err := l.Begin(ctx, k("b")); err != nil {
+			t.Fatal(err)
+		}
 		if err := l.Fail(ctx, k("b"), true); err != nil {
 			t.Fatal(err)
 		}
 		if e, err := l.Begin(ctx, k("b")); e != nil || err != nil {
 			t.Fatalf("Begin after a definite failure = %+v, %v; want a new claim", e, err)
 		}
-		if e, _ := l.Get(ctx, k("b")); e.Attempts != 2 || e.State != LedgerSending {
-			t.Errorf("entry %+v, want 2 attempts, sending", e)
+		if e, err := l.Get(ctx, k("b")); err != nil || e.Attempts != 2 || e.State != LedgerSending {
+			t.Errorf("entry %+v, %v; want 2 attempts, sending", e, err)
 		}
 		// Ambiguous failure: never claimed again.
-		_, _ = l.Begin(ctx, k("c"))
+		if _, err := l.Begin(ctx, k("c")); err != nil {
+			t.Fatal(err)
+		}
 		if err := l.Fail(ctx, k("c"), false); err != nil {
 			t.Fatal(err)
 		}
@@ -375,8 +379,8 @@ func TestSubmitOnce(t *testing.T) {
 	if _, _, err := e.client.SubmitOnce(ctx, l, keyPayments, "k2", validMessage()); !IsAmbiguous(err) {
 		t.Fatalf("lost response: %v, want ambiguous", err)
 	}
-	if _, prev, _ := e.client.SubmitOnce(ctx, l, keyPayments, "k2", validMessage()); prev == nil || prev.State != LedgerUnknown {
-		t.Errorf("after a lost response: %+v, want unknown", prev)
+	if _, prev, err := e.client.SubmitOnce(ctx, l, keyPayments, "k2", validMessage()); err != nil || prev == nil || prev.State != LedgerUnknown {
+		t.Errorf("after a lost response: %+v, %v; want unknown", prev, err)
 	}
 	// A 503 is definite: the next attempt sends.
 	e.mock.Faults().FailNext(1, 503)

@@ -107,7 +107,10 @@ func TestSendFailuresAreClassified(t *testing.T) {
 
 func TestHeaderInjectionRejected(t *testing.T) {
 	srv := startMock(t, smtpmock.Options{})
-	snd, _ := NewSMTPSender(SMTPOptions{Addr: srv.Addr(), From: "a@b.it", TLSConfig: srv.ClientTLS()})
+	snd, err := NewSMTPSender(SMTPOptions{Addr: srv.Addr(), From: "a@b.it", TLSConfig: srv.ClientTLS()})
+	if err != nil {
+		t.Fatal(err)
+	}
 	for _, m := range []Email{
 		{To: "x@y.it", Subject: "hi\r\nBcc: victim@z.it", Text: "t"},
 		{To: "x@y.it", Subject: "ok", Text: "t", Attachments: []Attachment{{Name: "a\".pdf"}}},

@@ -97,8 +97,14 @@ func restConfig(base, style, auth string) string {
 }
 
 func soapConfig(base, auth string, pageSize int) string {
-	env, _ := json.Marshal(legacymock.SOAPGetDebitori)
-	wb, _ := json.Marshal(legacymock.SOAPAggiornaStato)
+	env, err := json.Marshal(legacymock.SOAPGetDebitori)
+	if err != nil {
+		panic(err) // unreachable: a string always marshals
+	}
+	wb, err := json.Marshal(legacymock.SOAPAggiornaStato)
+	if err != nil {
+		panic(err) // unreachable: a string always marshals
+	}
 	return fmt.Sprintf(`{"url":"%s/soap","action":"getDebitori","envelope":%s,"items":"//debitore","pageSize":%d,"auth":%s,"retries":2,
 		"fields":{"externalId":"@id","fiscalCode":"codiceFiscale","name":"nome","surname":"cognome","amount":"importo","dueDate":"scadenza","description":"causale"},
 		"writeBack":{"action":"aggiornaStato","envelope":%s,"success":"//esito[.='OK']"}}`, base, env, pageSize, auth, wb)

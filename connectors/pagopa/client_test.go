@@ -163,7 +163,10 @@ func TestClientListPaging(t *testing.T) {
 	if len(seen) != 7 {
 		t.Fatalf("paging saw %d distinct positions, want 7", len(seen))
 	}
-	first, _ := e.client.List(ctx, org, pagopa.ListOptions{Limit: 1})
+	first, err := e.client.List(ctx, org, pagopa.ListOptions{Limit: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
 	if first.Positions[0].IUPD != position(t, 7).IUPD {
 		t.Fatalf("newest first: got %s", first.Positions[0].IUPD)
 	}
@@ -198,8 +201,8 @@ func TestClientInvalidateMarkPaidDelete(t *testing.T) {
 	if err != nil || paid.Status != pagopa.OptionPaid || paid.PaymentDate == nil {
 		t.Fatalf("mark paid: %+v %v", paid, err)
 	}
-	if got, _ := e.client.Get(ctx, org, p2.IUPD); got.Status != pagopa.StatusPaid {
-		t.Fatalf("after payment status = %s", got.Status)
+	if got, err := e.client.Get(ctx, org, p2.IUPD); err != nil || got.Status != pagopa.StatusPaid {
+		t.Fatalf("after payment: %+v, %v", got, err)
 	}
 	if _, err := e.client.MarkPaid(ctx, org, nav); pagopa.KindOf(err) != pagopa.KindConflict {
 		t.Fatalf("pay twice: %v", err)

@@ -196,8 +196,14 @@ func TestCampaignReconcileEndToEnd(t *testing.T) {
 	// due, and a second payment of a notice already paid on GPD.
 	mem := nodo.NewMemoryBackend(nil)
 	ec := e.ecEndpoint(t, mem)
-	strayIUV, _ := pagopa.NewIUV("01", "9999999999999")
-	strayNAV, _ := pagopa.NAVFromIUV(3, "", strayIUV)
+	strayIUV, err := pagopa.NewIUV("01", "9999999999999")
+	if err != nil {
+		t.Fatal(err)
+	}
+	strayNAV, err := pagopa.NAVFromIUV(3, "", strayIUV)
+	if err != nil {
+		t.Fatal(err)
+	}
 	short, dup := items[1], items[7]
 	ecNotice(t, mem, org, strayNAV, 4200, "RSSMRA80A01H501U")
 	ecNotice(t, mem, org, short.NAV, short.AmountCents-100, short.FiscalCode)
@@ -295,7 +301,10 @@ func TestCampaignReconcileEndToEnd(t *testing.T) {
 	if n := len(e.mocks.Legacy.Updates()); n != len(paid) {
 		t.Errorf("tributi got %d updates after a rerun, want %d", n, len(paid))
 	}
-	js2, _ := os.ReadFile(r2.Report.JSON)
+	js2, err := os.ReadFile(r2.Report.JSON)
+	if err != nil {
+		t.Fatal(err)
+	}
 	if !bytes.Equal(js, js2) {
 		t.Error("the daily report changed on a rerun")
 	}

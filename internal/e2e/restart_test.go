@@ -82,7 +82,14 @@ func TestServeDevResumesAfterKill(t *testing.T) {
 	defer cancel()
 
 	proc := start()
-	defer func() { _ = proc.Process.Kill(); _, _ = proc.Process.Wait() }()
+	defer func() {
+		// Gone already when the test killed it last: nothing to report.
+		if err := proc.Process.Kill(); err == nil {
+			if _, err := proc.Process.Wait(); err != nil {
+				t.Log(err)
+			}
+		}
+	}()
 	c := dial(ctx, t, port)
 	in := campaign.Input{CampaignID: "restart", TenantID: tn.ID, Source: firstSourceName(tn), Subject: "TARI 2026", BatchSize: 10, Parallel: 2}
 	wfID := campaign.WorkflowID(in.TenantID, in.CampaignID)
@@ -113,7 +120,9 @@ func TestServeDevResumesAfterKill(t *testing.T) {
 		if err := proc.Process.Signal(syscall.SIGKILL); err != nil {
 			t.Fatal(err)
 		}
-		_, _ = proc.Process.Wait()
+		if _, err := proc.Process.Wait(); err != nil {
+			t.Fatal(err)
+		}
 		atKill := len(mocks.GPD.Positions(tn.FiscalCode))
 		if atKill >= debtors {
 			t.Fatalf("campaign finished before kill %d (%d positions): raise the mock latency", i+1, atKill)
@@ -145,7 +154,9 @@ func TestServeDevResumesAfterKill(t *testing.T) {
 		t.Errorf("IO mock holds %d messages, campaign says %d sent and %d to check", got, p.MessagesSent, p.MessagesUnknown)
 	}
 	t.Logf("after two kills: %d published, %d messages sent, %d to check; GPD stats %+v", p.PositionsPublished, p.MessagesSent, p.MessagesUnknown, mocks.GPD.Stats())
-	_ = proc.Process.Signal(os.Interrupt)
+	if err := proc.Process.Signal(os.Interrupt); err != nil {
+		t.Error(err)
+	}
 }
 
 func dial(ctx context.Context, t *testing.T, port int) client.Client {

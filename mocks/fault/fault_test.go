@@ -115,6 +115,7 @@ func TestApply(t *testing.T) {
 // backend is a mock API behind the middleware: it counts the requests it
 // applied and answers status.
 type backend struct {
+	t       testing.TB
 	applied atomic.Int32
 	status  int
 }
@@ -123,13 +124,17 @@ func (b *backend) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	b.applied.Add(1)
 	w.Header().Set("X-Backend", "yes")
 	w.WriteHeader(b.status)
-	_, _ = io.WriteString(w, "applied")
+	if _, err := io.WriteString(w, "applied"); err != nil {
+		b.t.Error(err)
+	}
 }
 
 func problemJSON(w http.ResponseWriter, status int, detail string) {
 	w.Header().Set("Content-Type", "application/problem+json")
 	w.WriteHeader(status)
-	_, _ = fmt.Fprintf(w, `{"status":%d,"detail":%q}`, status, detail)
+	if _, err := fmt.Fprintf(w, `{"status":%d,"detail":%q}`, status, detail); err != nil {
+		panic(err) // the tests' clients read every answer
+	}
 }
 
 func TestMiddleware(t *testing.T) {
@@ -167,7 +172,7 @@ func TestMiddleware(t *testing.T) {
 			if tt.setup != nil {
 				tt.setup(&inj)
 			}
-			be := &backend{status: tt.status}
+			be := &backend{t: t, status: tt.status}
 			srv := httptest.NewServer(inj.Middleware(be, HTTPOptions{Problem: problemJSON,
 				ChangesState: func(r *http.Request) bool { return r.Method != "GET" && r.URL.Path != "/api/read" }}))
 			defer srv.Close()
@@ -211,7 +216,7 @@ func TestMiddleware(t *testing.T) {
 func TestLatencyStopsWhenTheClientLeaves(t *testing.T) {
 	var inj Injector
 	inj.SetLatency(time.Hour)
-	be := &backend{status: 200}
+	be := &backend{t: t, status: 200}
 	srv := httptest.NewServer(inj.Middleware(be, HTTPOptions{}))
 	defer srv.Close()
 	ctx, cancel := context.WithCancel(context.Background())
@@ -243,7 +248,7 @@ func TestLatencyStopsWhenTheClientLeaves(t *testing.T) {
 
 func TestControlOverHTTP(t *testing.T) {
 	var inj Injector
-	srv := httptest.NewServer(inj.Middleware(&backend{status: 200}, HTTPOptions{}))
+	srv := httptest.NewServer(inj.Middleware(&backend{t: t, status: 200}, HTTPOptions{}))
 	defer srv.Close()
 	call := func(method, body string) (int, State) {
 		t.Helper()

@@ -21,6 +21,7 @@ func problem(w http.ResponseWriter, status int, title, detail string) {
 
 // profiles answers GET /api/v1/profiles/{fc} with body, counting calls.
 type profiles struct {
+	t     testing.TB
 	mu    sync.Mutex
 	calls int
 	body  string
@@ -32,7 +33,9 @@ func (p *profiles) ServeHTTP(w http.ResponseWriter, _ *http.Request) {
 	p.mu.Unlock()
 	w.Header().Set("Content-Type", "application/json")
 	w.Header().Set("X-Mock", "yes")
-	_, _ = io.WriteString(w, p.body)
+	if _, err := io.WriteString(w, p.body); err != nil {
+		p.t.Error(err)
+	}
 }
 
 func TestGuard(t *testing.T) {
@@ -54,7 +57,7 @@ func TestGuard(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			h := &profiles{body: tt.body}
+			h := &profiles{t: t, body: tt.body}
 			var broken []*Violation
 			srv := httptest.NewServer(AppIO().Guard(h, GuardOptions{
 				Refuse: func(w http.ResponseWriter, _ *http.Request, v *Violation) {
@@ -96,7 +99,7 @@ func TestGuard(t *testing.T) {
 }
 
 func TestTransport(t *testing.T) {
-	h := &profiles{body: `{"sender_allowed":1}`}
+	h := &profiles{t: t, body: `{"sender_allowed":1}`}
 	srv := httptest.NewServer(h)
 	defer srv.Close()
 	var got []error

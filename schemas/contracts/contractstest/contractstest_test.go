@@ -24,11 +24,13 @@ func (r *recorder) Errorf(format string, args ...any) {
 func TestViolationsFailTheTest(t *testing.T) {
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "application/json")
+		body := `{"sender_allowed":"maybe"}`
 		if strings.HasSuffix(r.URL.Path, "X") {
-			_, _ = io.WriteString(w, `{"sender_allowed":true}`)
-			return
+			body = `{"sender_allowed":true}`
 		}
-		_, _ = io.WriteString(w, `{"sender_allowed":"maybe"}`)
+		if _, err := io.WriteString(w, body); err != nil {
+			t.Error(err)
+		}
 	}))
 	defer srv.Close()
 	rec := &recorder{TB: t}
