@@ -3,7 +3,9 @@ package contracts
 import (
 	"crypto/sha256"
 	"encoding/hex"
+	"encoding/json"
 	"errors"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -265,7 +267,7 @@ func TestViolationProblems(t *testing.T) {
 		{"path parameter", AppIO(), request("GET", "/api/v1/profiles/abc", "", key, "k"), "", "path", "fiscal_code", "length"},
 		{"missing key", AppIO(), request("GET", "/api/v1/profiles/SPNDNL80R13C555X", ""), "", "header", "", "Ocp-Apim-Subscription-Key"},
 		{"GPD date-time with an offset", GPD(), request("POST", "/organizations/X/debtpositions", pos, key, "k", "Content-Type", "application/json"), pos, "body", "paymentOption.0.dueDate", `format "date-time"`},
-		{"query parameter", GPD(), request("GET", "/organizations/X/debtpositions?limit=99", "", key, "k"), "", "query", "limit", "maximum"},
+		{"query parameter", GPD(), request("GET", "/organizations/X/debtpositions?limit=99", "", key, "k"), "", "query", "limit", "at most 50"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -284,3 +286,43 @@ func TestViolationProblems(t *testing.T) {
 		})
 	}
 }
+
+// The GPD validators check with kin-openapi's OpenAPI 3.0 schema validator
+// (see New); that is sound only while the files use no keyword that JSON
+// Schema 2020-12 added or changed.
+func TestGPDUsesNoJSONSchema2020Keyword(t *testing.T) {
+	keywords := []string{"const", "prefixItems", "$defs", "dependentRequired", "dependentSchemas", "unevaluatedProperties",
+		"unevaluatedItems", "if", "then", "else", "contentEncoding", "contentMediaType", "$schema", "$anchor",
+		"exclusiveMinimum", "exclusiveMaximum", "patternProperties", "propertyNames", "contains", "examples"}
+	for _, name := range []string{GPDv1File, GPDv3File} {
+		raw, err := File(name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var doc map[string]any
+		if err := json.Unmarshal(raw, &doc); err != nil {
+			t.Fatal(err)
+		}
+		var walk func(path string, v any)
+		walk = func(path string, v any) {
+			switch v := v.(type) {
+			case map[string]any:
+				for k, x := range v {
+					// Under "properties" the keys are field names, not keywords.
+					if !strings.HasSuffix(path, "/properties") && (slices.Contains(keywords, k) || (k == "type" && isList(x))) {
+						t.Errorf("%s: %s/%s is JSON Schema 2020-12", name, path, k)
+					}
+					walk(path+"/"+k, x)
+				}
+			case []any:
+				for i, x := range v {
+					walk(fmt.Sprintf("%s/%d", path, i), x)
+				}
+			}
+		}
+		walk("#", doc["components"])
+		walk("#/paths", doc["paths"])
+	}
+}
+
+func isList(v any) bool { _, ok := v.([]any); return ok }

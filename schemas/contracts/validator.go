@@ -79,6 +79,14 @@ func New(name string) (*Validator, error) {
 	if err != nil {
 		return nil, fmt.Errorf("contracts: %s: server URL: %w", name, err)
 	}
+	if name == GPDv1File || name == GPDv3File {
+		// The GPD files say OpenAPI 3.1.0 but use no keyword of JSON Schema
+		// 2020-12 (TestGPDUsesNoJSONSchema2020Keyword), so kin-openapi's 3.0
+		// schema validator reaches the same verdicts; its 3.1 path compiles
+		// every schema again on every request, 25 times slower, which a mock
+		// judging each exchange cannot afford.
+		doc.OpenAPI = "3.0.3"
+	}
 	router, err := gorillamux.NewRouter(doc)
 	if err != nil {
 		return nil, fmt.Errorf("contracts: %s: router: %w", name, err)
