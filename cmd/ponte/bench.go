@@ -18,6 +18,7 @@ import (
 	"github.com/ponte-pa/ponte/internal/fixtures"
 	"github.com/ponte-pa/ponte/internal/runtime"
 	"github.com/ponte-pa/ponte/internal/tenant"
+	appiomock "github.com/ponte-pa/ponte/mocks/appio"
 	"github.com/ponte-pa/ponte/mocks/mockset"
 	"github.com/ponte-pa/ponte/workflows/campaign"
 )
@@ -58,7 +59,7 @@ func benchCampaign(ctx context.Context, args []string) error {
 	if *memLimit > 0 {
 		debug.SetMemoryLimit(int64(*memLimit) << 20)
 	}
-	mocks, err := mockset.Start(mockset.Options{IODefaultKnown: true})
+	mocks, err := mockset.Start(mockset.Options{Config: mockset.Config{appiomock.Kind: appiomock.Options{DefaultKnown: true}}})
 	if err != nil {
 		return err
 	}

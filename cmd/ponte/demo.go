@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"net"
 	"os"
 	"path/filepath"
 	"strings"
@@ -20,6 +19,7 @@ import (
 	"github.com/ponte-pa/ponte/internal/tenant"
 	appiomock "github.com/ponte-pa/ponte/mocks/appio"
 	"github.com/ponte-pa/ponte/mocks/mockset"
+	smtpmock "github.com/ponte-pa/ponte/mocks/smtp"
 	"github.com/ponte-pa/ponte/workflows/campaign"
 	"github.com/ponte-pa/ponte/workflows/reconcile"
 )
@@ -83,29 +83,22 @@ func demoRun(ctx context.Context, w io.Writer, o demoOptions) (*demoResult, erro
 	}
 	fmt.Fprintf(w, "Ponte demo — payment-notice campaign for a sample comune\n\n")
 
-	// 1. Mocks of the national platforms, on free loopback ports.
-	ports, err := freeLoopbackPorts(3)
-	if err != nil {
+	// 1. Mocks of the national platforms, on free loopback ports, and the
+	// sample comune: tenant config, secrets, the SMTP relay's CA
+	// certificate and a tributi CSV export.
+	if err := os.MkdirAll(abs, 0o755); err != nil {
 		return nil, err
 	}
-	gpdURL := fmt.Sprintf("http://127.0.0.1:%d", ports[0])
-	ioURL := fmt.Sprintf("http://127.0.0.1:%d/api/v1", ports[1])
-
-	// 2. The mocks, and the sample comune: tenant config, secrets, the SMTP
-	// relay's CA certificate and a tributi CSV export.
-	smtpAddr := fmt.Sprintf("127.0.0.1:%d", ports[2])
-	mocks, err := mockset.Start(mockset.Options{GPDPort: ports[0], IOPort: ports[1],
-		SMTPPort: ports[2], SMTPUser: mockset.SampleSMTPUser, SMTPPassword: mockset.SampleSMTPPassword})
+	mocks, err := mockset.Start(mockset.Options{Config: mockset.Config{smtpmock.Kind: smtpmock.Config{
+		CAFile:  filepath.Join(abs, "smtp-ca.pem"),
+		Options: smtpmock.Options{Username: mockset.SampleSMTPUser, Password: mockset.SampleSMTPPassword}}}})
 	if err != nil {
 		return nil, err
 	}
 	defer mocks.Close()
-	tenantPath, err := tenant.WriteSample(abs, map[string]string{"GPDURL": gpdURL, "IOURL": ioURL, "SMTPAddr": smtpAddr})
+	tenantPath, err := tenant.WriteSample(abs, map[string]string{"GPDURL": mocks.GPDURL, "IOURL": mocks.IOURL, "SMTPAddr": mocks.SMTPAddr})
 	if err != nil {
 		return nil, fmt.Errorf("writing the sample comune: %w", err)
-	}
-	if err := mocks.WriteSMTPCA(filepath.Join(abs, "smtp-ca.pem")); err != nil {
-		return nil, err
 	}
 	t, err := tenant.Load(tenantPath)
 	if err != nil {
@@ -298,25 +291,6 @@ func firstSource(t *tenant.Tenant) string {
 		}
 	}
 	return min
-}
-
-func freeLoopbackPorts(n int) ([]int, error) {
-	var ports []int
-	var ls []net.Listener
-	defer func() {
-		for _, l := range ls {
-			_ = l.Close()
-		}
-	}()
-	for range n {
-		l, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			return nil, err
-		}
-		ls = append(ls, l)
-		ports = append(ports, l.Addr().(*net.TCPAddr).Port)
-	}
-	return ports, nil
 }
 
 func rel(p string) string {

@@ -4,22 +4,38 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"strings"
 
 	"github.com/ponte-pa/ponte/internal/fixtures"
+	appiomock "github.com/ponte-pa/ponte/mocks/appio"
+	legacymock "github.com/ponte-pa/ponte/mocks/legacy"
 	"github.com/ponte-pa/ponte/mocks/mockset"
+	"github.com/ponte-pa/ponte/mocks/registry"
+	smtpmock "github.com/ponte-pa/ponte/mocks/smtp"
 )
 
+// runMocks serves every registered mock (mocks/registry) on its port: one
+// --<name>-port flag per port a mock declares, one line per mock.
 func runMocks(ctx context.Context, args []string) error {
-	fs := newFlags("mocks", "mocks [--host 127.0.0.1] [--gpd-port 18081] [--io-port 18082] [--smtp-port 18025] [--nodo-port 18083] [--idp-port 18084] [--cie-port 18086] [--tributi-port 18085]")
+	kinds, err := registry.Kinds()
+	if err != nil {
+		return err
+	}
+	var synopsis []string
+	for _, k := range kinds {
+		for _, p := range k.Ports {
+			synopsis = append(synopsis, fmt.Sprintf("[--%s %d]", p.Flag, p.Default))
+		}
+	}
+	fs := newFlags("mocks", "mocks [--host 127.0.0.1] "+strings.Join(synopsis, " ")+" [--smtp-ca smtp-ca.pem] [--tributi-debtors 20] [--io-all-known]")
 	host := fs.String("host", "127.0.0.1", "address to listen on")
-	gpdPort := fs.Int("gpd-port", 18081, "port of the pagoPA GPD mock (0 = any)")
-	ioPort := fs.Int("io-port", 18082, "port of the App IO mock (0 = any)")
-	smtpPort := fs.Int("smtp-port", 18025, "port of the SMTP mock (STARTTLS, AUTH PLAIN with the sample comune's credentials)")
+	ports := map[string]*int{}
+	for _, k := range kinds {
+		for _, p := range k.Ports {
+			ports[p.Flag] = fs.Int(p.Flag, p.Default, p.Usage)
+		}
+	}
 	smtpCA := fs.String("smtp-ca", "smtp-ca.pem", "where to write the SMTP mock's certificate, for a tenant's channels.email.caFile")
-	nodoPort := fs.Int("nodo-port", 18083, "port of the Nodo simulator (pays notices like a PSP; 0 = any)")
-	idpPort := fs.Int("idp-port", 18084, "port of the mock SPID IdP (0 = any)")
-	ciePort := fs.Int("cie-port", 18086, "port of the mock CIE identity provider (0 = any)")
-	legacyPort := fs.Int("tributi-port", 18085, "port of the tributi back office mock, REST and SOAP (0 = any)")
 	legacyN := fs.Int("tributi-debtors", 20, "how many synthetic debtors the tributi mock serves")
 	ioAll := fs.Bool("io-all-known", true, "every valid fiscal code has an App IO profile that accepts messages")
 	pos, err := parseFlags(fs, args)
@@ -29,32 +45,28 @@ func runMocks(ctx context.Context, args []string) error {
 	if err := noArgs(pos); err != nil {
 		return err
 	}
-	set, err := mockset.Start(mockset.Options{Host: *host, GPDPort: *gpdPort, IOPort: *ioPort, IODefaultKnown: *ioAll,
-		SMTPPort: *smtpPort, SMTPUser: mockset.SampleSMTPUser, SMTPPassword: mockset.SampleSMTPPassword,
-		Logger: newLogger(slog.LevelInfo), NodoPort: *nodoPort, IdPPort: *idpPort, CIEPort: *ciePort, LegacyPort: *legacyPort, LegacyDebtors: fixtures.Debtors(*legacyN, 1)})
+	opts := mockset.Options{Host: *host, Ports: map[string]int{}, Logger: newLogger(slog.LevelInfo), Config: mockset.Config{
+		appiomock.Kind: appiomock.Options{DefaultKnown: *ioAll},
+		smtpmock.Kind: smtpmock.Config{CAFile: *smtpCA,
+			Options: smtpmock.Options{Username: mockset.SampleSMTPUser, Password: mockset.SampleSMTPPassword}},
+		legacymock.Kind: legacymock.Options{Debtors: fixtures.TributiRecords(fixtures.Debtors(*legacyN, 1))},
+	}}
+	for flag, p := range ports {
+		opts.Ports[flag] = *p
+	}
+	set, err := mockset.Start(opts)
 	if err != nil {
 		return err
 	}
 	defer set.Close()
-	if err := set.WriteSMTPCA(*smtpCA); err != nil {
-		return err
+	for _, r := range set.Running() {
+		fmt.Fprintf(stdout, "%-17s %s   %s\n", r.Title, r.URL, r.Details)
 	}
-	fmt.Fprintf(stdout, "pagoPA GPD mock   %s   (inspect: %s/__mock/positions, %s/__mock/stats)\n", set.GPDURL, set.GPDURL, set.GPDURL)
-	fmt.Fprintf(stdout, "App IO mock       %s   (inspect: %s/__mock/messages, %s/__mock/stats)\n", set.IOURL, trimAPI(set.IOURL), trimAPI(set.IOURL))
-	fmt.Fprintf(stdout, "SMTP mock         %s   (user %s; certificate written to %s)\n", set.SMTPAddr, mockset.SampleSMTPUser, *smtpCA)
-	fmt.Fprintf(stdout, "Nodo simulator    %s   (pay: POST %s/__mock/pay; inspect: %s/__mock/payments)\n", set.NodoURL, set.NodoURL, set.NodoURL)
-	fmt.Fprintf(stdout, "SPID IdP mock     %s   (metadata: %s/metadata; defects: %s/__mock/defects)\n", set.IdPURL, set.IdPURL, set.IdPURL)
-	fmt.Fprintf(stdout, "CIE IdP mock      %s   (metadata: %s/metadata)\n", set.CIEURL, set.CIEURL)
-	fmt.Fprintf(stdout, "Tributi mock      %s   (REST: %s/api/page/debitori; SOAP: %s/soap; write-backs: %s/__mock/updates)\n", set.LegacyURL, set.LegacyURL, set.LegacyURL, set.LegacyURL)
-	fmt.Fprintln(stdout, "Any non-empty subscription key is accepted. Ctrl-C to stop.")
+	fmt.Fprintln(stdout, "Every mock's faults: GET/POST/DELETE <mock>/__mock/faults. Any non-empty subscription key is accepted. Ctrl-C to stop.")
 	<-ctx.Done()
 	return nil
 }
 
 func trimAPI(u string) string {
-	const suffix = "/api/v1"
-	if len(u) > len(suffix) && u[len(u)-len(suffix):] == suffix {
-		return u[:len(u)-len(suffix)]
-	}
-	return u
+	return strings.TrimSuffix(u, appiomock.BasePath)
 }

@@ -15,6 +15,7 @@ import (
 	"github.com/ponte-pa/ponte/internal/store"
 	"github.com/ponte-pa/ponte/internal/store/storetest"
 	appiomock "github.com/ponte-pa/ponte/mocks/appio"
+	"github.com/ponte-pa/ponte/schemas/contracts/contractstest"
 )
 
 // bulkFiscalCode makes the i-th of many distinct valid fiscal codes.
@@ -32,7 +33,7 @@ func bulkFiscalCode(i int) string {
 type bulkWorker struct {
 	client *Client
 	outbox *channels.Outbox
-	spec   *appiotest.Transport
+	spec   *contractstest.Transport
 }
 
 type bulkResult struct {
@@ -160,7 +161,7 @@ func newBulkWorkers(t testing.TB, db *store.DB, url string, nWorkers, limit int,
 		base := http.DefaultTransport.(*http.Transport).Clone()
 		base.MaxIdleConnsPerHost = 64
 		t.Cleanup(base.CloseIdleConnections)
-		spec := appiotest.NewTransport(t, appiotest.SpecPath, base)
+		spec := appiotest.NewTransport(t, base)
 		c := NewClient(Options{BaseURL: url + "/api/v1", HTTPClient: &http.Client{Transport: spec, Timeout: 30 * time.Second}, Limiter: lim})
 		out = append(out, &bulkWorker{client: c, outbox: ob, spec: spec})
 	}

@@ -16,6 +16,7 @@ import (
 
 	"github.com/ponte-pa/ponte/connectors/appio/appiotest"
 	appiomock "github.com/ponte-pa/ponte/mocks/appio"
+	"github.com/ponte-pa/ponte/schemas/contracts/contractstest"
 
 	"github.com/ponte-pa/ponte/connectors/failure"
 )
@@ -54,7 +55,7 @@ func (c *fakeClock) Advance(d time.Duration) {
 type env struct {
 	client *Client
 	mock   *appiomock.Server
-	spec   *appiotest.Transport
+	spec   *contractstest.Transport
 	url    string
 	clock  *fakeClock
 }
@@ -90,7 +91,7 @@ func newEnv(t testing.TB, edit func(*appiomock.Options), copts Options) *env {
 	t.Cleanup(ts.Close)
 	base := http.DefaultTransport.(*http.Transport).Clone()
 	t.Cleanup(base.CloseIdleConnections)
-	spec := appiotest.NewTransport(t, appiotest.SpecPath, base)
+	spec := appiotest.NewTransport(t, base)
 	copts.BaseURL = ts.URL + "/api/v1"
 	copts.HTTPClient = &http.Client{Transport: spec, Timeout: 10 * time.Second}
 	if copts.RetryWaitMin == 0 {
@@ -291,7 +292,7 @@ func TestWaitFinal(t *testing.T) {
 	// A 429 while polling is waited out (for RetryAfter, 5s here), not
 	// returned: cancel the context during that wait and check that the
 	// error reports both the cancellation and the 429.
-	e.mock.FailNext(1, http.StatusTooManyRequests)
+	e.mock.Faults().FailNext(1, http.StatusTooManyRequests)
 	got429 := &logSignal{msg: "appio: call failed", seen: make(chan struct{})}
 	c := NewClient(Options{BaseURL: e.url + "/api/v1", HTTPClient: e.spec.Client(), Logger: slog.New(got429)})
 	ctx3, cancel3 := context.WithCancel(ctx)
@@ -431,7 +432,7 @@ func TestErrorKinds(t *testing.T) {
 	})
 	t.Run("429 without Retry-After defaults to 5s, submit not retried", func(t *testing.T) {
 		e := newEnv(t, nil, Options{})
-		e.mock.FailNext(1, http.StatusTooManyRequests)
+		e.mock.Faults().FailNext(1, http.StatusTooManyRequests)
 		_, err := e.client.SubmitMessage(ctx, keyPayments, validMessage())
 		ae := asAPIError(t, err)
 		if ae.Kind != KindRateLimited || ae.RetryAfter != DefaultRetryAfter || ae.Ambiguous {
@@ -443,7 +444,7 @@ func TestErrorKinds(t *testing.T) {
 	})
 	t.Run("5xx retried on GET", func(t *testing.T) {
 		e := newEnv(t, nil, Options{})
-		e.mock.FailNext(2, http.StatusServiceUnavailable)
+		e.mock.Faults().FailNext(2, http.StatusServiceUnavailable)
 		p, err := e.client.GetProfile(ctx, keyPayments, fcAllowed)
 		if err != nil || !p.SenderAllowed {
 			t.Fatalf("GetProfile after two 503 = %v, %v; want success on the third attempt", p, err)
@@ -454,7 +455,7 @@ func TestErrorKinds(t *testing.T) {
 	})
 	t.Run("5xx retries exhausted", func(t *testing.T) {
 		e := newEnv(t, nil, Options{})
-		e.mock.FailNext(3, http.StatusInternalServerError)
+		e.mock.Faults().FailNext(3, http.StatusInternalServerError)
 		_, err := e.client.GetProfile(ctx, keyPayments, fcAllowed)
 		if ae := asAPIError(t, err); ae.Kind != KindRetryable || ae.Status != 500 {
 			t.Errorf("got %v, want KindRetryable 500", err)
@@ -465,7 +466,7 @@ func TestErrorKinds(t *testing.T) {
 	})
 	t.Run("retries disabled", func(t *testing.T) {
 		e := newEnv(t, nil, Options{RetryMax: -1})
-		e.mock.FailNext(1, http.StatusInternalServerError)
+		e.mock.Faults().FailNext(1, http.StatusInternalServerError)
 		if _, err := e.client.GetProfile(ctx, keyPayments, fcAllowed); KindOf(err) != KindRetryable {
 			t.Errorf("got %v, want KindRetryable", err)
 		}
@@ -475,7 +476,7 @@ func TestErrorKinds(t *testing.T) {
 	})
 	t.Run("5xx not retried on POST", func(t *testing.T) {
 		e := newEnv(t, nil, Options{})
-		e.mock.FailNext(1, http.StatusInternalServerError)
+		e.mock.Faults().FailNext(1, http.StatusInternalServerError)
 		_, err := e.client.SubmitMessage(ctx, keyPayments, validMessage())
 		if ae := asAPIError(t, err); ae.Kind != KindRetryable || ae.Status != 500 || ae.Ambiguous {
 			t.Errorf("got %+v, want KindRetryable 500, not ambiguous", ae)
@@ -483,7 +484,7 @@ func TestErrorKinds(t *testing.T) {
 		if n := e.mock.Stats().Requests; n != 1 {
 			t.Errorf("mock saw %d requests, want 1", n)
 		}
-		e.mock.FailNext(1, http.StatusGatewayTimeout)
+		e.mock.Faults().FailNext(1, http.StatusGatewayTimeout)
 		_, err = e.client.SubmitMessage(ctx, keyPayments, validMessage())
 		if !failure.IsAmbiguous(err) || failure.IsRetryable(err) {
 			t.Errorf("504 on submit: %v, want retryable and ambiguous", err)
@@ -491,17 +492,17 @@ func TestErrorKinds(t *testing.T) {
 	})
 	t.Run("dropped connection retried on GET", func(t *testing.T) {
 		e := newEnv(t, nil, Options{})
-		e.mock.DropNext(1)
+		e.mock.Faults().DropNext(1)
 		if _, err := e.client.GetProfile(ctx, keyPayments, fcAllowed); err != nil {
 			t.Fatalf("GetProfile after a drop: %v", err)
 		}
-		if s := e.mock.Stats(); s.Requests != 2 || s.Dropped != 1 {
-			t.Errorf("stats = %+v, want 2 requests, 1 dropped", s)
+		if s, f := e.mock.Stats(), e.mock.Faults().Stats(); s.Requests != 2 || f.Dropped != 1 {
+			t.Errorf("stats = %+v, faults %+v; want 2 requests, 1 dropped", s, f)
 		}
 	})
 	t.Run("ambiguous POST: response lost after commit", func(t *testing.T) {
 		e := newEnv(t, nil, Options{})
-		e.mock.LoseResponseNext(1)
+		e.mock.Faults().LoseNext(1)
 		id, err := e.client.SubmitMessage(ctx, keyPayments, validMessage())
 		ae := asAPIError(t, err)
 		if id != "" || ae.Kind != KindRetryable || !ae.Ambiguous || !failure.IsAmbiguous(err) || ae.Status != 0 {
@@ -527,7 +528,7 @@ func TestErrorKinds(t *testing.T) {
 	})
 	t.Run("POST timeout after write is ambiguous", func(t *testing.T) {
 		e := newEnv(t, nil, Options{})
-		e.mock.SetLatency(time.Hour)
+		e.mock.Faults().SetLatency(time.Hour)
 		// The deadline passes once the request is written, however long
 		// writing it takes (a timer could fire before the write, which is
 		// not ambiguous).
@@ -547,7 +548,7 @@ func TestNeverLogsKey(t *testing.T) {
 	log := slog.New(slog.NewTextHandler(&buf, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	e := newEnv(t, nil, Options{Logger: log})
 	ctx := context.Background()
-	e.mock.FailNext(1, http.StatusBadGateway)
+	e.mock.Faults().FailNext(1, http.StatusBadGateway)
 	if _, err := e.client.GetProfile(ctx, keyPayments, fcAllowed); err != nil {
 		t.Fatal(err)
 	}
@@ -558,15 +559,15 @@ func TestNeverLogsKey(t *testing.T) {
 	if _, err := e.client.GetMessage(ctx, keyPayments, fcAllowed, id); err != nil {
 		t.Fatal(err)
 	}
-	e.mock.FailNext(1, http.StatusTooManyRequests)
+	e.mock.Faults().FailNext(1, http.StatusTooManyRequests)
 	if _, err := e.client.GetProfile(ctx, keyPayments, fcAllowed); KindOf(err) != KindRateLimited {
 		t.Fatalf("GetProfile answered 429: %v, want KindRateLimited", err)
 	}
-	e.mock.LoseResponseNext(1)
+	e.mock.Faults().LoseNext(1)
 	if _, err := e.client.SubmitMessage(ctx, keyPayments, validMessage()); !failure.IsAmbiguous(err) {
 		t.Fatalf("SubmitMessage with its response lost: %v, want ambiguous", err)
 	}
-	e.mock.DropNext(100)
+	e.mock.Faults().DropNext(100)
 	_, err = e.client.GetProfile(ctx, keyPayments, fcAllowed)
 	if KindOf(err) != KindRetryable || strings.Contains(err.Error(), fcAllowed) {
 		t.Errorf("GetProfile on dropped connections: %v, want KindRetryable without the fiscal code", err)

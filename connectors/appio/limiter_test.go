@@ -204,7 +204,7 @@ func TestClientUsesLimiter(t *testing.T) {
 	ctx := context.Background()
 	cl := &countingLimiter{}
 	e := newEnv(t, nil, Options{Limiter: cl})
-	e.mock.FailNext(1, 500)
+	e.mock.Faults().FailNext(1, 500)
 	if _, err := e.client.GetProfile(ctx, keyPayments, fcAllowed); err != nil {
 		t.Fatal(err)
 	}
@@ -307,14 +307,14 @@ func TestSenderThroughOutbox(t *testing.T) {
 	if r := send(1); !r.Before || r.State != channels.StateSent {
 		t.Fatalf("second = %+v, want the first found", r)
 	}
-	e.mock.LoseResponseNext(1)
+	e.mock.Faults().LoseNext(1)
 	if r := send(2); r.State != channels.StateUnknown || !failure.IsAmbiguous(r.Err) {
 		t.Fatalf("lost response: %+v, want unknown", r)
 	}
 	if r := send(2); !r.Before || r.State != channels.StateUnknown {
 		t.Errorf("after a lost response: %+v; want unknown, not sent again", r)
 	}
-	e.mock.FailNext(1, 503)
+	e.mock.Faults().FailNext(1, 503)
 	if r := send(3); r.State != channels.StateRetry || !failure.IsRetryable(r.Err) {
 		t.Fatalf("503: %+v, want retry", r)
 	}

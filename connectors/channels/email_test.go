@@ -72,9 +72,9 @@ func TestSendFailuresAreClassified(t *testing.T) {
 			send: func(s *smtpmock.Server) SMTPOptions {
 				return SMTPOptions{Addr: s.Addr(), From: "a@b.it", Username: "u", Password: "wrong", TLSConfig: s.ClientTLS()}
 			}},
-		{name: "451 is temporary", setup: func(s *smtpmock.Server) { s.FailNext(1, 451) }, want: KindTemporary},
-		{name: "550 is rejected", setup: func(s *smtpmock.Server) { s.FailNext(1, 550) }, want: KindRejected},
-		{name: "dropped connection is temporary", setup: func(s *smtpmock.Server) { s.DropNext(1) }, want: KindTemporary},
+		{name: "451 is temporary", setup: func(s *smtpmock.Server) { s.Faults().FailNext(1, 451) }, want: KindTemporary},
+		{name: "550 is rejected", setup: func(s *smtpmock.Server) { s.Faults().FailNext(1, 550) }, want: KindRejected},
+		{name: "dropped connection is temporary", setup: func(s *smtpmock.Server) { s.Faults().DropNext(1) }, want: KindTemporary},
 		{name: "bad recipient", to: "not an address", want: KindInvalid},
 	}
 	for _, c := range cases {

@@ -16,11 +16,11 @@ import (
 
 // mockDebtors returns n debtors, every 10th with a bad fiscal code, every 23rd with a
 // zero amount and the 7th without a first name, and how many are valid.
-func mockDebtors(n int) ([]legacy.Debtor, int) {
-	var out []legacy.Debtor
+func mockDebtors(n int) ([]legacymock.Debtor, int) {
+	var out []legacymock.Debtor
 	valid := 0
 	for i := 1; i <= n; i++ {
-		d := legacy.Debtor{ExternalID: fmt.Sprintf("TARI-%05d", i), FiscalCode: "RSSMRA85T10A562S", Name: "Mario", Surname: "Rossi & Figli <srl>",
+		d := legacymock.Debtor{ExternalID: fmt.Sprintf("TARI-%05d", i), FiscalCode: "RSSMRA85T10A562S", Name: "Mario", Surname: "Rossi & Figli <srl>",
 			Email: "m@example.it", AmountCents: int64(1000 + i), DueDate: "2026-05-31", Description: "TARI 2026 – àèìòù"}
 		switch {
 		case i%10 == 0:
@@ -221,7 +221,7 @@ func TestSinksAgainstMock(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			h.mock.FailNext(1, http.StatusServiceUnavailable) // retried
+			h.mock.Faults().FailNext(1, http.StatusServiceUnavailable) // retried
 			if err := sink.WriteStatus(context.Background(), ups); err != nil {
 				t.Fatal(err)
 			}
@@ -229,7 +229,7 @@ func TestSinksAgainstMock(t *testing.T) {
 			if len(got) != 2 || (tc.kind == legacy.KindREST && got[1].Message != ups[1].Message) || got[0].Status != legacy.StatusPaid || got[0].NAV != ups[0].NAV {
 				t.Fatalf("updates %+v", got)
 			}
-			if tc.name != "rest-template" && got[0] != ups[0] && (tc.kind != legacy.KindSOAP || got[0].PaidDate != "2026-06-01" || got[0].IUPD != "IUPD-1") {
+			if tc.name != "rest-template" && legacy.StatusUpdate(got[0]) != ups[0] && (tc.kind != legacy.KindSOAP || got[0].PaidDate != "2026-06-01" || got[0].IUPD != "IUPD-1") {
 				t.Errorf("update 0 = %+v", got[0])
 			}
 			// An unknown record is reported per update; the others are written.
@@ -260,7 +260,7 @@ func TestSinksAgainstMock(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	h.mock.LoseResponseNext(1)
+	h.mock.Faults().LoseNext(1)
 	if err := sink.WriteStatus(context.Background(), ups[:1]); err != nil {
 		t.Fatalf("after a lost response: %v", err)
 	}
@@ -302,16 +302,16 @@ func TestHTTPFaults(t *testing.T) {
 	// 5xx and dropped connections are retried.
 	for _, src := range []legacy.DebtorSource{rest, soap} {
 		h.mock.Reset()
-		h.mock.FailNext(2, http.StatusBadGateway)
+		h.mock.Faults().FailNext(2, http.StatusBadGateway)
 		checkRead(t, read(t, src), 60, valid)
-		h.mock.DropNext(1)
+		h.mock.Faults().DropNext(1)
 		checkRead(t, read(t, src), 60, valid)
-		if st := h.mock.Stats(); st.FaultsInjected != 3 {
-			t.Errorf("%s: faults %d", src.Name(), st.FaultsInjected)
+		if st := h.mock.Faults().Stats(); st.Injected != 3 {
+			t.Errorf("%s: faults %d", src.Name(), st.Injected)
 		}
 	}
 	// More failures than retries: the error names the status.
-	h.mock.FailNext(10, http.StatusServiceUnavailable)
+	h.mock.Faults().FailNext(10, http.StatusServiceUnavailable)
 	r := read(t, rest)
 	var he *legacy.HTTPError
 	if !errors.As(r.err, &he) || he.Status != 503 {
@@ -327,7 +327,7 @@ func TestHTTPFaults(t *testing.T) {
 		t.Errorf("fault: %v", r.err)
 	}
 	// Random errors with a seed: the retries absorb them.
-	h.mock.SetErrorRate(0.2, 7)
+	h.mock.Faults().SetErrorRate(0.2, 7)
 	checkRead(t, read(t, rest), 60, valid)
 }
 

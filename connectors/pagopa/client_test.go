@@ -16,18 +16,18 @@ import (
 	"github.com/ponte-pa/ponte/connectors/pagopa"
 	"github.com/ponte-pa/ponte/connectors/pagopa/pagopatest"
 	"github.com/ponte-pa/ponte/mocks/gpd"
+	"github.com/ponte-pa/ponte/schemas/contracts/contractstest"
 )
 
 const (
-	specPath = "../../../shared/specs/gpd-external-v1.json"
-	org      = "01234567890"
-	key      = "test-key"
+	org = "01234567890"
+	key = "test-key"
 )
 
 type env struct {
 	mock   *gpd.Server
 	srv    *httptest.Server
-	tr     *pagopatest.Transport
+	tr     *contractstest.Transport
 	client *pagopa.GPDClient
 }
 
@@ -39,7 +39,7 @@ func newEnv(t *testing.T, opts gpd.Options) *env {
 	m := gpd.New(opts)
 	srv := httptest.NewServer(m)
 	t.Cleanup(srv.Close)
-	tr := pagopatest.NewTransport(t, specPath)
+	tr := pagopatest.NewTransport(t)
 	c := pagopa.NewGPDClient(pagopa.GPDOptions{
 		BaseURL:         srv.URL,
 		SubscriptionKey: key,
@@ -114,8 +114,8 @@ func TestClientCreatePublishGet(t *testing.T) {
 	if again, err := e.client.Publish(ctx, org, p2.IUPD); err != nil || again.Status != pagopa.StatusValid {
 		t.Fatalf("publish again: %v %v", again, err)
 	}
-	if e.tr.Checked() < 6 {
-		t.Fatalf("only %d exchanges validated against the spec", e.tr.Checked())
+	if _, n := e.tr.Checked(); n < 6 {
+		t.Fatalf("only %d exchanges validated against the spec", n)
 	}
 }
 
@@ -202,8 +202,8 @@ func TestClientInvalidateMarkPaidDelete(t *testing.T) {
 	if err != nil || paid.Status != pagopa.OptionPaid || paid.PaymentDate == nil {
 		t.Fatalf("mark paid: %+v %v", paid, err)
 	}
-	if got, _ := e.client.Get(ctx, org, p2.IUPD); got.Status != pagopa.StatusPaid {
-		t.Fatalf("after payment status = %s", got.Status)
+	if got, err := e.client.Get(ctx, org, p2.IUPD); err != nil || got.Status != pagopa.StatusPaid {
+		t.Fatalf("after payment: %+v, %v", got, err)
 	}
 	if _, err := e.client.MarkPaid(ctx, org, nav); pagopa.KindOf(err) != pagopa.KindConflict {
 		t.Fatalf("pay twice: %v", err)
@@ -290,21 +290,21 @@ func TestClientUnauthorizedAndNotFound(t *testing.T) {
 func TestClientRetries(t *testing.T) {
 	e := newEnv(t, gpd.Options{})
 	ctx := context.Background()
-	e.mock.FailNext(2, 500)
+	e.mock.Faults().FailNext(2, 500)
 	if _, err := e.client.Create(ctx, org, position(t, 1), true); err != nil {
 		t.Fatalf("two 500s then success: %v", err)
 	}
-	e.mock.FailNext(3, 500)
+	e.mock.Faults().FailNext(3, 500)
 	_, err := e.client.Get(ctx, org, position(t, 1).IUPD)
 	if !failure.IsRetryable(err) {
 		t.Fatalf("three 500s: %v, want retryable", err)
 	}
-	e.mock.DropNext(1)
+	e.mock.Faults().DropNext(1)
 	if _, err := e.client.Get(ctx, org, position(t, 1).IUPD); err != nil {
 		t.Fatalf("dropped connection then success: %v", err)
 	}
-	if st := e.mock.Stats(); st.FaultsInjected != 6 {
-		t.Fatalf("faults = %d, want 6", st.FaultsInjected)
+	if st := e.mock.Faults().Stats(); st.Injected != 6 {
+		t.Fatalf("faults = %d, want 6", st.Injected)
 	}
 }
 
@@ -346,7 +346,7 @@ func TestClientCreateResponseLost(t *testing.T) {
 	e := newEnv(t, gpd.Options{})
 	ctx := context.Background()
 	p := position(t, 1)
-	e.mock.LoseResponseNext(1)
+	e.mock.Faults().LoseNext(1)
 	got, err := e.client.Create(ctx, org, p, true)
 	if err != nil {
 		t.Fatalf("create after lost response: %v", err)

@@ -288,3 +288,67 @@ func (t *Transfer) UnmarshalJSON(b []byte) error {
 	aux.LastUpdatedDate.p = &t.LastUpdatedDate
 	return json.Unmarshal(b, &aux)
 }
+
+// GPD reads its date-times as java.time.LocalDateTime and refuses a zone
+// offset with a 400 (see schemas/contracts: LocalDateTimePattern), so they
+// are written as Europe/Rome wall time without one, the way GPD writes them.
+
+type localTime struct{ t *time.Time }
+
+func (l localTime) MarshalJSON() ([]byte, error) {
+	if l.t == nil {
+		return []byte("null"), nil
+	}
+	return json.Marshal(l.t.In(romeLoc).Format("2006-01-02T15:04:05.999999999"))
+}
+
+func local(t *time.Time) *localTime {
+	if t == nil {
+		return nil
+	}
+	return &localTime{t}
+}
+
+// MarshalJSON writes date-times as GPD reads them.
+func (p PaymentPosition) MarshalJSON() ([]byte, error) {
+	type plain PaymentPosition
+	return json.Marshal(struct {
+		plain
+		ValidityDate    *localTime `json:"validityDate,omitempty"`
+		PaymentDate     *localTime `json:"paymentDate,omitempty"`
+		InsertedDate    *localTime `json:"insertedDate,omitempty"`
+		PublishDate     *localTime `json:"publishDate,omitempty"`
+		LastUpdatedDate *localTime `json:"lastUpdatedDate,omitempty"`
+	}{plain(p), local(p.ValidityDate), local(p.PaymentDate), local(p.InsertedDate), local(p.PublishDate), local(p.LastUpdatedDate)})
+}
+
+// MarshalJSON writes date-times as GPD reads them.
+func (o PaymentOption) MarshalJSON() ([]byte, error) {
+	type plain PaymentOption
+	return json.Marshal(struct {
+		plain
+		DueDate         localTime  `json:"dueDate"`
+		RetentionDate   *localTime `json:"retentionDate,omitempty"`
+		PaymentDate     *localTime `json:"paymentDate,omitempty"`
+		ReportingDate   *localTime `json:"reportingDate,omitempty"`
+		InsertedDate    *localTime `json:"insertedDate,omitempty"`
+		LastUpdatedDate *localTime `json:"lastUpdatedDate,omitempty"`
+	}{plain(o), localTime{&o.DueDate}, local(o.RetentionDate), local(o.PaymentDate), local(o.ReportingDate), local(o.InsertedDate), local(o.LastUpdatedDate)})
+}
+
+// MarshalJSON writes date-times as GPD reads them.
+func (t Transfer) MarshalJSON() ([]byte, error) {
+	type plain Transfer
+	return json.Marshal(struct {
+		plain
+		InsertedDate    *localTime `json:"insertedDate,omitempty"`
+		LastUpdatedDate *localTime `json:"lastUpdatedDate,omitempty"`
+	}{plain(t), local(t.InsertedDate), local(t.LastUpdatedDate)})
+}
+
+// MarshalJSON writes the payment date as GPD reads it.
+func (a AlreadyPaid) MarshalJSON() ([]byte, error) {
+	return json.Marshal(struct {
+		PaymentDate *localTime `json:"paymentDate,omitempty"`
+	}{local(a.PaymentDate)})
+}

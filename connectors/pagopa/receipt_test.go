@@ -27,8 +27,8 @@ func TestReceiptsGetAndList(t *testing.T) {
 	at := time.Date(2026, 5, 4, 10, 30, 0, 0, time.UTC)
 	for i, nav := range navs[:5] {
 		if _, err := e.mock.PayWith(org, nav, gpd.PaymentInfo{At: at.Add(time.Duration(i) * time.Hour),
-			PSP:   pagopa.PSP{ID: "BCITITMM", Name: "Intesa Sanpaolo", Channel: "BCITITMM_01"},
-			Payer: pagopa.Party{FiscalCode: "BNCNNA85M41F205X", Name: "Anna Bianchi"}}); err != nil {
+			PSP:   gpd.PSP{ID: "BCITITMM", Name: "Intesa Sanpaolo", Channel: "BCITITMM_01"},
+			Payer: gpd.Party{FiscalCode: "BNCNNA85M41F205X", Name: "Anna Bianchi"}}); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -96,7 +96,7 @@ func TestReceiptsGetAndList(t *testing.T) {
 	if _, err := e.client.GetReceipt(ctx, org, iuv(t, 6)); !pagopa.IsNotFound(err) {
 		t.Errorf("mark-paid made a receipt: %v", err)
 	}
-	if e.tr.Checked() == 0 {
+	if _, n := e.tr.Checked(); n == 0 {
 		t.Error("no exchange validated against the spec")
 	}
 }
@@ -111,11 +111,11 @@ func TestReceiptsRetryOn500(t *testing.T) {
 	if err := e.mock.Pay(org, p.PaymentOption[0].NAV); err != nil {
 		t.Fatal(err)
 	}
-	e.mock.FailNext(1, 503)
+	e.mock.Faults().FailNext(1, 503)
 	if _, err := e.client.GetReceipt(ctx, org, iuv(t, 1)); err != nil {
 		t.Errorf("one 503 should be retried: %v", err)
 	}
-	e.mock.FailNext(5, 503)
+	e.mock.Faults().FailNext(5, 503)
 	if _, err := e.client.GetReceipt(ctx, org, iuv(t, 1)); !failure.IsRetryable(err) {
 		t.Errorf("want retryable, got %v", err)
 	}

@@ -42,7 +42,7 @@ func newEnv(t *testing.T, debtors, broken int, notOnIO map[int]bool) *env {
 			profiles[fc] = appiomock.ProfileSpec{SenderAllowed: true, Languages: []string{"it_IT"}}
 		}
 	}
-	mocks, err := mockset.Start(mockset.Options{IOProfiles: profiles})
+	mocks, err := mockset.Start(mockset.Options{Config: mockset.Config{appiomock.Kind: appiomock.Options{Profiles: profiles}}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -101,9 +101,9 @@ func TestCampaignEndToEnd(t *testing.T) {
 	// Faults on the platforms: transient 503s and one create whose response is
 	// lost after GPD committed it. The campaign must still end with exactly one
 	// position and at most one message per debtor.
-	e.mocks.GPD.FailNext(3, 503)
-	e.mocks.GPD.LoseResponseNext(1)
-	e.mocks.IO.FailNext(2, 503)
+	e.mocks.GPD.Faults().FailNext(3, 503)
+	e.mocks.GPD.Faults().LoseNext(1)
+	e.mocks.IO.Faults().FailNext(2, 503)
 
 	p, run := e.run(t, in)
 	if p.Read != 42 || p.Valid != 40 || p.Rejected != 2 {

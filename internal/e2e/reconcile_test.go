@@ -22,6 +22,7 @@ import (
 	"github.com/ponte-pa/ponte/internal/runtime"
 	"github.com/ponte-pa/ponte/internal/tenant"
 	appiomock "github.com/ponte-pa/ponte/mocks/appio"
+	legacymock "github.com/ponte-pa/ponte/mocks/legacy"
 	"github.com/ponte-pa/ponte/mocks/mockset"
 	"github.com/ponte-pa/ponte/workflows/campaign"
 	"github.com/ponte-pa/ponte/workflows/reconcile"
@@ -61,7 +62,10 @@ func newRESTEnv(t *testing.T, valid, broken int, notOnIO func(i int) bool) *rest
 			profiles[d.FiscalCode] = appiomock.ProfileSpec{SenderAllowed: true, Languages: []string{"it_IT"}}
 		}
 	}
-	mocks, err := mockset.Start(mockset.Options{IOProfiles: profiles, LegacyDebtors: seeded})
+	mocks, err := mockset.Start(mockset.Options{Config: mockset.Config{
+		appiomock.Kind:  appiomock.Options{Profiles: profiles},
+		legacymock.Kind: legacymock.Options{Debtors: fixtures.TributiRecords(seeded)},
+	}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -312,7 +316,7 @@ func TestCampaignReconcileEndToEnd(t *testing.T) {
 func TestCampaignCancelEndToEnd(t *testing.T) {
 	const valid = 300
 	e := newRESTEnv(t, valid, 0, func(int) bool { return false })
-	e.mocks.GPD.SetLatency(15 * time.Millisecond)
+	e.mocks.GPD.Faults().SetLatency(15 * time.Millisecond)
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	org := e.tenant.FiscalCode

@@ -48,13 +48,13 @@ func TestServeDevResumesAfterKill(t *testing.T) {
 	}
 	// The mocks live in the test process, so they survive the kill, as the
 	// real platforms would. Latency makes the campaign last a few seconds.
-	mocks, err := mockset.Start(mockset.Options{IOProfiles: profiles})
+	mocks, err := mockset.Start(mockset.Options{Config: mockset.Config{appiomock.Kind: appiomock.Options{Profiles: profiles}}})
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer mocks.Close()
-	mocks.GPD.SetLatency(40 * time.Millisecond)
-	mocks.IO.SetLatency(40 * time.Millisecond)
+	mocks.GPD.Faults().SetLatency(40 * time.Millisecond)
+	mocks.IO.Faults().SetLatency(40 * time.Millisecond)
 	path, err := tenant.WriteSample(dir, map[string]string{"GPDURL": mocks.GPDURL, "IOURL": mocks.IOURL})
 	if err != nil {
 		t.Fatal(err)
@@ -113,9 +113,9 @@ func TestServeDevResumesAfterKill(t *testing.T) {
 		if i == 0 {
 			// From here on, 20% of GPD and IO requests fail with 500, and
 			// some GPD creates are applied but their response is lost.
-			mocks.GPD.SetErrorRate(0.2, 7)
-			mocks.IO.SetErrorRate(0.2, 7)
-			mocks.GPD.LoseResponseNext(3)
+			mocks.GPD.Faults().SetErrorRate(0.2, 7)
+			mocks.IO.Faults().SetErrorRate(0.2, 7)
+			mocks.GPD.Faults().LoseNext(3)
 		}
 		c.Close()
 		if err := proc.Process.Signal(syscall.SIGKILL); err != nil {

@@ -3,6 +3,7 @@ package appiomock
 import (
 	"bufio"
 	"bytes"
+	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
@@ -15,6 +16,9 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/ponte-pa/ponte/mocks/fault"
+	"github.com/ponte-pa/ponte/schemas/contracts"
 )
 
 const maxBody = 1 << 20
@@ -27,12 +31,11 @@ type problem struct {
 	Detail string `json:"detail,omitempty"`
 }
 
-// reply is a computed answer; lose asks to drop the connection instead.
+// reply is a computed answer.
 type reply struct {
 	status int
 	header http.Header
 	body   any
-	lose   bool
 }
 
 func problemReply(status int, title, detail string) reply {
@@ -42,6 +45,10 @@ func problemReply(status int, title, detail string) reply {
 // ServeHTTP serves the API under BasePath and the inspection API under
 // /__mock/.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	s.mu.Lock()
+	s.initLocked()
+	api := s.api
+	s.mu.Unlock()
 	if strings.HasPrefix(r.URL.Path, "/__mock/") {
 		s.serveInspect(w, r)
 		return
@@ -58,12 +65,10 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		rec.KeyHash = hex.EncodeToString(sum[:])
 	}
 	sw := &statusWriter{ResponseWriter: w}
-	w = sw
 	defer func() {
 		rec.Status = sw.status
 		s.logRequest(rec)
 	}()
-
 	// Read the body before anything else: net/http notices a client that
 	// goes away (and cancels r.Context()) only once the body is consumed.
 	if r.Body != nil {
@@ -73,68 +78,63 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 		r.Body = io.NopCloser(bytes.NewReader(b))
 	}
+	s.count(func(st *Stats) { st.Requests++ })
+	api.ServeHTTP(sw, r.WithContext(withArrival(r.Context(), rec.At)))
+}
 
-	s.mu.Lock()
-	s.initLocked()
-	s.stats.Requests++
-	latency := s.latency
-	var drop bool
-	var fault int
+type arrivalKey struct{}
+
+func withArrival(ctx context.Context, at time.Time) context.Context {
+	return context.WithValue(ctx, arrivalKey{}, at)
+}
+
+// arrival is when ServeHTTP saw the request, for the rate limit.
+func arrival(r *http.Request) time.Time {
+	at, _ := r.Context().Value(arrivalKey{}).(time.Time) // always set by ServeHTTP
+	return at
+}
+
+// newAPI chains what a request goes through: the fault knobs, the gate
+// (API Management: key, rate limit, service allowed), the contract, and
+// the operations.
+func (s *Server) newAPI() http.Handler {
+	ops := contracts.AppIO().Guard(http.HandlerFunc(s.serveOperation), contracts.GuardOptions{
+		Refuse: func(w http.ResponseWriter, _ *http.Request, v *contracts.Violation) {
+			p := contracts.Problem{Reason: v.Error()}
+			if ps := v.Problems(); len(ps) > 0 {
+				p = ps[0]
+			}
+			writeReply(w, s.invalid(invalidTitle(v.Operation, p), p.Field, p.Reason))
+		},
+		Broken: func(w http.ResponseWriter, _ *http.Request, v *contracts.Violation) {
+			s.count(func(st *Stats) { st.ContractViolations++ })
+			writeReply(w, problemReply(http.StatusInternalServerError, "Internal Server Error",
+				"the App IO mock's response violates the contract: "+v.Error()))
+		},
+	})
+	return s.faults.Middleware(s.gate(ops), fault.HTTPOptions{
+		Problem: func(w http.ResponseWriter, status int, detail string) {
+			writeReply(w, problemReply(status, http.StatusText(status), detail))
+		},
+		// POST /profiles reads a profile: only submits change state.
+		ChangesState: func(r *http.Request) bool {
+			return r.Method == http.MethodPost && strings.HasPrefix(r.URL.Path, BasePath+"/messages")
+		},
+	})
+}
+
+// invalidTitle is App IO's title for a 400: the type it failed to decode.
+func invalidTitle(op string, p contracts.Problem) string {
 	switch {
-	case s.dropN > 0:
-		s.dropN--
-		s.stats.Dropped++
-		drop = true
-	case s.failN > 0:
-		s.failN--
-		s.stats.Injected++
-		fault = s.failCode
-	case s.errRate > 0 && s.rng != nil && s.rng.Float64() < s.errRate:
-		s.stats.Injected++
-		fault = http.StatusInternalServerError
+	case p.In == "path" || op == "getProfile" || op == "getMessage":
+		return "Invalid FiscalCode"
+	case op == "getProfileByPOST":
+		return "Invalid FiscalCodePayload"
 	}
-	if fault == http.StatusTooManyRequests {
-		s.stats.RateLimited++
-	}
-	s.mu.Unlock()
-
-	if latency > 0 {
-		t := time.NewTimer(latency)
-		select {
-		case <-r.Context().Done():
-			t.Stop()
-			return
-		case <-t.C:
-		}
-	}
-	if drop {
-		dropConn(w)
-		return
-	}
-	if fault != 0 {
-		writeReply(w, problemReply(fault, http.StatusText(fault), "fault injected by the mock"))
-		return
-	}
-	rp := s.handle(r, rest, rec.At)
-	if rp.lose {
-		dropConn(w)
-		return
-	}
-	writeReply(w, rp)
+	return "Invalid NewMessage"
 }
 
-// dropConn closes the connection without an answer.
-func dropConn(w http.ResponseWriter) {
-	if hj, ok := w.(http.Hijacker); ok {
-		if conn, _, err := hj.Hijack(); err == nil {
-			conn.Close()
-			return
-		}
-	}
-	// HTTP/2 or a wrapped writer: abort the stream, net/http handles it.
-	panic(http.ErrAbortHandler)
-}
-
+// writeReply writes rp as JSON.
 func writeReply(w http.ResponseWriter, rp reply) {
 	for k, v := range rp.header {
 		w.Header()[k] = v
@@ -154,58 +154,74 @@ func writeReply(w http.ResponseWriter, rp reply) {
 	_, _ = w.Write(b)
 }
 
-// handle authenticates, rate-limits and routes one API request.
-func (s *Server) handle(r *http.Request, path string, arrived time.Time) reply {
-	key := r.Header.Get(SubscriptionKeyHeader)
-	s.mu.Lock()
-	if key == "" {
-		s.stats.Unauthorized++
+// gate does what API Management does before the service sees a request:
+// the subscription key, the rate limit, and whether the service may use
+// the API.
+func (s *Server) gate(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		key := r.Header.Get(SubscriptionKeyHeader)
+		s.mu.Lock()
+		if key == "" {
+			s.stats.Unauthorized++
+			s.mu.Unlock()
+			writeReply(w, problemReply(http.StatusUnauthorized, "Unauthorized", "Access denied due to missing subscription key."))
+			return
+		}
+		svc, ok := s.serviceFor(key)
+		if !ok {
+			s.stats.Unauthorized++
+			s.mu.Unlock()
+			writeReply(w, problemReply(http.StatusUnauthorized, "Unauthorized", "Access denied due to invalid subscription key."))
+			return
+		}
+		if rp, limited := s.rateLimitLocked(key, arrival(r)); limited {
+			s.mu.Unlock()
+			writeReply(w, rp)
+			return
+		}
+		if !svc.Allowed {
+			s.stats.Forbidden++
+			s.mu.Unlock()
+			writeReply(w, problemReply(http.StatusForbidden, "Forbidden", "The service is not allowed to use this API."))
+			return
+		}
 		s.mu.Unlock()
-		return problemReply(http.StatusUnauthorized, "Unauthorized", "Access denied due to missing subscription key.")
-	}
-	svc, ok := s.serviceFor(key)
-	if !ok {
-		s.stats.Unauthorized++
-		s.mu.Unlock()
-		return problemReply(http.StatusUnauthorized, "Unauthorized", "Access denied due to invalid subscription key.")
-	}
-	if rp, limited := s.rateLimitLocked(key, arrived); limited {
-		s.mu.Unlock()
-		return rp
-	}
-	if !svc.Allowed {
-		s.stats.Forbidden++
-		s.mu.Unlock()
-		return problemReply(http.StatusForbidden, "Forbidden", "The service is not allowed to use this API.")
-	}
-	s.mu.Unlock()
+		next.ServeHTTP(w, r)
+	})
+}
 
-	parts := strings.Split(strings.Trim(path, "/"), "/")
+// serveOperation routes a request that passed the gate and the contract.
+func (s *Server) serveOperation(w http.ResponseWriter, r *http.Request) {
+	s.mu.Lock()
+	svc, _ := s.serviceFor(r.Header.Get(SubscriptionKeyHeader)) // the gate let it through
+	s.mu.Unlock()
+	parts := strings.Split(strings.Trim(strings.TrimPrefix(r.URL.Path, BasePath), "/"), "/")
+	var rp reply
 	switch {
 	case len(parts) == 2 && parts[0] == "profiles" && r.Method == http.MethodGet:
-		return s.getProfile(parts[1])
+		rp = s.getProfile(parts[1])
 	case len(parts) == 1 && parts[0] == "profiles" && r.Method == http.MethodPost:
 		var body struct {
-			FiscalCode *string `json:"fiscal_code"`
+			FiscalCode string `json:"fiscal_code"`
 		}
-		if rp, ok := s.decode(r, &body, "Invalid FiscalCodePayload"); !ok {
-			return rp
+		if bad, ok := s.decode(r, &body, "Invalid FiscalCodePayload"); !ok {
+			rp = bad
+			break
 		}
-		if body.FiscalCode == nil {
-			return s.invalid("Invalid FiscalCodePayload", "fiscal_code", "required")
-		}
-		return s.getProfile(*body.FiscalCode)
+		rp = s.getProfile(body.FiscalCode)
 	case len(parts) == 1 && parts[0] == "messages" && r.Method == http.MethodPost:
-		return s.submit(r, svc, "")
+		rp = s.submit(r, svc, "")
 	case len(parts) == 2 && parts[0] == "messages" && r.Method == http.MethodPost:
-		return s.submit(r, svc, parts[1])
+		rp = s.submit(r, svc, parts[1])
 	case len(parts) == 3 && parts[0] == "messages" && r.Method == http.MethodGet:
-		return s.getMessage(svc, parts[1], parts[2])
+		rp = s.getMessage(svc, parts[1], parts[2])
 	case parts[0] == "profiles" || parts[0] == "messages":
-		return problemReply(http.StatusMethodNotAllowed, "Method Not Allowed", r.Method+" is not supported here")
+		rp = problemReply(http.StatusMethodNotAllowed, "Method Not Allowed", r.Method+" is not supported here")
+	default:
+		s.count(func(st *Stats) { st.NotFound++ })
+		rp = problemReply(http.StatusNotFound, "Not Found", "no such operation")
 	}
-	s.count(func(st *Stats) { st.NotFound++ })
-	return problemReply(http.StatusNotFound, "Not Found", "no such operation")
+	writeReply(w, rp)
 }
 
 func (s *Server) count(f func(*Stats)) {
@@ -294,7 +310,7 @@ func (w *statusWriter) Write(b []byte) (int, error) {
 	return w.ResponseWriter.Write(b)
 }
 
-// Hijack lets dropConn close the connection through the wrapper.
+// Hijack lets the fault kit close the connection through the wrapper.
 func (w *statusWriter) Hijack() (net.Conn, *bufio.ReadWriter, error) {
 	hj, ok := w.ResponseWriter.(http.Hijacker)
 	if !ok {
@@ -318,29 +334,12 @@ func (s *Server) decode(r *http.Request, v any, title string) (reply, bool) {
 		return s.invalid(title, "body", "too large"), false
 	}
 	if err := json.Unmarshal(b, v); err != nil {
-		var te *json.UnmarshalTypeError
-		if errors.As(err, &te) && te.Field != "" {
-			return s.invalid(title, te.Field, "must be of type "+jsonType(te.Type.Kind().String())), false
-		}
-		return s.invalid(title, "body", "not a JSON object"), false
+		return s.invalid(title, "body", "not a JSON object of the expected shape: "+err.Error()), false
 	}
 	return reply{}, true
 }
 
-func jsonType(kind string) string {
-	switch {
-	case strings.HasPrefix(kind, "int"), strings.HasPrefix(kind, "uint"):
-		return "integer"
-	case kind == "ptr":
-		return "object"
-	}
-	return kind
-}
-
 func (s *Server) getProfile(fc string) reply {
-	if !fiscalCodeRE.MatchString(fc) {
-		return s.invalid("Invalid FiscalCode", "fiscal_code", "must match the fiscal code pattern")
-	}
 	s.mu.Lock()
 	p, ok := s.profileFor(fc)
 	if !ok {
@@ -362,15 +361,21 @@ func (s *Server) submit(r *http.Request, svc Service, pathFC string) reply {
 	if rp, ok := s.decode(r, &nm, title); !ok {
 		return rp
 	}
+	if f, rule := nm.rules(pathFC == ""); f != "" {
+		return s.invalid(title, f, rule)
+	}
 	fc := pathFC
 	if fc == "" {
-		if nm.FiscalCode == nil {
-			return s.invalid(title, "fiscal_code", "required")
-		}
 		fc = *nm.FiscalCode
 	}
-	if f, rule := nm.validate(fc); f != "" {
-		return s.invalid(title, f, rule)
+	var due *time.Time
+	if nm.Content.DueDate != nil {
+		t, err := time.Parse(time.RFC3339Nano, *nm.Content.DueDate)
+		if err != nil {
+			return s.invalid(title, "content.due_date", "must be an ISO-8601 timestamp")
+		}
+		t = t.UTC()
+		due = &t
 	}
 
 	s.mu.Lock()
@@ -402,11 +407,7 @@ func (s *Server) submit(r *http.Request, svc Service, pathFC string) reply {
 	if nm.FeatureLevelType != nil {
 		m.FeatureLevelType = *nm.FeatureLevelType
 	}
-	if nm.Content.DueDate != nil {
-		t, _ := time.Parse(time.RFC3339Nano, *nm.Content.DueDate)
-		t = t.UTC()
-		m.DueDate = &t
-	}
+	m.DueDate = due
 	if pd := nm.Content.PaymentData; pd != nil {
 		m.PaymentData = &PaymentData{Amount: *pd.Amount, NoticeNumber: *pd.NoticeNumber, PayeeFiscalCode: *pd.Payee.FiscalCode}
 		if pd.InvalidAfterDueDate != nil {
@@ -419,24 +420,14 @@ func (s *Server) submit(r *http.Request, svc Service, pathFC string) reply {
 	if outcome == StatusRejected {
 		s.stats.Rejected++
 	}
-	lose := false
-	if s.loseN > 0 {
-		s.loseN--
-		s.stats.Dropped++
-		lose = true
-	}
 	return reply{
 		status: http.StatusCreated,
 		header: http.Header{"Location": {BasePath + "/messages/" + fc + "/" + m.ID}},
 		body:   map[string]string{"id": m.ID},
-		lose:   lose,
 	}
 }
 
 func (s *Server) getMessage(svc Service, fc, id string) reply {
-	if !fiscalCodeRE.MatchString(fc) {
-		return s.invalid("Invalid FiscalCode", "fiscal_code", "must match the fiscal code pattern")
-	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	m, ok := s.byID[id]
@@ -492,25 +483,22 @@ func (s *Server) getMessage(svc Service, fc, id string) reply {
 	return reply{status: http.StatusOK, body: body}
 }
 
-// faultsRequest is the body of POST /__mock/faults; absent fields are left
-// unchanged.
-type faultsRequest struct {
-	FailNext         *int     `json:"fail_next"`
-	FailStatus       int      `json:"fail_status"`
-	DropNext         *int     `json:"drop_next"`
-	LoseResponseNext *int     `json:"lose_response_next"`
-	LatencyMS        *int     `json:"latency_ms"`
-	ErrorRate        *float64 `json:"error_rate"`
-	Seed             uint64   `json:"seed"`
-	RateLimit        *int     `json:"rate_limit"`
-	RateWindowMS     int      `json:"rate_window_ms"`
-	ProcessAfterMS   *int     `json:"process_after_ms"`
+// Config is the body of POST /__mock/config: the mock's own settings
+// (the fault knobs are at /__mock/faults); absent fields are left as they
+// are.
+type Config struct {
+	RateLimit      *int `json:"rate_limit"`
+	RateWindowMS   int  `json:"rate_window_ms"`
+	ProcessAfterMS *int `json:"process_after_ms"`
 }
 
-// serveInspect serves GET /__mock/messages, GET /__mock/requests, GET /__mock/stats,
-// POST /__mock/reset and POST /__mock/faults.
+// serveInspect serves GET /__mock/messages, GET /__mock/requests, GET
+// /__mock/stats, POST /__mock/reset, POST /__mock/config and the fault
+// control at /__mock/faults.
 func (s *Server) serveInspect(w http.ResponseWriter, r *http.Request) {
 	switch {
+	case r.URL.Path == fault.Path:
+		s.faults.ServeHTTP(w, r)
 	case r.URL.Path == "/__mock/messages" && r.Method == http.MethodGet:
 		writeReply(w, reply{status: http.StatusOK, body: s.Messages()})
 	case r.URL.Path == "/__mock/requests" && r.Method == http.MethodGet:
@@ -520,36 +508,19 @@ func (s *Server) serveInspect(w http.ResponseWriter, r *http.Request) {
 	case r.URL.Path == "/__mock/reset" && r.Method == http.MethodPost:
 		s.Reset()
 		w.WriteHeader(http.StatusNoContent)
-	case r.URL.Path == "/__mock/faults" && r.Method == http.MethodPost:
-		var f faultsRequest
-		if err := json.NewDecoder(io.LimitReader(r.Body, maxBody)).Decode(&f); err != nil {
-			writeReply(w, problemReply(http.StatusBadRequest, "Bad Request", "invalid faults JSON"))
+	case r.URL.Path == "/__mock/config" && r.Method == http.MethodPost:
+		var c Config
+		dec := json.NewDecoder(io.LimitReader(r.Body, maxBody))
+		dec.DisallowUnknownFields()
+		if err := dec.Decode(&c); err != nil {
+			writeReply(w, problemReply(http.StatusBadRequest, "Bad Request", "invalid config JSON: "+err.Error()))
 			return
 		}
-		if f.FailNext != nil {
-			code := f.FailStatus
-			if code < 400 || code > 599 {
-				code = http.StatusInternalServerError
-			}
-			s.FailNext(*f.FailNext, code)
+		if c.ProcessAfterMS != nil {
+			s.SetProcessAfter(time.Duration(*c.ProcessAfterMS) * time.Millisecond)
 		}
-		if f.DropNext != nil {
-			s.DropNext(*f.DropNext)
-		}
-		if f.LoseResponseNext != nil {
-			s.LoseResponseNext(*f.LoseResponseNext)
-		}
-		if f.LatencyMS != nil {
-			s.SetLatency(time.Duration(*f.LatencyMS) * time.Millisecond)
-		}
-		if f.ErrorRate != nil {
-			s.SetErrorRate(*f.ErrorRate, f.Seed)
-		}
-		if f.ProcessAfterMS != nil {
-			s.SetProcessAfter(time.Duration(*f.ProcessAfterMS) * time.Millisecond)
-		}
-		if f.RateLimit != nil {
-			s.SetRateLimit(*f.RateLimit, time.Duration(f.RateWindowMS)*time.Millisecond)
+		if c.RateLimit != nil {
+			s.SetRateLimit(*c.RateLimit, time.Duration(c.RateWindowMS)*time.Millisecond)
 		}
 		w.WriteHeader(http.StatusNoContent)
 	default:

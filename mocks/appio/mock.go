@@ -1,15 +1,21 @@
 // Package appiomock is a faithful fake of the App IO Services API v4
-// (profiles, message submission, message status) as an http.Handler, with
-// fault injection and an inspection API for tests, demos and `ponte mocks`.
+// (profiles, message submission, message status) as an http.Handler, for
+// tests, demos and `ponte mocks`. Every request and response is judged by
+// the official contract (schemas/contracts) at run time: a request that
+// breaks it is refused with 400 and a ProblemJson, as App IO does. It has
+// the fault knobs of every mock (Faults, /__mock/faults) and an inspection
+// API under /__mock/.
 package appiomock
 
 import (
 	"crypto/sha256"
 	"encoding/hex"
-	"math/rand/v2"
+	"net/http"
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/ponte-pa/ponte/mocks/fault"
 )
 
 // BasePath is the spec's basePath; the API is served under it, so a client's
@@ -104,11 +110,12 @@ type DeliveredMessage struct {
 
 // Stats counts what the mock saw since creation or the last Reset.
 type Stats struct {
-	// Requests is every API request (not /__mock/), faulted ones included.
+	// Requests is every API request (not /__mock/), faulted ones included
+	// (Faults().Stats() counts the faults).
 	Requests int `json:"requests"`
 	// Messages is the number of messages accepted (201).
 	Messages int `json:"messages"`
-	// RateLimited is the number of 429 answers, injected ones included.
+	// RateLimited is the number of 429 answers of the rate limit.
 	RateLimited int `json:"rate_limited"`
 	// Rejected is the number of accepted messages that end REJECTED
 	// (recipient not on IO or sender not allowed).
@@ -118,32 +125,25 @@ type Stats struct {
 	Unauthorized int `json:"unauthorized"`
 	Forbidden    int `json:"forbidden"`
 	NotFound     int `json:"not_found"`
-	// Injected is the number of answers forced by FailNext or SetErrorRate.
-	Injected int `json:"injected"`
-	// Dropped is the number of connections closed by DropNext or
-	// LoseResponseNext.
-	Dropped int `json:"dropped"`
+	// ContractViolations counts the mock's own responses that broke the
+	// contract (answered 500 instead): always 0 unless the mock has a bug.
+	ContractViolations int `json:"contract_violations"`
 }
 
 // Server is the fake App IO API. It is ready at its zero value and safe for
 // concurrent use.
 type Server struct {
-	mu       sync.Mutex
-	inited   bool
-	opts     Options
-	msgs     []*message
-	byID     map[string]*message
-	windows  map[string]*window
-	reqLog   []RequestRecord
-	stats    Stats
-	seq      uint64
-	failN    int
-	failCode int
-	dropN    int
-	loseN    int
-	latency  time.Duration
-	errRate  float64
-	rng      *rand.Rand
+	mu      sync.Mutex
+	inited  bool
+	opts    Options
+	msgs    []*message
+	byID    map[string]*message
+	windows map[string]*window
+	reqLog  []RequestRecord
+	stats   Stats
+	seq     uint64
+	faults  fault.Injector
+	api     http.Handler // faults, then the gate, the contract and the operations
 }
 
 // window is the arrival times of the last accepted requests of a key,
@@ -203,6 +203,7 @@ func (s *Server) initLocked() {
 	}
 	s.byID = map[string]*message{}
 	s.windows = map[string]*window{}
+	s.api = s.newAPI()
 }
 
 func (s *Server) now() time.Time {
@@ -229,46 +230,10 @@ func (s *Server) SetService(key string, svc Service) {
 	s.opts.Services[key] = svc
 }
 
-// FailNext makes the next n API requests fail with status (and a ProblemJSON
-// body), before any other processing.
-func (s *Server) FailNext(n, status int) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.failN, s.failCode = n, status
-}
-
-// SetLatency delays every API request by d.
-func (s *Server) SetLatency(d time.Duration) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.latency = d
-}
-
-// SetErrorRate makes a fraction p (0..1) of API requests fail with 500,
-// chosen by a generator seeded with seed (reproducible for a serial test).
-func (s *Server) SetErrorRate(p float64, seed uint64) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.errRate = p
-	s.rng = rand.New(rand.NewPCG(seed, seed^0x9e3779b97f4a7c15))
-}
-
-// DropNext closes the connection of the next n API requests without
-// answering and without processing them.
-func (s *Server) DropNext(n int) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.dropN = n
-}
-
-// LoseResponseNext makes the next n accepted submits store the message and
-// then close the connection instead of answering 201: the client cannot
-// know the message exists.
-func (s *Server) LoseResponseNext(n int) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.loseN = n
-}
+// Faults are the fault knobs of the API (ProblemJson bodies). A lost
+// response is an accepted submit: the message is stored, the client cannot
+// know it exists.
+func (s *Server) Faults() *fault.Injector { return &s.faults }
 
 // SetRateLimit allows n requests per window per subscription key (n = 0
 // removes the limit).
@@ -344,8 +309,7 @@ func (s *Server) Reset() {
 	clear(s.byID)
 	clear(s.windows)
 	s.stats = Stats{}
-	s.failN, s.failCode, s.dropN, s.loseN = 0, 0, 0, 0
-	s.latency, s.errRate, s.rng = 0, 0, nil
+	s.faults.Reset()
 }
 
 func (s *Server) statusAt(m *message, now time.Time) string {
@@ -365,11 +329,13 @@ func (s *Server) serviceFor(key string) (Service, bool) {
 	return svc, ok
 }
 
+// profileFor looks a citizen up; fc is well formed (the contract checks
+// every fiscal code that reaches the mock).
 func (s *Server) profileFor(fc string) (ProfileSpec, bool) {
 	if p, ok := s.opts.Profiles[fc]; ok {
 		return p, true
 	}
-	if s.opts.DefaultKnown && fiscalCodeRE.MatchString(fc) {
+	if s.opts.DefaultKnown {
 		return ProfileSpec{SenderAllowed: true, Languages: []string{"it_IT"}}, true
 	}
 	return ProfileSpec{}, false

@@ -12,8 +12,10 @@ import (
 	"testing"
 	"time"
 
-	"github.com/ponte-pa/ponte/connectors/appio/appiotest"
 	appiomock "github.com/ponte-pa/ponte/mocks/appio"
+	"github.com/ponte-pa/ponte/mocks/fault"
+	"github.com/ponte-pa/ponte/schemas/contracts"
+	"github.com/ponte-pa/ponte/schemas/contracts/contractstest"
 )
 
 const (
@@ -28,7 +30,7 @@ var markdown = strings.Repeat("Testo del messaggio di prova. ", 4)
 
 type harness struct {
 	mock *appiomock.Server
-	spec *appiotest.Transport
+	spec *contractstest.Transport
 	http *http.Client
 	url  string // server URL + BasePath
 	root string // server URL
@@ -57,7 +59,7 @@ func newHarness(t *testing.T, edit func(*appiomock.Options)) *harness {
 	t.Cleanup(ts.Close)
 	base := http.DefaultTransport.(*http.Transport).Clone()
 	t.Cleanup(base.CloseIdleConnections)
-	h.spec = appiotest.NewTransport(t, appiotest.SpecPath, base)
+	h.spec = contractstest.New(t, contracts.AppIO(), base, nil)
 	h.http = &http.Client{Transport: h.spec, Timeout: 10 * time.Second}
 	h.url = ts.URL + appiomock.BasePath
 	h.root = ts.URL
@@ -117,7 +119,10 @@ func messageJSON(fc string) string {
 	if fc != "" {
 		m["fiscal_code"] = fc
 	}
-	b, _ := json.Marshal(m)
+	b, err := json.Marshal(m)
+	if err != nil {
+		panic(err) // a map of strings and numbers always marshals
+	}
 	return string(b)
 }
 
@@ -147,7 +152,10 @@ func TestZeroValueServer(t *testing.T) {
 	ts := httptest.NewServer(&s)
 	defer ts.Close()
 	get := func(path, k string) int {
-		req, _ := http.NewRequest("GET", ts.URL+path, nil)
+		req, err := http.NewRequest("GET", ts.URL+path, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
 		req.Header.Set(appiomock.SubscriptionKeyHeader, k)
 		resp, err := ts.Client().Do(req)
 		if err != nil {
@@ -239,7 +247,9 @@ func TestProfileByPOSTAndSubmitByPath(t *testing.T) {
 func TestSubmitValidation(t *testing.T) {
 	base := func() map[string]any {
 		var m map[string]any
-		_ = json.Unmarshal([]byte(messageJSON(fcOn)), &m)
+		if err := json.Unmarshal([]byte(messageJSON(fcOn)), &m); err != nil {
+			t.Fatal(err)
+		}
 		return m
 	}
 	content := func(m map[string]any) map[string]any { return m["content"].(map[string]any) }
@@ -251,7 +261,8 @@ func TestSubmitValidation(t *testing.T) {
 		// schema tells whether the spec's JSON schema itself rejects the
 		// body; where it does not, the mock follows the documented rules
 		// (PaymentDataWithRequiredPayee, the FeatureLevelType values, the
-		// fiscal code that POST /messages needs).
+		// fiscal code that POST /messages needs) and the platform's own
+		// (lengths in UTF-16 code units).
 		schema bool
 	}{
 		{"fiscal code missing", func(m map[string]any) { delete(m, "fiscal_code") }, "fiscal_code", false},
@@ -261,6 +272,9 @@ func TestSubmitValidation(t *testing.T) {
 		{"subject short", func(m map[string]any) { content(m)["subject"] = "short" }, "content.subject", true},
 		{"subject not a string", func(m map[string]any) { content(m)["subject"] = 12 }, "content.subject", true},
 		{"markdown short", func(m map[string]any) { content(m)["markdown"] = "brief" }, "content.markdown", true},
+		{"subject of 120 characters but 121 UTF-16 units", func(m map[string]any) {
+			content(m)["subject"] = strings.Repeat("a", 119) + "😀"
+		}, "content.subject", false},
 		{"markdown long", func(m map[string]any) { content(m)["markdown"] = strings.Repeat("x", 10001) }, "content.markdown", true},
 		{"ttl low", func(m map[string]any) { m["time_to_live"] = 60 }, "time_to_live", true},
 		{"ttl high", func(m map[string]any) { m["time_to_live"] = 604801 }, "time_to_live", true},
@@ -282,7 +296,10 @@ func TestSubmitValidation(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			m := base()
 			tt.edit(m)
-			body, _ := json.Marshal(m)
+			body, err := json.Marshal(m)
+			if err != nil {
+				t.Fatal(err)
+			}
 			before := len(h.spec.RequestViolations())
 			b := h.mustDo(t, "POST", "/messages", key, string(body), http.StatusBadRequest)
 			var p problem
@@ -298,9 +315,18 @@ func TestSubmitValidation(t *testing.T) {
 		})
 	}
 	h.mustDo(t, "POST", "/messages", key, "{not json", http.StatusBadRequest)
-	if s := h.mock.Stats(); s.Invalid != len(tests)+1 || s.Messages != 0 {
+	if s := h.mock.Stats(); s.Invalid != len(tests)+1 || s.Messages != 0 || s.ContractViolations != 0 {
 		t.Errorf("stats = %+v", s)
 	}
+	// An emoji counts one character for JSON schema, two for App IO: 119
+	// units are fine.
+	m := base()
+	content(m)["subject"] = strings.Repeat("a", 117) + "😀"
+	body, err := json.Marshal(m)
+	if err != nil {
+		t.Fatal(err)
+	}
+	h.mustDo(t, "POST", "/messages", key, string(body), http.StatusCreated)
 }
 
 func TestGetMessageErrors(t *testing.T) {
@@ -311,7 +337,9 @@ func TestGetMessageErrors(t *testing.T) {
 	h.mustDo(t, "GET", "/messages/"+fcOn+"/01NOPE", key, "", http.StatusNotFound)
 	b := h.mustDo(t, "POST", "/messages", key, messageJSON(fcOn), http.StatusCreated)
 	var c struct{ ID string }
-	_ = json.Unmarshal(b, &c)
+	if err := json.Unmarshal(b, &c); err != nil {
+		t.Fatal(err)
+	}
 	// Same id, other citizen: not found.
 	h.mustDo(t, "GET", "/messages/"+fcOptOut+"/"+c.ID, key, "", http.StatusNotFound)
 }
@@ -320,19 +348,19 @@ func TestFaultKnobs(t *testing.T) {
 	h := newHarness(t, nil)
 	path := "/profiles/" + fcOn
 
-	h.mock.FailNext(2, http.StatusServiceUnavailable)
+	h.mock.Faults().FailNext(2, http.StatusServiceUnavailable)
 	h.mustDo(t, "GET", path, key, "", 503)
 	h.mustDo(t, "GET", path, key, "", 503)
 	h.mustDo(t, "GET", path, key, "", 200)
 
-	h.mock.SetErrorRate(1, 7)
+	h.mock.Faults().SetErrorRate(1, 7)
 	h.mustDo(t, "GET", path, key, "", 500)
-	h.mock.SetErrorRate(0, 7)
+	h.mock.Faults().SetErrorRate(0, 7)
 	h.mustDo(t, "GET", path, key, "", 200)
 
 	// A POST, because net/http itself resends a GET whose reused
 	// connection was closed.
-	h.mock.DropNext(1)
+	h.mock.Faults().DropNext(1)
 	if _, _, err := h.do(t, "POST", "/messages", key, messageJSON(fcOn)); err == nil {
 		t.Error("DropNext: request succeeded")
 	}
@@ -341,21 +369,27 @@ func TestFaultKnobs(t *testing.T) {
 	}
 	h.mustDo(t, "GET", path, key, "", 200)
 
-	h.mock.LoseResponseNext(1)
+	h.mock.Faults().LoseNext(1)
 	if _, _, err := h.do(t, "POST", "/messages", key, messageJSON(fcOn)); err == nil {
-		t.Error("LoseResponseNext: submit got an answer")
+		t.Error("LoseNext: submit got an answer")
 	}
 	if n := len(h.mock.Messages()); n != 1 {
-		t.Errorf("LoseResponseNext: %d messages stored, want 1", n)
+		t.Errorf("LoseNext: %d messages stored, want 1", n)
 	}
-	// Reads are not affected by LoseResponseNext.
-	h.mock.LoseResponseNext(1)
+	// Reads are not lost, not even a profile read by POST.
+	h.mock.Faults().LoseNext(1)
 	h.mustDo(t, "GET", path, key, "", 200)
-	h.mock.LoseResponseNext(0)
+	h.mustDo(t, "POST", "/profiles", key, `{"fiscal_code":"`+fcOn+`"}`, 200)
+	// Nor refused submits.
+	h.mustDo(t, "POST", "/messages", keyOff, messageJSON(fcOn), 403)
+	h.mock.Faults().LoseNext(0)
 
-	h.mock.SetLatency(time.Hour)
+	h.mock.Faults().SetLatency(time.Hour)
 	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
-	req, _ := http.NewRequestWithContext(ctx, "POST", h.url+"/messages", strings.NewReader(messageJSON(fcOn)))
+	req, err := http.NewRequestWithContext(ctx, "POST", h.url+"/messages", strings.NewReader(messageJSON(fcOn)))
+	if err != nil {
+		t.Fatal(err)
+	}
 	req.Header.Set(appiomock.SubscriptionKeyHeader, key)
 	req.Header.Set("Content-Type", "application/json")
 	if resp, err := h.http.Do(req); err == nil {
@@ -363,7 +397,7 @@ func TestFaultKnobs(t *testing.T) {
 		t.Error("latency: request finished before the client's deadline")
 	}
 	cancel()
-	h.mock.SetLatency(0)
+	h.mock.Faults().SetLatency(0)
 	if n := len(h.mock.Messages()); n != 1 {
 		t.Errorf("a request abandoned during latency stored a message (%d messages)", n)
 	}
@@ -375,7 +409,10 @@ func TestFaultKnobs(t *testing.T) {
 		t.Fatalf("rate limit: %v %v, want 429 with Retry-After 60", resp, err)
 	}
 	h.now = h.now.Add(45 * time.Second)
-	resp, _, _ = h.do(t, "GET", path, key, "")
+	resp, _, err = h.do(t, "GET", path, key, "")
+	if err != nil {
+		t.Fatal(err)
+	}
 	if resp.StatusCode != 429 || resp.Header.Get("Retry-After") != "15" {
 		t.Errorf("later in the window: %d Retry-After %q, want 429 and 15", resp.StatusCode, resp.Header.Get("Retry-After"))
 	}
@@ -383,16 +420,19 @@ func TestFaultKnobs(t *testing.T) {
 	h.mustDo(t, "GET", path, key, "", 200)
 
 	s := h.mock.Stats()
-	want := appiomock.Stats{Requests: 14, Messages: 1, RateLimited: 2, Injected: 3, Dropped: 2}
+	want := appiomock.Stats{Requests: 16, Messages: 1, RateLimited: 2, Forbidden: 1}
 	if s != want {
 		t.Errorf("stats = %+v\nwant    %+v", s, want)
+	}
+	if f := h.mock.Faults().Stats(); f != (fault.Stats{Failed: 2, Errors: 1, Dropped: 1, Lost: 1, Delayed: 1, Injected: 5}) {
+		t.Errorf("fault stats = %+v", f)
 	}
 }
 
 func TestErrorRateIsReproducible(t *testing.T) {
 	run := func() string {
 		h := newHarness(t, nil)
-		h.mock.SetErrorRate(0.5, 42)
+		h.mock.Faults().SetErrorRate(0.5, 42)
 		var sb strings.Builder
 		for range 30 {
 			resp, _, err := h.do(t, "GET", "/profiles/"+fcOn, key, "")
@@ -451,24 +491,30 @@ func TestInspectionHTTP(t *testing.T) {
 	if st.Messages != 2 || st.Rejected != 1 || st.Requests != 2 {
 		t.Errorf("/__mock/stats = %+v", st)
 	}
-	if code := post("/__mock/faults", `{"fail_next":1,"fail_status":429}`); code != 204 {
+	if code := post("/__mock/faults", `{"failNext":1,"failStatus":429,"retryAfter":3}`); code != 200 {
 		t.Fatalf("POST /__mock/faults: %d", code)
 	}
-	h.mustDo(t, "GET", "/profiles/"+fcOn, key, "", 429)
+	resp, b, err := h.do(t, "GET", "/profiles/"+fcOn, key, "")
+	if err != nil || resp.StatusCode != 429 || resp.Header.Get("Retry-After") != "3" || !strings.Contains(string(b), `"status":429`) {
+		t.Fatalf("injected 429: %v %v %s", resp, err, b)
+	}
 	h.mustDo(t, "GET", "/profiles/"+fcOn, key, "", 200)
-	if code := post("/__mock/faults", `{"fail_next":`); code != 400 {
+	if code := post("/__mock/faults", `{"failNext":`); code != 400 {
 		t.Errorf("bad faults JSON: %d, want 400", code)
+	}
+	if code := post("/__mock/config", `{"rate_limit":"x"}`); code != 400 {
+		t.Errorf("bad config JSON: %d, want 400", code)
 	}
 	if code := post("/__mock/reset", ""); code != 204 {
 		t.Fatalf("POST /__mock/reset: %d", code)
 	}
 	get("/__mock/stats", &st)
-	if st != (appiomock.Stats{}) || len(h.mock.Messages()) != 0 {
-		t.Errorf("after reset: %+v, %d messages", st, len(h.mock.Messages()))
+	if st != (appiomock.Stats{}) || len(h.mock.Messages()) != 0 || h.mock.Faults().Stats() != (fault.Stats{}) {
+		t.Errorf("after reset: %+v, %d messages, faults %+v", st, len(h.mock.Messages()), h.mock.Faults().Stats())
 	}
 	// Configuration survives Reset.
 	h.mustDo(t, "GET", "/profiles/"+fcOn, key, "", 200)
-	resp, err := http.Get(h.root + "/__mock/nothing")
+	resp, err = http.Get(h.root + "/__mock/nothing")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -517,6 +563,7 @@ func FuzzSubmitBody(f *testing.F) {
 		s := appiomock.New(appiomock.Options{DefaultKnown: true})
 		req := httptest.NewRequest("POST", "/api/v1/messages", strings.NewReader(body))
 		req.Header.Set(appiomock.SubscriptionKeyHeader, "k")
+		req.Header.Set("Content-Type", "application/json")
 		rec := httptest.NewRecorder()
 		s.ServeHTTP(rec, req)
 		stored := len(s.Messages())
@@ -581,8 +628,8 @@ func TestRequestLogAndProcessAfter(t *testing.T) {
 		resp.Body.Close()
 		return resp.StatusCode
 	}
-	if code := post("/__mock/faults", `{"process_after_ms":60000}`); code != 204 {
-		t.Fatalf("faults: %d", code)
+	if code := post("/__mock/config", `{"process_after_ms":60000}`); code != 204 {
+		t.Fatalf("config: %d", code)
 	}
 	var ids []string
 	for _, fc := range []string{fcOn, fcFailing, fcOptOut} {
@@ -595,7 +642,9 @@ func TestRequestLogAndProcessAfter(t *testing.T) {
 	}
 	status := func(fc, id string) string {
 		var r struct{ Status string }
-		_ = json.Unmarshal(h.mustDo(t, "GET", "/messages/"+fc+"/"+id, key, "", 200), &r)
+		if err := json.Unmarshal(h.mustDo(t, "GET", "/messages/"+fc+"/"+id, key, "", 200), &r); err != nil {
+			t.Fatal(err)
+		}
 		return r.Status
 	}
 	fcs := []string{fcOn, fcFailing, fcOptOut}
@@ -619,7 +668,10 @@ func TestRequestLogAndProcessAfter(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer resp.Body.Close()
-	raw, _ := io.ReadAll(resp.Body)
+	raw, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
 	var recs []appiomock.RequestRecord
 	if err := json.Unmarshal(raw, &recs); err != nil {
 		t.Fatal(err)

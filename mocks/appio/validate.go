@@ -2,24 +2,14 @@ package appiomock
 
 import (
 	"fmt"
-	"regexp"
-	"time"
-	"unicode/utf8"
+	"unicode/utf16"
 )
 
 // timestampLayout is how timestamps are written (the spec's example format).
 const timestampLayout = "2006-01-02T15:04:05.000Z"
 
-var (
-	// fiscalCodeRE is the spec's FiscalCode pattern, anchored.
-	fiscalCodeRE = regexp.MustCompile(`^[A-Z]{6}[0-9LMNPQRSTUV]{2}[ABCDEHLMPRST][0-9LMNPQRSTUV]{2}[A-Z][0-9LMNPQRSTUV]{3}[A-Z]$`)
-	// orgFiscalCodeRE is the OrganizationFiscalCode format of
-	// @pagopa/ts-commons, which the spec names without a pattern.
-	orgFiscalCodeRE = regexp.MustCompile(`^[0-9]{11}$`)
-	noticeNumberRE  = regexp.MustCompile(`^[0123][0-9]{17}$`)
-)
-
 // wireNewMessage is NewMessage as received; pointers tell absent from zero.
+// The contract has already checked its shape when it reaches the mock.
 type wireNewMessage struct {
 	FiscalCode       *string      `json:"fiscal_code"`
 	TimeToLive       *int64       `json:"time_to_live"`
@@ -44,68 +34,52 @@ type wirePayment struct {
 	} `json:"payee"`
 }
 
-func lenRule(s *string, lo, hi int) string {
-	if n := utf8.RuneCountInString(*s); n < lo || n > hi {
-		return fmt.Sprintf("length must be %d..%d characters", lo, hi)
-	}
-	return ""
-}
+// utf16Len is a string's length as JavaScript counts it (String.length):
+// in UTF-16 code units, so a character outside the BMP (an emoji) counts 2.
+func utf16Len(s string) int { return len(utf16.Encode([]rune(s))) }
 
-// validate applies the spec's constraints to a submit for recipient fc and
-// returns the JSON path and rule of the first violation, or "" if valid.
-// payee is required as in PaymentDataWithRequiredPayee.
-func (m *wireNewMessage) validate(fc string) (field, rule string) {
-	if !fiscalCodeRE.MatchString(fc) {
-		return "fiscal_code", "must match the fiscal code pattern"
+// rules applies what App IO requires of a submit beyond the JSON schema
+// the contract's converted Swagger checks, and returns the JSON path and
+// rule of the first violation, or "" if the message is fine. bodyFC is
+// true for POST /messages, where the fiscal code comes in the body.
+func (m *wireNewMessage) rules(bodyFC bool) (field, rule string) {
+	// NewMessage makes fiscal_code optional because submitMessageforUser
+	// takes it from the path; submitMessageforUserWithFiscalCodeInBody
+	// (POST /messages, io-services-v4.yaml l.105) has no other source.
+	if bodyFC && m.FiscalCode == nil {
+		return "fiscal_code", "required"
 	}
-	if m.TimeToLive != nil && (*m.TimeToLive < 3600 || *m.TimeToLive > 604800) {
-		return "time_to_live", "must be 3600..604800 seconds"
-	}
+	// FeatureLevelType (l.1842) is an x-extensible-enum, which JSON
+	// schema ignores; the service decodes it with its io-ts enum.
 	if f := m.FeatureLevelType; f != nil && *f != "STANDARD" && *f != "ADVANCED" {
 		return "feature_level_type", "must be STANDARD or ADVANCED"
 	}
-	c := m.Content
-	if c == nil {
-		return "content", "required"
-	}
-	if c.Subject == nil {
-		return "content.subject", "required"
-	}
-	if r := lenRule(c.Subject, 10, 120); r != "" {
-		return "content.subject", r
-	}
-	if c.Markdown == nil {
-		return "content.markdown", "required"
-	}
-	if r := lenRule(c.Markdown, 80, 10000); r != "" {
-		return "content.markdown", r
-	}
-	if c.DueDate != nil {
-		if _, err := time.Parse(time.RFC3339Nano, *c.DueDate); err != nil {
-			return "content.due_date", "must be an ISO-8601 timestamp"
+	if c := m.Content; c != nil {
+		// App IO is stricter than its schema: io-functions-services checks
+		// minLength/maxLength with io-ts WithinRangeString
+		// (@pagopa/ts-commons), i.e. JavaScript's String.length in UTF-16
+		// code units, where JSON schema counts characters. An emoji is 2.
+		for _, t := range []struct {
+			field  string
+			v      *string
+			lo, hi int
+		}{{"content.subject", c.Subject, 10, 120}, {"content.markdown", c.Markdown, 80, 10000}} {
+			if t.v != nil {
+				if n := utf16Len(*t.v); n < t.lo || n > t.hi {
+					return t.field, fmt.Sprintf("length must be %d..%d UTF-16 code units, got %d", t.lo, t.hi, n)
+				}
+			}
 		}
-	}
-	if p := c.PaymentData; p != nil {
-		if p.Amount == nil {
-			return "content.payment_data.amount", "required"
-		}
-		if *p.Amount < 1 || *p.Amount > 9999999999 {
-			return "content.payment_data.amount", "must be 1..9999999999 euro cents"
-		}
-		if p.NoticeNumber == nil {
-			return "content.payment_data.notice_number", "required"
-		}
-		if !noticeNumberRE.MatchString(*p.NoticeNumber) {
-			return "content.payment_data.notice_number", "must match ^[0123][0-9]{17}$"
-		}
-		if p.Payee == nil {
-			return "content.payment_data.payee", "required"
-		}
-		if p.Payee.FiscalCode == nil {
-			return "content.payment_data.payee.fiscal_code", "required"
-		}
-		if !orgFiscalCodeRE.MatchString(*p.Payee.FiscalCode) {
-			return "content.payment_data.payee.fiscal_code", "must be 11 digits"
+		// On submit the payee is required (PaymentDataWithRequiredPayee,
+		// l.2139, and the specs' key facts), though NewMessage's content
+		// refers to MessageContent, whose PaymentData leaves it optional.
+		if p := c.PaymentData; p != nil {
+			if p.Payee == nil {
+				return "content.payment_data.payee", "required"
+			}
+			if p.Payee.FiscalCode == nil {
+				return "content.payment_data.payee.fiscal_code", "required"
+			}
 		}
 	}
 	return "", ""

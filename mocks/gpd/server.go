@@ -1,8 +1,12 @@
 // Package gpd is an in-memory mock of the pagoPA GPD external API v1 (debt
-// positions) and of the GPD receipts API: a real HTTP server with the
-// documented validations and status transitions, fault knobs and an
-// inspection API under /__mock/. Payments made through pagoPA (Pay, PayWith,
-// used by the Nodo simulator) leave a receipt; "already paid" marks do not.
+// positions) and of the GPD receipts API: a real HTTP server that judges
+// every request and response by the official contract
+// (schemas/contracts/gpd-external-v1.json) at run time, answering 400 with
+// a ProblemJson when a request breaks it, and applies GPD's own rules and
+// status transitions. It has the fault knobs of every mock (Faults,
+// /__mock/faults) and an inspection API under /__mock/. Payments made
+// through pagoPA (Pay, PayWith, used by the Nodo simulator) leave a
+// receipt; "already paid" marks do not.
 package gpd
 
 import (
@@ -12,9 +16,7 @@ import (
 	"fmt"
 	"log/slog"
 	"math"
-	"math/rand"
 	"net/http"
-	"net/http/httptest"
 	"net/url"
 	"slices"
 	"strconv"
@@ -22,8 +24,12 @@ import (
 	"sync"
 	"time"
 
-	"github.com/ponte-pa/ponte/connectors/pagopa"
+	"github.com/ponte-pa/ponte/mocks/fault"
+	"github.com/ponte-pa/ponte/schemas/contracts"
 )
+
+// SubscriptionKeyHeader carries the API Management key.
+const SubscriptionKeyHeader = "Ocp-Apim-Subscription-Key"
 
 // Options configures a Server. The zero value accepts any non-empty key and
 // uses the wall clock.
@@ -36,12 +42,15 @@ type Options struct {
 	Logger *slog.Logger
 }
 
-// Stats counts what the mock has seen.
+// Stats counts what the mock has seen (the faults it injected are counted
+// by Faults).
 type Stats struct {
 	Requests           map[string]int `json:"requests"` // by operation id, e.g. "createPosition"
 	Creates            int            `json:"creates"`
 	DuplicatesRejected int            `json:"duplicatesRejected"`
-	FaultsInjected     int            `json:"faultsInjected"`
+	// ContractViolations counts the mock's own responses that broke the
+	// contract (answered 500 instead): always 0 unless the mock has a bug.
+	ContractViolations int `json:"contractViolations"`
 }
 
 // Errors returned by Pay.
@@ -52,7 +61,7 @@ var (
 )
 
 type record struct {
-	pos pagopa.PaymentPosition
+	pos Position
 	seq int64
 }
 
@@ -60,28 +69,23 @@ type orgState struct {
 	byIUPD   map[string]*record
 	byIUV    map[string]string // iuv -> iupd
 	byNAV    map[string]string // nav -> iupd
-	receipts map[string]pagopa.Receipt
+	receipts map[string]Receipt
 	rorder   []string // IUVs of receipts in payment order
 }
 
 // Server is the GPD mock. It is ready at its zero value and safe for
 // concurrent use.
 type Server struct {
-	mu   sync.Mutex
-	opts Options
-	keys map[string]bool
-	orgs map[string]*orgState
-	seq  int64
+	mu      sync.Mutex
+	opts    Options
+	keys    map[string]bool
+	orgs    map[string]*orgState
+	seq     int64
+	handler http.Handler
+	faults  fault.Injector
 
 	receiptSeq int64
 	stats      Stats
-	mux        *http.ServeMux
-
-	failN, failStatus int
-	latency           time.Duration
-	errRate           float64
-	rng               *rand.Rand
-	dropN, loseN      int
 }
 
 // New returns a Server configured by opts.
@@ -98,7 +102,7 @@ func (s *Server) init() {
 }
 
 func (s *Server) initLocked() {
-	if s.mux != nil {
+	if s.handler != nil {
 		return
 	}
 	s.keys = map[string]bool{}
@@ -109,22 +113,26 @@ func (s *Server) initLocked() {
 	s.stats.Requests = map[string]int{}
 	m := http.NewServeMux()
 	const pos = "/organizations/{org}/debtpositions"
-	m.HandleFunc("GET /info", s.op("healthCheck", s.handleInfo))
-	m.HandleFunc("GET "+pos, s.op("getOrganizationDebtPositions", s.handleList))
-	m.HandleFunc("POST "+pos, s.op("createPosition", s.handleCreate))
-	m.HandleFunc("GET "+pos+"/{iupd}", s.op("getOrganizationDebtPositionByIUPD", s.handleGet))
-	m.HandleFunc("PUT "+pos+"/{iupd}", s.op("updatePosition", s.handleUpdate))
-	m.HandleFunc("DELETE "+pos+"/{iupd}", s.op("deletePosition", s.handleDelete))
-	m.HandleFunc("POST "+pos+"/{iupd}/publish", s.op("publishPosition", s.handlePublish))
-	m.HandleFunc("POST "+pos+"/{iupd}/invalidate", s.op("invalidatePosition", s.handleInvalidate))
-	m.HandleFunc("POST /organizations/{org}/paymentoptions/paids/{nav}", s.op("setPaymentOptionAsAlreadyPaid", s.handlePaid))
-	m.HandleFunc("GET /payments/{org}/receipts", s.op("getOrganizationReceipts", s.handleReceiptList))
-	m.HandleFunc("GET /payments/{org}/receipts/{iuv}", s.op("getReceiptByIUV", s.handleReceipt))
+	m.Handle("GET /info", s.op("healthCheck", s.handleInfo))
+	m.Handle("GET "+pos, s.op("getOrganizationDebtPositions", s.handleList))
+	m.Handle("POST "+pos, s.op("createPosition", s.handleCreate))
+	m.Handle("GET "+pos+"/{iupd}", s.op("getOrganizationDebtPositionByIUPD", s.handleGet))
+	m.Handle("PUT "+pos+"/{iupd}", s.op("updatePosition", s.handleUpdate))
+	m.Handle("DELETE "+pos+"/{iupd}", s.op("deletePosition", s.handleDelete))
+	m.Handle("POST "+pos+"/{iupd}/publish", s.op("publishPosition", s.transition(publishable, "only DRAFT can be published", s.publishLocked)))
+	m.Handle("POST "+pos+"/{iupd}/invalidate", s.op("invalidatePosition", s.transition(invalidable, "only PUBLISHED or VALID can be invalidated", invalidate)))
+	m.Handle("POST /organizations/{org}/paymentoptions/paids/{nav}", s.op("setPaymentOptionAsAlreadyPaid", s.handlePaid))
+	m.Handle("GET /payments/{org}/receipts", s.op("getOrganizationReceipts", s.handleReceiptList))
+	m.Handle("GET /payments/{org}/receipts/{iuv}", s.op("getReceiptByIUV", s.handleReceipt))
 	m.HandleFunc("GET /__mock/positions", s.handleMockPositions)
 	m.HandleFunc("GET /__mock/receipts", s.handleMockReceipts)
 	m.HandleFunc("GET /__mock/stats", s.handleMockStats)
 	m.HandleFunc("POST /__mock/reset", func(w http.ResponseWriter, _ *http.Request) { s.Reset(); w.WriteHeader(http.StatusNoContent) })
-	s.mux = m
+	s.handler = s.faults.Middleware(m, fault.HTTPOptions{
+		Problem: func(w http.ResponseWriter, status int, detail string) {
+			writeProblem(w, status, http.StatusText(status), detail)
+		},
+	})
 }
 
 func (s *Server) now() time.Time {
@@ -144,156 +152,62 @@ func (s *Server) logger() *slog.Logger {
 // ServeHTTP implements http.Handler.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	s.init()
-	s.mux.ServeHTTP(w, r)
+	s.handler.ServeHTTP(w, r)
 }
 
-// --- faults and the common request path ---
+// Faults are the fault knobs of the API (ProblemJson bodies). A lost
+// response is a create, update, delete, publish, invalidate or mark-paid
+// that GPD applied.
+func (s *Server) Faults() *fault.Injector { return &s.faults }
 
-type fault int
-
-const (
-	noFault fault = iota
-	faultDrop
-	faultFail
-	faultRandom
-)
-
-// op wraps an operation handler with counting, latency, faults and auth.
-func (s *Server) op(name string, h func(w http.ResponseWriter, r *http.Request)) http.HandlerFunc {
-	return func(w http.ResponseWriter, r *http.Request) {
+// op wraps an operation: counting, the request id, API Management's key
+// check, then the contract.
+func (s *Server) op(name string, h http.HandlerFunc) http.Handler {
+	guarded := contracts.GPD().Guard(h, contracts.GuardOptions{
+		Refuse: func(w http.ResponseWriter, _ *http.Request, v *contracts.Violation) {
+			ps := v.Problems()
+			msg := make([]string, len(ps))
+			for i, p := range ps {
+				msg[i] = p.String()
+			}
+			writeProblem(w, http.StatusBadRequest, "Bad Request", strings.Join(msg, "; "))
+		},
+		Broken: func(w http.ResponseWriter, _ *http.Request, v *contracts.Violation) {
+			s.mu.Lock()
+			s.stats.ContractViolations++
+			s.mu.Unlock()
+			s.logger().Error("gpd mock: its own response violates the contract", "err", v)
+			writeProblem(w, http.StatusInternalServerError, "Internal Server Error", "the GPD mock's response violates the contract: "+v.Error())
+		},
+	})
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		s.mu.Lock()
 		s.stats.Requests[name]++
-		latency := s.latency
-		f, status := noFault, 0
-		switch {
-		case s.dropN > 0:
-			s.dropN--
-			f = faultDrop
-		case s.failN > 0:
-			s.failN--
-			f, status = faultFail, s.failStatus
-		case s.errRate > 0 && s.rng != nil && s.rng.Float64() < s.errRate:
-			f, status = faultRandom, http.StatusInternalServerError
-		}
-		if f != noFault {
-			s.stats.FaultsInjected++
-		}
+		ok := r.Header.Get(SubscriptionKeyHeader) != "" && (len(s.keys) == 0 || s.keys[r.Header.Get(SubscriptionKeyHeader)])
 		s.mu.Unlock()
-
-		if latency > 0 {
-			t := time.NewTimer(latency)
-			select {
-			case <-t.C:
-			case <-r.Context().Done():
-				t.Stop()
-				return
-			}
-		}
 		reqID := r.Header.Get("X-Request-Id")
 		if reqID == "" {
 			reqID = fmt.Sprintf("mock-%d", time.Now().UnixNano())
 		}
 		w.Header().Set("X-Request-Id", reqID)
-		switch f {
-		case faultDrop:
-			s.logger().Debug("gpd mock: dropping connection", "op", name)
-			dropConnection(w)
-			return
-		case faultFail, faultRandom:
-			writeProblem(w, status, http.StatusText(status), "injected fault")
-			return
-		}
-		key := r.Header.Get(pagopa.SubscriptionKeyHeader)
-		s.mu.Lock()
-		ok := key != "" && (len(s.keys) == 0 || s.keys[key])
-		lose := false
-		if ok && s.loseN > 0 {
-			s.loseN--
-			s.stats.FaultsInjected++
-			lose = true
-		}
-		s.mu.Unlock()
 		if !ok {
-			// What Azure API Management answers.
+			// What Azure API Management answers, before GPD sees the request.
 			writeJSON(w, http.StatusUnauthorized, map[string]any{"statusCode": 401,
 				"message": "Access denied due to missing or invalid subscription key. Make sure to provide a valid key for an active subscription."})
 			return
 		}
-		if lose {
-			rec := httptest.NewRecorder()
-			h(rec, r)
-			s.logger().Debug("gpd mock: applied request, losing the response", "op", name, "status", rec.Code)
-			dropConnection(w)
-			return
-		}
-		h(w, r)
-	}
-}
-
-// dropConnection closes the client connection without an answer.
-func dropConnection(w http.ResponseWriter) {
-	if hj, ok := w.(http.Hijacker); ok {
-		if conn, _, err := hj.Hijack(); err == nil {
-			conn.Close()
-			return
-		}
-	}
-	// HTTP/2 or a recorder: abort the response, which net/http turns into a reset.
-	panic(http.ErrAbortHandler)
-}
-
-// FailNext makes the next n API requests fail with status (a ProblemJson body).
-func (s *Server) FailNext(n, status int) {
-	s.init()
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.failN, s.failStatus = n, status
-}
-
-// SetLatency delays every API request by d.
-func (s *Server) SetLatency(d time.Duration) {
-	s.init()
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.latency = d
-}
-
-// SetErrorRate makes a fraction p (0..1) of API requests fail with 500,
-// drawn from a generator seeded with seed. p = 0 turns it off.
-func (s *Server) SetErrorRate(p float64, seed int64) {
-	s.init()
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.errRate = p
-	s.rng = rand.New(rand.NewSource(seed))
-}
-
-// DropNext closes the connection of the next n API requests without
-// processing them.
-func (s *Server) DropNext(n int) {
-	s.init()
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.dropN = n
-}
-
-// LoseResponseNext applies the next n authorized API requests and then closes
-// the connection without answering ("committed but response lost").
-func (s *Server) LoseResponseNext(n int) {
-	s.init()
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.loseN = n
+		guarded.ServeHTTP(w, r)
+	})
 }
 
 // Reset forgets every position, statistic and pending fault.
 func (s *Server) Reset() {
 	s.init()
 	s.mu.Lock()
-	defer s.mu.Unlock()
 	s.orgs = map[string]*orgState{}
 	s.stats = Stats{Requests: map[string]int{}}
-	s.failN, s.failStatus, s.latency, s.errRate, s.rng, s.dropN, s.loseN = 0, 0, 0, 0, nil, 0, 0
+	s.mu.Unlock()
+	s.faults.Reset()
 }
 
 // --- inspection ---
@@ -313,17 +227,17 @@ func (s *Server) Stats() Stats {
 
 // Positions returns the organization's positions (full data, debtor
 // included) in creation order.
-func (s *Server) Positions(org string) []pagopa.PaymentPosition {
+func (s *Server) Positions(org string) []Position {
 	s.init()
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.positionsLocked(org)
 }
 
-func (s *Server) positionsLocked(org string) []pagopa.PaymentPosition {
+func (s *Server) positionsLocked(org string) []Position {
 	o := s.orgs[org]
 	if o == nil {
-		return []pagopa.PaymentPosition{}
+		return []Position{}
 	}
 	recs := make([]*record, 0, len(o.byIUPD))
 	for _, r := range o.byIUPD {
@@ -331,23 +245,23 @@ func (s *Server) positionsLocked(org string) []pagopa.PaymentPosition {
 		recs = append(recs, r)
 	}
 	slices.SortFunc(recs, func(a, b *record) int { return cmp.Compare(a.seq, b.seq) })
-	out := make([]pagopa.PaymentPosition, len(recs))
+	out := make([]Position, len(recs))
 	for i, r := range recs {
-		out[i] = clonePosition(r.pos)
+		out[i] = r.pos.clone()
 	}
 	return out
 }
 
 // Position returns one position by IUPD.
-func (s *Server) Position(org, iupd string) (pagopa.PaymentPosition, bool) {
+func (s *Server) Position(org, iupd string) (Position, bool) {
 	s.init()
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	r := s.lookupLocked(org, iupd)
 	if r == nil {
-		return pagopa.PaymentPosition{}, false
+		return Position{}, false
 	}
-	return clonePosition(r.pos), true
+	return r.pos.clone(), true
 }
 
 // Pay marks the option with notice number nav as paid, as the Nodo does when
@@ -362,15 +276,18 @@ func (s *Server) Pay(org, nav string) error {
 // fields get defaults: the debtor pays, PSP "MOCKPSP", receipt id generated,
 // the mock clock.
 type PaymentInfo struct {
-	Payer         pagopa.Party
-	PSP           pagopa.PSP
+	Payer         Party
+	PSP           PSP
 	PaymentMethod string
 	ReceiptID     string
 	At            time.Time
 }
 
+// DefaultPSP is the PSP of payments that name none.
+var DefaultPSP = PSP{ID: "MOCKPSP", Name: "Mock PSP S.p.A.", Channel: "MOCKPSP_01"}
+
 // PayWith is Pay with the payment details; it returns the receipt recorded.
-func (s *Server) PayWith(org, nav string, info PaymentInfo) (pagopa.Receipt, error) {
+func (s *Server) PayWith(org, nav string, info PaymentInfo) (Receipt, error) {
 	s.init()
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -380,7 +297,7 @@ func (s *Server) PayWith(org, nav string, info PaymentInfo) (pagopa.Receipt, err
 	}
 	opt, err := s.payLocked(org, nav, at)
 	if err != nil {
-		return pagopa.Receipt{}, err
+		return Receipt{}, err
 	}
 	o := s.orgs[org]
 	rec := o.byIUPD[o.byNAV[nav]]
@@ -389,24 +306,27 @@ func (s *Server) PayWith(org, nav string, info PaymentInfo) (pagopa.Receipt, err
 		info.ReceiptID = fmt.Sprintf("mock-%s-%06d", opt.IUV, s.receiptSeq)
 	}
 	if info.PSP.ID == "" {
-		info.PSP = pagopa.PSP{ID: "MOCKPSP", Name: "Mock PSP S.p.A.", Channel: "MOCKPSP_01"}
+		info.PSP = DefaultPSP
 	}
 	if info.PaymentMethod == "" {
 		info.PaymentMethod = "CP"
 	}
-	debtor := pagopa.Party{Type: rec.pos.Type, FiscalCode: rec.pos.FiscalCode, Name: rec.pos.FullName}
+	debtor := Party{Type: rec.pos.Type, FiscalCode: rec.pos.FiscalCode, Name: rec.pos.FullName}
 	if info.Payer.FiscalCode == "" {
 		info.Payer = debtor
 	}
-	r := pagopa.Receipt{
+	r := Receipt{
 		ReceiptID: info.ReceiptID, IUV: opt.IUV, NAV: opt.NAV, OrgFiscalCode: org, Outcome: "OK",
 		AmountCents: opt.Amount, Description: opt.Description, CompanyName: rec.pos.CompanyName,
 		Debtor: debtor, Payer: info.Payer, PSP: info.PSP, PaymentMethod: info.PaymentMethod,
-		PaymentDate: at.Truncate(time.Second), Source: pagopa.SourceGPD,
+		PaymentDate: at.Truncate(time.Second),
 	}
 	for _, t := range opt.Transfer {
-		id, _ := strconv.Atoi(t.IDTransfer)
-		r.Transfers = append(r.Transfers, pagopa.ReceiptTransfer{ID: id, AmountCents: t.Amount,
+		id, err := strconv.Atoi(t.IDTransfer)
+		if err != nil {
+			return Receipt{}, fmt.Errorf("gpd mock: transfer id %q: %w", t.IDTransfer, err) // unreachable: the contract allows "1".."5"
+		}
+		r.Transfers = append(r.Transfers, ReceiptTransfer{ID: id, AmountCents: t.Amount,
 			OrgFiscalCode: cmp.Or(t.OrganizationFiscalCode, org), IBAN: t.IBAN,
 			Remittance: t.RemittanceInformation, Category: t.Category})
 	}
@@ -424,12 +344,12 @@ func (s *Server) PayWith(org, nav string, info PaymentInfo) (pagopa.Receipt, err
 }
 
 // Receipts returns the organization's receipts in payment order.
-func (s *Server) Receipts(org string) []pagopa.Receipt {
+func (s *Server) Receipts(org string) []Receipt {
 	s.init()
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	o := s.orgs[org]
-	out := []pagopa.Receipt{}
+	out := []Receipt{}
 	if o == nil {
 		return out
 	}
@@ -450,7 +370,7 @@ func (s *Server) handleMockReceipts(w http.ResponseWriter, r *http.Request) {
 		orgs = append(orgs, o)
 	}
 	s.mu.Unlock()
-	all := map[string][]pagopa.Receipt{}
+	all := map[string][]Receipt{}
 	for _, o := range orgs {
 		all[o] = s.Receipts(o)
 	}
@@ -464,7 +384,7 @@ func (s *Server) handleMockPositions(w http.ResponseWriter, r *http.Request) {
 	if org != "" {
 		v = s.positionsLocked(org)
 	} else {
-		all := map[string][]pagopa.PaymentPosition{}
+		all := map[string][]Position{}
 		for o := range s.orgs {
 			all[o] = s.positionsLocked(o)
 		}
@@ -484,7 +404,7 @@ func (s *Server) org(org string) *orgState {
 	o := s.orgs[org]
 	if o == nil {
 		o = &orgState{byIUPD: map[string]*record{}, byIUV: map[string]string{}, byNAV: map[string]string{},
-			receipts: map[string]pagopa.Receipt{}}
+			receipts: map[string]Receipt{}}
 		s.orgs[org] = o
 	}
 	return o
@@ -502,71 +422,73 @@ func (s *Server) lookupLocked(org, iupd string) *record {
 	return r
 }
 
+func ptr[T any](v T) *T { return &v }
+
 // refreshLocked applies the time-driven transitions GPD runs in batch:
 // PUBLISHED becomes VALID at validityDate; VALID becomes EXPIRED after the
 // last due date when switchToExpired is set.
 func (s *Server) refreshLocked(r *record) {
 	now := s.now()
 	p := &r.pos
-	if p.Status == pagopa.StatusPublished && (p.ValidityDate == nil || !p.ValidityDate.After(now)) {
-		p.Status = pagopa.StatusValid
-		p.LastUpdatedDate = ptr(now)
+	if p.Status == StatusPublished && (p.ValidityDate == nil || !p.ValidityDate.After(now)) {
+		p.Status = StatusValid
+		p.LastUpdatedDate = ptr(At(now))
 	}
-	if p.Status == pagopa.StatusValid && p.SwitchToExpired && len(p.PaymentOption) > 0 {
+	if p.Status == StatusValid && p.SwitchToExpired && len(p.PaymentOption) > 0 {
 		last := p.PaymentOption[0].DueDate
 		for _, o := range p.PaymentOption {
-			if o.DueDate.After(last) {
+			if o.DueDate.After(last.Time) {
 				last = o.DueDate
 			}
 		}
-		if now.After(last) {
-			p.Status = pagopa.StatusExpired
-			p.LastUpdatedDate = ptr(now)
+		if now.After(last.Time) {
+			p.Status = StatusExpired
+			p.LastUpdatedDate = ptr(At(now))
 		}
 	}
 }
 
-func (s *Server) publishLocked(p *pagopa.PaymentPosition, now time.Time) {
-	p.PublishDate = ptr(now)
-	p.LastUpdatedDate = ptr(now)
+// publishLocked publishes: VALID at once unless the validity date is still
+// to come (util/PublishPaymentUtil.java).
+func (s *Server) publishLocked(p *Position, now time.Time) {
+	p.PublishDate = ptr(At(now))
+	p.LastUpdatedDate = ptr(At(now))
 	if p.ValidityDate != nil && p.ValidityDate.After(now) {
-		p.Status = pagopa.StatusPublished
-	} else {
-		if p.ValidityDate == nil {
-			p.ValidityDate = ptr(now)
-		}
-		p.Status = pagopa.StatusValid
+		p.Status = StatusPublished
+		return
 	}
+	if p.ValidityDate == nil {
+		p.ValidityDate = ptr(At(now))
+	}
+	p.Status = StatusValid
 }
 
 // fill sets the server-side fields of a new or replaced position.
-func fill(p *pagopa.PaymentPosition, org string, now time.Time) {
+func fill(p *Position, org string, now time.Time) {
+	n := ptr(At(now))
 	p.OrganizationFiscalCode = org
-	p.Status = pagopa.StatusDraft
-	p.InsertedDate, p.LastUpdatedDate, p.PublishDate, p.PaymentDate = ptr(now), ptr(now), nil, nil
+	p.Status = StatusDraft
+	p.InsertedDate, p.LastUpdatedDate, p.PublishDate, p.PaymentDate = n, n, nil, nil
 	for i := range p.PaymentOption {
 		o := &p.PaymentOption[i]
 		o.NAV = "3" + o.IUV
 		o.OrganizationFiscalCode = org
-		o.Status = pagopa.OptionUnpaid
-		o.InsertedDate, o.LastUpdatedDate = ptr(now), ptr(now)
-		o.PaymentDate, o.ReportingDate = nil, nil
-		o.Fee, o.NotificationFee = 0, 0
-		o.PaymentMethod, o.PSPCompany, o.IDReceipt, o.IDFlowReporting = "", "", "", ""
+		o.Status = OptionUnpaid
+		o.InsertedDate, o.LastUpdatedDate = n, n
 		for j := range o.Transfer {
 			t := &o.Transfer[j]
 			if t.OrganizationFiscalCode == "" {
 				t.OrganizationFiscalCode = org
 			}
 			t.Status = "T_UNREPORTED"
-			t.InsertedDate, t.LastUpdatedDate = ptr(now), ptr(now)
+			t.InsertedDate, t.LastUpdatedDate = n, n
 		}
 	}
 }
 
-// iuvConflictLocked reports an IUV or NAV of p already used by another
-// position of the organization.
-func (o *orgState) iuvConflict(p pagopa.PaymentPosition) string {
+// iuvConflict reports an IUV or NAV of p already used by another position
+// of the organization (AppError.DEBT_POSITION_UNIQUE_VIOLATION).
+func (o *orgState) iuvConflict(p Position) string {
 	for _, opt := range p.PaymentOption {
 		if other, ok := o.byIUV[opt.IUV]; ok && other != p.IUPD {
 			return fmt.Sprintf("IUV %s is already used by debt position %s", opt.IUV, other)
@@ -578,21 +500,21 @@ func (o *orgState) iuvConflict(p pagopa.PaymentPosition) string {
 	return ""
 }
 
-func (o *orgState) index(p pagopa.PaymentPosition) {
+func (o *orgState) index(p Position) {
 	for _, opt := range p.PaymentOption {
 		o.byIUV[opt.IUV] = p.IUPD
 		o.byNAV[opt.NAV] = p.IUPD
 	}
 }
 
-func (o *orgState) unindex(p pagopa.PaymentPosition) {
+func (o *orgState) unindex(p Position) {
 	for _, opt := range p.PaymentOption {
 		delete(o.byIUV, opt.IUV)
 		delete(o.byNAV, opt.NAV)
 	}
 }
 
-func (s *Server) payLocked(org, nav string, at time.Time) (*pagopa.PaymentOption, error) {
+func (s *Server) payLocked(org, nav string, at time.Time) (*Option, error) {
 	o := s.orgs[org]
 	if o == nil {
 		return nil, ErrNotFound
@@ -604,88 +526,64 @@ func (s *Server) payLocked(org, nav string, at time.Time) (*pagopa.PaymentOption
 	r := o.byIUPD[iupd]
 	s.refreshLocked(r)
 	p := &r.pos
-	idx := slices.IndexFunc(p.PaymentOption, func(x pagopa.PaymentOption) bool { return x.NAV == nav })
+	idx := slices.IndexFunc(p.PaymentOption, func(x Option) bool { return x.NAV == nav })
 	if idx < 0 {
 		return nil, ErrNotFound
 	}
 	opt := &p.PaymentOption[idx]
-	if opt.Status != pagopa.OptionUnpaid {
+	if opt.Status != OptionUnpaid {
 		return nil, ErrAlreadyPaid
 	}
-	if p.Status != pagopa.StatusValid && p.Status != pagopa.StatusPartiallyPaid {
+	if !payable[p.Status] {
 		return nil, ErrNotPayable
 	}
-	now := s.now()
-	opt.Status = pagopa.OptionPaid
-	opt.PaymentDate = ptr(at)
-	opt.LastUpdatedDate = ptr(now)
-	p.LastUpdatedDate = ptr(now)
-	if !opt.IsPartialPayment {
-		p.Status = pagopa.StatusPaid
-	} else {
-		all := true
+	now := ptr(At(s.now()))
+	opt.Status = OptionPaid
+	opt.PaymentDate = ptr(At(at))
+	opt.LastUpdatedDate = now
+	p.LastUpdatedDate = now
+	p.Status = StatusPaid
+	if opt.IsPartialPayment {
 		for _, x := range p.PaymentOption {
-			if x.IsPartialPayment && x.Status == pagopa.OptionUnpaid {
-				all = false
+			if x.IsPartialPayment && x.Status == OptionUnpaid {
+				p.Status = StatusPartiallyPaid
 			}
 		}
-		if all {
-			p.Status = pagopa.StatusPaid
-		} else {
-			p.Status = pagopa.StatusPartiallyPaid
-		}
 	}
-	if p.Status == pagopa.StatusPaid {
-		p.PaymentDate = ptr(at)
+	if p.Status == StatusPaid {
+		p.PaymentDate = ptr(At(at))
 	}
 	c := *opt
 	return &c, nil
 }
 
-// --- HTTP handlers ---
+// --- HTTP handlers (the contract has checked the request) ---
 
 func (s *Server) handleInfo(w http.ResponseWriter, _ *http.Request) {
 	writeJSON(w, http.StatusOK, map[string]string{"name": "pagopa-debt-position (ponte mock)", "version": "1.0.0", "environment": "mock"})
 }
 
-func (s *Server) decodePosition(w http.ResponseWriter, r *http.Request) (pagopa.PaymentPosition, bool) {
-	var p pagopa.PaymentPosition
-	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, 4<<20))
-	if err := dec.Decode(&p); err != nil {
+func decodePosition(w http.ResponseWriter, r *http.Request) (Position, bool) {
+	var b createBody
+	if err := json.NewDecoder(http.MaxBytesReader(w, r.Body, 4<<20)).Decode(&b); err != nil {
 		writeProblem(w, http.StatusBadRequest, "Bad Request", "malformed JSON body: "+err.Error())
-		return p, false
+		return Position{}, false
 	}
-	return p, true
-}
-
-func parseBoolParam(w http.ResponseWriter, r *http.Request, name string) (bool, bool) {
-	v := r.URL.Query().Get(name)
-	if v == "" {
-		return false, true
-	}
-	b, err := strconv.ParseBool(v)
-	if err != nil {
-		writeProblem(w, http.StatusBadRequest, "Bad Request", fmt.Sprintf("query parameter %s: %q is not a boolean", name, v))
-		return false, false
-	}
-	return b, true
+	return b.position(), true
 }
 
 func (s *Server) handleCreate(w http.ResponseWriter, r *http.Request) {
 	org := r.PathValue("org")
-	toPublish, ok := parseBoolParam(w, r, "toPublish")
-	if !ok {
-		return
-	}
-	p, ok := s.decodePosition(w, r)
+	toPublish := r.URL.Query().Get("toPublish") == "true"
+	p, ok := decodePosition(w, r)
 	if !ok {
 		return
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	now := s.now()
-	if err := p.ValidateAt(now); err != nil {
-		writeProblem(w, http.StatusBadRequest, "Bad Request", err.Error())
+	if errs := validate(p, now); len(errs) > 0 {
+		writeProblem(w, http.StatusBadRequest, "Bad Request", problemList(errs))
 		return
 	}
 	o := s.org(org)
@@ -708,7 +606,7 @@ func (s *Server) handleCreate(w http.ResponseWriter, r *http.Request) {
 	o.byIUPD[p.IUPD] = &record{pos: p, seq: s.seq}
 	o.index(p)
 	s.stats.Creates++
-	writeJSON(w, http.StatusCreated, fullView(p))
+	writeJSON(w, http.StatusCreated, p)
 }
 
 func (s *Server) handleGet(w http.ResponseWriter, r *http.Request) {
@@ -727,16 +625,10 @@ func notFound(w http.ResponseWriter, r *http.Request) {
 		fmt.Sprintf("No debt position found with Organization Fiscal Code %s and IUPD %s", r.PathValue("org"), r.PathValue("iupd")))
 }
 
-var notUpdatable = map[string]bool{pagopa.StatusInvalid: true, pagopa.StatusExpired: true,
-	pagopa.StatusPartiallyPaid: true, pagopa.StatusPaid: true, pagopa.StatusReported: true}
-
 func (s *Server) handleUpdate(w http.ResponseWriter, r *http.Request) {
 	org, iupd := r.PathValue("org"), r.PathValue("iupd")
-	toPublish, ok := parseBoolParam(w, r, "toPublish")
-	if !ok {
-		return
-	}
-	p, ok := s.decodePosition(w, r)
+	toPublish := r.URL.Query().Get("toPublish") == "true"
+	p, ok := decodePosition(w, r)
 	if !ok {
 		return
 	}
@@ -756,8 +648,8 @@ func (s *Server) handleUpdate(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	now := s.now()
-	if err := p.ValidateAt(now); err != nil {
-		writeProblem(w, http.StatusBadRequest, "Bad Request", err.Error())
+	if errs := validate(p, now); len(errs) > 0 {
+		writeProblem(w, http.StatusBadRequest, "Bad Request", problemList(errs))
 		return
 	}
 	o := s.org(org)
@@ -774,7 +666,7 @@ func (s *Server) handleUpdate(w http.ResponseWriter, r *http.Request) {
 	o.unindex(rec.pos)
 	rec.pos = p
 	o.index(p)
-	writeJSON(w, http.StatusOK, fullView(p))
+	writeJSON(w, http.StatusOK, p)
 }
 
 func (s *Server) handleDelete(w http.ResponseWriter, r *http.Request) {
@@ -786,8 +678,7 @@ func (s *Server) handleDelete(w http.ResponseWriter, r *http.Request) {
 		notFound(w, r)
 		return
 	}
-	switch rec.pos.Status {
-	case pagopa.StatusPartiallyPaid, pagopa.StatusPaid, pagopa.StatusReported:
+	if paidStates[rec.pos.Status] {
 		writeProblem(w, http.StatusConflict, "Conflict", fmt.Sprintf("Debt position %s has a related payment (status %s)", iupd, rec.pos.Status))
 		return
 	}
@@ -797,44 +688,35 @@ func (s *Server) handleDelete(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, "OK")
 }
 
-func (s *Server) handlePublish(w http.ResponseWriter, r *http.Request) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	rec := s.lookupLocked(r.PathValue("org"), r.PathValue("iupd"))
-	if rec == nil {
-		notFound(w, r)
-		return
+// transition serves publish and invalidate: a step of the lifecycle that
+// only positions in allowed states may take (rule says which).
+func (s *Server) transition(allowed map[string]bool, rule string, apply func(p *Position, now time.Time)) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		rec := s.lookupLocked(r.PathValue("org"), r.PathValue("iupd"))
+		if rec == nil {
+			notFound(w, r)
+			return
+		}
+		if !allowed[rec.pos.Status] {
+			writeProblem(w, http.StatusConflict, "Conflict",
+				fmt.Sprintf("Debt position %s is in status %s: %s", rec.pos.IUPD, rec.pos.Status, rule))
+			return
+		}
+		apply(&rec.pos, s.now())
+		writeJSON(w, http.StatusOK, rec.pos)
 	}
-	if rec.pos.Status != pagopa.StatusDraft {
-		writeProblem(w, http.StatusConflict, "Conflict",
-			fmt.Sprintf("Debt position %s is in status %s: only DRAFT can be published", rec.pos.IUPD, rec.pos.Status))
-		return
-	}
-	s.publishLocked(&rec.pos, s.now())
-	writeJSON(w, http.StatusOK, fullView(rec.pos))
 }
 
-func (s *Server) handleInvalidate(w http.ResponseWriter, r *http.Request) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	rec := s.lookupLocked(r.PathValue("org"), r.PathValue("iupd"))
-	if rec == nil {
-		notFound(w, r)
-		return
-	}
-	if rec.pos.Status != pagopa.StatusPublished && rec.pos.Status != pagopa.StatusValid {
-		writeProblem(w, http.StatusConflict, "Conflict",
-			fmt.Sprintf("Debt position %s is in status %s: only PUBLISHED or VALID can be invalidated", rec.pos.IUPD, rec.pos.Status))
-		return
-	}
-	rec.pos.Status = pagopa.StatusInvalid
-	rec.pos.LastUpdatedDate = ptr(s.now())
-	writeJSON(w, http.StatusOK, fullView(rec.pos))
+func invalidate(p *Position, now time.Time) {
+	p.Status = StatusInvalid
+	p.LastUpdatedDate = ptr(At(now))
 }
 
 func (s *Server) handlePaid(w http.ResponseWriter, r *http.Request) {
 	org, nav := r.PathValue("org"), r.PathValue("nav")
-	var body pagopa.AlreadyPaid
+	var body alreadyPaid
 	if err := json.NewDecoder(http.MaxBytesReader(w, r.Body, 1<<20)).Decode(&body); err != nil {
 		writeProblem(w, http.StatusBadRequest, "Bad Request", "malformed JSON body: "+err.Error())
 		return
@@ -843,7 +725,7 @@ func (s *Server) handlePaid(w http.ResponseWriter, r *http.Request) {
 	defer s.mu.Unlock()
 	at := s.now()
 	if body.PaymentDate != nil {
-		at = *body.PaymentDate
+		at = body.PaymentDate.Time
 	}
 	opt, err := s.payLocked(org, nav, at)
 	switch {
@@ -854,7 +736,7 @@ func (s *Server) handlePaid(w http.ResponseWriter, r *http.Request) {
 	case errors.Is(err, ErrNotPayable):
 		writeProblem(w, http.StatusUnprocessableEntity, "Unprocessable Entity", fmt.Sprintf("Debt position of NAV %s is not in a payable state", nav))
 	default:
-		writeJSON(w, http.StatusOK, paymentsView{PaymentOption: *opt, ServiceType: "GPD"})
+		writeJSON(w, http.StatusOK, paymentsView{Option: *opt, ServiceType: "GPD"})
 	}
 }
 
@@ -873,11 +755,9 @@ func intQuery(w http.ResponseWriter, q url.Values, name string, def, lo, hi int)
 	return n, true
 }
 
-var listStatuses = map[string]bool{"DRAFT": true, "PUBLISHED": true, "VALID": true, "INVALID": true,
-	"EXPIRED": true, "PARTIALLY_PAID": true, "PAID": true, "REPORTED": true}
-
 func (s *Server) handleList(w http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query()
+	// The contract bounds limit (≤ 50) and page; these read the values.
 	limit, ok := intQuery(w, q, "limit", 10, 1, 50)
 	if !ok {
 		return
@@ -887,36 +767,16 @@ func (s *Server) handleList(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	status := q.Get("status")
-	if status != "" && !listStatuses[status] {
-		writeProblem(w, http.StatusBadRequest, "Bad Request", fmt.Sprintf("query parameter status: %q is not a debt position status", status))
-		return
-	}
 	orderBy := cmp.Or(q.Get("orderby"), "INSERTED_DATE")
 	ordering := cmp.Or(q.Get("ordering"), "DESC")
-	if !slices.Contains([]string{"INSERTED_DATE", "IUPD", "STATUS", "COMPANY_NAME"}, orderBy) || (ordering != "ASC" && ordering != "DESC") {
-		writeProblem(w, http.StatusBadRequest, "Bad Request", "query parameters orderby/ordering: unknown value")
-		return
-	}
-	dateParam := func(name string) (*time.Time, bool) {
-		v := q.Get(name)
-		if v == "" {
-			return nil, true
-		}
-		t, err := time.Parse("2006-01-02", v)
+	dateParam := func(name string) *time.Time {
+		t, err := time.ParseInLocation(time.DateOnly, q.Get(name), Rome)
 		if err != nil {
-			writeProblem(w, http.StatusBadRequest, "Bad Request", fmt.Sprintf("query parameter %s: %q is not a date (yyyy-MM-dd)", name, v))
-			return nil, false
+			return nil // absent: the contract has refused a malformed date
 		}
-		return &t, true
+		return &t
 	}
-	dueFrom, ok := dateParam("due_date_from")
-	if !ok {
-		return
-	}
-	dueTo, ok := dateParam("due_date_to")
-	if !ok {
-		return
-	}
+	dueFrom, dueTo := dateParam("due_date_from"), dateParam("due_date_to")
 	s.mu.Lock()
 	all := s.positionsLocked(r.PathValue("org"))
 	seqs := map[string]int64{}
@@ -934,8 +794,9 @@ func (s *Server) handleList(w http.ResponseWriter, r *http.Request) {
 		if dueFrom != nil || dueTo != nil {
 			match := false
 			for _, o := range p.PaymentOption {
-				d := time.Date(o.DueDate.Year(), o.DueDate.Month(), o.DueDate.Day(), 0, 0, 0, 0, time.UTC)
-				if (dueFrom == nil || !d.Before(*dueFrom)) && (dueTo == nil || !d.After(*dueTo)) {
+				d := o.DueDate.In(Rome)
+				day := time.Date(d.Year(), d.Month(), d.Day(), 0, 0, 0, 0, Rome)
+				if (dueFrom == nil || !day.Before(*dueFrom)) && (dueTo == nil || !day.After(*dueTo)) {
 					match = true
 				}
 			}
@@ -945,7 +806,7 @@ func (s *Server) handleList(w http.ResponseWriter, r *http.Request) {
 		}
 		sel = append(sel, p)
 	}
-	slices.SortStableFunc(sel, func(a, b pagopa.PaymentPosition) int {
+	slices.SortStableFunc(sel, func(a, b Position) int {
 		var c int
 		switch orderBy {
 		case "IUPD":
@@ -971,18 +832,17 @@ func (s *Server) handleList(w http.ResponseWriter, r *http.Request) {
 		items = append(items, baseView(p))
 	}
 	writeJSON(w, http.StatusOK, positionsInfo{
-		List: items,
-		PageInfo: pagopa.PageInfo{Page: page, Limit: limit, ItemsFound: len(items),
-			TotalPages: (total + limit - 1) / limit},
+		List:     items,
+		PageInfo: PageInfo{Page: page, Limit: limit, ItemsFound: len(items), TotalPages: (total + limit - 1) / limit},
 	})
 }
 
-// --- receipts API (no copied contract; shape documented in connectors/pagopa/receipt.go) ---
+// --- receipts API (no embedded contract; see receipt.go) ---
 
 func (s *Server) handleReceipt(w http.ResponseWriter, r *http.Request) {
 	org, iuv := r.PathValue("org"), r.PathValue("iuv")
 	s.mu.Lock()
-	var rec pagopa.Receipt
+	var rec Receipt
 	ok := false
 	if o := s.orgs[org]; o != nil {
 		rec, ok = o.receipts[iuv]
@@ -992,7 +852,7 @@ func (s *Server) handleReceipt(w http.ResponseWriter, r *http.Request) {
 		writeProblem(w, http.StatusNotFound, "Not Found", fmt.Sprintf("No receipt found for Organization Fiscal Code %s and IUV %s", org, iuv))
 		return
 	}
-	b, err := pagopa.MarshalReceiptXML(pagopa.NewXMLReceipt(rec))
+	b, err := rec.document()
 	if err != nil {
 		writeProblem(w, http.StatusInternalServerError, "Internal Server Error", err.Error())
 		return
@@ -1025,7 +885,7 @@ func (s *Server) handleReceiptList(w http.ResponseWriter, r *http.Request) {
 		t    *time.Time
 	}{{"from", &from}, {"to", &to}} {
 		if v := q.Get(d.name); v != "" {
-			t, err := time.ParseInLocation("2006-01-02", v, time.UTC)
+			t, err := time.ParseInLocation(time.DateOnly, v, time.UTC)
 			if err != nil {
 				writeProblem(w, http.StatusBadRequest, "Bad Request", fmt.Sprintf("query parameter %s: %q is not a date (yyyy-MM-dd)", d.name, v))
 				return
@@ -1036,7 +896,7 @@ func (s *Server) handleReceiptList(w http.ResponseWriter, r *http.Request) {
 	debtor := q.Get("debtor")
 	var sel []receiptSummary
 	for _, rc := range s.Receipts(r.PathValue("org")) {
-		local := rc.PaymentDate.In(romeLoc)
+		local := rc.PaymentDate.In(Rome)
 		day := time.Date(local.Year(), local.Month(), local.Day(), 0, 0, 0, 0, time.UTC)
 		if (debtor != "" && rc.Debtor.FiscalCode != debtor) || (!from.IsZero() && day.Before(from)) || (!to.IsZero() && day.After(to)) {
 			continue
@@ -1050,58 +910,8 @@ func (s *Server) handleReceiptList(w http.ResponseWriter, r *http.Request) {
 	items := append([]receiptSummary{}, sel[start:end]...)
 	writeJSON(w, http.StatusOK, map[string]any{
 		"receipts_list": items,
-		"page_info": pagopa.PageInfo{Page: page, Limit: limit, ItemsFound: len(items),
-			TotalPages: (total + limit - 1) / limit},
+		"page_info":     PageInfo{Page: page, Limit: limit, ItemsFound: len(items), TotalPages: (total + limit - 1) / limit},
 	})
-}
-
-// --- wire views ---
-
-// basePosition is PaymentPositionModelBaseResponse: no debtor data.
-type basePosition struct {
-	IUPD                   string                 `json:"iupd"`
-	OrganizationFiscalCode string                 `json:"organizationFiscalCode,omitempty"`
-	Type                   string                 `json:"type"`
-	CompanyName            string                 `json:"companyName"`
-	OfficeName             string                 `json:"officeName,omitempty"`
-	InsertedDate           *time.Time             `json:"insertedDate,omitempty"`
-	PublishDate            *time.Time             `json:"publishDate,omitempty"`
-	ValidityDate           *time.Time             `json:"validityDate,omitempty"`
-	PaymentDate            *time.Time             `json:"paymentDate,omitempty"`
-	Status                 string                 `json:"status"`
-	LastUpdatedDate        *time.Time             `json:"lastUpdatedDate,omitempty"`
-	PaymentOption          []pagopa.PaymentOption `json:"paymentOption"`
-}
-
-type positionsInfo struct {
-	List     []basePosition  `json:"payment_position_list"`
-	PageInfo pagopa.PageInfo `json:"page_info"`
-}
-
-type paymentsView struct {
-	pagopa.PaymentOption
-	ServiceType string `json:"serviceType"`
-}
-
-func baseView(p pagopa.PaymentPosition) basePosition {
-	opts := p.PaymentOption
-	if opts == nil {
-		opts = []pagopa.PaymentOption{}
-	}
-	return basePosition{IUPD: p.IUPD, OrganizationFiscalCode: p.OrganizationFiscalCode, Type: p.Type,
-		CompanyName: p.CompanyName, OfficeName: p.OfficeName, InsertedDate: p.InsertedDate,
-		PublishDate: p.PublishDate, ValidityDate: p.ValidityDate, PaymentDate: p.PaymentDate,
-		Status: p.Status, LastUpdatedDate: p.LastUpdatedDate, PaymentOption: opts}
-}
-
-// fullView is PaymentPositionModel as GPD answers create, update, publish and invalidate.
-func fullView(p pagopa.PaymentPosition) pagopa.PaymentPosition { return p }
-
-func clonePosition(p pagopa.PaymentPosition) pagopa.PaymentPosition {
-	b, _ := json.Marshal(p)
-	var q pagopa.PaymentPosition
-	_ = json.Unmarshal(b, &q)
-	return q
 }
 
 func writeJSON(w http.ResponseWriter, status int, v any) {
@@ -1111,16 +921,5 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 }
 
 func writeProblem(w http.ResponseWriter, status int, title, detail string) {
-	writeJSON(w, status, pagopa.ProblemJSON{Title: title, Status: status, Detail: detail})
+	writeJSON(w, status, Problem{Title: title, Status: status, Detail: detail})
 }
-
-func ptr[T any](v T) *T { return &v }
-
-// romeLoc is the zone of GPD's zone-less local times.
-var romeLoc = func() *time.Location {
-	l, err := time.LoadLocation("Europe/Rome")
-	if err != nil {
-		return time.UTC
-	}
-	return l
-}()

@@ -10,7 +10,8 @@
 //
 // SOAP: POST /soap with getDebitori (pagina, dimensionePagina) or aggiornaStato.
 //
-// Inspection: GET /__mock/updates, GET /__mock/stats, POST /__mock/reset.
+// Inspection: GET /__mock/updates, GET /__mock/stats, POST /__mock/reset; the
+// fault knobs of every mock at /__mock/faults (Faults in Go).
 package legacymock
 
 import (
@@ -19,15 +20,12 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"math/rand"
 	"net/http"
-	"net/http/httptest"
 	"strconv"
 	"strings"
 	"sync"
-	"time"
 
-	"github.com/ponte-pa/ponte/connectors/legacy"
+	"github.com/ponte-pa/ponte/mocks/fault"
 )
 
 // Auth kinds the mock can require.
@@ -40,7 +38,7 @@ const (
 
 // Options configure a Server; the zero value serves no debtors without auth.
 type Options struct {
-	Debtors []legacy.Debtor
+	Debtors []Debtor
 	// Auth is the credential every API request must carry: AuthNone, AuthAPIKey
 	// (header APIKeyHeader, default X-API-Key, equal to Secret), AuthBasic (Username and
 	// Secret) or AuthBearer (token Secret).
@@ -52,27 +50,23 @@ type Options struct {
 	Logger       *slog.Logger
 }
 
-// Stats counts requests by operation and injected faults.
+// Stats counts the requests that reached the back office, by operation
+// (injected faults are counted by Faults).
 type Stats struct {
-	Requests       map[string]int `json:"requests"`
-	FaultsInjected int            `json:"faultsInjected"`
+	Requests map[string]int `json:"requests"`
 }
 
 // Server is the mock back office; use New, then serve it with httptest.NewServer.
 type Server struct {
-	opts Options
-	mux  *http.ServeMux
+	opts    Options
+	handler http.Handler
+	faults  fault.Injector
 
-	mu                sync.Mutex
-	debtors           []legacy.Debtor
-	byID              map[string]int
-	updates           []legacy.StatusUpdate
-	stats             Stats
-	failN, failStatus int
-	dropN, loseN      int
-	latency           time.Duration
-	errRate           float64
-	rng               *rand.Rand
+	mu      sync.Mutex
+	debtors []Debtor
+	byID    map[string]int
+	updates []StatusUpdate
+	stats   Stats
 }
 
 // New returns a server seeded with a copy of opts.Debtors.
@@ -83,20 +77,22 @@ func New(opts Options) *Server {
 	if opts.APIKeyHeader == "" {
 		opts.APIKeyHeader = "X-API-Key"
 	}
-	s := &Server{opts: opts, mux: http.NewServeMux()}
+	s := &Server{opts: opts}
 	s.seed()
-	s.mux.HandleFunc("GET /api/{style}/debitori", s.op("list", s.handleList))
-	s.mux.HandleFunc("PUT /api/debitori/{id}/stato", s.op("stato", s.handleStatus))
-	s.mux.HandleFunc("POST /api/debitori/{id}/stato", s.op("stato", s.handleStatus))
-	s.mux.HandleFunc("POST /soap", s.op("soap", s.handleSOAP))
-	s.mux.HandleFunc("GET /__mock/updates", func(w http.ResponseWriter, _ *http.Request) { writeJSON(w, 200, s.Updates()) })
-	s.mux.HandleFunc("GET /__mock/stats", func(w http.ResponseWriter, _ *http.Request) { writeJSON(w, 200, s.Stats()) })
-	s.mux.HandleFunc("POST /__mock/reset", func(w http.ResponseWriter, _ *http.Request) { s.Reset(); w.WriteHeader(http.StatusNoContent) })
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /api/{style}/debitori", s.op("list", s.handleList))
+	mux.HandleFunc("PUT /api/debitori/{id}/stato", s.op("stato", s.handleStatus))
+	mux.HandleFunc("POST /api/debitori/{id}/stato", s.op("stato", s.handleStatus))
+	mux.HandleFunc("POST /soap", s.op("soap", s.handleSOAP))
+	mux.HandleFunc("GET /__mock/updates", func(w http.ResponseWriter, _ *http.Request) { writeJSON(w, 200, s.Updates()) })
+	mux.HandleFunc("GET /__mock/stats", func(w http.ResponseWriter, _ *http.Request) { writeJSON(w, 200, s.Stats()) })
+	mux.HandleFunc("POST /__mock/reset", func(w http.ResponseWriter, _ *http.Request) { s.Reset(); w.WriteHeader(http.StatusNoContent) })
+	s.handler = s.faults.Middleware(mux, fault.HTTPOptions{})
 	return s
 }
 
 func (s *Server) seed() {
-	s.debtors = append([]legacy.Debtor(nil), s.opts.Debtors...)
+	s.debtors = append([]Debtor(nil), s.opts.Debtors...)
 	s.byID = map[string]int{}
 	for i, d := range s.debtors {
 		s.byID[d.ExternalID] = i
@@ -113,66 +109,31 @@ func (s *Server) logger() *slog.Logger {
 }
 
 // ServeHTTP serves the API.
-func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.mux.ServeHTTP(w, r) }
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.handler.ServeHTTP(w, r) }
 
-// --- knobs ---
-
-// FailNext makes the next n API requests fail with status.
-func (s *Server) FailNext(n, status int) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.failN, s.failStatus = n, status
-}
-
-// SetLatency delays every API request by d.
-func (s *Server) SetLatency(d time.Duration) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.latency = d
-}
-
-// SetErrorRate makes a fraction p (0..1) of API requests fail with 500, drawn from a
-// generator seeded with seed; p = 0 turns it off.
-func (s *Server) SetErrorRate(p float64, seed int64) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.errRate, s.rng = p, rand.New(rand.NewSource(seed))
-}
-
-// DropNext closes the connection of the next n API requests without answering.
-func (s *Server) DropNext(n int) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.dropN = n
-}
-
-// LoseResponseNext applies the next n authorized requests, then closes the connection
-// without answering.
-func (s *Server) LoseResponseNext(n int) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.loseN = n
-}
+// Faults are the fault knobs of the API (REST and SOAP; plain-text error
+// bodies). A lost response is a write (PUT/POST) that was applied.
+func (s *Server) Faults() *fault.Injector { return &s.faults }
 
 // Reset restores the seeded debtors and forgets updates, statistics and faults.
 func (s *Server) Reset() {
 	s.mu.Lock()
-	defer s.mu.Unlock()
 	s.seed()
-	s.failN, s.failStatus, s.dropN, s.loseN, s.latency, s.errRate, s.rng = 0, 0, 0, 0, 0, 0, nil
+	s.mu.Unlock()
+	s.faults.Reset()
 }
 
 // --- inspection ---
 
 // Updates returns the status updates received, in order.
-func (s *Server) Updates() []legacy.StatusUpdate {
+func (s *Server) Updates() []StatusUpdate {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return append([]legacy.StatusUpdate{}, s.updates...)
+	return append([]StatusUpdate{}, s.updates...)
 }
 
 // Status returns the last status written for an external id.
-func (s *Server) Status(externalID string) (legacy.StatusUpdate, bool) {
+func (s *Server) Status(externalID string) (StatusUpdate, bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	for i := len(s.updates) - 1; i >= 0; i-- {
@@ -180,14 +141,14 @@ func (s *Server) Status(externalID string) (legacy.StatusUpdate, bool) {
 			return s.updates[i], true
 		}
 	}
-	return legacy.StatusUpdate{}, false
+	return StatusUpdate{}, false
 }
 
 // Stats returns a copy of the counters.
 func (s *Server) Stats() Stats {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	c := Stats{Requests: map[string]int{}, FaultsInjected: s.stats.FaultsInjected}
+	c := Stats{Requests: map[string]int{}}
 	for k, v := range s.stats.Requests {
 		c.Requests[k] = v
 	}
@@ -214,39 +175,7 @@ func (s *Server) op(name string, h http.HandlerFunc) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		s.mu.Lock()
 		s.stats.Requests[name]++
-		latency := s.latency
-		drop, status := false, 0
-		switch {
-		case s.dropN > 0:
-			s.dropN--
-			drop = true
-		case s.failN > 0:
-			s.failN--
-			status = s.failStatus
-		case s.errRate > 0 && s.rng != nil && s.rng.Float64() < s.errRate:
-			status = http.StatusInternalServerError
-		}
-		if drop || status != 0 {
-			s.stats.FaultsInjected++
-		}
 		s.mu.Unlock()
-		if latency > 0 {
-			t := time.NewTimer(latency)
-			select {
-			case <-t.C:
-			case <-r.Context().Done():
-				t.Stop()
-				return
-			}
-		}
-		if drop {
-			dropConnection(w)
-			return
-		}
-		if status != 0 {
-			http.Error(w, "injected fault", status)
-			return
-		}
 		if !s.authorized(r) {
 			if s.opts.Auth == AuthBasic {
 				w.Header().Set("WWW-Authenticate", `Basic realm="tributi"`)
@@ -254,30 +183,8 @@ func (s *Server) op(name string, h http.HandlerFunc) http.HandlerFunc {
 			http.Error(w, "credenziali non valide / invalid credentials", http.StatusUnauthorized)
 			return
 		}
-		s.mu.Lock()
-		lose := s.loseN > 0
-		if lose {
-			s.loseN--
-			s.stats.FaultsInjected++
-		}
-		s.mu.Unlock()
-		if lose {
-			h(httptest.NewRecorder(), r)
-			dropConnection(w)
-			return
-		}
 		h(w, r)
 	}
-}
-
-func dropConnection(w http.ResponseWriter) {
-	if hj, ok := w.(http.Hijacker); ok {
-		if conn, _, err := hj.Hijack(); err == nil {
-			conn.Close()
-			return
-		}
-	}
-	panic(http.ErrAbortHandler)
 }
 
 func writeJSON(w http.ResponseWriter, status int, v any) {
@@ -312,7 +219,7 @@ func Amount(cents int64) string {
 	return fmt.Sprintf("%s%d.%02d", sign, cents/100, cents%100)
 }
 
-func toREST(d legacy.Debtor) restDebito {
+func toREST(d Debtor) restDebito {
 	return restDebito{IDPratica: d.ExternalID, Contribuente: restContribuente{CodiceFiscale: d.FiscalCode, Nome: d.Name, Cognome: d.Surname, Email: d.Email},
 		Importo: json.Number(Amount(d.AmountCents)), Scadenza: d.DueDate, Causale: d.Description}
 }
@@ -404,7 +311,7 @@ func (s *Server) handleList(w http.ResponseWriter, r *http.Request) {
 
 func (s *Server) handleStatus(w http.ResponseWriter, r *http.Request) {
 	id := r.PathValue("id")
-	var u legacy.StatusUpdate
+	var u StatusUpdate
 	dec := json.NewDecoder(io.LimitReader(r.Body, 1<<20))
 	if err := dec.Decode(&u); err != nil {
 		writeJSON(w, http.StatusBadRequest, map[string]string{"errore": "JSON non valido: " + err.Error()})
@@ -417,7 +324,7 @@ func (s *Server) handleStatus(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusBadRequest, map[string]string{"errore": "externalId del corpo diverso da quello del percorso"})
 		return
 	}
-	if err := u.Validate(); err != nil {
+	if err := u.check(); err != nil {
 		writeJSON(w, http.StatusBadRequest, map[string]string{"errore": err.Error()})
 		return
 	}
@@ -506,8 +413,8 @@ func (s *Server) handleSOAP(w http.ResponseWriter, r *http.Request) {
 		soapOK(w, b.String())
 	case env.Body.AggiornaStato != nil:
 		a := env.Body.AggiornaStato
-		u := legacy.StatusUpdate{ExternalID: a.IDPratica, Status: a.Stato, NAV: a.NAV, IUPD: a.IUPD, PaidDate: a.DataPagamento}
-		if err := u.Validate(); err != nil {
+		u := StatusUpdate{ExternalID: a.IDPratica, Status: a.Stato, NAV: a.NAV, IUPD: a.IUPD, PaidDate: a.DataPagamento}
+		if err := u.check(); err != nil {
 			soapFault(w, http.StatusInternalServerError, "Client", err.Error())
 			return
 		}

@@ -7,21 +7,22 @@ import (
 	"net/http/httptest"
 	"strings"
 	"testing"
-
-	"github.com/ponte-pa/ponte/connectors/legacy"
 )
 
-func seed(n int) []legacy.Debtor {
-	out := make([]legacy.Debtor, n)
+func seed(n int) []Debtor {
+	out := make([]Debtor, n)
 	for i := range out {
-		out[i] = legacy.Debtor{ExternalID: "P" + string(rune('A'+i)), FiscalCode: "RSSMRA85T10A562S", Surname: "Rossi", Name: "Mario", AmountCents: int64(100*i + 5), DueDate: "2026-05-31"}
+		out[i] = Debtor{ExternalID: "P" + string(rune('A'+i)), FiscalCode: "RSSMRA85T10A562S", Surname: "Rossi", Name: "Mario", AmountCents: int64(100*i + 5), DueDate: "2026-05-31"}
 	}
 	return out
 }
 
 func do(t *testing.T, method, url, body string, hdr map[string]string) (int, http.Header, string) {
 	t.Helper()
-	req, _ := http.NewRequest(method, url, strings.NewReader(body))
+	req, err := http.NewRequest(method, url, strings.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
 	for k, v := range hdr {
 		req.Header.Set(k, v)
 	}
@@ -30,7 +31,10 @@ func do(t *testing.T, method, url, body string, hdr map[string]string) (int, htt
 		return 0, nil, err.Error()
 	}
 	defer resp.Body.Close()
-	b, _ := io.ReadAll(resp.Body)
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
 	return resp.StatusCode, resp.Header, string(b)
 }
 
@@ -86,22 +90,22 @@ func TestRESTPagingAndErrors(t *testing.T) {
 		}
 	}
 	ups := m.Updates()
-	if len(ups) != 2 || ups[0].ExternalID != "PA" || ups[0].PaidDate != "2026-06-01" || ups[1].Status != legacy.StatusNotified {
+	if len(ups) != 2 || ups[0].ExternalID != "PA" || ups[0].PaidDate != "2026-06-01" || ups[1].Status != "notified" {
 		t.Errorf("updates %+v", ups)
 	}
 	// Lose the response of an applied write: the update is recorded, the client sees nothing.
-	m.LoseResponseNext(1)
+	m.Faults().LoseNext(1)
 	if code, _, _ := do(t, "PUT", srv.URL+"/api/debitori/PC/stato", `{"status":"paid"}`, auth); code != 0 {
 		t.Errorf("lost response answered %d", code)
 	}
-	if u, ok := m.Status("PC"); !ok || u.Status != legacy.StatusPaid {
+	if u, ok := m.Status("PC"); !ok || u.Status != "paid" {
 		t.Errorf("lost write not applied: %+v", u)
 	}
 	// Inspection over HTTP, then reset.
 	_, _, body := do(t, "GET", srv.URL+"/__mock/stats", "", nil)
 	var st Stats
-	if err := json.Unmarshal([]byte(body), &st); err != nil || st.Requests["stato"] != 7 || st.FaultsInjected != 1 {
-		t.Errorf("stats %s", body)
+	if err := json.Unmarshal([]byte(body), &st); err != nil || st.Requests["stato"] != 7 || m.Faults().Stats().Lost != 1 {
+		t.Errorf("stats %s, faults %+v", body, m.Faults().Stats())
 	}
 	if code, _, _ := do(t, "POST", srv.URL+"/__mock/reset", "", nil); code != 204 || len(m.Updates()) != 0 {
 		t.Errorf("reset: %d %v", code, m.Updates())
@@ -113,14 +117,20 @@ func TestSOAPOperations(t *testing.T) {
 	srv := httptest.NewServer(m)
 	defer srv.Close()
 	req := func(body string, user, pass string) (int, string) {
-		r, _ := http.NewRequest("POST", srv.URL+"/soap", strings.NewReader(body))
+		r, err := http.NewRequest("POST", srv.URL+"/soap", strings.NewReader(body))
+		if err != nil {
+			t.Fatal(err)
+		}
 		r.SetBasicAuth(user, pass)
 		resp, err := http.DefaultClient.Do(r)
 		if err != nil {
 			t.Fatal(err)
 		}
 		defer resp.Body.Close()
-		b, _ := io.ReadAll(resp.Body)
+		b, err := io.ReadAll(resp.Body)
+		if err != nil {
+			t.Fatal(err)
+		}
 		return resp.StatusCode, string(b)
 	}
 	get := strings.NewReplacer("{{.Page}}", "2", "{{.PageSize}}", "2").Replace(SOAPGetDebitori)
@@ -134,7 +144,7 @@ func TestSOAPOperations(t *testing.T) {
 	if code, body := req(set, "u", "p"); code != 200 || !strings.Contains(body, "<tns:esito>OK</tns:esito>") {
 		t.Errorf("aggiornaStato: %d %s", code, body)
 	}
-	if u, _ := m.Status("PB"); u.NAV != "3010" || u.PaidDate != "2026-06-02" {
+	if u, ok := m.Status("PB"); !ok || u.NAV != "3010" || u.PaidDate != "2026-06-02" {
 		t.Errorf("status %+v", u)
 	}
 	for _, bad := range []string{strings.Replace(set, ">PB<", ">ZZ<", 1), "<x/>", "not xml", strings.Replace(get, ">2</tns:dimensionePagina>", ">9999</tns:dimensionePagina>", 1)} {
@@ -142,8 +152,15 @@ func TestSOAPOperations(t *testing.T) {
 			t.Errorf("%q: %d %s", bad, code, body)
 		}
 	}
-	m.FailNext(1, 503)
+	m.Faults().FailNext(1, 503)
 	if code, _ := req(get, "u", "p"); code != 503 {
 		t.Errorf("FailNext: %d", code)
+	}
+	// The same knobs over HTTP, on this mock as on every other.
+	if code, _, body := do(t, "POST", srv.URL+"/__mock/faults", `{"dropNext":1}`, nil); code != 200 || !strings.Contains(body, `"dropNext":1`) {
+		t.Errorf("POST /__mock/faults: %d %s", code, body)
+	}
+	if code, _, body := do(t, "POST", srv.URL+"/soap", get, nil); code != 0 || m.Faults().Stats().Dropped != 1 {
+		t.Errorf("DropNext over HTTP: %d %s", code, body)
 	}
 }

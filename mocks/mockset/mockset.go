@@ -1,54 +1,41 @@
-// Package mockset starts every Ponte mock server together on loopback ports:
-// the same set serves `ponte mocks`, the demo and end-to-end tests.
+// Package mockset starts every registered kind of mock (mocks/registry)
+// together on loopback ports: the same set serves `ponte mocks`, the demo
+// and end-to-end tests. A kind of mock registers itself in its own package;
+// importing the package here (all.go) is all mockset needs to start it.
 package mockset
 
 import (
-	"context"
-	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"net"
-	"net/http"
-	"os"
-	"time"
+	"strconv"
 
-	"github.com/ponte-pa/ponte/connectors/legacy"
 	appiomock "github.com/ponte-pa/ponte/mocks/appio"
 	"github.com/ponte-pa/ponte/mocks/gpd"
 	legacymock "github.com/ponte-pa/ponte/mocks/legacy"
 	nodomock "github.com/ponte-pa/ponte/mocks/nodo"
+	"github.com/ponte-pa/ponte/mocks/registry"
 	smtpmock "github.com/ponte-pa/ponte/mocks/smtp"
 	"github.com/ponte-pa/ponte/mocks/spididp"
 )
 
-// Options choose ports and seed data. Zero ports pick free ones.
+// Options choose ports and configure the mocks.
 type Options struct {
-	Host    string // default 127.0.0.1
-	GPDPort int
-	IOPort  int
-	// IOProfiles seeds the App IO profile registry (fiscal code → profile).
-	// Fiscal codes not listed are not on IO unless IODefaultKnown is set.
-	IOProfiles     map[string]appiomock.ProfileSpec
-	IODefaultKnown bool
-	// SMTPPort for the SMTP mock (0 = free port); SMTPUser/SMTPPassword, when
-	// set, are required by it (the sample comune uses SampleSMTPUser/Password).
-	SMTPPort               int
-	SMTPUser, SMTPPassword string
-	// NodoPort serves the Nodo simulator's /__mock/ API (pay a notice on
-	// the GPD mock or against an EC SOAP endpoint).
-	NodoPort int
-	// IdPPort serves the mock SPID IdP (metadata at /metadata), CIEPort a
-	// second mock IdP that plays the CIE identity provider.
-	IdPPort int
-	CIEPort int
-	// LegacyPort serves the tributi back office mock (REST and SOAP),
-	// seeded with LegacyDebtors.
-	LegacyPort    int
-	LegacyDebtors []legacy.Debtor
+	Host string // default 127.0.0.1
+	// Ports by port flag (registry.Port.Flag, e.g. "gpd-port"); absent or
+	// 0 picks a free port.
+	Ports map[string]int
+	// Config by kind name: each mock's own configuration type, e.g.
+	// Config{appiomock.Kind: appiomock.Options{DefaultKnown: true}}.
+	Config Config
 	// Logger receives the mocks' own logs (payments of the Nodo simulator,
 	// requests the IdP refused); nil discards them.
 	Logger *slog.Logger
 }
+
+// Config is the mocks' configuration by kind name.
+type Config map[string]any
 
 // The SMTP credentials of the sample comune (internal/tenant/sample).
 const (
@@ -58,149 +45,121 @@ const (
 
 // Set is a running set of mocks.
 type Set struct {
-	GPD  *gpd.Server
-	IO   *appiomock.Server
-	SMTP *smtpmock.Server
-	// Nodo pays notices like a PSP would; IdP is the mock SPID IdP; Legacy
-	// the tributi back office.
-	Nodo   *nodomock.Simulator
-	IdP    *spididp.Server
-	CIE    *spididp.Server
-	Legacy *legacymock.Server
-	// NodoURL, IdPURL and CIEURL (also the IdPs' entityIDs) and LegacyURL
-	// are base URLs.
-	NodoURL, IdPURL, CIEURL, LegacyURL string
-	// GPDURL is the GPD base URL (what a tenant config puts in
-	// pagopa.gpd.baseURL); IOURL the App IO base URL including /api/v1.
-	GPDURL string
-	IOURL  string
-	// SMTPAddr is host:port of the SMTP mock (STARTTLS with a self-signed
-	// certificate: see WriteSMTPCA).
-	SMTPAddr string
+	running []*registry.Running
+	byName  map[string]*registry.Running
 
-	servers []*http.Server
+	// The mocks callers drive, for convenience (Mock finds any).
+	GPD    *gpd.Server
+	IO     *appiomock.Server
+	SMTP   *smtpmock.Server
+	Nodo   *nodomock.Simulator
+	IdP    *spididp.Server    // the SPID IdP
+	CIE    *spididp.Server    // the IdP playing CIE
+	Legacy *legacymock.Server // the tributi back office
+	// Their URLs (URL finds any): GPDURL is the GPD base URL (what a
+	// tenant config puts in pagopa.gpd.baseURL), IOURL the App IO base URL
+	// including /api/v1, SMTPAddr the SMTP mock's host:port (STARTTLS with
+	// a self-signed certificate: see smtpmock.Config.CAFile); the IdPs'
+	// URLs are also their entityIDs.
+	GPDURL, IOURL, SMTPAddr, NodoURL, IdPURL, CIEURL, LegacyURL string
 }
 
-// Start listens on the ports and serves until Close.
+// Start starts every registered kind of mock and serves until Close.
 func Start(opts Options) (*Set, error) {
 	if opts.Host == "" {
 		opts.Host = "127.0.0.1"
 	}
-	s := &Set{
-		GPD: gpd.New(gpd.Options{}),
-		IO:  appiomock.New(appiomock.Options{Profiles: opts.IOProfiles, DefaultKnown: opts.IODefaultKnown}),
-	}
-	gpdAddr, err := s.serve(opts.Host, opts.GPDPort, s.GPD)
+	kinds, err := registry.Kinds()
 	if err != nil {
-		return nil, fmt.Errorf("GPD mock: %w", err)
+		return nil, err
 	}
-	ioAddr, err := s.serve(opts.Host, opts.IOPort, s.IO)
-	if err != nil {
-		s.Close()
-		return nil, fmt.Errorf("App IO mock: %w", err)
+	known := map[string]bool{}
+	for _, k := range kinds {
+		known[k.Name] = true
 	}
-	if s.SMTP, err = smtpmock.Start(net.JoinHostPort(opts.Host, fmt.Sprint(opts.SMTPPort)),
-		smtpmock.Options{Username: opts.SMTPUser, Password: opts.SMTPPassword}); err != nil {
-		s.Close()
-		return nil, fmt.Errorf("SMTP mock: %w", err)
+	for name := range opts.Config {
+		if !known[name] {
+			return nil, fmt.Errorf("mockset: configuration for %q, which is no registered mock", name)
+		}
 	}
-	s.SMTPAddr = s.SMTP.Addr()
-	s.GPDURL = "http://" + gpdAddr
-	s.IOURL = "http://" + ioAddr + "/api/v1"
-
-	if opts.Logger == nil {
-		opts.Logger = slog.New(slog.DiscardHandler)
+	env := registry.NewEnv(opts.Config, opts.Logger)
+	s := &Set{byName: map[string]*registry.Running{}}
+	for _, k := range kinds {
+		addrs := make([]string, len(k.Ports))
+		for i, p := range k.Ports {
+			addrs[i] = net.JoinHostPort(opts.Host, strconv.Itoa(opts.Ports[p.Flag]))
+		}
+		r, err := k.Start(env, addrs)
+		if err != nil {
+			s.Close()
+			return nil, fmt.Errorf("%s mock: %w", k.Name, err)
+		}
+		env.SetRunning(k.Name, r)
+		s.running = append(s.running, r)
+		s.byName[k.Name] = r
 	}
-	s.Nodo = nodomock.New(nodomock.Options{GPD: s.GPD, Logger: opts.Logger})
-	nodoAddr, err := s.serve(opts.Host, opts.NodoPort, s.Nodo)
-	if err != nil {
-		s.Close()
-		return nil, fmt.Errorf("Nodo simulator: %w", err)
-	}
-	s.NodoURL = "http://" + nodoAddr
-
-	s.Legacy = legacymock.New(legacymock.Options{Debtors: opts.LegacyDebtors, Logger: opts.Logger})
-	legacyAddr, err := s.serve(opts.Host, opts.LegacyPort, s.Legacy)
-	if err != nil {
-		s.Close()
-		return nil, fmt.Errorf("tributi back office mock: %w", err)
-	}
-	s.LegacyURL = "http://" + legacyAddr
-
-	if s.IdP, s.IdPURL, err = s.startIdP(opts.Host, opts.IdPPort, spididp.Options{Logger: opts.Logger}); err != nil {
-		s.Close()
-		return nil, fmt.Errorf("SPID IdP mock: %w", err)
-	}
-	if s.CIE, s.CIEURL, err = s.startIdP(opts.Host, opts.CIEPort, spididp.Options{Name: "Mock CIE IdP", Logger: opts.Logger}); err != nil {
-		s.Close()
-		return nil, fmt.Errorf("CIE IdP mock: %w", err)
-	}
+	s.GPD, s.GPDURL = mockOf[*gpd.Server](s, gpd.Kind)
+	s.IO, s.IOURL = mockOf[*appiomock.Server](s, appiomock.Kind)
+	s.SMTP, s.SMTPAddr = mockOf[*smtpmock.Server](s, smtpmock.Kind)
+	s.Nodo, s.NodoURL = mockOf[*nodomock.Simulator](s, nodomock.Kind)
+	s.IdP, s.IdPURL = mockOf[*spididp.Server](s, spididp.KindSPID)
+	s.CIE, s.CIEURL = mockOf[*spididp.Server](s, spididp.KindCIE)
+	s.Legacy, s.LegacyURL = mockOf[*legacymock.Server](s, legacymock.Kind)
 	return s, nil
 }
 
-func (s *Set) serve(host string, port int, h http.Handler) (string, error) {
-	l, err := net.Listen("tcp", net.JoinHostPort(host, fmt.Sprint(port)))
-	if err != nil {
-		return "", err
+func mockOf[T any](s *Set, name string) (T, string) {
+	var zero T
+	r := s.byName[name]
+	if r == nil {
+		return zero, ""
 	}
-	s.serveListener(l, h)
-	return l.Addr().String(), nil
+	m, _ := r.Mock.(T) // each kind's Start returns its own type
+	return m, r.URL
 }
 
-// startIdP serves a mock IdP on host:port; it needs its URL before it is
-// built (metadata, entityID), hence the listener first.
-func (s *Set) startIdP(host string, port int, o spididp.Options) (*spididp.Server, string, error) {
-	l, err := net.Listen("tcp", net.JoinHostPort(host, fmt.Sprint(port)))
-	if err != nil {
-		return nil, "", err
+// Mock returns the running mock of kind name (nil if none).
+func (s *Set) Mock(name string) any {
+	if r := s.byName[name]; r != nil {
+		return r.Mock
 	}
-	o.BaseURL = "http://" + l.Addr().String()
-	idp, err := spididp.New(o)
-	if err != nil {
-		l.Close()
-		return nil, "", err
-	}
-	s.serveListener(l, idp)
-	return idp, o.BaseURL, nil
+	return nil
 }
 
-func (s *Set) serveListener(l net.Listener, h http.Handler) {
-	srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second}
-	s.servers = append(s.servers, srv)
-	go func() {
-		if err := srv.Serve(l); err != nil && !errors.Is(err, http.ErrServerClosed) {
-			_ = err // the listener was closed under us; Close reports nothing more useful
-		}
-	}()
+// URL returns the URL of the mock of kind name ("" if none).
+func (s *Set) URL(name string) string {
+	if r := s.byName[name]; r != nil {
+		return r.URL
+	}
+	return ""
 }
 
-// URLs lists the mocks by name, for printing.
+// Running lists the running mocks in start order, for printing.
+func (s *Set) Running() []*registry.Running { return s.running }
+
+// URLs lists the mocks' URLs by kind name.
 func (s *Set) URLs() map[string]string {
-	return map[string]string{
-		"gpd": s.GPDURL, "appio": s.IOURL, "smtp": s.SMTPAddr,
-		"nodo": s.NodoURL, "spid-idp": s.IdPURL, "cie-idp": s.CIEURL, "tributi": s.LegacyURL,
+	out := make(map[string]string, len(s.byName))
+	for name, r := range s.byName {
+		out[name] = r.URL
 	}
-}
-
-// WriteSMTPCA writes the SMTP mock's certificate where a tenant's
-// channels.email.caFile points, so clients verify it like a real relay's.
-func (s *Set) WriteSMTPCA(path string) error {
-	return os.WriteFile(path, s.SMTP.CertPEM(), 0o644)
+	return out
 }
 
 // SampleVars are the template variables of tenant.WriteSample for this set.
 func (s *Set) SampleVars() map[string]string {
-	return map[string]string{"GPDURL": s.GPDURL, "IOURL": s.IOURL, "SMTPAddr": s.SMTPAddr, "IdPURL": s.IdPURL, "CIEIdPURL": s.CIEURL}
+	out := map[string]string{}
+	for _, r := range s.running {
+		maps.Copy(out, r.Vars)
+	}
+	return out
 }
 
-// Close stops every mock.
+// Close stops every mock, the last started first.
 func (s *Set) Close() {
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
-	defer cancel()
-	for _, srv := range s.servers {
-		_ = srv.Shutdown(ctx)
-	}
-	if s.SMTP != nil {
-		_ = s.SMTP.Close()
+	for i := len(s.running) - 1; i >= 0; i-- {
+		// A mock that fails to stop has a listener already gone: nothing
+		// is left to release.
+		_ = s.running[i].Close()
 	}
 }

@@ -2,53 +2,96 @@ package mockset
 
 import (
 	"bufio"
+	"encoding/json"
 	"net"
 	"net/http"
 	"strings"
 	"testing"
 	"time"
+
+	appiomock "github.com/ponte-pa/ponte/mocks/appio"
+	"github.com/ponte-pa/ponte/mocks/fault"
+	"github.com/ponte-pa/ponte/mocks/gpd"
+	legacymock "github.com/ponte-pa/ponte/mocks/legacy"
+	nodomock "github.com/ponte-pa/ponte/mocks/nodo"
+	smtpmock "github.com/ponte-pa/ponte/mocks/smtp"
+	"github.com/ponte-pa/ponte/mocks/spididp"
 )
 
 // TestStartServesEveryMock starts the whole set on free ports, as the tests
-// and the demo do, and checks that each mock answers on its URL.
+// and the demo do, and checks that every registered mock runs, answers its
+// fault control at /__mock/faults, and is reachable by name.
 func TestStartServesEveryMock(t *testing.T) {
-	s, err := Start(Options{IODefaultKnown: true})
+	s, err := Start(Options{Config: Config{appiomock.Kind: appiomock.Options{DefaultKnown: true}}})
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer s.Close()
-	checks := map[string]string{
-		"gpd":      s.GPDURL + "/__mock/stats",
-		"appio":    strings.TrimSuffix(s.IOURL, "/api/v1") + "/__mock/stats",
-		"nodo":     s.NodoURL + "/__mock/payments",
-		"spid-idp": s.IdPURL + "/metadata",
-		"cie-idp":  s.CIEURL + "/metadata",
-		"tributi":  s.LegacyURL + "/__mock/stats",
+	names := []string{gpd.Kind, appiomock.Kind, smtpmock.Kind, nodomock.Kind, spididp.KindSPID, spididp.KindCIE, legacymock.Kind}
+	if got := len(s.Running()); got != len(names) {
+		t.Fatalf("%d mocks running, want %d", got, len(names))
 	}
-	for name, u := range checks {
-		resp, err := http.Get(u)
+	for i, r := range s.Running() {
+		if s.Mock(names[i]) != r.Mock || s.URL(names[i]) != r.URL || r.Title == "" || r.Details == "" {
+			t.Errorf("mock %d is not %s: %+v", i, names[i], r)
+		}
+		resp, err := http.Get(r.Control + fault.Path)
 		if err != nil {
-			t.Errorf("%s: %v", name, err)
+			t.Errorf("%s: %v", r.Title, err)
 			continue
 		}
+		var st fault.State
+		err = json.NewDecoder(resp.Body).Decode(&st)
 		resp.Body.Close()
-		if resp.StatusCode != http.StatusOK {
-			t.Errorf("%s: GET %s = %d", name, u, resp.StatusCode)
+		if err != nil || resp.StatusCode != http.StatusOK {
+			t.Errorf("%s: GET %s%s = %d, %v", r.Title, r.Control, fault.Path, resp.StatusCode, err)
 		}
 	}
+	// The typed shortcuts are the registered mocks.
+	if s.GPD == nil || s.IO == nil || s.SMTP == nil || s.Nodo == nil || s.IdP == nil || s.CIE == nil || s.Legacy == nil {
+		t.Fatalf("a shortcut is nil: %+v", s)
+	}
+	if s.GPDURL != s.URL(gpd.Kind) || !strings.HasSuffix(s.IOURL, "/api/v1") || s.IdP.EntityID() != s.IdPURL || s.CIE.EntityID() != s.CIEURL {
+		t.Errorf("URLs: %v", s.URLs())
+	}
+	// Knobs set over HTTP reach the mock's Go API.
+	resp, err := http.Post(s.GPDURL+fault.Path, "application/json", strings.NewReader(`{"dropNext":2}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if s.GPD.Faults().Knobs().DropNext != 2 {
+		t.Errorf("POST %s did not reach the GPD mock: %+v", fault.Path, s.GPD.Faults().Knobs())
+	}
+	// The SMTP mock speaks SMTP on its URL.
 	c, err := net.DialTimeout("tcp", s.SMTPAddr, 2*time.Second)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer c.Close()
-	_ = c.SetDeadline(time.Now().Add(2 * time.Second))
+	if err := c.SetDeadline(time.Now().Add(5 * time.Second)); err != nil {
+		t.Fatal(err)
+	}
 	if line, err := bufio.NewReader(c).ReadString('\n'); err != nil || !strings.HasPrefix(line, "220") {
 		t.Errorf("SMTP greeting %q, %v", line, err)
 	}
-	if got := len(s.URLs()); got != 7 {
-		t.Errorf("URLs() lists %d mocks, want 7", got)
+	vars := s.SampleVars()
+	for _, k := range []string{"GPDURL", "IOURL", "SMTPAddr", "IdPURL", "CIEIdPURL"} {
+		if vars[k] == "" {
+			t.Errorf("sample variable %s missing: %v", k, vars)
+		}
 	}
-	if s.IdP.EntityID() != s.IdPURL {
-		t.Errorf("IdP entityID %q, want its URL %q", s.IdP.EntityID(), s.IdPURL)
+	// The Nodo simulator pays on the GPD mock of the set.
+	if _, err := s.Nodo.PayGPD(t.Context(), "01234567890", "301000000000000144"); err == nil || !strings.Contains(err.Error(), "no payment option") {
+		t.Errorf("Nodo → GPD: %v", err)
+	}
+}
+
+func TestStartRefusesUnknownOrWrongConfig(t *testing.T) {
+	for _, c := range []Config{{"nope": 1}, {gpd.Kind: appiomock.Options{}}} {
+		if s, err := Start(Options{Config: c}); err == nil {
+			s.Close()
+			t.Errorf("Start with %v succeeded", c)
+		}
 	}
 }

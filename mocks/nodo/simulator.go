@@ -1,8 +1,10 @@
 // Package nodomock is a simulator of the pagoPA Nodo playing a citizen who
 // pays a notice through a PSP: on the GPD mock for positions held by GPD
 // (PayGPD), or over SOAP against a creditor institution's own endpoint
-// (PayEC: paVerifyPaymentNotice → paGetPaymentV2 → paSendRTV2). It has fault
-// knobs, an inspection API and an HTTP trigger under /__mock/ for the demo.
+// (PayEC: paVerifyPaymentNotice → paGetPaymentV2 → paSendRTV2, checking
+// the EC's answers against the contract). It has the fault knobs of every
+// mock (Faults, /__mock/faults), for which one payment is one request, an
+// inspection API and an HTTP trigger under /__mock/ for the demo.
 package nodomock
 
 import (
@@ -11,14 +13,13 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"math/rand"
 	"net/http"
 	"slices"
+	"strings"
 	"sync"
 	"time"
 
-	"github.com/ponte-pa/ponte/connectors/pagopa"
-	"github.com/ponte-pa/ponte/connectors/pagopa/nodo"
+	"github.com/ponte-pa/ponte/mocks/fault"
 	"github.com/ponte-pa/ponte/mocks/gpd"
 )
 
@@ -30,9 +31,15 @@ const (
 
 // Errors of the simulator itself.
 var (
-	// ErrPSPFailure is a payment the PSP aborted (FailNext, SetErrorRate)
+	// ErrPSPFailure is a payment the PSP aborted (an injected failure)
 	// before anything reached GPD or the EC.
 	ErrPSPFailure = errors.New("nodo mock: payment aborted by the PSP (injected fault)")
+	// ErrDropped is a payment whose connection dropped (an injected
+	// fault) before anything reached GPD or the EC.
+	ErrDropped = errors.New("nodo mock: connection dropped before the payment (injected fault)")
+	// ErrOutcomeLost is a payment that went through — GPD or the EC has
+	// it — whose outcome never reached the payer (an injected fault).
+	ErrOutcomeLost = errors.New("nodo mock: payment made, outcome lost (injected fault)")
 	// ErrNoGPD is PayGPD on a simulator without a GPD mock.
 	ErrNoGPD = errors.New("nodo mock: no GPD mock configured")
 )
@@ -44,8 +51,8 @@ type Options struct {
 	GPD        *gpd.Server // for PayGPD
 	BrokerID   string      // idBrokerPA sent to ECs
 	StationID  string      // idStation sent to ECs
-	PSP        pagopa.PSP
-	Payer      pagopa.Party // empty: the debtor pays
+	PSP        gpd.PSP
+	Payer      gpd.Party    // empty: the debtor pays
 	HTTPClient *http.Client // for PayEC; nil means a 30 s client
 	Now        func() time.Time
 	Logger     *slog.Logger
@@ -53,33 +60,32 @@ type Options struct {
 
 // Payment is one payment attempt as recorded by the simulator.
 type Payment struct {
-	ID        int             `json:"id"`
-	Kind      string          `json:"kind"`
-	Org       string          `json:"org"`
-	NAV       string          `json:"nav"`
-	ECURL     string          `json:"ecUrl,omitempty"`
-	Outcome   string          `json:"outcome"`             // OK or KO
-	FaultCode string          `json:"faultCode,omitempty"` // PAA_* from the EC, or GPD/PSP reason
-	Error     string          `json:"error,omitempty"`
-	Steps     []string        `json:"steps"` // e.g. "paVerifyPaymentNotice OK"
-	Receipt   *pagopa.Receipt `json:"receipt,omitempty"`
-	At        time.Time       `json:"at"`
+	ID        int          `json:"id"`
+	Kind      string       `json:"kind"`
+	Org       string       `json:"org"`
+	NAV       string       `json:"nav"`
+	ECURL     string       `json:"ecUrl,omitempty"`
+	Outcome   string       `json:"outcome"`             // OK or KO
+	FaultCode string       `json:"faultCode,omitempty"` // PAA_* from the EC, or GPD/PSP reason
+	Error     string       `json:"error,omitempty"`
+	Steps     []string     `json:"steps"` // e.g. "paVerifyPaymentNotice OK"
+	Receipt   *gpd.Receipt `json:"receipt,omitempty"`
+	// Lost is a payment made whose outcome was lost (LoseNext).
+	Lost bool      `json:"lost,omitempty"`
+	At   time.Time `json:"at"`
 }
 
 // Simulator is the Nodo simulator; safe for concurrent use.
 type Simulator struct {
-	o   Options
-	log *slog.Logger
-	mux *http.ServeMux
+	o       Options
+	log     *slog.Logger
+	handler http.Handler
+	faults  fault.Injector
 
 	mu       sync.Mutex
 	seq      int
 	payments []Payment
-	failN    int
 	dupN     int
-	latency  time.Duration
-	errRate  float64
-	rng      *rand.Rand
 }
 
 // New returns a simulator configured by o.
@@ -91,7 +97,7 @@ func New(o Options) *Simulator {
 		o.StationID = o.BrokerID + "_01"
 	}
 	if o.PSP.ID == "" {
-		o.PSP = pagopa.PSP{ID: "MOCKPSP", Name: "Mock PSP S.p.A.", Channel: "MOCKPSP_01"}
+		o.PSP = gpd.DefaultPSP
 	}
 	if o.HTTPClient == nil {
 		o.HTTPClient = &http.Client{Timeout: 30 * time.Second}
@@ -107,19 +113,21 @@ func New(o Options) *Simulator {
 	m.HandleFunc("POST /__mock/pay", s.handlePay)
 	m.HandleFunc("GET /__mock/payments", func(w http.ResponseWriter, _ *http.Request) { writeJSON(w, http.StatusOK, s.Payments()) })
 	m.HandleFunc("POST /__mock/reset", func(w http.ResponseWriter, _ *http.Request) { s.Reset(); w.WriteHeader(http.StatusNoContent) })
-	s.mux = m
+	// The simulator applies the faults to payments itself (begin), for the
+	// Go API and /__mock/pay alike; the kit serves /__mock/faults.
+	s.handler = s.faults.Middleware(m, fault.HTTPOptions{Applies: func(*http.Request) bool { return false }})
 	return s
 }
 
 // ServeHTTP serves the /__mock/ API.
-func (s *Simulator) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.mux.ServeHTTP(w, r) }
+func (s *Simulator) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.handler.ServeHTTP(w, r) }
 
-// FailNext makes the next n payments fail at the PSP (ErrPSPFailure).
-func (s *Simulator) FailNext(n int) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.failN = n
-}
+// Faults are the fault knobs; one payment is one request: a failure makes
+// the PSP abort it (ErrPSPFailure), a drop loses the connection before it
+// (ErrDropped; over HTTP the connection is closed), a lost response makes
+// the payment and loses its outcome (ErrOutcomeLost; over HTTP the
+// connection is closed after paying), latency delays it.
+func (s *Simulator) Faults() *fault.Injector { return &s.faults }
 
 // DuplicateReceiptNext makes the next n EC payments deliver their receipt
 // twice, as the Nodo does when it retries paSendRTV2; the EC should answer
@@ -130,26 +138,12 @@ func (s *Simulator) DuplicateReceiptNext(n int) {
 	s.dupN = n
 }
 
-// SetLatency delays every payment by d.
-func (s *Simulator) SetLatency(d time.Duration) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.latency = d
-}
-
-// SetErrorRate makes a fraction p of payments fail at the PSP, drawn from a
-// generator seeded with seed. p = 0 turns it off.
-func (s *Simulator) SetErrorRate(p float64, seed int64) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.errRate, s.rng = p, rand.New(rand.NewSource(seed))
-}
-
 // Reset forgets payments and pending faults.
 func (s *Simulator) Reset() {
 	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.seq, s.payments, s.failN, s.dupN, s.latency, s.errRate, s.rng = 0, nil, 0, 0, 0, 0, nil
+	s.seq, s.payments, s.dupN = 0, nil, 0
+	s.mu.Unlock()
+	s.faults.Reset()
 }
 
 // Payments returns every payment attempt, oldest first.
@@ -164,18 +158,11 @@ func (s *Simulator) Payments() []Payment {
 	return out
 }
 
-// begin applies latency and PSP faults and opens a payment record.
-func (s *Simulator) begin(ctx context.Context, kind, org, nav, ecURL string) (*Payment, bool, bool, error) {
+// begin opens a payment record and applies the faults: latency, then an
+// aborted or dropped payment (returned as the error).
+func (s *Simulator) begin(ctx context.Context, kind, org, nav, ecURL string) (*Payment, bool, error) {
+	f := s.faults.Next()
 	s.mu.Lock()
-	latency := s.latency
-	fail := false
-	switch {
-	case s.failN > 0:
-		s.failN--
-		fail = true
-	case s.errRate > 0 && s.rng != nil && s.rng.Float64() < s.errRate:
-		fail = true
-	}
 	dup := false
 	if kind == KindEC && s.dupN > 0 {
 		s.dupN--
@@ -184,108 +171,132 @@ func (s *Simulator) begin(ctx context.Context, kind, org, nav, ecURL string) (*P
 	s.seq++
 	p := &Payment{ID: s.seq, Kind: kind, Org: org, NAV: nav, ECURL: ecURL, At: s.o.Now(), Steps: []string{}}
 	s.mu.Unlock()
-	if latency > 0 {
-		t := time.NewTimer(latency)
+	if f.Latency > 0 {
+		t := time.NewTimer(f.Latency)
+		defer t.Stop()
 		select {
 		case <-t.C:
 		case <-ctx.Done():
-			t.Stop()
-			return p, fail, dup, ctx.Err()
+			return p, dup, ctx.Err()
 		}
 	}
-	return p, fail, dup, nil
+	switch f.Kind {
+	case fault.Drop:
+		return p, dup, ErrDropped
+	case fault.Fail:
+		if f.Failure.Status != 0 {
+			return p, dup, fmt.Errorf("%w: the PSP answered %d", ErrPSPFailure, f.Failure.Status)
+		}
+		return p, dup, ErrPSPFailure
+	}
+	return p, dup, nil
 }
 
-func (s *Simulator) finish(p *Payment, err error) {
-	if err != nil {
+// finish records the payment; a payment made may still lose its outcome.
+func (s *Simulator) finish(p *Payment, err error) error {
+	if err == nil && s.faults.LoseApplied() {
+		p.Lost = true
+		err = ErrOutcomeLost
+	}
+	switch {
+	case err == nil || errors.Is(err, ErrOutcomeLost):
+		p.Outcome = "OK"
+	default:
 		p.Outcome = "KO"
-		p.Error = err.Error()
-		var fe *nodo.FaultError
+		var fe *FaultError
 		switch {
 		case errors.As(err, &fe):
 			p.FaultCode = fe.Code
 		case errors.Is(err, ErrPSPFailure):
 			p.FaultCode = "PSP_FAILURE"
+		case errors.Is(err, ErrDropped):
+			p.FaultCode = "DROPPED"
 		case errors.Is(err, gpd.ErrAlreadyPaid):
-			p.FaultCode = nodo.CodePagamentoDuplicato
+			p.FaultCode = CodePagamentoDuplicato
 		case errors.Is(err, gpd.ErrNotFound):
-			p.FaultCode = nodo.CodePagamentoSconosciuto
+			p.FaultCode = CodePagamentoSconosciuto
 		case errors.Is(err, gpd.ErrNotPayable):
 			p.FaultCode = "NOT_PAYABLE"
 		}
-	} else {
-		p.Outcome = "OK"
+	}
+	if err != nil {
+		p.Error = err.Error()
 	}
 	s.mu.Lock()
 	s.payments = append(s.payments, *p)
 	s.mu.Unlock()
-	s.log.Info("nodo mock payment", "kind", p.Kind, "org", p.Org, "nav", p.NAV, "outcome", p.Outcome, "fault", p.FaultCode)
+	s.log.Info("nodo mock payment", "kind", p.Kind, "org", p.Org, "nav", p.NAV, "outcome", p.Outcome, "fault", p.FaultCode, "lost", p.Lost)
+	return err
 }
 
 func (s *Simulator) receiptID(p *Payment, iuv string) string {
 	return fmt.Sprintf("%s-%s-%06d", s.o.PSP.ID, iuv, p.ID)
 }
 
-// PayGPD pays the GPD position option with notice number nav: the GPD mock
-// marks it paid and records the receipt, which is returned.
-func (s *Simulator) PayGPD(ctx context.Context, org, nav string) (pagopa.Receipt, error) {
-	_, r, err := s.payGPD(ctx, org, nav)
-	return r, err
+// notice normalises a notice number (18 digits, spaces allowed as printed
+// on the notice) and returns it with its IUV (aux digit 3: the NAV without
+// its leading digit).
+func notice(nav string) (string, string, error) {
+	n := strings.ReplaceAll(nav, " ", "")
+	if !isDigits(n, 18) {
+		return "", "", fmt.Errorf("nodo mock: notice number %q: want 18 digits", nav)
+	}
+	return n, n[1:], nil
 }
 
-func (s *Simulator) payGPD(ctx context.Context, org, nav string) (*Payment, pagopa.Receipt, error) {
+// PayGPD pays the GPD position option with notice number nav: the GPD mock
+// marks it paid and records the receipt, which is returned.
+func (s *Simulator) PayGPD(ctx context.Context, org, nav string) (gpd.Receipt, error) {
+	p, err := s.payGPD(ctx, org, nav)
+	if p == nil || p.Receipt == nil {
+		return gpd.Receipt{}, err
+	}
+	return *p.Receipt, err
+}
+
+func (s *Simulator) payGPD(ctx context.Context, org, nav string) (*Payment, error) {
 	if s.o.GPD == nil {
-		return nil, pagopa.Receipt{}, ErrNoGPD
+		return nil, ErrNoGPD
 	}
-	p, fail, _, err := s.begin(ctx, KindGPD, org, nav, "")
-	if err == nil && fail {
-		err = ErrPSPFailure
-	}
+	p, _, err := s.begin(ctx, KindGPD, org, nav, "")
 	if err != nil {
-		s.finish(p, err)
-		return p, pagopa.Receipt{}, err
+		return p, s.finish(p, err)
 	}
-	n, err := pagopa.ParseNAV(nav)
+	n, iuv, err := notice(nav)
 	if err != nil {
-		s.finish(p, err)
-		return p, pagopa.Receipt{}, err
+		return p, s.finish(p, err)
 	}
-	r, err := s.o.GPD.PayWith(org, n.Value, gpd.PaymentInfo{Payer: s.o.Payer, PSP: s.o.PSP, ReceiptID: s.receiptID(p, n.IUV), At: s.o.Now()})
+	r, err := s.o.GPD.PayWith(org, n, gpd.PaymentInfo{Payer: s.o.Payer, PSP: s.o.PSP, ReceiptID: s.receiptID(p, iuv), At: s.o.Now()})
 	if err != nil {
 		p.Steps = append(p.Steps, "gpd pay KO")
-		s.finish(p, err)
-		return p, pagopa.Receipt{}, err
+		return p, s.finish(p, err)
 	}
 	p.Steps = append(p.Steps, "gpd pay OK")
 	p.Receipt = &r
-	s.finish(p, nil)
-	return p, r, nil
+	return p, s.finish(p, nil)
 }
 
 // PayEC pays notice nav of EC org on the EC's SOAP endpoint at ecURL and
-// returns the receipt delivered. EC faults come back as *nodo.FaultError.
-func (s *Simulator) PayEC(ctx context.Context, ecURL, org, nav string) (pagopa.Receipt, error) {
-	_, r, err := s.payECRecord(ctx, ecURL, org, nav)
-	return r, err
+// returns the receipt delivered. EC faults come back as *FaultError.
+func (s *Simulator) PayEC(ctx context.Context, ecURL, org, nav string) (gpd.Receipt, error) {
+	p, err := s.payECRecord(ctx, ecURL, org, nav)
+	if p.Receipt == nil {
+		return gpd.Receipt{}, err
+	}
+	return *p.Receipt, err
 }
 
-func (s *Simulator) payECRecord(ctx context.Context, ecURL, org, nav string) (*Payment, pagopa.Receipt, error) {
-	p, fail, dup, err := s.begin(ctx, KindEC, org, nav, ecURL)
-	if err == nil && fail {
-		err = ErrPSPFailure
+func (s *Simulator) payECRecord(ctx context.Context, ecURL, org, nav string) (*Payment, error) {
+	p, dup, err := s.begin(ctx, KindEC, org, nav, ecURL)
+	if err == nil {
+		err = s.payEC(ctx, p, dup)
 	}
-	if err != nil {
-		s.finish(p, err)
-		return p, pagopa.Receipt{}, err
-	}
-	r, err := s.payEC(ctx, p, dup)
-	s.finish(p, err)
-	return p, r, err
+	return p, s.finish(p, err)
 }
 
 func step(p *Payment, op string, err error) {
 	res := "OK"
-	var fe *nodo.FaultError
+	var fe *FaultError
 	switch {
 	case errors.As(err, &fe):
 		res = "KO " + fe.Code
@@ -295,53 +306,74 @@ func step(p *Payment, op string, err error) {
 	p.Steps = append(p.Steps, op+" "+res)
 }
 
-func (s *Simulator) payEC(ctx context.Context, p *Payment, dup bool) (pagopa.Receipt, error) {
-	c := nodo.NewClient(p.ECURL, s.o.BrokerID, s.o.StationID, s.o.HTTPClient)
-	v, err := c.Verify(ctx, p.Org, p.NAV)
-	step(p, nodo.OpVerify, err)
-	if err != nil {
-		return pagopa.Receipt{}, err
+func (s *Simulator) payEC(ctx context.Context, p *Payment, dup bool) error {
+	c := &ec{url: p.ECURL, brokerID: s.o.BrokerID, stationID: s.o.StationID, hc: s.o.HTTPClient}
+	qr := qrCode{FiscalCode: p.Org, NoticeNumber: p.NAV}
+
+	var v verifyRes
+	err := c.call(ctx, OpVerify, &verifyReq{header: c.header(p.Org), QRCode: qr}, &v)
+	if err == nil {
+		err = v.err(OpVerify)
 	}
+	step(p, OpVerify, err)
+	if err != nil {
+		return err
+	}
+	// The contract: exactly one paymentOptionDescription.
 	if len(v.PaymentList) != 1 {
-		return pagopa.Receipt{}, fmt.Errorf("nodo mock: verify returned %d payment options, want 1", len(v.PaymentList))
+		return fmt.Errorf("nodo mock: verify returned %d payment options, want 1", len(v.PaymentList))
 	}
-	amount := int64(v.PaymentList[0].Amount)
-	g, err := c.GetPaymentV2(ctx, p.Org, p.NAV, amount)
-	step(p, nodo.OpGetPaymentV2, err)
+	amount := v.PaymentList[0].Amount
+
+	var g getPaymentRes
+	err = c.call(ctx, OpGetPaymentV2, &getPaymentReq{header: c.header(p.Org), QRCode: qr, Amount: &amount, TransferType: "PAGOPA"}, &g)
+	if err == nil {
+		err = g.err(OpGetPaymentV2)
+	}
+	if err == nil && g.Data == nil {
+		err = fmt.Errorf("nodo mock: %s: OK without data", OpGetPaymentV2)
+	}
+	step(p, OpGetPaymentV2, err)
 	if err != nil {
-		return pagopa.Receipt{}, err
+		return err
 	}
 	d := g.Data
-	if int64(d.PaymentAmount) != amount {
-		return pagopa.Receipt{}, fmt.Errorf("nodo mock: activation amount %d differs from verify %d", d.PaymentAmount, amount)
+	if err := d.check(p.NAV); err != nil {
+		return err
 	}
-	r := pagopa.Receipt{
+	if d.PaymentAmount != amount {
+		return fmt.Errorf("nodo mock: activation amount %d differs from verify %d", d.PaymentAmount, amount)
+	}
+	r := gpd.Receipt{
 		ReceiptID: s.receiptID(p, d.CreditorReferenceID), IUV: d.CreditorReferenceID, NAV: p.NAV, OrgFiscalCode: p.Org,
-		Outcome: "OK", AmountCents: amount, Description: d.Description, CompanyName: d.CompanyName,
+		Outcome: "OK", AmountCents: int64(amount), Description: d.Description, CompanyName: d.CompanyName,
 		Debtor: d.Debtor.Party(), Payer: s.o.Payer, PSP: s.o.PSP, PaymentMethod: "CP",
-		PaymentDate: s.o.Now().Truncate(time.Second), Source: pagopa.SourceNodo,
+		PaymentDate: s.o.Now().Truncate(time.Second),
 	}
 	if r.Payer.FiscalCode == "" {
 		r.Payer = r.Debtor
 	}
 	for _, t := range d.TransferList {
-		r.Transfers = append(r.Transfers, pagopa.ReceiptTransfer{ID: t.IDTransfer, AmountCents: int64(t.TransferAmount),
+		r.Transfers = append(r.Transfers, gpd.ReceiptTransfer{ID: t.IDTransfer, AmountCents: int64(t.TransferAmount),
 			OrgFiscalCode: t.FiscalCodePA, IBAN: t.IBAN, Remittance: t.RemittanceInformation, Category: t.TransferCategory})
 	}
-	if err := r.Check(); err != nil {
-		return pagopa.Receipt{}, fmt.Errorf("nodo mock: the EC's payment data make a bad receipt: %w", err)
+	send := func() error {
+		var res outcome
+		if err := c.call(ctx, OpSendRTV2, &sendRTReq{header: c.header(p.Org), Receipt: r.XML()}, &res); err != nil {
+			return err
+		}
+		return res.err(OpSendRTV2)
 	}
-	_, err = c.SendRTV2(ctx, r)
-	step(p, nodo.OpSendRTV2, err)
+	err = send()
+	step(p, OpSendRTV2, err)
 	if err != nil {
-		return pagopa.Receipt{}, err
+		return err
 	}
 	if dup {
-		_, derr := c.SendRTV2(ctx, r)
-		step(p, nodo.OpSendRTV2+" (again)", derr)
+		step(p, OpSendRTV2+" (again)", send())
 	}
 	p.Receipt = &r
-	return r, nil
+	return nil
 }
 
 // PayRequest is the body of POST /__mock/pay.
@@ -366,26 +398,27 @@ func (s *Simulator) handlePay(w http.ResponseWriter, r *http.Request) {
 	)
 	switch req.Kind {
 	case KindGPD:
-		p, _, err = s.payGPD(r.Context(), req.Org, req.NAV)
+		p, err = s.payGPD(r.Context(), req.Org, req.NAV)
 	case KindEC:
 		if req.ECURL == "" {
 			writeJSON(w, http.StatusBadRequest, map[string]string{"error": "ecUrl is required for kind ec"})
 			return
 		}
-		p, _, err = s.payECRecord(r.Context(), req.ECURL, req.Org, req.NAV)
+		p, err = s.payECRecord(r.Context(), req.ECURL, req.Org, req.NAV)
 	default:
 		writeJSON(w, http.StatusBadRequest, map[string]string{"error": `kind must be "gpd" or "ec"`})
 		return
 	}
-	if p == nil { // no GPD mock
+	switch {
+	case p == nil: // no GPD mock
 		writeJSON(w, http.StatusBadRequest, map[string]string{"error": err.Error()})
-		return
+	case errors.Is(err, ErrDropped), errors.Is(err, ErrOutcomeLost):
+		fault.DropConnection(w)
+	case err != nil:
+		writeJSON(w, http.StatusConflict, p)
+	default:
+		writeJSON(w, http.StatusOK, p)
 	}
-	status := http.StatusOK
-	if err != nil {
-		status = http.StatusConflict
-	}
-	writeJSON(w, status, p)
 }
 
 func writeJSON(w http.ResponseWriter, status int, v any) {

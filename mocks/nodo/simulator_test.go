@@ -4,231 +4,312 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"encoding/xml"
 	"errors"
 	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"regexp"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
-	"github.com/ponte-pa/ponte/connectors/pagopa"
-	"github.com/ponte-pa/ponte/connectors/pagopa/nodo"
-	"github.com/ponte-pa/ponte/connectors/pagopa/pagopatest"
+	"github.com/ponte-pa/ponte/mocks/fault"
 	"github.com/ponte-pa/ponte/mocks/gpd"
 	nodomock "github.com/ponte-pa/ponte/mocks/nodo"
 )
 
 const (
-	specPath = "../../../shared/specs/gpd-external-v1.json"
-	org      = "01234567890"
-	key      = "k"
+	org     = "01234567890"
+	broker  = "15376371009"
+	station = "15376371009_01"
 )
 
 var quiet = slog.New(slog.NewTextHandler(io.Discard, nil))
 
-func gpdEnv(t *testing.T) (*gpd.Server, *pagopa.GPDClient, *pagopatest.Transport) {
-	t.Helper()
-	m := gpd.New(gpd.Options{SubscriptionKeys: []string{key}, Logger: quiet})
-	srv := httptest.NewServer(m)
+func iuv(n int) string { return fmt.Sprintf("01%013d44", n) }
+
+// testEC is a creditor institution's paForNode endpoint written from
+// shared/specs/nodo-ec-soap.md with literal XML, so that the simulator is
+// checked against the contract, not against the EC code in connectors.
+type testEC struct {
+	mu       sync.Mutex
+	amounts  map[string]int64 // notice number → cents, for the notices it holds
+	paid     map[string]bool
+	receipts []gpd.XMLReceipt
+	// transferCents, when set, is what paGetPaymentV2 puts in its only
+	// transfer (to break the sum rule).
+	transferCents int64
+	// soapFault makes every answer a SOAP Fault.
+	soapFault bool
+	requests  []string // SOAPAction of each request
+}
+
+func newEC(t *testing.T, notices map[string]int64) (*testEC, string) {
+	ec := &testEC{amounts: notices, paid: map[string]bool{}}
+	srv := httptest.NewServer(ec)
 	t.Cleanup(srv.Close)
-	tr := pagopatest.NewTransport(t, specPath)
-	c := pagopa.NewGPDClient(pagopa.GPDOptions{BaseURL: srv.URL, SubscriptionKey: key,
-		HTTPClient: &http.Client{Transport: tr, Timeout: 10 * time.Second}, Logger: quiet})
-	return m, c, tr
+	return ec, srv.URL
 }
 
-func iuv(t testing.TB, n int) string {
-	s, err := pagopa.NewIUV("01", fmt.Sprintf("%013d", n))
+var elemRE = regexp.MustCompile(`<(?:\w+:)?(\w+)>([^<]*)</`)
+
+// fields reads the leaf elements of a request, last one wins.
+func fields(body []byte) map[string]string {
+	out := map[string]string{}
+	for _, m := range elemRE.FindAllSubmatch(body, -1) {
+		out[string(m[1])] = string(m[2])
+	}
+	return out
+}
+
+func (ec *testEC) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	body, err := io.ReadAll(r.Body)
 	if err != nil {
-		t.Fatal(err)
+		http.Error(w, err.Error(), 400)
+		return
 	}
-	return s
+	ec.mu.Lock()
+	defer ec.mu.Unlock()
+	action := strings.Trim(r.Header.Get("SOAPAction"), `"`)
+	ec.requests = append(ec.requests, action)
+	w.Header().Set("Content-Type", "text/xml; charset=utf-8")
+	if ec.soapFault {
+		fmt.Fprint(w, `<soapenv:Envelope xmlns:soapenv="http://schemas.xmlsoap.org/soap/envelope/"><soapenv:Body><soapenv:Fault><faultcode>soapenv:Server</faultcode><faultstring>boom</faultstring></soapenv:Fault></soapenv:Body></soapenv:Envelope>`)
+		return
+	}
+	if !bytes.Contains(body, []byte(`xmlns:pafn="http://pagopa-api.pagopa.gov.it/pa/paForNode.xsd"`)) {
+		http.Error(w, "not paForNode", 400)
+		return
+	}
+	f := fields(body)
+	answer := func(elem, inner string) {
+		fmt.Fprintf(w, `<?xml version="1.0" encoding="UTF-8"?><soapenv:Envelope xmlns:soapenv="http://schemas.xmlsoap.org/soap/envelope/" xmlns:pafn="http://pagopa-api.pagopa.gov.it/pa/paForNode.xsd"><soapenv:Body><pafn:%s>%s</pafn:%s></soapenv:Body></soapenv:Envelope>`, elem, inner, elem)
+	}
+	ko := func(elem, code string) {
+		answer(elem, `<outcome>KO</outcome><fault><faultCode>`+code+`</faultCode><faultString>ko</faultString><id>`+station+`</id></fault>`)
+	}
+	nav := f["noticeNumber"]
+	cents, known := ec.amounts[nav]
+	switch action {
+	case "paVerifyPaymentNotice":
+		switch {
+		case f["idStation"] != station:
+			ko("paVerifyPaymentNoticeRes", "PAA_STAZIONE_INT_ERRATA")
+		case !known:
+			ko("paVerifyPaymentNoticeRes", "PAA_PAGAMENTO_SCONOSCIUTO")
+		case ec.paid[nav]:
+			ko("paVerifyPaymentNoticeRes", "PAA_PAGAMENTO_DUPLICATO")
+		default:
+			answer("paVerifyPaymentNoticeRes", fmt.Sprintf(`<outcome>OK</outcome><paymentList><paymentOptionDescription><amount>%d.%02d</amount><options>EQ</options><dueDate>2030-12-31</dueDate><allCCP>false</allCCP></paymentOptionDescription></paymentList><paymentDescription>Mensa</paymentDescription><fiscalCodePA>%s</fiscalCodePA><companyName>Comune di Prova</companyName>`, cents/100, cents%100, org))
+		}
+	case "paGetPaymentV2":
+		if !known || f["amount"] != fmt.Sprintf("%d.%02d", cents/100, cents%100) || f["transferType"] != "PAGOPA" {
+			ko("paGetPaymentV2Response", "PAA_SEMANTICA")
+			return
+		}
+		tc := cents
+		if ec.transferCents != 0 {
+			tc = ec.transferCents
+		}
+		answer("paGetPaymentV2Response", fmt.Sprintf(`<outcome>OK</outcome><data><creditorReferenceId>%s</creditorReferenceId><paymentAmount>%d.%02d</paymentAmount><dueDate>2030-12-31</dueDate><description>Mensa</description><companyName>Comune di Prova</companyName><debtor><uniqueIdentifier><entityUniqueIdentifierType>F</entityUniqueIdentifierType><entityUniqueIdentifierValue>RSSMRA80A01H501U</entityUniqueIdentifierValue></uniqueIdentifier><fullName>Mario Rossi</fullName></debtor><transferList><transfer><idTransfer>1</idTransfer><transferAmount>%d.%02d</transferAmount><fiscalCodePA>%s</fiscalCodePA><IBAN>IT60X0542811101000000123456</IBAN><remittanceInformation>Mensa</remittanceInformation><transferCategory>9/0101100IM/</transferCategory></transfer></transferList></data>`,
+			nav[1:], cents/100, cents%100, tc/100, tc%100, org))
+	case "paSendRTV2":
+		var req struct {
+			Receipt gpd.XMLReceipt `xml:"Body>paSendRTV2Request>receipt"`
+		}
+		if err := xml.Unmarshal(body, &req); err != nil {
+			ko("paSendRTV2Response", "PAA_SINTASSI_XSD")
+			return
+		}
+		for _, x := range ec.receipts {
+			if x.ReceiptID == req.Receipt.ReceiptID {
+				ko("paSendRTV2Response", "PAA_RECEIPT_DUPLICATA")
+				return
+			}
+		}
+		ec.receipts = append(ec.receipts, req.Receipt)
+		ec.paid[req.Receipt.NoticeNumber] = true
+		answer("paSendRTV2Response", `<outcome>OK</outcome>`)
+	default:
+		http.Error(w, "unknown SOAPAction "+action, 400)
+	}
 }
 
-func position(t testing.TB, n int) pagopa.PaymentPosition {
-	amount := int64(1000 + 37*n) // distinct amounts, so a mix-up shows
-	return pagopa.PaymentPosition{
-		IUPD: fmt.Sprintf("TARI-2026-%06d", n), Type: pagopa.TypePerson,
-		FiscalCode: "RSSMRA80A01H501U", FullName: "Mario Rossi", CompanyName: "Comune di Prova",
-		PaymentOption: []pagopa.PaymentOption{{
-			IUV: iuv(t, n), Amount: amount, Description: "TARI 2026", DueDate: time.Now().AddDate(0, 1, 0).UTC().Truncate(time.Second),
-			Transfer: []pagopa.Transfer{{IDTransfer: "1", Amount: amount, RemittanceInformation: "TARI 2026",
-				Category: "9/0101100IM/", IBAN: "IT60X0542811101000000123456"}},
-		}},
-	}
+func (ec *testEC) received() []gpd.XMLReceipt {
+	ec.mu.Lock()
+	defer ec.mu.Unlock()
+	return append([]gpd.XMLReceipt(nil), ec.receipts...)
 }
 
-// TestEndToEndGPD: 100 positions created and published on the GPD mock, 30
-// paid through the Nodo simulator, receipts fetched with the GPD client.
-func TestEndToEndGPD(t *testing.T) {
-	m, c, tr := gpdEnv(t)
+func newSim(o nodomock.Options) *nodomock.Simulator {
+	o.BrokerID, o.StationID, o.Logger = broker, station, quiet
+	return nodomock.New(o)
+}
+
+// TestPayEC: verify, activate, receipt; paying again is refused by the EC.
+func TestPayEC(t *testing.T) {
+	ec, url := newEC(t, map[string]int64{"3" + iuv(1): 2000, "3" + iuv(2): 4000})
+	sim := newSim(nodomock.Options{Payer: gpd.Party{FiscalCode: "BNCNNA85M41F205X", Name: "Anna Bianchi"}})
 	ctx := context.Background()
-	sim := nodomock.New(nodomock.Options{GPD: m, Logger: quiet})
-	amounts := map[string]int64{}
-	var navs []string
-	for i := 1; i <= 100; i++ {
-		p, err := c.Create(ctx, org, position(t, i), true)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if p.Status != pagopa.StatusValid {
-			t.Fatalf("position %d is %s", i, p.Status)
-		}
-		navs = append(navs, p.PaymentOption[0].NAV)
-		amounts[p.PaymentOption[0].IUV] = p.PaymentOption[0].Amount
-	}
-	paid := map[string]bool{}
-	for i := 0; i < 100; i += 3 { // 34 candidates; stop at 30
-		if len(paid) == 30 {
-			break
-		}
-		r, err := sim.PayGPD(ctx, org, navs[i])
-		if err != nil {
-			t.Fatal(err)
-		}
-		if r.AmountCents != amounts[r.IUV] || r.NAV != navs[i] {
-			t.Fatalf("receipt %+v", r)
-		}
-		paid[r.IUV] = true
-	}
-	// A second payment of a paid notice is refused and leaves no receipt.
-	if _, err := sim.PayGPD(ctx, org, navs[0]); !errors.Is(err, gpd.ErrAlreadyPaid) {
-		t.Errorf("second payment: %v", err)
-	}
-	receipts, err := c.AllReceipts(ctx, org, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if len(receipts) != 30 {
-		t.Fatalf("%d receipts, want 30", len(receipts))
-	}
-	seen := map[string]bool{}
-	var total, want int64
-	for _, r := range receipts {
-		if seen[r.IUV] {
-			t.Errorf("duplicate IUV %s", r.IUV)
-		}
-		seen[r.IUV] = true
-		if !paid[r.IUV] {
-			t.Errorf("receipt for unpaid IUV %s", r.IUV)
-		}
-		if r.AmountCents != amounts[r.IUV] || r.Transfers[0].AmountCents != amounts[r.IUV] {
-			t.Errorf("IUV %s: amount %d, want %d", r.IUV, r.AmountCents, amounts[r.IUV])
-		}
-		if r.Source != pagopa.SourceGPD || r.PSP.ID != "MOCKPSP" {
-			t.Errorf("receipt %+v", r)
-		}
-		total += r.AmountCents
-	}
-	for iuv := range paid {
-		want += amounts[iuv]
-	}
-	if total != want {
-		t.Errorf("total %d, want %d", total, want)
-	}
-	// GPD agrees: exactly 30 positions PAID.
-	npaid := 0
-	for page := 0; page < 10; page++ {
-		pp, err := c.List(ctx, org, pagopa.ListOptions{Page: page, Limit: 50, Status: pagopa.StatusPaid})
-		if err != nil {
-			t.Fatal(err)
-		}
-		npaid += len(pp.Positions)
-		if page+1 >= pp.PageInfo.TotalPages {
-			break
-		}
-	}
-	if npaid != 30 {
-		t.Errorf("%d positions PAID, want 30", npaid)
-	}
-	ps := sim.Payments()
-	if len(ps) != 31 || ps[30].Outcome != "KO" || ps[30].FaultCode != nodo.CodePagamentoDuplicato || ps[0].Receipt == nil {
-		t.Errorf("payments: %d, last %+v", len(ps), ps[len(ps)-1])
-	}
-	if tr.Checked() < 100 {
-		t.Errorf("only %d GPD exchanges validated against the spec", tr.Checked())
-	}
-}
-
-func ecEnv(t *testing.T) (*nodo.MemoryBackend, string) {
-	t.Helper()
-	be := nodo.NewMemoryBackend(nil)
-	for i := 1; i <= 3; i++ {
-		v := iuv(t, i)
-		err := be.Add(nodo.MemoryNotice{OrgFiscalCode: org, NAV: "3" + v, Payment: nodo.Payment{
-			IUV: v, AmountCents: int64(2000 * i), DueDate: time.Now().AddDate(0, 1, 0), Description: "Mensa scolastica",
-			CompanyName: "Comune di Prova", Debtor: pagopa.Party{Type: "F", FiscalCode: "RSSMRA80A01H501U", Name: "Mario Rossi"},
-			Transfers: []pagopa.ReceiptTransfer{{ID: 1, AmountCents: int64(2000 * i), OrgFiscalCode: org, IBAN: "IT60X0542811101000000123456", Remittance: "Mensa"}}}})
-		if err != nil {
-			t.Fatal(err)
-		}
-	}
-	srv := httptest.NewServer(nodo.NewHandler(be, nodo.Options{BrokerID: "15376371009", StationID: "15376371009_01", Logger: quiet}))
-	t.Cleanup(srv.Close)
-	return be, srv.URL
-}
-
-// TestEndToEndSOAP: the simulator pays a notice on the EC handler; the
-// receipt reaches the backend; paying again gives PAA_PAGAMENTO_DUPLICATO.
-func TestEndToEndSOAP(t *testing.T) {
-	be, url := ecEnv(t)
-	ctx := context.Background()
-	sim := nodomock.New(nodomock.Options{BrokerID: "15376371009", StationID: "15376371009_01", Logger: quiet,
-		Payer: pagopa.Party{FiscalCode: "BNCNNA85M41F205X", Name: "Anna Bianchi"}})
-	nav := "3" + iuv(t, 2)
+	nav := "3" + iuv(2)
 	r, err := sim.PayEC(ctx, url, org, nav)
 	if err != nil {
 		t.Fatal(err)
 	}
-	got := be.Receipts()
-	if len(got) != 1 || got[0].ReceiptID != r.ReceiptID || got[0].AmountCents != 4000 || got[0].IUV != iuv(t, 2) ||
-		got[0].Payer.FiscalCode != "BNCNNA85M41F205X" || got[0].Debtor.FiscalCode != "RSSMRA80A01H501U" || got[0].Source != "nodo" {
-		t.Fatalf("backend receipts: %+v", got)
+	got := ec.received()
+	if len(got) != 1 || got[0].ReceiptID != r.ReceiptID || got[0].PaymentAmount != 4000 || got[0].CreditorReferenceID != iuv(2) ||
+		got[0].Payer == nil || got[0].Payer.UniqueIdentifier.Value != "BNCNNA85M41F205X" || got[0].Debtor.UniqueIdentifier.Value != "RSSMRA80A01H501U" {
+		t.Fatalf("EC receipts: %+v", got)
+	}
+	if r.AmountCents != 4000 || r.Transfers[0].OrgFiscalCode != org || r.PSP.ID != "MOCKPSP" {
+		t.Errorf("receipt %+v", r)
 	}
 	_, err = sim.PayEC(ctx, url, org, nav)
-	if !errors.Is(err, nodo.ErrDuplicate) {
+	var fe *nodomock.FaultError
+	if !errors.As(err, &fe) || fe.Code != nodomock.CodePagamentoDuplicato {
 		t.Fatalf("second payment: %v", err)
 	}
 	ps := sim.Payments()
-	if len(ps) != 2 {
-		t.Fatalf("%d payments", len(ps))
+	if len(ps) != 2 || strings.Join(ps[0].Steps, ",") != "paVerifyPaymentNotice OK,paGetPaymentV2 OK,paSendRTV2 OK" {
+		t.Fatalf("payments %+v", ps)
 	}
-	if s := strings.Join(ps[0].Steps, ","); s != "paVerifyPaymentNotice OK,paGetPaymentV2 OK,paSendRTV2 OK" {
-		t.Errorf("steps %s", s)
-	}
-	if ps[1].FaultCode != nodo.CodePagamentoDuplicato || strings.Join(ps[1].Steps, ",") != "paVerifyPaymentNotice KO PAA_PAGAMENTO_DUPLICATO" {
+	if ps[1].FaultCode != nodomock.CodePagamentoDuplicato || strings.Join(ps[1].Steps, ",") != "paVerifyPaymentNotice KO PAA_PAGAMENTO_DUPLICATO" {
 		t.Errorf("second payment record %+v", ps[1])
 	}
-	if n := len(be.Receipts()); n != 1 {
-		t.Errorf("%d receipts after the refused payment", n)
-	}
 	// Unknown notice and wrong station.
-	if _, err := sim.PayEC(ctx, url, org, "3"+iuv(t, 9)); !errors.Is(err, nodo.ErrUnknown) {
+	if _, err := sim.PayEC(ctx, url, org, "3"+iuv(9)); !errors.As(err, &fe) || fe.Code != nodomock.CodePagamentoSconosciuto {
 		t.Errorf("unknown notice: %v", err)
 	}
-	other := nodomock.New(nodomock.Options{BrokerID: "15376371009", StationID: "nope", Logger: quiet})
-	var fe *nodo.FaultError
-	if _, err := other.PayEC(ctx, url, org, "3"+iuv(t, 1)); !errors.As(err, &fe) || fe.Code != nodo.CodeStazioneIntErrata {
+	other := nodomock.New(nodomock.Options{BrokerID: broker, StationID: "nope", Logger: quiet})
+	if _, err := other.PayEC(ctx, url, org, "3"+iuv(1)); !errors.As(err, &fe) || fe.Code != nodomock.CodeStazioneIntErrata {
 		t.Errorf("wrong station: %v", err)
 	}
 }
 
-func TestFaultKnobs(t *testing.T) {
-	be, url := ecEnv(t)
+// The simulator judges the EC's answers by the contract.
+func TestPayECRefusesWhatBreaksTheContract(t *testing.T) {
 	ctx := context.Background()
-	sim := nodomock.New(nodomock.Options{BrokerID: "15376371009", StationID: "15376371009_01", Logger: quiet})
-	sim.FailNext(1)
-	if _, err := sim.PayEC(ctx, url, org, "3"+iuv(t, 1)); !errors.Is(err, nodomock.ErrPSPFailure) {
+	tests := []struct {
+		name  string
+		setup func(*testEC)
+		want  string
+	}{
+		{"transfers do not add up", func(ec *testEC) { ec.transferCents = 1999 }, "transfers add up to 1999"},
+		{"SOAP Fault", func(ec *testEC) { ec.soapFault = true }, "SOAP Fault"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			ec, url := newEC(t, map[string]int64{"3" + iuv(1): 2000})
+			tt.setup(ec)
+			sim := newSim(nodomock.Options{})
+			if _, err := sim.PayEC(ctx, url, org, "3"+iuv(1)); err == nil || !strings.Contains(err.Error(), tt.want) {
+				t.Fatalf("got %v, want %q", err, tt.want)
+			}
+			if n := len(ec.received()); n != 0 {
+				t.Errorf("%d receipts sent after a broken answer", n)
+			}
+		})
+	}
+}
+
+func gpdPosition(n int, cents int64) map[string]any {
+	due := gpd.At(time.Now().AddDate(0, 1, 0)).String()
+	return map[string]any{"iupd": fmt.Sprintf("TARI-%d", n), "type": "F", "fiscalCode": "RSSMRA80A01H501U", "fullName": "Mario Rossi",
+		"switchToExpired": false, "companyName": "Comune di Prova",
+		"paymentOption": []any{map[string]any{"iuv": iuv(n), "amount": cents, "description": "TARI", "isPartialPayment": false, "dueDate": due,
+			"transfer": []any{map[string]any{"idTransfer": "1", "amount": cents, "remittanceInformation": "TARI", "category": "9/0101100IM/", "iban": "IT60X0542811101000000123456"}}}}}
+}
+
+// newGPD starts a GPD mock holding published positions 1..n.
+func newGPD(t *testing.T, n int) (*gpd.Server, string) {
+	t.Helper()
+	m := gpd.New(gpd.Options{Logger: quiet})
+	srv := httptest.NewServer(m)
+	t.Cleanup(srv.Close)
+	for i := 1; i <= n; i++ {
+		b, err := json.Marshal(gpdPosition(i, int64(1000+i)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		req, err := http.NewRequest("POST", srv.URL+"/organizations/"+org+"/debtpositions?toPublish=true", bytes.NewReader(b))
+		if err != nil {
+			t.Fatal(err)
+		}
+		req.Header.Set("Ocp-Apim-Subscription-Key", "k")
+		req.Header.Set("Content-Type", "application/json")
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != 201 {
+			t.Fatalf("create %d: HTTP %d", i, resp.StatusCode)
+		}
+	}
+	return m, srv.URL
+}
+
+func TestPayGPD(t *testing.T) {
+	m, _ := newGPD(t, 3)
+	sim := newSim(nodomock.Options{GPD: m})
+	ctx := context.Background()
+	r, err := sim.PayGPD(ctx, org, "3 01 0000000000002 44")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r.AmountCents != 1002 || r.IUV != iuv(2) || r.NAV != "3"+iuv(2) || r.PSP.ID != "MOCKPSP" {
+		t.Fatalf("receipt %+v", r)
+	}
+	if rs := m.Receipts(org); len(rs) != 1 || rs[0].ReceiptID != r.ReceiptID {
+		t.Fatalf("GPD receipts %+v", rs)
+	}
+	if _, err := sim.PayGPD(ctx, org, "3"+iuv(2)); !errors.Is(err, gpd.ErrAlreadyPaid) {
+		t.Errorf("again: %v", err)
+	}
+	if _, err := sim.PayGPD(ctx, org, "3"+iuv(7)); !errors.Is(err, gpd.ErrNotFound) {
+		t.Errorf("unknown: %v", err)
+	}
+	if _, err := sim.PayGPD(ctx, org, "12345"); err == nil {
+		t.Error("a malformed notice number was paid")
+	}
+	ps := sim.Payments()
+	if len(ps) != 4 || ps[1].FaultCode != nodomock.CodePagamentoDuplicato || ps[2].FaultCode != nodomock.CodePagamentoSconosciuto {
+		t.Errorf("payments %+v", ps)
+	}
+	if _, err := newSim(nodomock.Options{}).PayGPD(ctx, org, "3"+iuv(1)); !errors.Is(err, nodomock.ErrNoGPD) {
+		t.Errorf("no GPD: %v", err)
+	}
+}
+
+func TestFaultKnobs(t *testing.T) {
+	ec, url := newEC(t, map[string]int64{"3" + iuv(1): 2000, "3" + iuv(2): 3000, "3" + iuv(3): 4000})
+	m, _ := newGPD(t, 2)
+	ctx := context.Background()
+	sim := newSim(nodomock.Options{GPD: m})
+	f := sim.Faults()
+	f.FailNext(1, 503)
+	if _, err := sim.PayEC(ctx, url, org, "3"+iuv(1)); !errors.Is(err, nodomock.ErrPSPFailure) {
 		t.Fatalf("FailNext: %v", err)
 	}
-	if len(be.Receipts()) != 0 {
-		t.Fatal("an aborted payment reached the EC")
+	f.DropNext(1)
+	if _, err := sim.PayGPD(ctx, org, "3"+iuv(1)); !errors.Is(err, nodomock.ErrDropped) {
+		t.Fatalf("DropNext: %v", err)
+	}
+	if len(ec.received()) != 0 || len(m.Receipts(org)) != 0 {
+		t.Fatal("an aborted payment reached the EC or GPD")
+	}
+	// A lost outcome: the payment is made all the same.
+	f.LoseNext(1)
+	r, err := sim.PayGPD(ctx, org, "3"+iuv(1))
+	if !errors.Is(err, nodomock.ErrOutcomeLost) || r.IUV != iuv(1) || len(m.Receipts(org)) != 1 {
+		t.Fatalf("LoseNext: %v %+v", err, r)
 	}
 	sim.DuplicateReceiptNext(1)
-	if _, err := sim.PayEC(ctx, url, org, "3"+iuv(t, 1)); err != nil {
+	if _, err := sim.PayEC(ctx, url, org, "3"+iuv(1)); err != nil {
 		t.Fatal(err)
 	}
 	ps := sim.Payments()
@@ -236,52 +317,72 @@ func TestFaultKnobs(t *testing.T) {
 	if s := last.Steps[len(last.Steps)-1]; s != "paSendRTV2 (again) KO PAA_RECEIPT_DUPLICATA" {
 		t.Errorf("duplicate receipt step %q", s)
 	}
-	if len(be.Receipts()) != 1 {
-		t.Errorf("%d receipts after a duplicate delivery", len(be.Receipts()))
+	if len(ec.received()) != 1 {
+		t.Errorf("%d receipts after a duplicate delivery", len(ec.received()))
 	}
-	sim.SetErrorRate(1, 7)
-	if _, err := sim.PayEC(ctx, url, org, "3"+iuv(t, 2)); !errors.Is(err, nodomock.ErrPSPFailure) {
+	f.SetErrorRate(1, 7)
+	if _, err := sim.PayEC(ctx, url, org, "3"+iuv(2)); !errors.Is(err, nodomock.ErrPSPFailure) {
 		t.Errorf("error rate 1: %v", err)
 	}
-	sim.SetErrorRate(0, 0)
-	if _, err := sim.PayGPD(ctx, org, "3"+iuv(t, 2)); !errors.Is(err, nodomock.ErrNoGPD) {
-		t.Errorf("no GPD: %v", err)
+	if st := f.Stats(); st != (fault.Stats{Failed: 1, Errors: 1, Dropped: 1, Lost: 1, Injected: 4}) {
+		t.Errorf("fault stats %+v", st)
+	}
+	wantOutcomes := "KO PSP_FAILURE,KO DROPPED,OK lost,OK ,KO PSP_FAILURE"
+	var got []string
+	for _, p := range sim.Payments() {
+		s := p.Outcome + " " + p.FaultCode
+		if p.Lost {
+			s = p.Outcome + " lost"
+		}
+		got = append(got, s)
+	}
+	if strings.Join(got, ",") != wantOutcomes {
+		t.Errorf("outcomes %s, want %s", strings.Join(got, ","), wantOutcomes)
 	}
 	sim.Reset()
-	if len(sim.Payments()) != 0 {
-		t.Error("Reset kept payments")
+	if len(sim.Payments()) != 0 || f.Knobs() != (fault.Knobs{}) {
+		t.Error("Reset kept payments or knobs")
 	}
 }
 
 func TestHTTPTrigger(t *testing.T) {
-	be, url := ecEnv(t)
-	m, _, _ := gpdEnv(t)
-	sim := nodomock.New(nodomock.Options{GPD: m, BrokerID: "15376371009", StationID: "15376371009_01", Logger: quiet})
+	ec, url := newEC(t, map[string]int64{"3" + iuv(3): 6000})
+	m, _ := newGPD(t, 0)
+	sim := newSim(nodomock.Options{GPD: m})
 	srv := httptest.NewServer(sim)
 	defer srv.Close()
+	post := func(path, body string) (*http.Response, error) {
+		return (&http.Client{Transport: &http.Transport{DisableKeepAlives: true}}).Post(srv.URL+path, "application/json", strings.NewReader(body))
+	}
 	pay := func(body string) (int, nodomock.Payment) {
-		resp, err := http.Post(srv.URL+"/__mock/pay", "application/json", strings.NewReader(body))
+		t.Helper()
+		resp, err := post("/__mock/pay", body)
 		if err != nil {
 			t.Fatal(err)
 		}
 		defer resp.Body.Close()
 		var p nodomock.Payment
-		_ = json.NewDecoder(resp.Body).Decode(&p)
+		if resp.StatusCode != 400 {
+			if err := json.NewDecoder(resp.Body).Decode(&p); err != nil {
+				t.Fatal(err)
+			}
+		}
 		return resp.StatusCode, p
 	}
-	code, p := pay(`{"kind":"ec","org":"` + org + `","nav":"3` + iuv(t, 3) + `","ecUrl":"` + url + `"}`)
+	ecPay := `{"kind":"ec","org":"` + org + `","nav":"3` + iuv(3) + `","ecUrl":"` + url + `"}`
+	code, p := pay(ecPay)
 	if code != 200 || p.Outcome != "OK" || p.Receipt == nil || p.Receipt.AmountCents != 6000 {
 		t.Errorf("pay ec: %d %+v", code, p)
 	}
-	if len(be.Receipts()) != 1 {
+	if len(ec.received()) != 1 {
 		t.Error("no receipt at the EC")
 	}
-	code, p = pay(`{"kind":"ec","org":"` + org + `","nav":"3` + iuv(t, 3) + `","ecUrl":"` + url + `"}`)
-	if code != 409 || p.FaultCode != nodo.CodePagamentoDuplicato {
+	code, p = pay(ecPay)
+	if code != 409 || p.FaultCode != nodomock.CodePagamentoDuplicato {
 		t.Errorf("pay again: %d %+v", code, p)
 	}
-	code, p = pay(`{"kind":"gpd","org":"` + org + `","nav":"3` + iuv(t, 3) + `"}`)
-	if code != 409 || p.FaultCode != nodo.CodePagamentoSconosciuto {
+	code, p = pay(`{"kind":"gpd","org":"` + org + `","nav":"3` + iuv(3) + `"}`)
+	if code != 409 || p.FaultCode != nodomock.CodePagamentoSconosciuto {
 		t.Errorf("pay unknown on gpd: %d %+v", code, p)
 	}
 	for _, bad := range []string{`{`, `{"kind":"cash"}`, `{"kind":"ec","org":"x","nav":"y"}`, `{"kind":"gpd","extra":1}`} {
@@ -289,17 +390,30 @@ func TestHTTPTrigger(t *testing.T) {
 			t.Errorf("%s: %d, want 400", bad, code)
 		}
 	}
-	resp, err := http.Get(srv.URL + "/__mock/payments")
+	// The fault control over HTTP; a dropped payment drops the connection.
+	resp, err := post("/__mock/faults", `{"dropNext":1}`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != 200 {
+		t.Fatalf("POST /__mock/faults: %d", resp.StatusCode)
+	}
+	if resp, err := post("/__mock/pay", ecPay); err == nil {
+		resp.Body.Close()
+		t.Fatalf("dropped payment answered %d", resp.StatusCode)
+	}
+	resp, err = http.Get(srv.URL + "/__mock/payments")
 	if err != nil {
 		t.Fatal(err)
 	}
 	var ps []nodomock.Payment
-	_ = json.NewDecoder(resp.Body).Decode(&ps)
+	err = json.NewDecoder(resp.Body).Decode(&ps)
 	resp.Body.Close()
-	if len(ps) != 3 {
-		t.Errorf("%d payments listed, want 3", len(ps))
+	if err != nil || len(ps) != 4 || ps[3].FaultCode != "DROPPED" {
+		t.Errorf("payments listed: %v %+v", err, ps)
 	}
-	resp, err = http.Post(srv.URL+"/__mock/reset", "", bytes.NewReader(nil))
+	resp, err = post("/__mock/reset", "")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -310,21 +424,26 @@ func TestHTTPTrigger(t *testing.T) {
 }
 
 func BenchmarkPayEC(b *testing.B) {
-	be := nodo.NewMemoryBackend(nil)
-	srv := httptest.NewServer(nodo.NewHandler(be, nodo.Options{Logger: quiet}))
+	notices := map[string]int64{}
+	for i := range 100000 {
+		notices["3"+iuv(i)] = 1000
+	}
+	ec := &testEC{amounts: notices, paid: map[string]bool{}}
+	srv := httptest.NewServer(ec)
 	defer srv.Close()
-	sim := nodomock.New(nodomock.Options{Logger: quiet})
+	sim := newSim(nodomock.Options{})
 	ctx := context.Background()
 	b.ReportAllocs()
 	i := 0
 	for b.Loop() {
-		i++
-		v := iuv(b, i)
-		_ = be.Add(nodo.MemoryNotice{OrgFiscalCode: org, NAV: "3" + v, Payment: nodo.Payment{IUV: v, AmountCents: 1000,
-			Debtor:    pagopa.Party{FiscalCode: "RSSMRA80A01H501U", Name: "Mario Rossi"},
-			Transfers: []pagopa.ReceiptTransfer{{ID: 1, AmountCents: 1000, OrgFiscalCode: org, IBAN: "IT60X0542811101000000123456", Remittance: "x"}}}})
-		if _, err := sim.PayEC(ctx, srv.URL, org, "3"+v); err != nil {
+		if _, err := sim.PayEC(ctx, srv.URL, org, "3"+iuv(i%100000)); err != nil {
 			b.Fatal(err)
+		}
+		i++
+		if i%100000 == 0 {
+			ec.mu.Lock()
+			ec.paid, ec.receipts = map[string]bool{}, nil
+			ec.mu.Unlock()
 		}
 	}
 	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "payments/s")

@@ -1,6 +1,10 @@
 // Package smtpmock is a real SMTP server for tests and the demo: EHLO,
 // STARTTLS (self-signed certificate), AUTH PLAIN, MAIL/RCPT/DATA; it records
-// every message it accepts and has fault knobs like the other mocks.
+// every message it accepts and has the fault knobs of every mock (Faults),
+// mapped to SMTP: a failure is a reply code to MAIL FROM, a dropped
+// connection is closed at MAIL FROM, a lost response is a message accepted
+// with no "250" after DATA. Its HTTP handler serves the inspection API:
+// GET /__mock/messages, POST /__mock/reset, /__mock/faults.
 package smtpmock
 
 import (
@@ -13,6 +17,7 @@ import (
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"encoding/base64"
+	"encoding/json"
 	"encoding/pem"
 	"errors"
 	"fmt"
@@ -21,10 +26,13 @@ import (
 	"mime"
 	"mime/multipart"
 	"net"
+	"net/http"
 	"net/mail"
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/ponte-pa/ponte/mocks/fault"
 )
 
 // Options configure the server.
@@ -39,20 +47,22 @@ type Options struct {
 
 // Message is an accepted email, parsed.
 type Message struct {
-	From, To    string
-	Subject     string
-	MessageID   string
-	Text        string
-	Attachments []Attachment
-	TLS         bool
-	Raw         []byte
-	At          time.Time
+	From        string       `json:"from"`
+	To          string       `json:"to"`
+	Subject     string       `json:"subject"`
+	MessageID   string       `json:"messageId"`
+	Text        string       `json:"text"`
+	Attachments []Attachment `json:"attachments"`
+	TLS         bool         `json:"tls"`
+	Raw         []byte       `json:"raw"`
+	At          time.Time    `json:"at"`
 }
 
 // Attachment is a file found in a message.
 type Attachment struct {
-	Name, ContentType string
-	Data              []byte
+	Name        string `json:"name"`
+	ContentType string `json:"contentType"`
+	Data        []byte `json:"data"`
 }
 
 // Server is a running SMTP mock.
@@ -61,12 +71,10 @@ type Server struct {
 	l   net.Listener
 	tls *tls.Config
 
-	mu       sync.Mutex
-	msgs     []Message
-	failNext int
-	failCode int
-	dropNext int
-	wg       sync.WaitGroup
+	faults fault.Injector
+	mu     sync.Mutex
+	msgs   []Message
+	wg     sync.WaitGroup
 }
 
 // Start listens on addr ("127.0.0.1:0" for a free port).
@@ -119,19 +127,9 @@ func (s *Server) Close() error {
 	return err
 }
 
-// FailNext answers the next n RCPT commands with code (e.g. 451 or 550).
-func (s *Server) FailNext(n, code int) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.failNext, s.failCode = n, code
-}
-
-// DropNext closes the next n connections right after the greeting.
-func (s *Server) DropNext(n int) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.dropNext = n
-}
+// Faults are the mock's fault knobs; one mail transaction is one request
+// (see the package documentation).
+func (s *Server) Faults() *fault.Injector { return &s.faults }
 
 // Messages returns the accepted messages in order.
 func (s *Server) Messages() []Message {
@@ -143,8 +141,28 @@ func (s *Server) Messages() []Message {
 // Reset forgets messages and faults.
 func (s *Server) Reset() {
 	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.msgs, s.failNext, s.dropNext = nil, 0, 0
+	s.msgs = nil
+	s.mu.Unlock()
+	s.faults.Reset()
+}
+
+// ServeHTTP serves the inspection API: GET /__mock/messages, POST
+// /__mock/reset and the fault control at /__mock/faults.
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	s.faults.Middleware(http.HandlerFunc(s.serveInspect), fault.HTTPOptions{}).ServeHTTP(w, r)
+}
+
+func (s *Server) serveInspect(w http.ResponseWriter, r *http.Request) {
+	switch {
+	case r.URL.Path == "/__mock/messages" && r.Method == http.MethodGet:
+		w.Header().Set("Content-Type", "application/json")
+		_ = json.NewEncoder(w).Encode(s.Messages())
+	case r.URL.Path == "/__mock/reset" && r.Method == http.MethodPost:
+		s.Reset()
+		w.WriteHeader(http.StatusNoContent)
+	default:
+		http.NotFound(w, r)
+	}
 }
 
 func (s *Server) accept() {
@@ -173,19 +191,9 @@ func (s *Server) session(c net.Conn) {
 		from    string
 		to      []string
 		reply   = func(format string, a ...any) { fmt.Fprintf(w, format+"\r\n", a...); _ = w.Flush() }
-		drop    bool
 		maxLine = 4096
 	)
-	s.mu.Lock()
-	if s.dropNext > 0 {
-		s.dropNext--
-		drop = true
-	}
-	s.mu.Unlock()
 	reply("220 ponte-smtp-mock ready")
-	if drop {
-		return
-	}
 	for {
 		line, err := readLine(r, maxLine)
 		if err != nil {
@@ -232,21 +240,22 @@ func (s *Server) session(c net.Conn) {
 				reply("530 authentication required")
 				continue
 			}
+			f := s.faults.SMTPTransaction()
+			if f.Delay > 0 {
+				time.Sleep(f.Delay)
+			}
+			if f.Drop {
+				return
+			}
+			if f.Reply != "" {
+				reply("%s", f.Reply)
+				continue
+			}
 			from, to = addrArg(arg), nil
 			reply("250 ok")
 		case "RCPT":
 			if from == "" {
 				reply("503 MAIL first")
-				continue
-			}
-			s.mu.Lock()
-			fail, code := s.failNext > 0, s.failCode
-			if fail {
-				s.failNext--
-			}
-			s.mu.Unlock()
-			if fail {
-				reply("%d injected failure", code)
 				continue
 			}
 			to = append(to, addrArg(arg))
@@ -267,6 +276,9 @@ func (s *Server) session(c net.Conn) {
 			s.mu.Lock()
 			s.msgs = append(s.msgs, m)
 			s.mu.Unlock()
+			if s.faults.SMTPLose() {
+				return
+			}
 			reply("250 queued")
 			from, to = "", nil
 		case "RSET":

@@ -2,7 +2,9 @@
 // that signs its responses with its own key, with test citizens, levels
 // SpidL1–3, the user-side errors nr19–nr25 and a defect knob producing each
 // broken-response case, so that a Service Provider's checks are tested
-// against real signed XML. Knobs and an inspection API are under /__mock/.
+// against real signed XML. Knobs and an inspection API are under /__mock/;
+// the fault knobs of every mock (Faults, /__mock/faults) apply to the
+// single sign-on endpoint /sso.
 package spididp
 
 import (
@@ -34,6 +36,8 @@ import (
 
 	"github.com/beevik/etree"
 	dsig "github.com/russellhaering/goxmldsig"
+
+	"github.com/ponte-pa/ponte/mocks/fault"
 )
 
 const (
@@ -137,11 +141,8 @@ type Server struct {
 	defect    string
 	nextDef   []string
 	autoLogin string
-	failNext  int
+	faults    fault.Injector
 	logouts   []LogoutResult
-	latency   time.Duration
-	dropNext  int
-	failCode  int
 	pending   map[string]pendingLogin
 	users     map[string]User
 	ln        net.Listener
@@ -262,18 +263,9 @@ func (s *Server) NextDefect(d string) { s.mu.Lock(); s.nextDef = append(s.nextDe
 // SetAutoLogin logs in user without a form for every request ("" shows the form).
 func (s *Server) SetAutoLogin(user string) { s.mu.Lock(); s.autoLogin = user; s.mu.Unlock() }
 
-// FailNext makes the next n /sso requests fail with status.
-func (s *Server) FailNext(n, status int) {
-	s.mu.Lock()
-	s.failNext, s.failCode = n, status
-	s.mu.Unlock()
-}
-
-// SetLatency delays every /sso request by d.
-func (s *Server) SetLatency(d time.Duration) { s.mu.Lock(); s.latency = d; s.mu.Unlock() }
-
-// DropNext closes the connection of the next n /sso requests without answering.
-func (s *Server) DropNext(n int) { s.mu.Lock(); s.dropNext = n; s.mu.Unlock() }
+// Faults are the fault knobs; they apply to /sso: an IdP that fails,
+// is slow or drops the login request.
+func (s *Server) Faults() *fault.Injector { return &s.faults }
 
 // Requests returns the AuthnRequests received so far.
 func (s *Server) Requests() []RequestInfo {
@@ -286,8 +278,8 @@ func (s *Server) Requests() []RequestInfo {
 func (s *Server) Reset() {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.defect, s.nextDef, s.autoLogin, s.failNext, s.requests = "", nil, "", 0, nil
-	s.latency, s.dropNext, s.logouts = 0, 0, nil
+	s.defect, s.nextDef, s.autoLogin, s.requests, s.logouts = "", nil, "", nil, nil
+	s.faults.Reset()
 }
 
 // RegisterSP reads an SP's metadata: entityID, signing certificate, ACS
@@ -384,6 +376,15 @@ func (s *Server) Metadata() []byte {
 
 // ServeHTTP implements http.Handler.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	s.faults.Middleware(http.HandlerFunc(s.serve), fault.HTTPOptions{
+		Problem: func(w http.ResponseWriter, status int, detail string) {
+			page(w, status, "errore simulato / "+detail)
+		},
+		Applies: func(r *http.Request) bool { return r.URL.Path == "/sso" },
+	}).ServeHTTP(w, r)
+}
+
+func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 	switch {
 	case r.URL.Path == "/metadata":
 		w.Header().Set("Content-Type", "application/samlmetadata+xml")
@@ -460,38 +461,6 @@ func page(w http.ResponseWriter, status int, msg string) {
 }
 
 func (s *Server) handleSSO(w http.ResponseWriter, r *http.Request) {
-	s.mu.Lock()
-	lat := s.latency
-	drop := s.dropNext > 0
-	if drop {
-		s.dropNext--
-	}
-	s.mu.Unlock()
-	if lat > 0 {
-		select {
-		case <-time.After(lat):
-		case <-r.Context().Done():
-			return
-		}
-	}
-	if drop {
-		if hj, ok := w.(http.Hijacker); ok {
-			if c, _, err := hj.Hijack(); err == nil {
-				_ = c.Close()
-				return
-			}
-		}
-		panic(http.ErrAbortHandler)
-	}
-	s.mu.Lock()
-	if s.failNext > 0 {
-		s.failNext--
-		code := s.failCode
-		s.mu.Unlock()
-		page(w, code, "errore simulato / injected failure")
-		return
-	}
-	s.mu.Unlock()
 	r.Body = http.MaxBytesReader(w, r.Body, 1<<20)
 	if err := r.ParseForm(); err != nil {
 		page(w, http.StatusBadRequest, "richiesta non valida / bad request")

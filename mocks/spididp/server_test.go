@@ -1,65 +1,135 @@
 package spididp_test
 
 import (
+	"bytes"
+	"compress/flate"
+	"crypto"
+	"crypto/rand"
+	"crypto/rsa"
+	"crypto/sha256"
+	"crypto/x509"
+	"crypto/x509/pkix"
 	"encoding/base64"
 	"encoding/json"
+	"fmt"
 	"html"
 	"io"
-	"log/slog"
+	"math/big"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
 	"regexp"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/beevik/etree"
 
-	"github.com/ponte-pa/ponte/connectors/spid"
 	"github.com/ponte-pa/ponte/mocks/spididp"
 )
 
-// setup starts the mock IdP and a real SP (connectors/spid) in front of it.
-func setup(t *testing.T) (*spididp.Server, string) {
+// testSP is a SPID Service Provider reduced to what the IdP sees of it:
+// its metadata and its signed AuthnRequests (HTTP-Redirect binding,
+// rsa-sha256), written from the SAML and SPID rules the IdP checks rather
+// than with connectors/spid, which the IdP mock stands in front of.
+type testSP struct {
+	base string
+	key  *rsa.PrivateKey
+	cert *x509.Certificate
+}
+
+func newTestSP(t *testing.T, base string) *testSP {
 	t.Helper()
-	var h http.Handler
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { h.ServeHTTP(w, r) }))
-	t.Cleanup(srv.Close)
+	key, err := rsa.GenerateKey(rand.Reader, 2048)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmpl := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "Comune di Prova", Country: []string{"IT"}},
+		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(24 * time.Hour), KeyUsage: x509.KeyUsageDigitalSignature}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cert, err := x509.ParseCertificate(der)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &testSP{base: base, key: key, cert: cert}
+}
+
+func (sp *testSP) entityID() string { return sp.base + "/spid/metadata" }
+
+func (sp *testSP) metadata() []byte {
+	return []byte(`<md:EntityDescriptor xmlns:md="urn:oasis:names:tc:SAML:2.0:metadata" xmlns:ds="http://www.w3.org/2000/09/xmldsig#" entityID="` + sp.entityID() + `">` +
+		`<md:SPSSODescriptor protocolSupportEnumeration="urn:oasis:names:tc:SAML:2.0:protocol" AuthnRequestsSigned="true" WantAssertionsSigned="true">` +
+		`<md:KeyDescriptor use="signing"><ds:KeyInfo><ds:X509Data><ds:X509Certificate>` + base64.StdEncoding.EncodeToString(sp.cert.Raw) +
+		`</ds:X509Certificate></ds:X509Data></ds:KeyInfo></md:KeyDescriptor>` +
+		`<md:SingleLogoutService Binding="urn:oasis:names:tc:SAML:2.0:bindings:HTTP-Redirect" Location="` + sp.base + `/spid/slo"/>` +
+		`<md:AssertionConsumerService index="0" isDefault="true" Binding="urn:oasis:names:tc:SAML:2.0:bindings:HTTP-POST" Location="` + sp.base + `/spid/acs"/>` +
+		`<md:AttributeConsumingService index="0"><md:ServiceName xml:lang="it">Servizi</md:ServiceName>` +
+		`<md:RequestedAttribute Name="name"/><md:RequestedAttribute Name="familyName"/><md:RequestedAttribute Name="fiscalNumber"/>` +
+		`</md:AttributeConsumingService></md:SPSSODescriptor></md:EntityDescriptor>`)
+}
+
+var reqSeq atomic.Int64
+
+// authnURL is the IdP's SSO URL carrying a signed, SPID-conformant
+// AuthnRequest for level 2 (HTTP-Redirect binding).
+func (sp *testSP) authnURL(t *testing.T, idp *spididp.Server) string {
+	t.Helper()
+	req := fmt.Sprintf(`<samlp:AuthnRequest xmlns:samlp="urn:oasis:names:tc:SAML:2.0:protocol" xmlns:saml="urn:oasis:names:tc:SAML:2.0:assertion"`+
+		` ID="_req%d" Version="2.0" IssueInstant="%s" Destination="%s/sso" ForceAuthn="true"`+
+		` AssertionConsumerServiceIndex="0" AttributeConsumingServiceIndex="0">`+
+		`<saml:Issuer Format="urn:oasis:names:tc:SAML:2.0:nameid-format:entity" NameQualifier="%s">%s</saml:Issuer>`+
+		`<samlp:NameIDPolicy Format="urn:oasis:names:tc:SAML:2.0:nameid-format:transient"/>`+
+		`<samlp:RequestedAuthnContext Comparison="minimum"><saml:AuthnContextClassRef>https://www.spid.gov.it/SpidL2</saml:AuthnContextClassRef></samlp:RequestedAuthnContext>`+
+		`</samlp:AuthnRequest>`, reqSeq.Add(1), time.Now().UTC().Format("2006-01-02T15:04:05.000Z"), idp.URL(), sp.entityID(), sp.entityID())
+	var buf bytes.Buffer
+	fw, err := flate.NewWriter(&buf, flate.BestCompression)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := fw.Write([]byte(req)); err != nil {
+		t.Fatal(err)
+	}
+	if err := fw.Close(); err != nil {
+		t.Fatal(err)
+	}
+	signed := "SAMLRequest=" + url.QueryEscape(base64.StdEncoding.EncodeToString(buf.Bytes())) +
+		"&RelayState=" + url.QueryEscape("/app") +
+		"&SigAlg=" + url.QueryEscape("http://www.w3.org/2001/04/xmldsig-more#rsa-sha256")
+	sum := sha256.Sum256([]byte(signed))
+	sig, err := rsa.SignPKCS1v15(rand.Reader, sp.key, crypto.SHA256, sum[:])
+	if err != nil {
+		t.Fatal(err)
+	}
+	return idp.URL() + "/sso?" + signed + "&Signature=" + url.QueryEscape(base64.StdEncoding.EncodeToString(sig))
+}
+
+// setup starts the mock IdP with a test SP registered; it returns the IdP
+// and the SP's base URL.
+func setup(t *testing.T) (*spididp.Server, *testSP) {
+	t.Helper()
 	idp, err := spididp.Start(spididp.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { _ = idp.Close() })
-	key, cert, err := spid.GenerateKeyCert(spid.CertOptions{CommonName: "C", OrgName: "C", IPACode: "c_x", Locality: "Roma", EntityID: srv.URL, Bits: 2048, Public: true})
-	if err != nil {
+	t.Cleanup(func() {
+		if err := idp.Close(); err != nil {
+			t.Error(err)
+		}
+	})
+	sp := newTestSP(t, "https://comune.example.it")
+	if err := idp.RegisterSP(sp.metadata()); err != nil {
 		t.Fatal(err)
 	}
-	list, _ := spid.ParseIdPMetadata(idp.Metadata())
-	sp, err := spid.NewSP(spid.SPConfig{BaseURL: srv.URL, Key: key, Cert: cert, IPACode: "c_x", ContactEmail: "a@b.it",
-		Org: spid.Org{Names: spid.Localized{IT: "C"}, DisplayNames: spid.Localized{IT: "C"}, URLs: spid.Localized{IT: srv.URL}}},
-		spid.NewRegistry(list...), spid.NewMemoryStore(), spid.Options{Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
-	if err != nil {
-		t.Fatal(err)
-	}
-	h = sp
-	md, _ := sp.Metadata()
-	if err := idp.RegisterSP(md); err != nil {
-		t.Fatal(err)
-	}
-	return idp, srv.URL
+	return idp, sp
 }
 
 var noFollow = &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
 
-func ssoURL(t *testing.T, idp *spididp.Server, sp string) string {
-	r, err := noFollow.Get(sp + "/spid/login?idp=" + url.QueryEscape(idp.EntityID()) + "&level=2")
-	if err != nil {
-		t.Fatal(err)
-	}
-	r.Body.Close()
-	return r.Header.Get("Location")
-}
+func ssoURL(t *testing.T, idp *spididp.Server, sp *testSP) string { return sp.authnURL(t, idp) }
 
 func getBody(t *testing.T, u string) string {
 	t.Helper()
@@ -79,7 +149,10 @@ func body(t *testing.T, r *http.Response, err error) string {
 		t.Fatal(err)
 	}
 	defer r.Body.Close()
-	b, _ := io.ReadAll(r.Body)
+	b, err := io.ReadAll(r.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
 	return string(b)
 }
 
@@ -91,7 +164,10 @@ func samlResponse(t *testing.T, page string) *etree.Element {
 	if m == nil {
 		t.Fatalf("no SAMLResponse in %s", page)
 	}
-	raw, _ := base64.StdEncoding.DecodeString(html.UnescapeString(m[1]))
+	raw, err := base64.StdEncoding.DecodeString(html.UnescapeString(m[1]))
+	if err != nil {
+		t.Fatal(err)
+	}
 	doc := etree.NewDocument()
 	if err := doc.ReadFromBytes(raw); err != nil {
 		t.Fatal(err)
@@ -128,23 +204,37 @@ func TestLoginFormPasswordAndCancel(t *testing.T) {
 func TestKnobsAndInspection(t *testing.T) {
 	idp, sp := setup(t)
 	idp.SetAutoLogin("mario")
-	idp.FailNext(1, 503)
+	idp.Faults().FailNext(1, 503)
 	if r, err := noFollow.Get(ssoURL(t, idp, sp)); err != nil || r.StatusCode != 503 {
-		t.Fatalf("FailNext: %v %v", err, r.StatusCode)
+		t.Fatalf("FailNext: %v %v", err, r)
 	}
-	idp.DropNext(1)
+	// The same knobs over HTTP.
+	resp, err := http.Post(idp.URL()+"/__mock/faults", "application/json", strings.NewReader(`{"dropNext":1}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != 200 || idp.Faults().Knobs().DropNext != 1 {
+		t.Fatalf("POST /__mock/faults: %d %+v", resp.StatusCode, idp.Faults().Knobs())
+	}
 	if _, err := noFollow.Get(ssoURL(t, idp, sp)); err == nil {
 		t.Fatal("DropNext: got an answer")
 	}
-	idp.SetLatency(time.Millisecond)
+	if st := idp.Faults().Stats(); st.Failed != 1 || st.Dropped != 1 {
+		t.Fatalf("fault stats %+v", st)
+	}
+	if r := getBody(t, idp.URL()+"/metadata"); !strings.Contains(r, "IDPSSODescriptor") {
+		t.Fatalf("faults must apply to /sso only; metadata: %.200s", r)
+	}
+	idp.Faults().SetLatency(time.Millisecond)
 	idp.NextDefect("audience:wrong")
 	r := samlResponse(t, getBody(t, ssoURL(t, idp, sp)))
 	if a := r.FindElement("./Assertion/Conditions/AudienceRestriction/Audience").Text(); a != "https://other-sp.example/metadata" {
 		t.Fatalf("NextDefect: audience %s", a)
 	}
-	idp.SetLatency(0)
+	idp.Faults().SetLatency(0)
 	r = samlResponse(t, getBody(t, ssoURL(t, idp, sp)))
-	if a := r.FindElement("./Assertion/Conditions/AudienceRestriction/Audience").Text(); a != sp+"/spid/metadata" {
+	if a := r.FindElement("./Assertion/Conditions/AudienceRestriction/Audience").Text(); a != sp.entityID() {
 		t.Fatalf("defect not one-shot: %s", a)
 	}
 	if r.FindElement("./Signature") == nil || r.FindElement("./Assertion/Signature") == nil {
@@ -165,16 +255,20 @@ func TestKnobsAndInspection(t *testing.T) {
 		t.Fatalf("%+v", reqs[0])
 	}
 	var defects []string
-	_ = json.Unmarshal([]byte(getBody(t, idp.URL()+"/__mock/defects")), &defects)
-	if len(defects) != len(spididp.Defects()) || len(defects) < 90 {
-		t.Fatalf("defects: %d", len(defects))
+	if err := json.Unmarshal([]byte(getBody(t, idp.URL()+"/__mock/defects")), &defects); err != nil || len(defects) != len(spididp.Defects()) || len(defects) < 90 {
+		t.Fatalf("defects: %d %v", len(defects), err)
 	}
 	if _, err := http.PostForm(idp.URL()+"/__mock/reset", nil); err != nil || len(idp.Requests()) != 0 {
 		t.Fatal("reset")
 	}
 	// An unknown SP is refused.
-	if r, _ := noFollow.Get(idp.URL() + "/sso?SAMLRequest=%%%"); r.StatusCode != 400 {
-		t.Fatalf("garbage request: %d", r.StatusCode)
+	garbage, err := noFollow.Get(idp.URL() + "/sso?SAMLRequest=%%%")
+	if err != nil {
+		t.Fatal(err)
+	}
+	garbage.Body.Close()
+	if garbage.StatusCode != 400 {
+		t.Fatalf("garbage request: %d", garbage.StatusCode)
 	}
 }
 
@@ -188,7 +282,11 @@ func TestRegisterSPOverHTTP(t *testing.T) {
 	defer idp.Close()
 	md := `<md:EntityDescriptor xmlns:md="urn:oasis:names:tc:SAML:2.0:metadata" entityID="https://sp.example/spid/metadata">` +
 		`<md:SPSSODescriptor><md:AssertionConsumerService index="0" Location="https://sp.example/spid/acs"/></md:SPSSODescriptor></md:EntityDescriptor>`
-	served := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { _, _ = io.WriteString(w, md) }))
+	served := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if _, err := io.WriteString(w, md); err != nil {
+			t.Error(err)
+		}
+	}))
 	defer served.Close()
 	for _, tc := range []struct {
 		query, body string

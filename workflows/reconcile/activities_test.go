@@ -15,6 +15,7 @@ import (
 	"github.com/ponte-pa/ponte/connectors/legacy"
 	"github.com/ponte-pa/ponte/connectors/pagopa"
 	"github.com/ponte-pa/ponte/connectors/pagopa/nodo"
+	"github.com/ponte-pa/ponte/internal/fixtures"
 	"github.com/ponte-pa/ponte/internal/store"
 	"github.com/ponte-pa/ponte/internal/store/storetest"
 	"github.com/ponte-pa/ponte/internal/tenant"
@@ -55,7 +56,7 @@ func newFixture(t *testing.T, db *store.DB) *fixture {
 		debtors = append(debtors, legacy.Debtor{Line: i + 2, ExternalID: fmt.Sprintf("PR-%d", i), FiscalCode: fmt.Sprintf("RSSMRA80A01H50%dX", i),
 			Name: "Mario", Surname: fmt.Sprintf("Rossi%d", i), AmountCents: int64(10000 + i*100), DueDate: "2026-12-31", Description: "TARI 2026"})
 	}
-	f.legacy = legacymock.New(legacymock.Options{Debtors: debtors})
+	f.legacy = legacymock.New(legacymock.Options{Debtors: fixtures.TributiRecords(debtors)})
 	lsrv := httptest.NewServer(f.legacy)
 	t.Cleanup(lsrv.Close)
 	t.Setenv("PONTE_TEST_GPD_KEY", "test-key")

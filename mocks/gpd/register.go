@@ -1,0 +1,26 @@
+package gpd
+
+import (
+	"cmp"
+	"fmt"
+	"net/http"
+
+	"github.com/ponte-pa/ponte/mocks/registry"
+)
+
+// Kind is the GPD mock's name in the mock registry; its configuration
+// (mockset.Options.Config) is an Options.
+const Kind = "gpd"
+
+func init() {
+	registry.Register(registry.HandlerKind(Kind, 10,
+		registry.Port{Flag: "gpd-port", Default: 18081, Usage: "port of the pagoPA GPD mock (0 = any)"},
+		func(env *registry.Env, o Options) http.Handler {
+			o.Logger = cmp.Or(o.Logger, env.Logger)
+			return New(o)
+		},
+		func(url string) registry.Running {
+			return registry.Running{Title: "pagoPA GPD mock", Vars: map[string]string{"GPDURL": url},
+				Details: fmt.Sprintf("(inspect: %s/__mock/positions, %s/__mock/stats)", url, url)}
+		}))
+}
