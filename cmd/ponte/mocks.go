@@ -35,7 +35,7 @@ func runMocks(ctx context.Context, args []string) error {
 			ports[p.Flag] = fs.Int(p.Flag, p.Default, p.Usage)
 		}
 	}
-	smtpCA := fs.String("smtp-ca", "smtp-ca.pem", "where to write the SMTP mock's certificate, for a tenant's channels.email.caFile")
+	smtpCA := fs.String("smtp-ca", "smtp-ca.pem", "where to write the SMTP mock's certificate, for the caFile of a tenant's email channel")
 	legacyN := fs.Int("tributi-debtors", 20, "how many synthetic debtors the tributi mock serves")
 	ioAll := fs.Bool("io-all-known", true, "every valid fiscal code has an App IO profile that accepts messages")
 	pos, err := parseFlags(fs, args)

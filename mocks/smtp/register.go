@@ -15,7 +15,7 @@ const Kind = "smtp"
 type Config struct {
 	Options
 	// CAFile, when set, is where the server's certificate is written (PEM),
-	// for a tenant's channels.email.caFile.
+	// for the caFile of a tenant's email channel.
 	CAFile string
 }
 
