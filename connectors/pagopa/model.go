@@ -10,7 +10,8 @@ import (
 	"fmt"
 	"strings"
 	"time"
-	_ "time/tzdata" // GPD writes zone-less local times (Europe/Rome)
+
+	"github.com/ponte-pa/ponte/internal/rome"
 )
 
 // Position statuses (PaymentPositionModel.status).
@@ -190,13 +191,7 @@ func (p PaymentPosition) ForRequest() PaymentPosition {
 // Times on the wire. GPD serialises Java LocalDateTime values, which may come
 // without a zone offset; those are read as Europe/Rome local time.
 
-var romeLoc = func() *time.Location {
-	l, err := time.LoadLocation("Europe/Rome")
-	if err != nil {
-		return time.UTC
-	}
-	return l
-}()
+var romeLoc = rome.Location
 
 type flexTime struct{ p **time.Time }
 
