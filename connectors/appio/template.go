@@ -287,7 +287,7 @@ func (t *TemplateSet) render(lang string, vars map[string]any, sample string) (s
 			return "", "", &TemplateError{Template: t.name, Lang: lang, Part: p.name, Sample: sample, Err: err}
 		}
 		s := b.String()
-		if n := utf8.RuneCountInString(s); n < p.lo || n > p.hi {
+		if n := ioLen(s); n < p.lo || n > p.hi {
 			return "", "", &TemplateError{Template: t.name, Lang: lang, Part: p.name, Sample: sample,
 				Err: fmt.Errorf("renders %d characters, the limit is %d..%d", n, p.lo, p.hi)}
 		}

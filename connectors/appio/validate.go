@@ -3,6 +3,7 @@ package appio
 import (
 	"fmt"
 	"regexp"
+	"unicode/utf16"
 	"unicode/utf8"
 )
 
@@ -62,8 +63,13 @@ func invalid(field, rule, value string) *ValidationError {
 	return &ValidationError{Field: field, Rule: rule, Value: value}
 }
 
+// ioLen is a string's length as App IO counts it: JavaScript's
+// String.length, in UTF-16 code units (io-ts WithinRangeString), so a
+// character outside the BMP, such as an emoji, counts 2.
+func ioLen(s string) int { return len(utf16.Encode([]rune(s))) }
+
 func checkLen(field, s string, lo, hi int) *ValidationError {
-	if n := utf8.RuneCountInString(s); n < lo || n > hi {
+	if n := ioLen(s); n < lo || n > hi {
 		return invalid(field, fmt.Sprintf("length must be %d..%d characters, is %d", lo, hi, n), s)
 	}
 	return nil
