@@ -419,7 +419,7 @@ func printReport(ctx context.Context, w io.Writer, st *campaign.Store, id string
 		}
 		fmt.Fprintf(tw, "%d\t%s\t%s\t%d,%02d\t%s\t%s\t%s\t%s%s\t%s\n", it.Line, it.FiscalCode,
 			clipS(strings.TrimSpace(it.Name+" "+it.Surname), 24), it.AmountCents/100, it.AmountCents%100,
-			it.NAV, it.State, orDash(it.IOState), orDash(it.FallbackState), pay, clipS(note, 90))
+			it.NAV, it.State, orDash(it.IOState), fallbackCell(it), pay, clipS(note, 90))
 	}
 	_ = tw.Flush()
 	if len(rejects) > 0 {
@@ -571,3 +571,12 @@ func writeCampaignReport(ctx context.Context, st *reconcile.Store, id, tenantID,
 }
 
 func euros(c int64) string { return fmt.Sprintf("%d,%02d", c/100, c%100) }
+
+// fallbackCell is the fallback's state, or the channel it went through
+// when sent (email, sms…).
+func fallbackCell(it campaign.Item) string {
+	if it.FallbackState == campaign.FallbackSent && it.FallbackChannel != "" {
+		return it.FallbackChannel
+	}
+	return orDash(it.FallbackState)
+}
