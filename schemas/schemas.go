@@ -406,8 +406,12 @@ func describe(raw, doc any, l *jsonschema.ValidationError) []Problem {
 			want = strings.Join(parts, " or ")
 		}
 		msg = fmt.Sprintf("must be %s %s, got %s", article(want), want, typeName(inst))
-		if !secret {
-			msg += " " + show(inst)
+		switch inst.(type) {
+		case map[string]any, []any: // "got object" says it all
+		default:
+			if !secret {
+				msg += " " + show(inst)
+			}
 		}
 		if want == "string" && (typeName(inst) == "number" || typeName(inst) == "boolean") {
 			h := "put the value in quotes"
