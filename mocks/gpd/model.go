@@ -80,8 +80,9 @@ func (t *LocalTime) UnmarshalJSON(b []byte) error {
 	return nil
 }
 
-// Position is a debt position as the mock keeps it: PaymentPositionModel
-// with the fields GPD fills in.
+// Position is a debt position: PaymentPositionModel as a client sends it
+// (the contract refuses the read-only fields in a request) and as the mock
+// keeps it, with the fields GPD fills in.
 type Position struct {
 	IUPD            string     `json:"iupd"`
 	Type            string     `json:"type"`
@@ -129,8 +130,8 @@ type Option struct {
 	// Filled by GPD.
 	OrganizationFiscalCode string     `json:"organizationFiscalCode,omitempty"`
 	Status                 string     `json:"status,omitempty"`
-	Fee                    int64      `json:"fee"`
-	NotificationFee        int64      `json:"notificationFee"`
+	Fee                    int64      `json:"fee,omitempty"`
+	NotificationFee        int64      `json:"notificationFee,omitempty"`
 	InsertedDate           *LocalTime `json:"insertedDate,omitempty"`
 	PaymentDate            *LocalTime `json:"paymentDate,omitempty"`
 	ReportingDate          *LocalTime `json:"reportingDate,omitempty"`
@@ -186,60 +187,6 @@ type Problem struct {
 	Title  string `json:"title,omitempty"`
 	Status int    `json:"status,omitempty"`
 	Detail string `json:"detail,omitempty"`
-}
-
-// createBody is what createPosition and updatePosition read: the
-// client-writable fields of PaymentPositionModel (the contract refuses the
-// read-only ones).
-type createBody struct {
-	IUPD            string      `json:"iupd"`
-	Type            string      `json:"type"`
-	PayStandIn      *bool       `json:"payStandIn,omitempty"`
-	FiscalCode      string      `json:"fiscalCode"`
-	FullName        string      `json:"fullName"`
-	StreetName      string      `json:"streetName,omitempty"`
-	CivicNumber     string      `json:"civicNumber,omitempty"`
-	PostalCode      string      `json:"postalCode,omitempty"`
-	City            string      `json:"city,omitempty"`
-	Province        string      `json:"province,omitempty"`
-	Region          string      `json:"region,omitempty"`
-	Country         string      `json:"country,omitempty"`
-	Email           string      `json:"email,omitempty"`
-	Phone           string      `json:"phone,omitempty"`
-	SwitchToExpired bool        `json:"switchToExpired"`
-	CompanyName     string      `json:"companyName"`
-	OfficeName      string      `json:"officeName,omitempty"`
-	ValidityDate    *LocalTime  `json:"validityDate,omitempty"`
-	PaymentOption   []createOpt `json:"paymentOption,omitempty"`
-}
-
-type createOpt struct {
-	IUV                   string     `json:"iuv"`
-	Amount                int64      `json:"amount"`
-	Description           string     `json:"description"`
-	IsPartialPayment      bool       `json:"isPartialPayment"`
-	DueDate               LocalTime  `json:"dueDate"`
-	RetentionDate         *LocalTime `json:"retentionDate,omitempty"`
-	Transfer              []Transfer `json:"transfer,omitempty"`
-	PaymentOptionMetadata []Metadata `json:"paymentOptionMetadata,omitempty"`
-}
-
-// position makes the stored position of a create or update body.
-func (b createBody) position() Position {
-	p := Position{IUPD: b.IUPD, Type: b.Type, PayStandIn: b.PayStandIn, FiscalCode: b.FiscalCode, FullName: b.FullName,
-		StreetName: b.StreetName, CivicNumber: b.CivicNumber, PostalCode: b.PostalCode, City: b.City, Province: b.Province,
-		Region: b.Region, Country: b.Country, Email: b.Email, Phone: b.Phone, SwitchToExpired: b.SwitchToExpired,
-		CompanyName: b.CompanyName, OfficeName: b.OfficeName, ValidityDate: b.ValidityDate, PaymentOption: []Option{}}
-	for _, o := range b.PaymentOption {
-		opt := Option{IUV: o.IUV, Amount: o.Amount, Description: o.Description, IsPartialPayment: o.IsPartialPayment,
-			DueDate: o.DueDate, RetentionDate: o.RetentionDate, PaymentOptionMetadata: o.PaymentOptionMetadata, Transfer: []Transfer{}}
-		for _, t := range o.Transfer {
-			t.Status, t.InsertedDate, t.LastUpdatedDate = "", nil, nil
-			opt.Transfer = append(opt.Transfer, t)
-		}
-		p.PaymentOption = append(p.PaymentOption, opt)
-	}
-	return p
 }
 
 // basePosition is PaymentPositionModelBaseResponse: no debtor data.

@@ -475,6 +475,12 @@ func fill(p *Position, org string, now time.Time) {
 		o.OrganizationFiscalCode = org
 		o.Status = OptionUnpaid
 		o.InsertedDate, o.LastUpdatedDate = n, n
+		o.PaymentDate, o.ReportingDate = nil, nil
+		o.Fee, o.NotificationFee = 0, 0
+		o.PaymentMethod, o.PSPCompany, o.IDReceipt, o.IDFlowReporting = "", "", "", ""
+		if o.Transfer == nil {
+			o.Transfer = []Transfer{}
+		}
 		for j := range o.Transfer {
 			t := &o.Transfer[j]
 			if t.OrganizationFiscalCode == "" {
@@ -564,12 +570,15 @@ func (s *Server) handleInfo(w http.ResponseWriter, _ *http.Request) {
 }
 
 func decodePosition(w http.ResponseWriter, r *http.Request) (Position, bool) {
-	var b createBody
-	if err := json.NewDecoder(http.MaxBytesReader(w, r.Body, 4<<20)).Decode(&b); err != nil {
+	var p Position
+	if err := json.NewDecoder(http.MaxBytesReader(w, r.Body, 4<<20)).Decode(&p); err != nil {
 		writeProblem(w, http.StatusBadRequest, "Bad Request", "malformed JSON body: "+err.Error())
 		return Position{}, false
 	}
-	return b.position(), true
+	if p.PaymentOption == nil {
+		p.PaymentOption = []Option{}
+	}
+	return p, true
 }
 
 func (s *Server) handleCreate(w http.ResponseWriter, r *http.Request) {

@@ -109,14 +109,14 @@ func iuvOf(n, i int) string { return fmt.Sprintf("01%010d%03d44", n, i) }
 
 // position is a valid create body for IUPD-n with one option per amount
 // (installments when more than one).
-func (h *harness) position(n int, amounts ...int64) createBody {
+func (h *harness) position(n int, amounts ...int64) Position {
 	if len(amounts) == 0 {
 		amounts = []int64{1000}
 	}
-	p := createBody{IUPD: fmt.Sprintf("IUPD-%d", n), Type: "F", FiscalCode: "RSSMRA80A01H501U",
+	p := Position{IUPD: fmt.Sprintf("IUPD-%d", n), Type: "F", FiscalCode: "RSSMRA80A01H501U",
 		FullName: "Mario Rossi", CompanyName: "Comune di Prova"}
 	for i, a := range amounts {
-		p.PaymentOption = append(p.PaymentOption, createOpt{
+		p.PaymentOption = append(p.PaymentOption, Option{
 			IUV: iuvOf(n, i), Amount: a, Description: "rata", IsPartialPayment: len(amounts) > 1,
 			DueDate:  At(h.clock.Now().Add(time.Duration(i+1) * 30 * 24 * time.Hour)),
 			Transfer: []Transfer{{IDTransfer: "1", Amount: a, RemittanceInformation: "TARI", Category: "9/0101100IM/", IBAN: "IT60X0542811101000000123456"}},
@@ -251,11 +251,11 @@ func TestGPDRules(t *testing.T) {
 	h := newHarness(t)
 	tests := []struct {
 		name string
-		edit func(p *createBody)
+		edit func(p *Position)
 		want string
 	}{
-		{"transfers do not add up", func(p *createBody) { p.PaymentOption[0].Transfer[0].Amount = 999 }, "paymentOption[0].transfer: transfer amounts sum to 999"},
-		{"six transfers", func(p *createBody) {
+		{"transfers do not add up", func(p *Position) { p.PaymentOption[0].Transfer[0].Amount = 999 }, "paymentOption[0].transfer: transfer amounts sum to 999"},
+		{"six transfers", func(p *Position) {
 			o := &p.PaymentOption[0]
 			o.Amount = 600
 			o.Transfer = nil
@@ -263,32 +263,32 @@ func TestGPDRules(t *testing.T) {
 				o.Transfer = append(o.Transfer, Transfer{IDTransfer: fmt.Sprint(min(i, 5)), Amount: 100, RemittanceInformation: "r", Category: "c", IBAN: "IT60X0542811101000000123456"})
 			}
 		}, "has 6 transfers, at most 5"},
-		{"duplicate idTransfer", func(p *createBody) {
+		{"duplicate idTransfer", func(p *Position) {
 			o := &p.PaymentOption[0]
 			o.Transfer = append(o.Transfer, o.Transfer[0])
 			o.Amount *= 2
 		}, "transfer[1].idTransfer: duplicates"},
-		{"iban and stamp", func(p *createBody) {
+		{"iban and stamp", func(p *Position) {
 			p.PaymentOption[0].Transfer[0].Stamp = &Stamp{HashDocument: "h", StampType: "01", ProvincialResidence: "RM"}
 		}, "mutually exclusive"},
-		{"neither iban nor stamp", func(p *createBody) { p.PaymentOption[0].Transfer[0].IBAN = "" }, "either iban or stamp"},
-		{"province of more than two letters", func(p *createBody) {
+		{"neither iban nor stamp", func(p *Position) { p.PaymentOption[0].Transfer[0].IBAN = "" }, "either iban or stamp"},
+		{"province of more than two letters", func(p *Position) {
 			p.PaymentOption[0].Transfer[0].IBAN = ""
 			p.PaymentOption[0].Transfer[0].Stamp = &Stamp{HashDocument: "h", StampType: "01", ProvincialResidence: "XRMX"}
 		}, "stamp.provincialResidence"},
-		{"country of more than two letters", func(p *createBody) { p.Country = "XITX" }, "country"},
-		{"duplicate metadata key", func(p *createBody) {
+		{"country of more than two letters", func(p *Position) { p.Country = "XITX" }, "country"},
+		{"duplicate metadata key", func(p *Position) {
 			p.PaymentOption[0].PaymentOptionMetadata = []Metadata{{Key: "a", Value: "1"}, {Key: "a", Value: "2"}}
 		}, "paymentOptionMetadata[1].key"},
-		{"validity date in the past", func(p *createBody) { p.ValidityDate = ptr(At(h.clock.Now().Add(-time.Hour))) }, "validityDate: must be in the future"},
-		{"due date before the validity date", func(p *createBody) {
+		{"validity date in the past", func(p *Position) { p.ValidityDate = ptr(At(h.clock.Now().Add(-time.Hour))) }, "validityDate: must be in the future"},
+		{"due date before the validity date", func(p *Position) {
 			p.ValidityDate = ptr(At(h.clock.Now().Add(60 * 24 * time.Hour)))
 		}, "dueDate: must not be before validityDate"},
-		{"due date in the past", func(p *createBody) { p.PaymentOption[0].DueDate = At(h.clock.Now().Add(-time.Minute)) }, "dueDate: must not be before now"},
-		{"retention before due date", func(p *createBody) {
+		{"due date in the past", func(p *Position) { p.PaymentOption[0].DueDate = At(h.clock.Now().Add(-time.Minute)) }, "dueDate: must not be before now"},
+		{"retention before due date", func(p *Position) {
 			p.PaymentOption[0].RetentionDate = ptr(At(p.PaymentOption[0].DueDate.Add(-time.Hour)))
 		}, "retentionDate"},
-		{"same IUV twice", func(p *createBody) { p.PaymentOption[1].IUV = p.PaymentOption[0].IUV }, "paymentOption[1].iuv: duplicates"},
+		{"same IUV twice", func(p *Position) { p.PaymentOption[1].IUV = p.PaymentOption[0].IUV }, "paymentOption[1].iuv: duplicates"},
 	}
 	for n, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
