@@ -1,9 +1,10 @@
 // Package nodo implements the creditor institution (EC) side of the pagoPA
-// Nodo SOAP contract (paForNode, SOAP 1.1 document/literal, see
-// shared/specs/nodo-ec-soap.md): an http.Handler serving
-// paVerifyPaymentNotice, paGetPaymentV2 and paSendRTV2 over a Backend that
-// holds the comune's notices, an in-memory Backend, and a client that plays
-// the Nodo (used by the Nodo simulator and tests).
+// Nodo SOAP contract (paForNode, SOAP 1.1 document/literal; a summary of
+// the official WSDL/XSD is in the project's shared specs, nodo-ec-soap.md):
+// an http.Handler serving paVerifyPaymentNotice, paGetPaymentV2 and
+// paSendRTV2 over a Backend that holds the comune's notices, an in-memory
+// Backend, the receipt backend, and a client that plays the Nodo in tests
+// (the Nodo simulator under mocks/ has SOAP envelopes of its own).
 package nodo
 
 import (
