@@ -79,7 +79,9 @@ func TestServeDevResumesAfterKill(t *testing.T) {
 		}
 		return cmd
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
+	// One context per step, each generous for a loaded 2-core machine: a
+	// deadline is there to end a stuck test, never to judge speed.
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 
 	proc := start()
@@ -100,12 +102,14 @@ func TestServeDevResumesAfterKill(t *testing.T) {
 	// Kill twice, each time once some but not all debt positions exist: the
 	// second time while the restarted process is catching up.
 	for i, threshold := range []int{30, 80} {
+		wctx, wcancel := context.WithTimeout(context.Background(), 2*time.Minute)
+		defer wcancel()
 		for {
 			n := len(mocks.GPD.Positions(tn.FiscalCode))
 			if n >= threshold {
 				break
 			}
-			if ctx.Err() != nil {
+			if wctx.Err() != nil {
 				t.Fatalf("campaign made no progress before kill %d; logs:\n%s", i+1, logs.String())
 			}
 			time.Sleep(20 * time.Millisecond)
@@ -131,14 +135,16 @@ func TestServeDevResumesAfterKill(t *testing.T) {
 		t.Logf("kill %d with %d of %d positions created", i+1, atKill, debtors)
 		proc = start()
 		if i == 0 {
-			c = dial(ctx, t, port)
+			c = dial(wctx, t, port)
 		}
 	}
 
-	c = dial(ctx, t, port)
+	fctx, fcancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer fcancel()
+	c = dial(fctx, t, port)
 	defer c.Close()
 	var p campaign.Progress
-	if err := c.GetWorkflow(ctx, wfID, "").Get(ctx, &p); err != nil {
+	if err := c.GetWorkflow(fctx, wfID, "").Get(fctx, &p); err != nil {
 		t.Fatalf("campaign after restart: %v\nlogs:\n%s", err, logs.String())
 	}
 	if p.PositionsPublished != debtors {
