@@ -122,7 +122,7 @@ func (o *Outbox) Open(ctx context.Context, scope, slot string, from, to int64) (
 func (o *Outbox) Set(ctx context.Context, e Entry) error {
 	_, err := o.db.ExecContext(ctx, o.db.Rebind(`INSERT INTO outbox
 		(scope, item, slot, channel, state, message_id, error, attempts, updated_at) VALUES (?,?,?,?,?,?,?,?,?)
-		ON CONFLICT (scope, item, slot) DO UPDATE SET channel = excluded.channel, state = excluded.state,
+		ON CONFLICT (scope, slot, item) DO UPDATE SET channel = excluded.channel, state = excluded.state,
 			message_id = excluded.message_id, error = excluded.error, attempts = excluded.attempts, updated_at = excluded.updated_at`),
 		e.Scope, e.Item, e.Slot, e.Channel, e.State, e.MessageID, clip(e.Error), e.Attempts, o.stamp())
 	if err != nil {
@@ -151,6 +151,23 @@ func (o *Outbox) Entries(ctx context.Context, scope, slot string, from, to int64
 		out[e.Item] = e
 	}
 	return out, rows.Err()
+}
+
+// Slots returns the messages in any of slots of scope for items [from, to),
+// by item: what a workflow reads to know where each person's messages
+// stand.
+func (o *Outbox) Slots(ctx context.Context, scope string, slots []string, from, to int64) (map[int64][]Entry, error) {
+	out := map[int64][]Entry{}
+	for _, slot := range slots {
+		es, err := o.Entries(ctx, scope, slot, from, to)
+		if err != nil {
+			return nil, err
+		}
+		for item, e := range es {
+			out[item] = append(out[item], e)
+		}
+	}
+	return out, nil
 }
 
 // Outcome is a final state a caller records for a message it decided not
@@ -269,7 +286,7 @@ func (o *Outbox) claim(ctx context.Context, b Batch, results []Result) ([]int, e
 	// to be retried: its row count says whether this caller got it.
 	up, err := tx.PrepareContext(ctx, o.db.Rebind(`INSERT INTO outbox
 		(scope, item, slot, channel, state, message_id, error, attempts, updated_at) VALUES (?,?,?,?,?,'',?,?,?)
-		ON CONFLICT (scope, item, slot) DO UPDATE SET channel = excluded.channel, state = excluded.state,
+		ON CONFLICT (scope, slot, item) DO UPDATE SET channel = excluded.channel, state = excluded.state,
 			message_id = '', error = excluded.error, attempts = outbox.attempts + excluded.attempts, updated_at = excluded.updated_at
 		WHERE outbox.state = '`+StateRetry+`'`))
 	if err != nil {

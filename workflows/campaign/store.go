@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
+	"math"
 	"strconv"
 	"strings"
 	"time"
@@ -129,16 +130,8 @@ func (s *Store) AddReject(ctx context.Context, campaignID string, r legacy.Rejec
 	return err
 }
 
-// itemsFrom selects items with the state of their App IO message and of
-// their fallback from the outbox; its two first arguments are the scope.
-const itemsFrom = `SELECT ci.seq, ci.line, ci.external_id, ci.fiscal_code, ci.name, ci.surname, ci.email, ci.amount_cents,
-	ci.due_date, ci.description, ci.state, ci.iupd, ci.iuv, ci.nav, ci.position_error,
-	COALESCE(io.state, ''), COALESCE(io.message_id, ''), COALESCE(io.error, ''),
-	COALESCE(fb.state, ''), COALESCE(fb.error, ''), COALESCE(fb.channel, '')
-	FROM campaign_items ci
-	LEFT JOIN outbox io ON io.scope = ? AND io.item = ci.seq AND io.slot = '` + SlotIO + `'
-	LEFT JOIN outbox fb ON fb.scope = ? AND fb.item = ci.seq AND fb.slot = '` + SlotFallback + `'
-`
+const itemCols = `seq, line, external_id, fiscal_code, name, surname, email, amount_cents, due_date, description,
+	state, iupd, iuv, nav, position_error`
 
 func scanItems(rows *sql.Rows) ([]Item, error) {
 	defer rows.Close()
@@ -146,8 +139,7 @@ func scanItems(rows *sql.Rows) ([]Item, error) {
 	for rows.Next() {
 		var it Item
 		if err := rows.Scan(&it.Seq, &it.Line, &it.ExternalID, &it.FiscalCode, &it.Name, &it.Surname, &it.Email,
-			&it.AmountCents, &it.DueDate, &it.Description, &it.State, &it.IUPD, &it.IUV, &it.NAV,
-			&it.PositionError, &it.IOState, &it.IOMessageID, &it.IOError, &it.FallbackState, &it.FallbackError, &it.FallbackChannel); err != nil {
+			&it.AmountCents, &it.DueDate, &it.Description, &it.State, &it.IUPD, &it.IUV, &it.NAV, &it.PositionError); err != nil {
 			return nil, err
 		}
 		out = append(out, it)
@@ -155,16 +147,19 @@ func scanItems(rows *sql.Rows) ([]Item, error) {
 	return out, rows.Err()
 }
 
-// Items returns the items with seq in [from, to), in order.
+// Items returns the items with seq in [from, to), in order, with the state
+// of their App IO message and of their fallback from the outbox.
 func (s *Store) Items(ctx context.Context, campaignID string, from, to int) ([]Item, error) {
-	sc := Scope(campaignID)
-	rows, err := s.db.QueryContext(ctx, s.db.Rebind(itemsFrom+`WHERE ci.campaign_id = ? AND ci.seq >= ? AND ci.seq < ? ORDER BY ci.seq`),
-		sc, sc, campaignID, from, to)
+	rows, err := s.db.QueryContext(ctx, s.db.Rebind(`SELECT `+itemCols+` FROM campaign_items
+		WHERE campaign_id = ? AND seq >= ? AND seq < ? ORDER BY seq`), campaignID, from, to)
 	if err != nil {
 		return nil, err
 	}
 	items, err := scanItems(rows)
 	if err != nil {
+		return nil, err
+	}
+	if err := s.attachMessages(ctx, campaignID, items, int64(from), int64(to)); err != nil {
 		return nil, err
 	}
 	return items, s.attachRate(ctx, campaignID, items)
@@ -172,16 +167,34 @@ func (s *Store) Items(ctx context.Context, campaignID string, from, to int) ([]I
 
 // AllItems returns every item of a campaign, in source order.
 func (s *Store) AllItems(ctx context.Context, campaignID string) ([]Item, error) {
-	sc := Scope(campaignID)
-	rows, err := s.db.QueryContext(ctx, s.db.Rebind(itemsFrom+`WHERE ci.campaign_id = ? ORDER BY ci.seq`), sc, sc, campaignID)
-	if err != nil {
-		return nil, err
+	return s.Items(ctx, campaignID, 0, math.MaxInt32)
+}
+
+// attachMessages fills the App IO and fallback fields of items (seq in
+// [from, to)) from the outbox. Items and messages are read apart and joined
+// here: a SQL join's plan depends on statistics that lag behind a table
+// growing during a campaign, and PostgreSQL then scanned the outbox once
+// per item.
+func (s *Store) attachMessages(ctx context.Context, campaignID string, items []Item, from, to int64) error {
+	if len(items) == 0 {
+		return nil
 	}
-	items, err := scanItems(rows)
+	byItem, err := s.outbox.Slots(ctx, Scope(campaignID), []string{SlotIO, SlotFallback}, from, to)
 	if err != nil {
-		return nil, err
+		return err
 	}
-	return items, s.attachRate(ctx, campaignID, items)
+	for i := range items {
+		it := &items[i]
+		for _, e := range byItem[int64(it.Seq)] {
+			switch e.Slot {
+			case SlotIO:
+				it.IOState, it.IOMessageID, it.IOError = e.State, e.MessageID, e.Error
+			case SlotFallback:
+				it.FallbackState, it.FallbackError, it.FallbackChannel = e.State, e.Error, e.Channel
+			}
+		}
+	}
+	return nil
 }
 
 // ItemRef is what other packages need to know about the item an IUV
@@ -341,55 +354,67 @@ func (s *Store) SetFallback(ctx context.Context, campaignID string, seq int, sta
 		Channel: channel, State: state, Error: errText})
 }
 
-// Counts returns the totals of a campaign from its items.
+// Counts returns the totals of a campaign from its items and their
+// messages in the outbox.
 func (s *Store) Counts(ctx context.Context, campaignID string) (Progress, error) {
 	var p Progress
-	sc := Scope(campaignID)
-	rows, err := s.db.QueryContext(ctx, s.db.Rebind(`SELECT ci.state, COALESCE(io.state, ''), COALESCE(fb.state, ''), COUNT(*)
-		FROM campaign_items ci
-		LEFT JOIN outbox io ON io.scope = ? AND io.item = ci.seq AND io.slot = '`+SlotIO+`'
-		LEFT JOIN outbox fb ON fb.scope = ? AND fb.item = ci.seq AND fb.slot = '`+SlotFallback+`'
-		WHERE ci.campaign_id = ? GROUP BY ci.state, io.state, fb.state`), sc, sc, campaignID)
+	rows, err := s.db.QueryContext(ctx, s.db.Rebind(`SELECT seq, state FROM campaign_items WHERE campaign_id = ?`), campaignID)
 	if err != nil {
 		return p, err
 	}
 	defer rows.Close()
+	states := map[int64]string{}
 	for rows.Next() {
-		var st, io, fb string
-		var n int
-		if err := rows.Scan(&st, &io, &fb, &n); err != nil {
+		var seq int64
+		var st string
+		if err := rows.Scan(&seq, &st); err != nil {
 			return p, err
 		}
-		switch fb {
-		case FallbackSent:
-			p.EmailsSent += n
-		case FallbackNoAddress, FallbackNoChannel:
-			p.NeedPrint += n
-		case FallbackFailed, FallbackUnknown, FallbackSending:
-			p.EmailsFailed += n
-		}
-		p.Valid += n
-		switch st {
-		case StatePublished:
-			p.PositionsPublished += n
-		case StatePositionFailed:
-			p.PositionsFailed += n
-		}
-		switch io {
-		case IOSent:
-			p.MessagesSent += n
-		case IONotOnIO:
-			p.NotOnIO += n
-		case IONotAllowed:
-			p.SenderNotAllowed += n
-		case IOFailed:
-			p.MessagesFailed += n
-		case IOUnknown, IOSending:
-			p.MessagesUnknown += n
-		}
+		states[seq] = st
 	}
 	if err := rows.Err(); err != nil {
 		return p, err
+	}
+	msgs, err := s.outbox.Slots(ctx, Scope(campaignID), []string{SlotIO, SlotFallback}, 0, math.MaxInt32)
+	if err != nil {
+		return p, err
+	}
+	for seq, st := range states {
+		var io, fb string
+		for _, e := range msgs[seq] {
+			if e.Slot == SlotIO {
+				io = e.State
+			} else {
+				fb = e.State
+			}
+		}
+		switch fb {
+		case FallbackSent:
+			p.EmailsSent++
+		case FallbackNoAddress, FallbackNoChannel:
+			p.NeedPrint++
+		case FallbackFailed, FallbackUnknown, FallbackSending:
+			p.EmailsFailed++
+		}
+		p.Valid++
+		switch st {
+		case StatePublished:
+			p.PositionsPublished++
+		case StatePositionFailed:
+			p.PositionsFailed++
+		}
+		switch io {
+		case IOSent:
+			p.MessagesSent++
+		case IONotOnIO:
+			p.NotOnIO++
+		case IONotAllowed:
+			p.SenderNotAllowed++
+		case IOFailed:
+			p.MessagesFailed++
+		case IOUnknown, IOSending:
+			p.MessagesUnknown++
+		}
 	}
 	err = s.db.QueryRowContext(ctx, s.db.Rebind(`SELECT COUNT(DISTINCT line) FROM campaign_rejects WHERE campaign_id = ?`), campaignID).Scan(&p.Rejected)
 	p.Read = p.Valid + p.Rejected

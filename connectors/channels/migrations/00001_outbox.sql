@@ -1,5 +1,6 @@
 -- The outbox: one row per message to a person, keyed by business id
--- (scope, item, slot), with the state of its delivery. See outbox.go.
+-- (scope, item, slot), with the state of its delivery. See outbox.go. The
+-- key's order serves the reads: one slot of a scope, over a range of items.
 
 -- +goose Up
 CREATE TABLE IF NOT EXISTS outbox (
@@ -12,4 +13,4 @@ CREATE TABLE IF NOT EXISTS outbox (
 	error TEXT NOT NULL DEFAULT '',
 	attempts INTEGER NOT NULL DEFAULT 0,
 	updated_at TEXT NOT NULL,
-	PRIMARY KEY (scope, item, slot));
+	PRIMARY KEY (scope, slot, item));
