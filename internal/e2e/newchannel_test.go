@@ -184,7 +184,10 @@ func TestNewChannelKindInACampaignFallback(t *testing.T) {
 		t.Fatal(err)
 	}
 	in := campaign.Input{CampaignID: "tari-sms", TenantID: tn.ID, Source: firstSourceName(tn), Subject: "TARI 2026", BatchSize: 5}
-	p, _ := runCampaign(t, rt.Client, in)
+	p, run := runCampaign(t, rt.Client, in)
+	if run.GetID() != campaign.WorkflowID(tn.ID, in.CampaignID) {
+		t.Errorf("campaign ran as %s", run.GetID())
+	}
 	if p.Valid != debtors || p.NotOnIO != debtors || p.EmailsSent != debtors || p.NeedPrint != 0 {
 		t.Errorf("progress: valid %d, not on IO %d, fallback sent %d, to print %d; want %d, %d, %d, 0",
 			p.Valid, p.NotOnIO, p.EmailsSent, p.NeedPrint, debtors, debtors, debtors)

@@ -225,6 +225,14 @@ func gpdPosition(n int, cents int64) map[string]any {
 }
 
 // newGPD starts a GPD mock holding published positions 1..n.
+// newGPDServer is newGPD for tests that talk to the GPD mock in process.
+func newGPDServer(t *testing.T, n int) *gpd.Server {
+	t.Helper()
+	m, url := newGPD(t, n)
+	t.Logf("GPD mock with %d positions at %s", n, url)
+	return m
+}
+
 func newGPD(t *testing.T, n int) (*gpd.Server, string) {
 	t.Helper()
 	m := gpd.New(gpd.Options{Logger: quiet})
@@ -254,7 +262,7 @@ func newGPD(t *testing.T, n int) (*gpd.Server, string) {
 }
 
 func TestPayGPD(t *testing.T) {
-	m, _ := newGPD(t, 3)
+	m := newGPDServer(t, 3)
 	sim := newSim(nodomock.Options{GPD: m})
 	ctx := context.Background()
 	r, err := sim.PayGPD(ctx, org, "3 01 0000000000002 44")
@@ -287,7 +295,7 @@ func TestPayGPD(t *testing.T) {
 
 func TestFaultKnobs(t *testing.T) {
 	ec, url := newEC(t, map[string]int64{"3" + iuv(1): 2000, "3" + iuv(2): 3000, "3" + iuv(3): 4000})
-	m, _ := newGPD(t, 2)
+	m := newGPDServer(t, 2)
 	ctx := context.Background()
 	sim := newSim(nodomock.Options{GPD: m})
 	f := sim.Faults()
@@ -347,7 +355,7 @@ func TestFaultKnobs(t *testing.T) {
 
 func TestHTTPTrigger(t *testing.T) {
 	ec, url := newEC(t, map[string]int64{"3" + iuv(3): 6000})
-	m, _ := newGPD(t, 0)
+	m := newGPDServer(t, 0)
 	sim := newSim(nodomock.Options{GPD: m})
 	srv := httptest.NewServer(sim)
 	defer srv.Close()
