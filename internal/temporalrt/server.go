@@ -8,6 +8,7 @@ package temporalrt
 
 import (
 	"context"
+	"database/sql"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -31,6 +32,7 @@ import (
 	"go.temporal.io/server/schema/sqlite"
 	"go.temporal.io/server/temporal"
 	"google.golang.org/protobuf/types/known/durationpb"
+	_ "modernc.org/sqlite" // the driver of forgetMembers
 )
 
 // Options configure the embedded server. The zero value is an in-memory server
@@ -104,6 +106,8 @@ func Start(ctx context.Context, opts Options) (*Server, error) {
 			if err := sqlite.SetupSchema(&sqlCfg); err != nil {
 				return nil, fmt.Errorf("embedded temporal: setting up schema in %s: %w", abs, err)
 			}
+		} else if err := forgetMembers(ctx, abs); err != nil {
+			return nil, err
 		}
 	}
 
@@ -328,3 +332,21 @@ func describeNS(ns string) *workflowservice.DescribeNamespaceRequest {
 
 // quietSDKLogger drops the SDK client's own logs during the readiness probe.
 func quietSDKLogger() sdklog.Logger { return sdklog.NewStructuredLogger(slog.New(slog.DiscardHandler)) }
+
+// forgetMembers removes the cluster membership rows an earlier process left
+// in the server's SQLite file. The embedded server is the file's only user
+// and listens on new ports at every start, so every row there belongs to a
+// process that is gone: after a crash (or a kill) they are recent, and
+// ringpop would try to join those dead hosts first, which on a loaded
+// machine outlasted its 30-second join limit and failed the restart.
+func forgetMembers(ctx context.Context, path string) error {
+	db, err := sql.Open("sqlite", "file:"+path+"?_pragma=busy_timeout(10000)")
+	if err != nil {
+		return fmt.Errorf("embedded temporal: %s: %w", path, err)
+	}
+	defer db.Close()
+	if _, err := db.ExecContext(ctx, `DELETE FROM cluster_membership`); err != nil {
+		return fmt.Errorf("embedded temporal: clearing the membership of earlier runs in %s: %w", path, err)
+	}
+	return nil
+}
