@@ -107,15 +107,6 @@ func (o *Outbox) Recover(ctx context.Context, scope, slot string, from, to int64
 	return int(n), err
 }
 
-// Open is Recover followed by Entries: the messages of a batch as they
-// stand when it starts. Items with no entry have never been attempted.
-func (o *Outbox) Open(ctx context.Context, scope, slot string, from, to int64) (map[int64]Entry, error) {
-	if _, err := o.Recover(ctx, scope, slot, from, to); err != nil {
-		return nil, err
-	}
-	return o.Entries(ctx, scope, slot, from, to)
-}
-
 // Set writes an entry as given, whatever the message's state: for
 // operators correcting a state after checking a channel's records, and
 // for tests. Sending code uses Run.
@@ -353,25 +344,6 @@ func (o *Outbox) finish(ctx context.Context, claimed []int, results []Result) er
 		}
 	}
 	return tx.Commit()
-}
-
-// Counts returns how many messages of slot in scope are in each state.
-func (o *Outbox) Counts(ctx context.Context, scope, slot string) (map[string]int, error) {
-	rows, err := o.db.QueryContext(ctx, o.db.Rebind(`SELECT state, COUNT(*) FROM outbox WHERE scope = ? AND slot = ? GROUP BY state`), scope, slot)
-	if err != nil {
-		return nil, fmt.Errorf("outbox: %w", err)
-	}
-	defer rows.Close()
-	out := map[string]int{}
-	for rows.Next() {
-		var s string
-		var n int
-		if err := rows.Scan(&s, &n); err != nil {
-			return nil, fmt.Errorf("outbox: %w", err)
-		}
-		out[s] = n
-	}
-	return out, rows.Err()
 }
 
 // clip bounds a stored error text.

@@ -87,9 +87,6 @@ func New[T any](role string) *Registry[T] {
 	return &Registry[T]{role: role, kinds: map[string]Kind[T]{}}
 }
 
-// Role is the registry's name for its kinds, e.g. "channel".
-func (r *Registry[T]) Role() string { return r.role }
-
 // Register adds a kind. It is meant for init functions and panics on an
 // empty name, a nil Open or a name registered twice: programming errors.
 func (r *Registry[T]) Register(k Kind[T]) {

@@ -110,13 +110,6 @@ func (r *Retries) Add(what string, err error) {
 	r.delay = max(r.delay, failure.RetryAfter(err))
 }
 
-// Len is the number of failures recorded.
-func (r *Retries) Len() int {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	return len(r.errs)
-}
-
 // Err is nil when nothing failed, else a retryable activity error that
 // says how many of total items of a batch must be retried (what: "debt
 // positions", "App IO messages"), lists their errors and carries the
