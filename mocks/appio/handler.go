@@ -370,7 +370,10 @@ func (s *Server) submit(r *http.Request, svc Service, pathFC string) reply {
 	}
 	var due *time.Time
 	if nm.Content.DueDate != nil {
-		t, err := time.Parse(time.RFC3339Nano, *nm.Content.DueDate)
+		// The contract's UTCISODateFromString (checked by the guard) takes
+		// a UTC time with or without the final Z; Node, on a host in UTC,
+		// reads one without it as UTC.
+		t, err := time.Parse("2006-01-02T15:04:05.999999999", strings.TrimSuffix(*nm.Content.DueDate, "Z"))
 		if err != nil {
 			return s.invalid(title, "content.due_date", "must be an ISO-8601 timestamp")
 		}

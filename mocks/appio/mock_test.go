@@ -281,6 +281,9 @@ func TestSubmitValidation(t *testing.T) {
 		{"ttl fractional", func(m map[string]any) { m["time_to_live"] = 3600.5 }, "time_to_live", true},
 		{"feature level unknown", func(m map[string]any) { m["feature_level_type"] = "GOLD" }, "feature_level_type", false},
 		{"due date malformed", func(m map[string]any) { content(m)["due_date"] = "30/09/2026" }, "content.due_date", true},
+		{"due date with an offset (UTCISODateFromString)", func(m map[string]any) {
+			content(m)["due_date"] = "2026-10-01T00:00:00.000+02:00"
+		}, "content.due_date", true},
 		{"amount zero", func(m map[string]any) { pay(m)["amount"] = 0 }, "content.payment_data.amount", true},
 		{"amount too big", func(m map[string]any) { pay(m)["amount"] = 10000000000 }, "content.payment_data.amount", true},
 		{"amount missing", func(m map[string]any) { delete(pay(m), "amount") }, "content.payment_data.amount", true},
@@ -327,6 +330,16 @@ func TestSubmitValidation(t *testing.T) {
 		t.Fatal(err)
 	}
 	h.mustDo(t, "POST", "/messages", key, string(body), http.StatusCreated)
+	// UTCISODateFromString takes a UTC time without the final Z too.
+	m = base()
+	content(m)["due_date"] = "2026-09-30T22:00:00"
+	if body, err = json.Marshal(m); err != nil {
+		t.Fatal(err)
+	}
+	h.mustDo(t, "POST", "/messages", key, string(body), http.StatusCreated)
+	if got := h.mock.Messages(); len(got) != 2 || got[1].DueDate == nil || !got[1].DueDate.Equal(time.Date(2026, 9, 30, 22, 0, 0, 0, time.UTC)) {
+		t.Errorf("due date of the message without Z = %v", got[len(got)-1].DueDate)
+	}
 }
 
 func TestGetMessageErrors(t *testing.T) {

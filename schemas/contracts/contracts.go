@@ -158,11 +158,18 @@ var (
 		"FiscalCode": openapi3.NewRegexpFormatValidator(
 			`^[A-Z]{6}[0-9LMNPQRSTUV]{2}[ABCDEHLMPRST][0-9LMNPQRSTUV]{2}[A-Z][0-9LMNPQRSTUV]{3}[A-Z]$`),
 		"OrganizationFiscalCode": openapi3.NewRegexpFormatValidator(`^[0-9]{11}$`),
-		"UTCISODateFromString": openapi3.NewRegexpFormatValidator(
-			`^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:\d{2})$`),
+		// UTCISODateFromString (pagopa/io-ts-commons src/dates.ts,
+		// UTC_ISO8601_FULL_REGEX) takes a UTC time, with or without the
+		// final Z, and refuses a zone offset.
+		"UTCISODateFromString": openapi3.NewRegexpFormatValidator(UTCISODatePattern),
 		// ts-commons Ulid: 26 characters of Crockford's base 32.
 		"Ulid": openapi3.NewRegexpFormatValidator(`^[0-9A-HJKMNP-TV-Z]{26}$`),
 	}
+
+	// UTCISODatePattern is App IO's UTCISODateFromString: a UTC time,
+	// "Z" optional (a time without it is read as UTC by the service, which
+	// runs in UTC), never an offset.
+	UTCISODatePattern = `^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?Z?$`
 
 	// LocalDateTimePattern is how GPD writes and reads its date-times. The
 	// contract says "format: date-time" (RFC 3339, which needs a zone
