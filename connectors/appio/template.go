@@ -399,15 +399,7 @@ func templateFuncs(lang string) template.FuncMap {
 			return b.String()
 		},
 		"md": mdEscape,
-		"clip": func(n int, s string) string {
-			if n < 0 {
-				n = 0
-			}
-			if utf8.RuneCountInString(s) <= n {
-				return s
-			}
-			return string([]rune(s)[:n])
-		},
+		"clip": clip,
 		"upper": strings.ToUpper,
 	}
 }
@@ -504,4 +496,25 @@ You can pay directly in the app with the button below, or at any pagoPA payment 
 			},
 		},
 	}
+}
+
+// clip cuts s to at most n UTF-16 code units, the unit App IO counts
+// lengths in (see ioLen), never splitting a character: {{clip 120 .x}}
+// keeps a subject within App IO's limit even when x holds emoji.
+func clip(n int, s string) string {
+	if ioLen(s) <= n {
+		return s
+	}
+	units := 0
+	for i, r := range s {
+		w := 1
+		if r > 0xFFFF {
+			w = 2
+		}
+		if units+w > n {
+			return s[:i]
+		}
+		units += w
+	}
+	return s
 }

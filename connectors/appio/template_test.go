@@ -216,3 +216,26 @@ func FuzzRenderPayment(f *testing.F) {
 		}
 	})
 }
+
+func TestClipCountsUTF16Units(t *testing.T) {
+	for _, tt := range []struct {
+		n        int
+		in, want string
+	}{
+		{3, "abcd", "abc"},
+		{4, "abcd", "abcd"},
+		{0, "abc", ""},
+		{-1, "abc", ""},
+		{3, "ab😀", "ab"},   // the emoji is 2 units: 4 > 3
+		{4, "ab😀c", "ab😀"}, // 4 units, not 3 characters + 1
+		{2, "èé", "èé"},    // BMP letters are one unit each
+		{5, "😀😀😀", "😀😀"},
+	} {
+		if got := clip(tt.n, tt.in); got != tt.want {
+			t.Errorf("clip(%d, %q) = %q, want %q", tt.n, tt.in, got, tt.want)
+		}
+		if got := clip(tt.n, tt.in); ioLen(got) > max(tt.n, 0) {
+			t.Errorf("clip(%d, %q) is %d units long", tt.n, tt.in, ioLen(got))
+		}
+	}
+}
