@@ -2,14 +2,20 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"log/slog"
+	"maps"
+	"os"
+	"path/filepath"
+	"slices"
 	"strings"
 
 	"github.com/ponte-pa/ponte/internal/fixtures"
 	appiomock "github.com/ponte-pa/ponte/mocks/appio"
 	legacymock "github.com/ponte-pa/ponte/mocks/legacy"
 	"github.com/ponte-pa/ponte/mocks/mockset"
+	"github.com/ponte-pa/ponte/mocks/record"
 	"github.com/ponte-pa/ponte/mocks/registry"
 	smtpmock "github.com/ponte-pa/ponte/mocks/smtp"
 )
@@ -27,7 +33,7 @@ func runMocks(ctx context.Context, args []string) error {
 			synopsis = append(synopsis, fmt.Sprintf("[--%s %d]", p.Flag, p.Default))
 		}
 	}
-	fs := newFlags("mocks", "mocks [--host 127.0.0.1] "+strings.Join(synopsis, " ")+" [--smtp-ca smtp-ca.pem] [--tributi-debtors 20] [--io-all-known]")
+	fs := newFlags("mocks", "mocks [--host 127.0.0.1] "+strings.Join(synopsis, " ")+" [--smtp-ca smtp-ca.pem] [--tributi-debtors 20] [--io-all-known] [--record DIR]")
 	host := fs.String("host", "127.0.0.1", "address to listen on")
 	ports := map[string]*int{}
 	for _, k := range kinds {
@@ -38,6 +44,7 @@ func runMocks(ctx context.Context, args []string) error {
 	smtpCA := fs.String("smtp-ca", "smtp-ca.pem", "where to write the SMTP mock's certificate, for the caFile of a tenant's email channel")
 	legacyN := fs.Int("tributi-debtors", 20, "how many synthetic debtors the tributi mock serves")
 	ioAll := fs.Bool("io-all-known", true, "every valid fiscal code has an App IO profile that accepts messages")
+	recordDir := fs.String("record", "", "record every call made to the mocks in DIR (one <mock>.jsonl each: request, response, the official contract's verdict); on stop, write DIR/summary.json, list the calls that broke the GPD or App IO contract and exit 1 if any did")
 	pos, err := parseFlags(fs, args)
 	if err != nil {
 		return err
@@ -54,16 +61,63 @@ func runMocks(ctx context.Context, args []string) error {
 	for flag, p := range ports {
 		opts.Ports[flag] = *p
 	}
+	if *recordDir != "" {
+		if opts.Record, err = record.New(*recordDir); err != nil {
+			return err
+		}
+	}
 	set, err := mockset.Start(opts)
 	if err != nil {
 		return err
 	}
-	defer set.Close()
 	for _, r := range set.Running() {
 		fmt.Fprintf(stdout, "%-17s %s   %s\n", r.Title, r.URL, r.Details)
 	}
 	fmt.Fprintln(stdout, "Every mock's faults: GET/POST/DELETE <mock>/__mock/faults. Any non-empty subscription key is accepted. Ctrl-C to stop.")
+	if opts.Record != nil {
+		fmt.Fprintf(stdout, "Recording every call in %s; on stop, the calls that broke a contract are listed (exit 1 if any).\n", *recordDir)
+	}
 	<-ctx.Done()
+	set.Close()
+	if opts.Record == nil {
+		return nil
+	}
+	return reportRecording(opts.Record)
+}
+
+// reportRecording closes a recording, writes its summary beside it and
+// prints it; it fails when a recorded call broke its contract, so that a
+// CI job running `ponte mocks --record` fails with it.
+func reportRecording(rec *record.Recorder) error {
+	if err := rec.Close(); err != nil {
+		return err
+	}
+	s, err := record.Summarize(rec.Dir())
+	if err != nil {
+		return err
+	}
+	b, err := json.MarshalIndent(s, "", "  ")
+	if err != nil {
+		return err
+	}
+	path := filepath.Join(rec.Dir(), record.SummaryFile)
+	if err := os.WriteFile(path, append(b, '\n'), 0o644); err != nil {
+		return err
+	}
+	names := slices.Sorted(maps.Keys(s.Mocks))
+	for _, name := range names {
+		c := s.Mocks[name]
+		fmt.Fprintf(stdout, "recorded %-9s %5d calls, %d broke the contract, %d unjudged (no contract)\n", name, c.Calls, c.Violations, c.Unjudged)
+	}
+	for _, e := range s.Violations {
+		for _, line := range e.Describe() {
+			fmt.Fprintln(stdout, "  "+line)
+		}
+	}
+	fmt.Fprintf(stdout, "summary: %s\n", path)
+	if !s.Conforms() {
+		return fmt.Errorf("%d recorded calls broke the platforms' contracts (see %s)", len(s.Violations), path)
+	}
 	return nil
 }
 

@@ -3,11 +3,16 @@ package main
 import (
 	"bytes"
 	"context"
+	"fmt"
+	"net"
+	"net/http"
 	"os"
 	"path/filepath"
 	"regexp"
+	"strconv"
 	"strings"
 	"testing"
+	"time"
 )
 
 // `ponte mocks` keeps its flags and defaults, and prints one line per mock.
@@ -54,5 +59,68 @@ func TestMocksCommand(t *testing.T) {
 	}
 	if b, err := os.ReadFile(ca); err != nil || !bytes.Contains(b, []byte("BEGIN CERTIFICATE")) {
 		t.Errorf("SMTP CA file: %v %q", err, b)
+	}
+}
+
+// `ponte mocks --record DIR` records what a system under test sends, and
+// fails on stop when a call broke a contract, naming it.
+func TestMocksRecord(t *testing.T) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	port := l.Addr().(*net.TCPAddr).Port
+	if err := l.Close(); err != nil {
+		t.Fatal(err)
+	}
+	var out bytes.Buffer
+	stdout = &out
+	dir := t.TempDir()
+	args := []string{"--record", dir, "--smtp-ca", filepath.Join(t.TempDir(), "ca.pem"), "--gpd-port", strconv.Itoa(port)}
+	for _, f := range []string{"io-port", "smtp-port", "smtp-http-port", "nodo-port", "idp-port", "cie-port", "tributi-port"} {
+		args = append(args, "--"+f, "0")
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	done := make(chan error, 1)
+	go func() { done <- runMocks(ctx, args) }()
+
+	url := fmt.Sprintf("http://127.0.0.1:%d/organizations/80012345676/debtpositions", port)
+	body := `{"iupd":"X-1","type":"F","fiscalCode":"RSSMRA80A01H501U","fullName":"Mario Rossi","switchToExpired":false,` +
+		`"paymentOption":[{"iuv":"01000000000000144","amount":1000,"isPartialPayment":false,"dueDate":"2099-06-30T23:59:59+02:00",` +
+		`"transfer":[{"idTransfer":"1","amount":1000,"remittanceInformation":"TARI","category":"9/0101100IM/","iban":"IT60X0542811101000000123456"}]}]}`
+	var status int
+	for i := 0; i < 200 && status == 0; i++ { // the mocks start in the background
+		req, err := http.NewRequest("POST", url, strings.NewReader(body))
+		if err != nil {
+			t.Fatal(err)
+		}
+		req.Header.Set("Content-Type", "application/json")
+		req.Header.Set("Ocp-Apim-Subscription-Key", "k")
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			time.Sleep(50 * time.Millisecond)
+			continue
+		}
+		status = resp.StatusCode
+		resp.Body.Close()
+	}
+	if status != http.StatusBadRequest {
+		t.Fatalf("create with an offset date: status %d, want 400", status)
+	}
+	cancel()
+	err = <-done
+	if err == nil || !strings.Contains(err.Error(), "1 recorded calls broke") {
+		t.Fatalf("runMocks = %v, want the broken call reported", err)
+	}
+	if !strings.Contains(out.String(), "createPosition") || !strings.Contains(out.String(), "dueDate") {
+		t.Errorf("output does not name the call and the rule:\n%s", out.String())
+	}
+	b, err := os.ReadFile(filepath.Join(dir, "summary.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Contains(b, []byte(`"violations": 1`)) {
+		t.Errorf("summary.json:\n%s", b)
 	}
 }

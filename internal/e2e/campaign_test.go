@@ -42,11 +42,7 @@ func newEnv(t *testing.T, debtors, broken int, notOnIO map[int]bool) *env {
 			profiles[fc] = appiomock.ProfileSpec{SenderAllowed: true, Languages: []string{"it_IT"}}
 		}
 	}
-	mocks, err := mockset.Start(mockset.Options{Config: mockset.Config{appiomock.Kind: appiomock.Options{Profiles: profiles}}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(mocks.Close)
+	mocks := startMocks(t, mockset.Options{Config: mockset.Config{appiomock.Kind: appiomock.Options{Profiles: profiles}}})
 	path, err := tenant.WriteSample(dir, map[string]string{"GPDURL": mocks.GPDURL, "IOURL": mocks.IOURL})
 	if err != nil {
 		t.Fatal(err)

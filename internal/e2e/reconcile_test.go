@@ -62,14 +62,10 @@ func newRESTEnv(t *testing.T, valid, broken int, notOnIO func(i int) bool) *rest
 			profiles[d.FiscalCode] = appiomock.ProfileSpec{SenderAllowed: true, Languages: []string{"it_IT"}}
 		}
 	}
-	mocks, err := mockset.Start(mockset.Options{Config: mockset.Config{
+	mocks := startMocks(t, mockset.Options{Config: mockset.Config{
 		appiomock.Kind:  appiomock.Options{Profiles: profiles},
 		legacymock.Kind: legacymock.Options{Debtors: fixtures.TributiRecords(seeded)},
 	}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(mocks.Close)
 	dir := t.TempDir()
 	path, err := tenant.WriteSample(dir, map[string]string{"GPDURL": mocks.GPDURL, "IOURL": mocks.IOURL})
 	if err != nil {

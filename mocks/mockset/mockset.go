@@ -9,12 +9,14 @@ import (
 	"log/slog"
 	"maps"
 	"net"
+	"net/http"
 	"strconv"
 
 	appiomock "github.com/ponte-pa/ponte/mocks/appio"
 	"github.com/ponte-pa/ponte/mocks/gpd"
 	legacymock "github.com/ponte-pa/ponte/mocks/legacy"
 	nodomock "github.com/ponte-pa/ponte/mocks/nodo"
+	"github.com/ponte-pa/ponte/mocks/record"
 	"github.com/ponte-pa/ponte/mocks/registry"
 	smtpmock "github.com/ponte-pa/ponte/mocks/smtp"
 	"github.com/ponte-pa/ponte/mocks/spididp"
@@ -32,6 +34,9 @@ type Options struct {
 	// Logger receives the mocks' own logs (payments of the Nodo simulator,
 	// requests the IdP refused); nil discards them.
 	Logger *slog.Logger
+	// Record, when set, records every call made to the mocks' HTTP APIs,
+	// judged by each mock's contract (mocks/record).
+	Record *record.Recorder
 }
 
 // Config is the mocks' configuration by kind name.
@@ -83,6 +88,15 @@ func Start(opts Options) (*Set, error) {
 		}
 	}
 	env := registry.NewEnv(opts.Config, opts.Logger)
+	if opts.Record != nil {
+		env.Wrap = func(k registry.Kind, h http.Handler) http.Handler {
+			j := record.Judge{Uncovered: k.Uncovered}
+			if k.Contract != nil {
+				j.Contract = k.Contract()
+			}
+			return opts.Record.Wrap(k.Name, j, h)
+		}
+	}
 	s := &Set{byName: map[string]*registry.Running{}}
 	for _, k := range kinds {
 		addrs := make([]string, len(k.Ports))

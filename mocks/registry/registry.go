@@ -16,6 +16,8 @@ import (
 	"slices"
 	"sync"
 	"time"
+
+	"github.com/ponte-pa/ponte/schemas/contracts"
 )
 
 // Port is one port a mock listens on, as `ponte mocks` offers it.
@@ -41,7 +43,16 @@ type Kind struct {
 	// Ports are the ports it listens on; Start gets one address each.
 	Ports []Port
 	// Start starts the mock on addrs (host:port, port 0 = a free one).
+	// It serves its HTTP handler through Env.Handler.
 	Start func(env *Env, addrs []string) (*Running, error)
+	// Contract returns the official contract the mock's HTTP API answers
+	// by, nil when it has none; a recording judges every call by it
+	// (mocks/record).
+	Contract func() *contracts.Validator
+	// Uncovered, when set, says why a request is outside Contract — part
+	// of another API of the same mock whose contract is not embedded —
+	// and "" for the requests Contract judges.
+	Uncovered func(r *http.Request) string
 }
 
 // Running is a started mock.
@@ -66,7 +77,10 @@ type Running struct {
 // Env is what a starting mock may use.
 type Env struct {
 	// Logger receives the mocks' own logs; never nil.
-	Logger  *slog.Logger
+	Logger *slog.Logger
+	// Wrap, when set, wraps the HTTP handler of every mock (see Handler):
+	// `ponte mocks --record` records every call through it.
+	Wrap    func(k Kind, h http.Handler) http.Handler
 	config  map[string]any
 	running map[string]*Running
 }
@@ -78,6 +92,21 @@ func NewEnv(config map[string]any, logger *slog.Logger) *Env {
 		logger = slog.New(slog.DiscardHandler)
 	}
 	return &Env{Logger: logger, config: config, running: map[string]*Running{}}
+}
+
+// Handler is what a mock of kind name serves in place of its own handler
+// h: h wrapped by Wrap when one is set.
+func (e *Env) Handler(name string, h http.Handler) http.Handler {
+	if e.Wrap == nil {
+		return h
+	}
+	mu.Lock()
+	k, ok := kinds[name]
+	mu.Unlock()
+	if !ok {
+		k = Kind{Name: name}
+	}
+	return e.Wrap(k, h)
 }
 
 // Running returns the running mock of kind name, or nil.
@@ -219,7 +248,7 @@ func HandlerKind[O any](name string, order int, port Port, build func(env *Env, 
 				return nil, err
 			}
 			h := build(env, o)
-			url, stop, err := ServeHTTP(addrs[0], h)
+			url, stop, err := ServeHTTP(addrs[0], env.Handler(name, h))
 			if err != nil {
 				return nil, err
 			}

@@ -56,7 +56,7 @@ func init() {
 				if k.name == KindCIE {
 					vars = map[string]string{"CIEIdPURL": url}
 				}
-				return &registry.Running{Mock: idp, URL: url, Control: url, Close: registry.Serve(l, idp), Title: k.title,
+				return &registry.Running{Mock: idp, URL: url, Control: url, Close: registry.Serve(l, env.Handler(k.name, idp)), Title: k.title,
 					Details: k.details(url), Vars: vars}, nil
 			},
 		})
