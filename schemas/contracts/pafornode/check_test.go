@@ -155,3 +155,14 @@ func FuzzCheckEnvelope(f *testing.F) {
 		}
 	})
 }
+
+// BenchmarkCheckEnvelope is the cost the EC endpoint pays to check each
+// reply before sending it (an activation with one transfer).
+func BenchmarkCheckEnvelope(b *testing.B) {
+	data := []byte(env(getPaymentV2OK))
+	for b.Loop() {
+		if _, err := pafornode.CheckEnvelope(data); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
