@@ -52,9 +52,10 @@ func TestNodoEndpointStoresReceipts(t *testing.T) {
 		t.Fatal(err)
 	}
 	r := pagopa.Receipt{ReceiptID: "PSP-1", IUV: iuv, NAV: "3" + iuv, OrgFiscalCode: tn.FiscalCode, Outcome: "OK", AmountCents: 6780,
+		Description: "TARI 2026", CompanyName: "Comune di Esempio",
 		Debtor: pagopa.Party{FiscalCode: "RSSMRA80A01H501U", Name: "Mario Rossi"}, PSP: pagopa.PSP{ID: "BCITITMM", Name: "Intesa", Channel: "BCITITMM_01"},
 		PaymentDate: time.Date(2026, 12, 1, 10, 0, 0, 0, time.UTC),
-		Transfers:   []pagopa.ReceiptTransfer{{ID: 1, AmountCents: 6780, OrgFiscalCode: tn.FiscalCode, IBAN: tn.PagoPA.IBAN, Remittance: "TARI"}}}
+		Transfers:   []pagopa.ReceiptTransfer{{ID: 1, AmountCents: 6780, OrgFiscalCode: tn.FiscalCode, IBAN: tn.PagoPA.IBAN, Remittance: "TARI", Category: "9/0101100IM/"}}}
 	if _, err := c.SendRTV2(ctx, r); err != nil {
 		t.Fatalf("paSendRTV2: %v", err)
 	}

@@ -58,6 +58,10 @@ type ReceiptTransfer struct {
 	AmountCents   int64  `json:"amountCents"`
 	OrgFiscalCode string `json:"orgFiscalCode"`
 	IBAN          string `json:"iban,omitempty"`
+	// MBDAttachment is, for a digital stamp (marca da bollo) transfer, the
+	// base64 of the stamp the PSP issued, in place of the IBAN
+	// (ctTransferPAReceiptV2).
+	MBDAttachment string `json:"mbdAttachment,omitempty"`
 	Remittance    string `json:"remittance"`
 	Category      string `json:"category,omitempty"`
 }
@@ -229,7 +233,7 @@ func NewXMLReceipt(r Receipt) XMLReceipt {
 	for _, t := range r.Transfers {
 		x.TransferList = append(x.TransferList, XMLReceiptTransfer{
 			IDTransfer: t.ID, TransferAmount: Amount(t.AmountCents), FiscalCodePA: t.OrgFiscalCode,
-			IBAN: t.IBAN, RemittanceInformation: t.Remittance, TransferCategory: t.Category,
+			IBAN: t.IBAN, MBDAttachment: t.MBDAttachment, RemittanceInformation: t.Remittance, TransferCategory: t.Category,
 		})
 	}
 	return x
@@ -257,7 +261,7 @@ func (x XMLReceipt) Receipt(source string) (Receipt, error) {
 	for _, t := range x.TransferList {
 		r.Transfers = append(r.Transfers, ReceiptTransfer{
 			ID: t.IDTransfer, AmountCents: int64(t.TransferAmount), OrgFiscalCode: t.FiscalCodePA,
-			IBAN: t.IBAN, Remittance: t.RemittanceInformation, Category: t.TransferCategory,
+			IBAN: t.IBAN, MBDAttachment: t.MBDAttachment, Remittance: t.RemittanceInformation, Category: t.TransferCategory,
 		})
 	}
 	if err := r.Check(); err != nil {
@@ -268,7 +272,10 @@ func (x XMLReceipt) Receipt(source string) (Receipt, error) {
 
 // Check verifies the receipt's internal consistency: ids present, an OK or
 // KO outcome, a valid notice number whose IUV matches, 1..5 transfers that
-// add up to the amount.
+// add up to the amount. A receipt of 0.00 is accepted: paymentAmount is
+// stAmount in paForNode.xsd (ctReceipt, ctReceiptV2), which allows zero,
+// while every transferAmount is stAmountNotZero, so its transfers cannot
+// add up to it; reconciliation, not the receipt's reader, reports it.
 func (r Receipt) Check() error {
 	bad := func(format string, a ...any) error {
 		return fmt.Errorf("pagopa: receipt %q: %s", r.ReceiptID, fmt.Sprintf(format, a...))
@@ -286,7 +293,7 @@ func (r Receipt) Check() error {
 	if nav.IUV != r.IUV {
 		return bad("creditorReferenceId %s does not match notice number %s", r.IUV, r.NAV)
 	}
-	if r.AmountCents <= 0 {
+	if r.AmountCents < 0 {
 		return bad("amount %d", r.AmountCents)
 	}
 	if n := len(r.Transfers); n < 1 || n > 5 {
@@ -296,7 +303,7 @@ func (r Receipt) Check() error {
 	for _, t := range r.Transfers {
 		sum += t.AmountCents
 	}
-	if sum != r.AmountCents {
+	if r.AmountCents > 0 && sum != r.AmountCents {
 		return bad("transfers add up to %d, amount is %d", sum, r.AmountCents)
 	}
 	return nil

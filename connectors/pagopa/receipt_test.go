@@ -187,6 +187,7 @@ func TestReceiptXMLRoundTripAndCheck(t *testing.T) {
 		{"iuv mismatch", func(r *pagopa.Receipt) { r.IUV = "01000000000000238" }, "does not match"},
 		{"sum", func(r *pagopa.Receipt) { r.Transfers[0].AmountCents = 2999 }, "add up"},
 		{"no transfers", func(r *pagopa.Receipt) { r.Transfers = nil }, "0 transfers"},
+		{"negative amount", func(r *pagopa.Receipt) { r.AmountCents = -1 }, "amount -1"},
 	}
 	for _, c := range bad {
 		r := sampleReceipt()
@@ -194,6 +195,39 @@ func TestReceiptXMLRoundTripAndCheck(t *testing.T) {
 		if err := r.Check(); err == nil || !strings.Contains(err.Error(), c.msg) {
 			t.Errorf("%s: %v", c.name, err)
 		}
+	}
+	// paymentAmount is stAmount (0.00 allowed), each transferAmount
+	// stAmountNotZero: a receipt of 0.00 is valid though its transfers
+	// cannot add up to it.
+	zero := sampleReceipt()
+	zero.AmountCents = 0
+	if err := zero.Check(); err != nil {
+		t.Errorf("receipt of 0.00: %v", err)
+	}
+}
+
+// TestReceiptStampTransfer: a digital stamp transfer (MBDAttachment in
+// place of the IBAN) survives the SOAP form both ways.
+func TestReceiptStampTransfer(t *testing.T) {
+	r := sampleReceipt()
+	r.Transfers[0].IBAN, r.Transfers[0].MBDAttachment = "", "PG1hcmNhPjwvbWFyY2E+"
+	b, err := pagopa.MarshalReceiptXML(pagopa.NewXMLReceipt(r))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(b), "<fiscalCodePA>"+org+"</fiscalCodePA><MBDAttachment>PG1hcmNhPjwvbWFyY2E+</MBDAttachment><remittanceInformation>") {
+		t.Errorf("receipt XML: %s", b)
+	}
+	var x pagopa.XMLReceipt
+	if err := xml.Unmarshal(b, &x); err != nil {
+		t.Fatal(err)
+	}
+	got, err := x.Receipt(pagopa.SourceNodo)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if tr := got.Transfers[0]; tr.MBDAttachment != "PG1hcmNhPjwvbWFyY2E+" || tr.IBAN != "" {
+		t.Errorf("transfer read back: %+v", tr)
 	}
 }
 

@@ -154,7 +154,8 @@ func ecNotice(t *testing.T, mem *nodo.MemoryBackend, org, nav string, cents int6
 	}
 	if err := mem.Add(nodo.MemoryNotice{OrgFiscalCode: org, NAV: nav, Payment: nodo.Payment{IUV: n.IUV, AmountCents: cents,
 		Description: "TARI 2026", CompanyName: "Comune di Esempio", Debtor: pagopa.Party{Type: "F", FiscalCode: fc, Name: "Mario Rossi"},
-		Transfers: []pagopa.ReceiptTransfer{{ID: 1, AmountCents: cents, OrgFiscalCode: org, IBAN: "IT30N0103003200000001234567"}}}}); err != nil {
+		Transfers: []pagopa.ReceiptTransfer{{ID: 1, AmountCents: cents, OrgFiscalCode: org, IBAN: "IT30N0103003200000001234567",
+			Remittance: "TARI 2026", Category: "9/0101100IM/"}}}}); err != nil {
 		t.Fatal(err)
 	}
 }

@@ -1,8 +1,9 @@
 // Package nodomock is a simulator of the pagoPA Nodo playing a citizen who
 // pays a notice through a PSP: on the GPD mock for positions held by GPD
 // (PayGPD), or over SOAP against a creditor institution's own endpoint
-// (PayEC: paVerifyPaymentNotice → paGetPaymentV2 → paSendRTV2, checking
-// the EC's answers against the contract). It has the fault knobs of every
+// (PayEC: paVerifyPaymentNotice → paGetPaymentV2 → paSendRTV2, or
+// paGetPayment → paSendRT for a V1 station, checking the EC's answers
+// against the contract and the schema's rules). It has the fault knobs of every
 // mock (Faults, /__mock/faults), for which one payment is one request, an
 // inspection API and an HTTP trigger under /__mock/ for the demo.
 package nodomock
@@ -48,11 +49,14 @@ var (
 // broker/station "00000000000"/"00000000000_01", has no GPD mock, and uses
 // the wall clock.
 type Options struct {
-	GPD        *gpd.Server // for PayGPD
-	BrokerID   string      // idBrokerPA sent to ECs
-	StationID  string      // idStation sent to ECs
-	PSP        gpd.PSP
-	Payer      gpd.Party    // empty: the debtor pays
+	GPD       *gpd.Server // for PayGPD
+	BrokerID  string      // idBrokerPA sent to ECs
+	StationID string      // idStation sent to ECs
+	PSP       gpd.PSP
+	Payer     gpd.Party // empty: the debtor pays
+	// V1 makes PayEC call the V1 primitives paGetPayment and paSendRT, as
+	// the Nodo does for a station configured for them.
+	V1         bool
 	HTTPClient *http.Client // for PayEC; nil means a 30 s client
 	Now        func() time.Time
 	Logger     *slog.Logger
@@ -325,20 +329,24 @@ func (s *Simulator) payEC(ctx context.Context, p *Payment, dup bool) error {
 	}
 	amount := v.PaymentList[0].Amount
 
+	getOp, rtOp := OpGetPaymentV2, OpSendRTV2
+	if s.o.V1 {
+		getOp, rtOp = OpGetPayment, OpSendRT
+	}
 	var g getPaymentRes
-	err = c.call(ctx, OpGetPaymentV2, &getPaymentReq{header: c.header(p.Org), QRCode: qr, Amount: &amount, TransferType: "PAGOPA"}, &g)
+	err = c.call(ctx, getOp, &getPaymentReq{header: c.header(p.Org), QRCode: qr, Amount: &amount, TransferType: "PAGOPA"}, &g)
 	if err == nil {
-		err = g.err(OpGetPaymentV2)
+		err = g.err(getOp)
 	}
 	if err == nil && g.Data == nil {
-		err = fmt.Errorf("nodo mock: %s: OK without data", OpGetPaymentV2)
+		err = fmt.Errorf("nodo mock: %s: OK without data", getOp)
 	}
-	step(p, OpGetPaymentV2, err)
+	step(p, getOp, err)
 	if err != nil {
 		return err
 	}
 	d := g.Data
-	if err := d.check(p.NAV); err != nil {
+	if err := d.check(p.NAV, s.o.V1); err != nil {
 		return err
 	}
 	if d.PaymentAmount != amount {
@@ -359,18 +367,18 @@ func (s *Simulator) payEC(ctx context.Context, p *Payment, dup bool) error {
 	}
 	send := func() error {
 		var res outcome
-		if err := c.call(ctx, OpSendRTV2, &sendRTReq{header: c.header(p.Org), Receipt: r.XML()}, &res); err != nil {
+		if err := c.call(ctx, rtOp, &sendRTReq{header: c.header(p.Org), Receipt: r.XML()}, &res); err != nil {
 			return err
 		}
-		return res.err(OpSendRTV2)
+		return res.err(rtOp)
 	}
 	err = send()
-	step(p, OpSendRTV2, err)
+	step(p, rtOp, err)
 	if err != nil {
 		return err
 	}
 	if dup {
-		step(p, OpSendRTV2+" (again)", send())
+		step(p, rtOp+" (again)", send())
 	}
 	p.Receipt = &r
 	return nil

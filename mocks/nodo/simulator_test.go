@@ -45,7 +45,13 @@ type testEC struct {
 	transferCents int64
 	// soapFault makes every answer a SOAP Fault.
 	soapFault bool
-	requests  []string // SOAPAction of each request
+	// emptyList makes KO verify answers carry an empty <paymentList/>,
+	// which the schema forbids (ctPaymentOptionsDescriptionListPA holds
+	// exactly one option).
+	emptyList bool
+	// debtorName, when set, is the fullName of activations.
+	debtorName string
+	requests   []string // SOAPAction of each request
 }
 
 func newEC(t *testing.T, notices map[string]int64) (*testEC, string) {
@@ -90,7 +96,15 @@ func (ec *testEC) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		fmt.Fprintf(w, `<?xml version="1.0" encoding="UTF-8"?><soapenv:Envelope xmlns:soapenv="http://schemas.xmlsoap.org/soap/envelope/" xmlns:pafn="http://pagopa-api.pagopa.gov.it/pa/paForNode.xsd"><soapenv:Body><pafn:%s>%s</pafn:%s></soapenv:Body></soapenv:Envelope>`, elem, inner, elem)
 	}
 	ko := func(elem, code string) {
-		answer(elem, `<outcome>KO</outcome><fault><faultCode>`+code+`</faultCode><faultString>ko</faultString><id>`+station+`</id></fault>`)
+		list := ""
+		if ec.emptyList && elem == "paVerifyPaymentNoticeRes" {
+			list = "<paymentList></paymentList>"
+		}
+		answer(elem, `<outcome>KO</outcome><fault><faultCode>`+code+`</faultCode><faultString>ko</faultString><id>`+station+`</id></fault>`+list)
+	}
+	name := "Mario Rossi"
+	if ec.debtorName != "" {
+		name = ec.debtorName
 	}
 	nav := f["noticeNumber"]
 	cents, known := ec.amounts[nav]
@@ -106,34 +120,43 @@ func (ec *testEC) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		default:
 			answer("paVerifyPaymentNoticeRes", fmt.Sprintf(`<outcome>OK</outcome><paymentList><paymentOptionDescription><amount>%d.%02d</amount><options>EQ</options><dueDate>2030-12-31</dueDate><allCCP>false</allCCP></paymentOptionDescription></paymentList><paymentDescription>Mensa</paymentDescription><fiscalCodePA>%s</fiscalCodePA><companyName>Comune di Prova</companyName>`, cents/100, cents%100, org))
 		}
-	case "paGetPaymentV2":
+	case "paGetPaymentV2", "paGetPayment":
+		res := map[string]string{"paGetPaymentV2": "paGetPaymentV2Response", "paGetPayment": "paGetPaymentRes"}[action]
 		if !known || f["amount"] != fmt.Sprintf("%d.%02d", cents/100, cents%100) || f["transferType"] != "PAGOPA" {
-			ko("paGetPaymentV2Response", "PAA_SEMANTICA")
+			ko(res, "PAA_SEMANTICA")
 			return
 		}
 		tc := cents
 		if ec.transferCents != 0 {
 			tc = ec.transferCents
 		}
-		answer("paGetPaymentV2Response", fmt.Sprintf(`<outcome>OK</outcome><data><creditorReferenceId>%s</creditorReferenceId><paymentAmount>%d.%02d</paymentAmount><dueDate>2030-12-31</dueDate><description>Mensa</description><companyName>Comune di Prova</companyName><debtor><uniqueIdentifier><entityUniqueIdentifierType>F</entityUniqueIdentifierType><entityUniqueIdentifierValue>RSSMRA80A01H501U</entityUniqueIdentifierValue></uniqueIdentifier><fullName>Mario Rossi</fullName></debtor><transferList><transfer><idTransfer>1</idTransfer><transferAmount>%d.%02d</transferAmount><fiscalCodePA>%s</fiscalCodePA><IBAN>IT60X0542811101000000123456</IBAN><remittanceInformation>Mensa</remittanceInformation><transferCategory>9/0101100IM/</transferCategory></transfer></transferList></data>`,
+		answer(res, fmt.Sprintf(`<outcome>OK</outcome><data><creditorReferenceId>%s</creditorReferenceId><paymentAmount>%d.%02d</paymentAmount><dueDate>2030-12-31</dueDate><description>Mensa</description><companyName>Comune di Prova</companyName><debtor><uniqueIdentifier><entityUniqueIdentifierType>F</entityUniqueIdentifierType><entityUniqueIdentifierValue>RSSMRA80A01H501U</entityUniqueIdentifierValue></uniqueIdentifier><fullName>`+name+`</fullName></debtor><transferList><transfer><idTransfer>1</idTransfer><transferAmount>%d.%02d</transferAmount><fiscalCodePA>%s</fiscalCodePA><IBAN>IT60X0542811101000000123456</IBAN><remittanceInformation>Mensa</remittanceInformation><transferCategory>9/0101100IM/</transferCategory></transfer></transferList></data>`,
 			nav[1:], cents/100, cents%100, tc/100, tc%100, org))
-	case "paSendRTV2":
+	case "paSendRTV2", "paSendRT":
+		res := map[string]string{"paSendRTV2": "paSendRTV2Response", "paSendRT": "paSendRTRes"}[action]
 		var req struct {
-			Receipt gpd.XMLReceipt `xml:"Body>paSendRTV2Request>receipt"`
+			Body struct {
+				Inner struct {
+					XMLName xml.Name
+					Receipt gpd.XMLReceipt `xml:"receipt"`
+				} `xml:",any"`
+			}
 		}
-		if err := xml.Unmarshal(body, &req); err != nil {
-			ko("paSendRTV2Response", "PAA_SINTASSI_XSD")
+		want := map[string]string{"paSendRTV2": "paSendRTV2Request", "paSendRT": "paSendRTReq"}[action]
+		if err := xml.Unmarshal(body, &req); err != nil || req.Body.Inner.XMLName.Local != want {
+			ko(res, "PAA_SINTASSI_XSD")
 			return
 		}
+		rc := req.Body.Inner.Receipt
 		for _, x := range ec.receipts {
-			if x.ReceiptID == req.Receipt.ReceiptID {
-				ko("paSendRTV2Response", "PAA_RECEIPT_DUPLICATA")
+			if x.ReceiptID == rc.ReceiptID {
+				ko(res, "PAA_RECEIPT_DUPLICATA")
 				return
 			}
 		}
-		ec.receipts = append(ec.receipts, req.Receipt)
-		ec.paid[req.Receipt.NoticeNumber] = true
-		answer("paSendRTV2Response", `<outcome>OK</outcome>`)
+		ec.receipts = append(ec.receipts, rc)
+		ec.paid[rc.NoticeNumber] = true
+		answer(res, `<outcome>OK</outcome>`)
 	default:
 		http.Error(w, "unknown SOAPAction "+action, 400)
 	}
@@ -190,6 +213,23 @@ func TestPayEC(t *testing.T) {
 	}
 }
 
+// TestPayECV1: a station configured for the V1 primitives is paid with
+// paGetPayment and paSendRT.
+func TestPayECV1(t *testing.T) {
+	ec, url := newEC(t, map[string]int64{"3" + iuv(1): 2000})
+	sim := newSim(nodomock.Options{V1: true})
+	r, err := sim.PayEC(context.Background(), url, org, "3"+iuv(1))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := ec.received(); len(got) != 1 || got[0].ReceiptID != r.ReceiptID || got[0].PaymentAmount != 2000 {
+		t.Fatalf("EC receipts: %+v", got)
+	}
+	if ps := sim.Payments(); len(ps) != 1 || strings.Join(ps[0].Steps, ",") != "paVerifyPaymentNotice OK,paGetPayment OK,paSendRT OK" {
+		t.Errorf("payments %+v", ps)
+	}
+}
+
 // The simulator judges the EC's answers by the contract.
 func TestPayECRefusesWhatBreaksTheContract(t *testing.T) {
 	ctx := context.Background()
@@ -200,6 +240,8 @@ func TestPayECRefusesWhatBreaksTheContract(t *testing.T) {
 	}{
 		{"transfers do not add up", func(ec *testEC) { ec.transferCents = 1999 }, "transfers add up to 1999"},
 		{"SOAP Fault", func(ec *testEC) { ec.soapFault = true }, "SOAP Fault"},
+		{"KO with an empty paymentList", func(ec *testEC) { ec.emptyList = true; ec.amounts = nil }, "required element paymentOptionDescription is missing"},
+		{"debtor name over 70", func(ec *testEC) { ec.debtorName = strings.Repeat("x", 80) }, "fullName: common:stText70: length 80, want 1..70"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -11,6 +11,7 @@ import (
 	"strings"
 
 	"github.com/ponte-pa/ponte/mocks/gpd"
+	"github.com/ponte-pa/ponte/schemas/contracts/pafornode"
 )
 
 // The Nodo's side of the EC SOAP contract (paForNode, SOAP 1.1
@@ -18,7 +19,9 @@ import (
 // project's summary of pagopa-api @070efa90 (whose WSDL/XSD have no
 // licence and are not copied). The simulator sends the requests and reads
 // the answers; it shares no type with the EC endpoints in
-// connectors/pagopa/nodo, so that a mistake there shows here.
+// connectors/pagopa/nodo, so that a mistake there shows here. Every answer
+// is judged, as the Nodo does, by the schema's rules (the contract package
+// schemas/contracts/pafornode, which both sides read).
 
 // Namespaces of the contract.
 const (
@@ -26,18 +29,23 @@ const (
 	nsPaForNode = "http://pagopa-api.pagopa.gov.it/pa/paForNode.xsd"
 )
 
-// Operations the simulator calls.
+// Operations the simulator calls: V2, or the V1 primitives for a station
+// configured for them (Options.V1).
 const (
 	OpVerify       = "paVerifyPaymentNotice"
+	OpGetPayment   = "paGetPayment"
 	OpGetPaymentV2 = "paGetPaymentV2"
+	OpSendRT       = "paSendRT"
 	OpSendRTV2     = "paSendRTV2"
 )
 
 // The V1 operations name their elements …Req/…Res, the V2 ones
 // …Request/…Response.
 var (
-	requestElem  = map[string]string{OpVerify: "paVerifyPaymentNoticeReq", OpGetPaymentV2: "paGetPaymentV2Request", OpSendRTV2: "paSendRTV2Request"}
-	responseElem = map[string]string{OpVerify: "paVerifyPaymentNoticeRes", OpGetPaymentV2: "paGetPaymentV2Response", OpSendRTV2: "paSendRTV2Response"}
+	requestElem = map[string]string{OpVerify: "paVerifyPaymentNoticeReq", OpGetPayment: "paGetPaymentReq",
+		OpGetPaymentV2: "paGetPaymentV2Request", OpSendRT: "paSendRTReq", OpSendRTV2: "paSendRTV2Request"}
+	responseElem = map[string]string{OpVerify: "paVerifyPaymentNoticeRes", OpGetPayment: "paGetPaymentRes",
+		OpGetPaymentV2: "paGetPaymentV2Response", OpSendRT: "paSendRTRes", OpSendRTV2: "paSendRTV2Response"}
 )
 
 // Fault codes the simulator tells apart (nodo-ec-soap.md, "Fault codes an
@@ -171,8 +179,8 @@ type getPaymentRes struct {
 // paGetPayment / paGetPaymentV2): the IUV matches the notice, 1..5
 // transfers with ids 1..5 whose amounts add up to paymentAmount, each to
 // an 11-digit EC fiscal code with an IBAN or a stamp; V2 requires
-// companyName and dueDate.
-func (d *paymentData) check(nav string) error {
+// companyName, and both dueDate.
+func (d *paymentData) check(nav string, v1 bool) error {
 	var errs []string
 	bad := func(format string, a ...any) { errs = append(errs, fmt.Sprintf(format, a...)) }
 	if d.CreditorReferenceID == "" || len(d.CreditorReferenceID) > 35 {
@@ -187,7 +195,7 @@ func (d *paymentData) check(nav string) error {
 	if d.DueDate == "" {
 		bad("dueDate is required")
 	}
-	if d.CompanyName == "" {
+	if d.CompanyName == "" && !v1 {
 		bad("companyName is required in V2")
 	}
 	if n := len(d.TransferList); n < 1 || n > 5 {
@@ -276,9 +284,20 @@ func (c *ec) call(ctx context.Context, op string, req, res any) error {
 }
 
 // decodeBody finds the only child of the envelope's Body, checks that it
-// is the element want of the paForNode namespace, and decodes it into v.
-// The contract declares no wsdl:fault: a SOAP Fault is itself a breach.
+// is the element want of the paForNode namespace and that it keeps every
+// rule of the schema, and decodes it into v. The contract declares no
+// wsdl:fault: a SOAP Fault is itself a breach.
 func decodeBody(data []byte, want string, v any) error {
+	b, err := pafornode.ReadEnvelope(data)
+	if err != nil {
+		return fmt.Errorf("not a SOAP 1.1 envelope: %w", err)
+	}
+	if b.Fault {
+		return fmt.Errorf("a SOAP Fault (paForNode declares none: business errors are outcome KO)")
+	}
+	if err := b.Check(); err != nil {
+		return fmt.Errorf("the EC's answer breaks the schema: %w", err)
+	}
 	var env struct {
 		XMLName xml.Name
 		Body    struct {

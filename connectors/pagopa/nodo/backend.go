@@ -55,31 +55,65 @@ type Payment struct {
 	Transfers   []pagopa.ReceiptTransfer // 1..5, adding up to AmountCents
 }
 
-// Check verifies the payment before it is sent to the Nodo.
+// Check verifies the payment before it is sent to the Nodo: what the
+// paForNode schema requires and cutting cannot mend (ctPaymentPAV2,
+// ctTransferPAV2, ctSubject): an IUV of 1..35 characters, an amount of
+// 0.01..999999999.99, 1..5 transfers with distinct ids 1..5 and positive
+// amounts adding up to it, each to an 11-digit fiscal code with an IBAN of
+// 1..35 characters, a remittance text and a taxonomy code (transferCategory,
+// 1..140); a description, the creditor's name, and a debtor with a fiscal
+// code (2..16) and a name. Texts over their limits are cut when the reply
+// is written, with a note in the log.
 func (p Payment) Check() error {
 	if p.IUV == "" || len(p.IUV) > 35 {
 		return fmt.Errorf("nodo: payment: IUV %q", p.IUV)
 	}
-	if p.AmountCents <= 0 {
-		return fmt.Errorf("nodo: payment %s: amount %d", p.IUV, p.AmountCents)
+	if p.AmountCents <= 0 || p.AmountCents > maxAmountCents {
+		return fmt.Errorf("nodo: payment %s: amount %d cents, want 1..%d", p.IUV, p.AmountCents, maxAmountCents)
 	}
 	if n := len(p.Transfers); n < 1 || n > 5 {
 		return fmt.Errorf("nodo: payment %s: %d transfers, want 1..5", p.IUV, n)
 	}
 	var sum int64
+	seen := map[int]bool{}
 	for _, t := range p.Transfers {
-		if t.AmountCents <= 0 || t.ID < 1 || t.ID > 5 || t.IBAN == "" {
-			return fmt.Errorf("nodo: payment %s: transfer %d: id 1..5, positive amount and IBAN required", p.IUV, t.ID)
+		if t.AmountCents <= 0 || t.ID < 1 || t.ID > 5 || seen[t.ID] || t.IBAN == "" || len(t.IBAN) > 35 {
+			return fmt.Errorf("nodo: payment %s: transfer %d: a distinct id 1..5, a positive amount and an IBAN of 1..35 characters required", p.IUV, t.ID)
+		}
+		seen[t.ID] = true
+		if !isDigits(t.OrgFiscalCode, 11) {
+			return fmt.Errorf("nodo: payment %s: transfer %d: fiscal code %q, want 11 digits", p.IUV, t.ID, t.OrgFiscalCode)
+		}
+		if t.Remittance == "" || t.Category == "" || utf16Len(t.Category) > 140 {
+			return fmt.Errorf("nodo: payment %s: transfer %d: remittance text and a taxonomy code (transferCategory, 1..140 characters) required", p.IUV, t.ID)
 		}
 		sum += t.AmountCents
 	}
 	if sum != p.AmountCents {
 		return fmt.Errorf("nodo: payment %s: transfers add up to %d, amount is %d", p.IUV, sum, p.AmountCents)
 	}
-	if p.Debtor.FiscalCode == "" || p.Debtor.Name == "" {
-		return fmt.Errorf("nodo: payment %s: debtor fiscal code and name required", p.IUV)
+	if p.Description == "" || p.CompanyName == "" {
+		return fmt.Errorf("nodo: payment %s: description and companyName required", p.IUV)
+	}
+	if n := len(p.Debtor.FiscalCode); n < 2 || n > 16 || p.Debtor.Name == "" {
+		return fmt.Errorf("nodo: payment %s: debtor fiscal code (2..16 characters) and name required", p.IUV)
+	}
+	if t := p.Debtor.Type; t != "" && t != pagopa.TypePerson && t != pagopa.TypeLegal {
+		return fmt.Errorf("nodo: payment %s: debtor type %q, want F or G", p.IUV, t)
 	}
 	return nil
+}
+
+func isDigits(s string, n int) bool {
+	if len(s) != n {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		if s[i] < '0' || s[i] > '9' {
+			return false
+		}
+	}
+	return true
 }
 
 // NoticeStatus is the state of a notice in the MemoryBackend.

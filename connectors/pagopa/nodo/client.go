@@ -9,9 +9,11 @@ import (
 	"time"
 
 	"github.com/ponte-pa/ponte/connectors/pagopa"
+	"github.com/ponte-pa/ponte/schemas/contracts/pafornode"
 )
 
-// Client calls an EC's SOAP endpoint the way the Nodo does. KO answers come
+// Client calls an EC's SOAP endpoint the way the Nodo does, and like the
+// Nodo refuses an answer that breaks the paForNode schema. KO answers come
 // back as the response together with a *FaultError, so that
 // errors.Is(err, ErrDuplicate) works.
 type Client struct {
@@ -56,6 +58,10 @@ func (c *Client) call(ctx context.Context, op string, req, resp any) error {
 	}
 	if len(data) > DefaultMaxBodyBytes {
 		return fmt.Errorf("nodo %s: response over %d bytes", op, DefaultMaxBodyBytes)
+	}
+	// The Nodo drops an answer that breaks the schema; so does this client.
+	if _, err := pafornode.CheckEnvelope(data); err != nil {
+		return fmt.Errorf("nodo %s: HTTP %d: the answer breaks paForNode.xsd: %w", op, res.StatusCode, err)
 	}
 	if err := parseResponse(data, responseElem[op], resp); err != nil {
 		return fmt.Errorf("nodo %s: HTTP %d: %w", op, res.StatusCode, err)

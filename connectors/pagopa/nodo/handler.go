@@ -3,6 +3,7 @@ package nodo
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
@@ -11,6 +12,7 @@ import (
 	"time"
 
 	"github.com/ponte-pa/ponte/connectors/pagopa"
+	"github.com/ponte-pa/ponte/schemas/contracts/pafornode"
 )
 
 // DefaultMaxBodyBytes bounds request bodies (1 MiB).
@@ -71,7 +73,13 @@ func soapActionOp(v string) string {
 	return ""
 }
 
-// ServeHTTP implements http.Handler.
+// ServeHTTP implements http.Handler. Business outcomes, and requests that
+// break the schema for an operation it can tell (from the body or the
+// SOAPAction), are answered HTTP 200 with outcome KO and a PAA_* fault, as
+// the contract wants (the WSDL declares no wsdl:fault). What is not a
+// paForNode request at all gets a SOAP 1.1 Fault with HTTP 500 (SOAP 1.1
+// §6.2): Client for unknown operations and unreadable envelopes,
+// VersionMismatch for SOAP 1.2.
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if r.Method != http.MethodPost {
 		w.Header().Set("Allow", http.MethodPost)
@@ -96,15 +104,24 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	req, err := ParseRequest(body)
 	if err != nil {
+		var vm *VersionMismatchError
+		if errors.As(err, &vm) {
+			h.log.Info("nodo request refused: not SOAP 1.1", "namespace", vm.Namespace)
+			h.writeSOAPFault(w, http.StatusInternalServerError, "VersionMismatch",
+				"this endpoint speaks SOAP 1.1 (envelope namespace "+NSSOAP+"), not "+vm.Namespace)
+			return
+		}
 		var se *SyntaxError
-		errors.As(err, &se)
+		if !errors.As(err, &se) {
+			se = &SyntaxError{Code: CodeSintassiXSD, Msg: err.Error()} // unreachable: ParseRequest's errors are these two
+		}
 		op := se.Op
 		if op == "" {
 			op = actionOp
 		}
 		h.log.Info("nodo request refused", "op", op, "code", se.Code, "error", se.Msg)
 		if op == "" {
-			h.writeSOAPFault(w, http.StatusInternalServerError, "Client", se.Msg)
+			h.writeSOAPFault(w, http.StatusInternalServerError, "Client", se.Msg+"; operations: "+strings.Join(operations(), ", "))
 			return
 		}
 		h.writeKO(w, op, &FaultError{Code: se.Code, Description: se.Msg})
@@ -132,16 +149,31 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	switch req.Op {
 	case OpVerify:
 		resp, err = h.verify(ctx, req.Verify)
-	case OpGetPaymentV2:
-		resp, err = h.getPayment(ctx, req.GetPayment)
-	case OpSendRTV2:
+	case OpGetPayment, OpGetPaymentV2:
+		resp, err = h.getPayment(ctx, req.GetPayment, req.Op == OpGetPayment)
+	case OpSendRT, OpSendRTV2:
 		resp, err = h.sendRT(ctx, req.SendRT)
+	case OpDemandPaymentNotice:
+		// Spontaneous payments need a service catalogue entry and a way to
+		// create positions on demand, which Ponte does not have: the
+		// request is valid, the service is not offered.
+		err = &FaultError{Code: CodeSemantica, Description: "paDemandPaymentNotice: this EC offers no spontaneous payment services"}
 	}
 	if err != nil {
 		h.writeKO(w, req.Op, err)
 		return
 	}
 	h.write(w, req.Op, resp)
+}
+
+// operations lists the operations served, for the fault of an unknown one.
+func operations() []string {
+	out := make([]string, 0, len(requestElem))
+	for op := range requestElem {
+		out = append(out, op)
+	}
+	slices.Sort(out)
+	return out
 }
 
 func date(t time.Time) string {
@@ -151,6 +183,10 @@ func date(t time.Time) string {
 	return t.Format("2006-01-02")
 }
 
+// maxAmountCents is the schema's maxInclusive for amounts, 999999999.99
+// (stAmount, stAmountNotZero).
+const maxAmountCents = 99999999999
+
 func (h *Handler) verify(ctx context.Context, req *VerifyRequest) (any, error) {
 	if req.QRCode.FiscalCode != req.IDPA {
 		return nil, &FaultError{Code: CodeIDDominioErrato, Description: "qrCode/fiscalCode differs from idPA"}
@@ -159,16 +195,32 @@ func (h *Handler) verify(ctx context.Context, req *VerifyRequest) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &VerifyResponse{
+	f := &fitter{what: "verify of " + req.QRCode.NoticeNumber}
+	if info.AmountCents <= 0 || info.AmountCents > maxAmountCents {
+		// stAmountNotZero: 0.01..999999999.99. A notice with nothing to pay
+		// cannot be verified.
+		f.fail("amount %d cents is outside 0.01..999999999.99", info.AmountCents)
+	}
+	fc := info.FiscalCodePA
+	if fc == "" {
+		fc = req.QRCode.FiscalCode
+	}
+	res := &VerifyResponse{
 		Outcome: OutcomeOK,
-		PaymentList: []PaymentOptionDescription{{Amount: pagopa.Amount(info.AmountCents), Options: "EQ",
+		PaymentList: &PaymentList{Option: PaymentOptionDescription{Amount: pagopa.Amount(info.AmountCents), Options: "EQ",
 			DueDate: date(info.DueDate), AllCCP: info.AllCCP}},
-		PaymentDescription: clip(info.Description, 140), FiscalCodePA: info.FiscalCodePA,
-		CompanyName: clip(info.CompanyName, 140), OfficeName: clip(info.OfficeName, 140),
-	}, nil
+		PaymentDescription: f.text("paymentDescription", info.Description, 140),
+		FiscalCodePA:       f.digits("fiscalCodePA", fc, 11),
+		CompanyName:        f.text("companyName", info.CompanyName, 140),
+		OfficeName:         f.text("officeName", info.OfficeName, 140),
+	}
+	if err := f.done(h.log); err != nil {
+		return nil, err
+	}
+	return res, nil
 }
 
-func (h *Handler) getPayment(ctx context.Context, req *GetPaymentRequest) (any, error) {
+func (h *Handler) getPayment(ctx context.Context, req *GetPaymentRequest, v1 bool) (any, error) {
 	if req.QRCode.FiscalCode != req.IDPA {
 		return nil, &FaultError{Code: CodeIDDominioErrato, Description: "qrCode/fiscalCode differs from idPA"}
 	}
@@ -181,19 +233,38 @@ func (h *Handler) getPayment(ctx context.Context, req *GetPaymentRequest) (any, 
 		return nil, err
 	}
 	if err := p.Check(); err != nil {
-		return nil, err // a backend bug: answered as PAA_SYSTEM_ERROR
+		h.log.Error("backend payment refused", "nav", req.QRCode.NoticeNumber, "error", err)
+		return nil, &FaultError{Code: CodeSystemError, Description: "the EC's data for this notice break the contract: " + err.Error()}
 	}
+	f := &fitter{what: "activation of " + req.QRCode.NoticeNumber}
 	d := &PaymentData{CreditorReferenceID: p.IUV, PaymentAmount: pagopa.Amount(p.AmountCents), DueDate: date(p.DueDate),
-		Description: clip(p.Description, 140), CompanyName: clip(p.CompanyName, 140), OfficeName: clip(p.OfficeName, 140),
-		Debtor: pagopa.NewXMLSubject(p.Debtor)}
+		Description: f.required("description", p.Description, 140),
+		CompanyName: f.required("companyName", p.CompanyName, 140),
+		OfficeName:  f.text("officeName", p.OfficeName, 140),
+		Debtor:      f.subject("debtor", p.Debtor)}
 	if d.DueDate == "" {
-		d.DueDate = "9999-12-31"
+		d.DueDate = "9999-12-31" // dueDate is required; a notice without one never falls due
 	}
 	for _, t := range p.Transfers {
+		pre := fmt.Sprintf("transfer %d ", t.ID)
 		d.TransferList = append(d.TransferList, Transfer{IDTransfer: t.ID, TransferAmount: pagopa.Amount(t.AmountCents),
-			FiscalCodePA: t.OrgFiscalCode, IBAN: t.IBAN, RemittanceInformation: clip(t.Remittance, 140), TransferCategory: t.Category})
+			FiscalCodePA: t.OrgFiscalCode, IBAN: t.IBAN,
+			RemittanceInformation: f.required(pre+"remittanceInformation", t.Remittance, 140),
+			TransferCategory:      f.code(pre+"transferCategory", t.Category, 1, 140)})
 	}
-	return &GetPaymentResponse{Outcome: OutcomeOK, Data: d}, nil
+	if err := f.done(h.log); err != nil {
+		return nil, err
+	}
+	if !v1 {
+		return &GetPaymentResponse{Outcome: OutcomeOK, Data: d}, nil
+	}
+	d1 := &PaymentDataV1{CreditorReferenceID: d.CreditorReferenceID, PaymentAmount: d.PaymentAmount, DueDate: d.DueDate,
+		Description: d.Description, CompanyName: d.CompanyName, OfficeName: d.OfficeName, Debtor: d.Debtor}
+	for _, t := range d.TransferList {
+		d1.TransferList = append(d1.TransferList, TransferV1{IDTransfer: t.IDTransfer, TransferAmount: t.TransferAmount,
+			FiscalCodePA: t.FiscalCodePA, IBAN: t.IBAN, RemittanceInformation: t.RemittanceInformation, TransferCategory: t.TransferCategory})
+	}
+	return &GetPaymentV1Response{Outcome: OutcomeOK, Data: d1}, nil
 }
 
 func (h *Handler) sendRT(ctx context.Context, req *SendRTRequest) (any, error) {
@@ -211,23 +282,44 @@ func (h *Handler) sendRT(ctx context.Context, req *SendRTRequest) (any, error) {
 	return &SendRTResponse{Outcome: OutcomeOK}, nil
 }
 
-func clip(s string, n int) string {
-	if r := []rune(s); len(r) > n {
-		return string(r[:n])
-	}
-	return s
-}
-
+// write sends a reply after checking it against the schema: a reply that
+// breaks it (a bug here, or data no fitting caught) is logged and replaced
+// by a PAA_SYSTEM_ERROR KO, which the Nodo can read, rather than sent for
+// the Nodo to drop.
 func (h *Handler) write(w http.ResponseWriter, op string, v any) {
 	b, err := envelope(responseElem[op], v)
+	if err == nil {
+		_, err = pafornode.CheckEnvelope(b)
+	}
 	if err != nil {
-		h.log.Error("cannot marshal response", "op", op, "error", err)
-		h.writeSOAPFault(w, http.StatusInternalServerError, "Server", "internal error")
-		return
+		h.log.Error("reply refused by the paForNode schema, answering PAA_SYSTEM_ERROR", "op", op, "error", err)
+		ko, kerr := envelope(responseElem[op], koResponse(op, &Fault{FaultCode: CodeSystemError,
+			FaultString: faultStrings[CodeSystemError], ID: h.o.FaultID}))
+		if kerr != nil {
+			h.writeSOAPFault(w, http.StatusInternalServerError, "Server", "internal error")
+			return
+		}
+		b = ko
 	}
 	w.Header().Set("Content-Type", "text/xml; charset=utf-8")
 	w.WriteHeader(http.StatusOK)
 	_, _ = w.Write(b)
+}
+
+// koResponse is op's response element with outcome KO and fault f, and
+// nothing else: the optional elements (paymentList, data) are left out.
+func koResponse(op string, f *Fault) any {
+	switch op {
+	case OpVerify:
+		return &VerifyResponse{Outcome: OutcomeKO, Fault: f}
+	case OpGetPaymentV2:
+		return &GetPaymentResponse{Outcome: OutcomeKO, Fault: f}
+	case OpGetPayment:
+		return &GetPaymentV1Response{Outcome: OutcomeKO, Fault: f}
+	case OpDemandPaymentNotice:
+		return &DemandResponse{Outcome: OutcomeKO, Fault: f}
+	}
+	return &SendRTResponse{Outcome: OutcomeKO, Fault: f}
 }
 
 // writeKO answers a business error: outcome KO with a fault block.
@@ -238,16 +330,7 @@ func (h *Handler) writeKO(w http.ResponseWriter, op string, err error) {
 		fe = &FaultError{Code: CodeSystemError}
 	}
 	f := &Fault{FaultCode: fe.Code, FaultString: fe.FaultString(), ID: h.o.FaultID, Description: clip(fe.Description, 500)}
-	var v any
-	switch op {
-	case OpVerify:
-		v = &VerifyResponse{Outcome: OutcomeKO, Fault: f}
-	case OpGetPaymentV2:
-		v = &GetPaymentResponse{Outcome: OutcomeKO, Fault: f}
-	default:
-		v = &SendRTResponse{Outcome: OutcomeKO, Fault: f}
-	}
-	h.write(w, op, v)
+	h.write(w, op, koResponse(op, f))
 }
 
 func (h *Handler) writeSOAPFault(w http.ResponseWriter, status int, code, msg string) {

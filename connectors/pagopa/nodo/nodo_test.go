@@ -17,6 +17,7 @@ import (
 
 	"github.com/ponte-pa/ponte/connectors/pagopa"
 	"github.com/ponte-pa/ponte/connectors/pagopa/nodo"
+	"github.com/ponte-pa/ponte/schemas/contracts/pafornode"
 )
 
 var update = flag.Bool("update", false, "rewrite golden files")
@@ -64,9 +65,10 @@ func newFixture(t *testing.T) *fixture {
 
 func receiptFor(iuv, nav string, cents int64, id string) pagopa.Receipt {
 	return pagopa.Receipt{ReceiptID: id, IUV: iuv, NAV: nav, OrgFiscalCode: org, Outcome: "OK", AmountCents: cents,
+		Description: "TARI 2030", CompanyName: "Comune di Esempio",
 		Debtor: pagopa.Party{FiscalCode: "RSSMRA80A01H501U", Name: "Mario Rossi"}, PSP: pagopa.PSP{ID: "BCITITMM", Name: "Intesa", Channel: "BCITITMM_01"},
 		PaymentDate: time.Date(2030, 6, 1, 12, 0, 0, 0, time.UTC),
-		Transfers:   []pagopa.ReceiptTransfer{{ID: 1, AmountCents: cents, OrgFiscalCode: org, IBAN: "IT60X0542811101000000123456", Remittance: "TARI"}}}
+		Transfers:   []pagopa.ReceiptTransfer{{ID: 1, AmountCents: cents, OrgFiscalCode: org, IBAN: "IT60X0542811101000000123456", Remittance: "TARI", Category: "9/0101100IM/"}}}
 }
 
 func TestPaymentFlow(t *testing.T) {
@@ -76,8 +78,8 @@ func TestPaymentFlow(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(v.PaymentList) != 1 || v.PaymentList[0].Amount != 12050 || v.PaymentList[0].Options != "EQ" ||
-		v.PaymentList[0].DueDate != "2030-12-31" || v.CompanyName != "Comune di Esempio" || v.FiscalCodePA != org {
+	if v.PaymentList == nil || v.PaymentList.Option.Amount != 12050 || v.PaymentList.Option.Options != "EQ" ||
+		v.PaymentList.Option.DueDate != "2030-12-31" || v.CompanyName != "Comune di Esempio" || v.FiscalCodePA != org {
 		t.Errorf("verify = %+v", v)
 	}
 	g, err := f.c.GetPaymentV2(ctx, org, nav1, 12050)
@@ -314,16 +316,27 @@ func TestParseRequestAcceptsDocExampleShape(t *testing.T) {
 	}
 }
 
+// FuzzParseRequest: whatever arrives, the parser answers a *SyntaxError
+// with a PAA_SINTASSI_* code or a *VersionMismatchError, or a request of
+// exactly one operation that passes the schema, with its header set.
 func FuzzParseRequest(f *testing.F) {
 	f.Add([]byte(verifyXML(org, nav1)))
 	f.Add([]byte(strings.ReplaceAll(verifyXML(org, nav1), "paVerifyPaymentNoticeReq", "paGetPaymentV2Request")))
 	f.Add([]byte(`<soapenv:Envelope xmlns:soapenv="http://schemas.xmlsoap.org/soap/envelope/"><soapenv:Body><p:paSendRTV2Request xmlns:p="http://pagopa-api.pagopa.gov.it/pa/paForNode.xsd"><receipt><paymentAmount>1.5</paymentAmount></receipt></p:paSendRTV2Request></soapenv:Body></soapenv:Envelope>`))
+	f.Add([]byte(getPaymentReq("paGetPaymentReq", nav1, "120.50")))
+	f.Add([]byte(sendRTReq("paSendRTReq", receiptXML("rt-v1", navRTv1, navRTv1[1:], "120.50", "120.50", ""))))
+	f.Add([]byte(sendRTReq("paSendRTV2Request", receiptXML("rt-2", navRT, navRT[1:], "0.00", "16.00", stamp))))
+	f.Add([]byte(strings.Replace(verifyXML(org, nav1), "http://schemas.xmlsoap.org/soap/envelope/", "http://www.w3.org/2003/05/soap-envelope", 1)))
 	f.Add([]byte("<!DOCTYPE a><a/>"))
 	f.Add([]byte("<![CDATA[x]]><!-- c -->"))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		r, err := nodo.ParseRequest(data)
 		if err != nil {
 			var se *nodo.SyntaxError
+			var vm *nodo.VersionMismatchError
+			if errors.As(err, &vm) {
+				return
+			}
 			if !errors.As(err, &se) || (se.Code != nodo.CodeSintassiXSD && se.Code != nodo.CodeSintassiExtraXSD) {
 				t.Fatalf("error %v is not a SyntaxError", err)
 			}
@@ -332,18 +345,24 @@ func FuzzParseRequest(f *testing.F) {
 		if bytes.Contains(bytes.ToUpper(data), []byte("<!DOCTYPE")) {
 			t.Fatal("accepted a DOCTYPE")
 		}
+		if _, err := pafornode.CheckEnvelope(data); err != nil {
+			t.Fatalf("accepted a request the schema refuses: %v", err)
+		}
 		h := r.Header()
 		if h.IDPA == "" || h.IDBrokerPA == "" || h.IDStation == "" {
 			t.Fatalf("accepted empty header fields: %+v", h)
 		}
 		n := 0
-		for _, p := range []bool{r.Verify != nil, r.GetPayment != nil, r.SendRT != nil} {
+		for _, p := range []bool{r.Verify != nil, r.GetPayment != nil, r.SendRT != nil, r.Demand != nil} {
 			if p {
 				n++
 			}
 		}
 		if n != 1 {
 			t.Fatalf("%d operations set", n)
+		}
+		if r.SendRT != nil && strings.TrimSpace(r.SendRT.Receipt.ReceiptID) == "" {
+			t.Fatal("accepted a receipt without an id")
 		}
 	})
 }

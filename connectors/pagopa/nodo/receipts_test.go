@@ -105,7 +105,7 @@ func TestReceiptBackendOverSOAP(t *testing.T) {
 			c := nodo.NewClient(srv.URL, broker, statn, srv.Client())
 			v, err := c.Verify(ctx, org, nav1)
 			if tc.verifyCode == "" {
-				if err != nil || len(v.PaymentList) != 1 || v.PaymentList[0].Amount != 12050 {
+				if err != nil || v.PaymentList == nil || v.PaymentList.Option.Amount != 12050 {
 					t.Errorf("verify: %+v %v", v, err)
 				}
 				if g, err := c.GetPaymentV2(ctx, org, nav1, 0); err != nil || g.Data.CreditorReferenceID != iuv1 {

@@ -74,6 +74,17 @@ func TestEndpointAgainstTheNodoSimulator(t *testing.T) {
 	if _, err := sim.PayEC(ctx, srv.URL, org, "3"+simIUV(t, 9)); !errors.As(err, &fe) || fe.Code != nodo.CodePagamentoSconosciuto {
 		t.Errorf("unknown notice: %v", err)
 	}
+	// A station configured for the V1 primitives: paGetPayment, paSendRT.
+	v1 := nodomock.New(nodomock.Options{BrokerID: broker, StationID: statn, Logger: quiet, V1: true})
+	if _, err := v1.PayEC(ctx, srv.URL, org, "3"+simIUV(t, 3)); err != nil {
+		t.Fatalf("V1 payment: %v", err)
+	}
+	if ps := v1.Payments(); len(ps) != 1 || strings.Join(ps[0].Steps, ",") != "paVerifyPaymentNotice OK,paGetPayment OK,paSendRT OK" {
+		t.Errorf("V1 payments %+v", ps)
+	}
+	if n := len(be.Receipts()); n != 3 {
+		t.Errorf("%d receipts after the V1 payment, want 3", n)
+	}
 	other := nodomock.New(nodomock.Options{BrokerID: broker, StationID: "nope", Logger: quiet})
 	if _, err := other.PayEC(ctx, srv.URL, org, "3"+simIUV(t, 3)); !errors.As(err, &fe) || fe.Code != nodo.CodeStazioneIntErrata {
 		t.Errorf("wrong station: %v", err)

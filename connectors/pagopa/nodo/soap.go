@@ -1,10 +1,12 @@
 // Package nodo implements the creditor institution (EC) side of the pagoPA
 // Nodo SOAP contract (paForNode, SOAP 1.1 document/literal; a summary of
-// the official WSDL/XSD is in the project's shared specs, nodo-ec-soap.md):
-// an http.Handler serving paVerifyPaymentNotice, paGetPaymentV2 and
-// paSendRTV2 over a Backend that holds the comune's notices, an in-memory
-// Backend, the receipt backend, and a client that plays the Nodo in tests
-// (the Nodo simulator under mocks/ has SOAP envelopes of its own).
+// the official WSDL/XSD is in the project's shared specs, nodo-ec-soap.md,
+// and the XSD's rules are in schemas/contracts/pafornode): an http.Handler
+// serving paVerifyPaymentNotice, paGetPayment(V2) and paSendRT(V2) over a
+// Backend that holds the comune's notices, an in-memory Backend, the
+// receipt backend, and a client that plays the Nodo in tests (the Nodo
+// simulator under mocks/ has SOAP envelopes of its own). Every request is
+// checked against the schema, and so is every reply before it leaves.
 package nodo
 
 import (
@@ -16,6 +18,7 @@ import (
 	"strings"
 
 	"github.com/ponte-pa/ponte/connectors/pagopa"
+	"github.com/ponte-pa/ponte/schemas/contracts/pafornode"
 )
 
 // Namespaces of the contract.
@@ -24,16 +27,28 @@ const (
 	NSPaForNode = "http://pagopa-api.pagopa.gov.it/pa/paForNode.xsd"
 )
 
-// Operations served, with their request and response element names.
+// Operations of the WSDL (paForNode.wsdl, portType paForNode), with their
+// request and response element names. The V1 primitives paGetPayment and
+// paSendRT are served for stations still configured for them;
+// paDemandPaymentNotice (spontaneous payments) is answered KO.
 const (
-	OpVerify       = "paVerifyPaymentNotice"
-	OpGetPaymentV2 = "paGetPaymentV2"
-	OpSendRTV2     = "paSendRTV2"
+	OpVerify              = "paVerifyPaymentNotice"
+	OpGetPayment          = "paGetPayment"
+	OpGetPaymentV2        = "paGetPaymentV2"
+	OpSendRT              = "paSendRT"
+	OpSendRTV2            = "paSendRTV2"
+	OpDemandPaymentNotice = "paDemandPaymentNotice"
 )
 
+// The V1 operations name their elements …Req/…Res, the V2 ones and
+// paDemandPaymentNotice …Request/…Response.
 var (
-	requestElem  = map[string]string{OpVerify: "paVerifyPaymentNoticeReq", OpGetPaymentV2: "paGetPaymentV2Request", OpSendRTV2: "paSendRTV2Request"}
-	responseElem = map[string]string{OpVerify: "paVerifyPaymentNoticeRes", OpGetPaymentV2: "paGetPaymentV2Response", OpSendRTV2: "paSendRTV2Response"}
+	requestElem = map[string]string{OpVerify: "paVerifyPaymentNoticeReq", OpGetPayment: "paGetPaymentReq",
+		OpGetPaymentV2: "paGetPaymentV2Request", OpSendRT: "paSendRTReq", OpSendRTV2: "paSendRTV2Request",
+		OpDemandPaymentNotice: "paDemandPaymentNoticeRequest"}
+	responseElem = map[string]string{OpVerify: "paVerifyPaymentNoticeRes", OpGetPayment: "paGetPaymentRes",
+		OpGetPaymentV2: "paGetPaymentV2Response", OpSendRT: "paSendRTRes", OpSendRTV2: "paSendRTV2Response",
+		OpDemandPaymentNotice: "paDemandPaymentNoticeResponse"}
 )
 
 func opOfRequestElem(local string) string {
@@ -70,7 +85,8 @@ type VerifyRequest struct {
 	QRCode QRCode `xml:"qrCode"`
 }
 
-// GetPaymentRequest is paGetPaymentV2Request.
+// GetPaymentRequest is paGetPaymentV2Request, or paGetPaymentReq (V1),
+// whose elements are the same.
 type GetPaymentRequest struct {
 	Header
 	QRCode       QRCode         `xml:"qrCode"`
@@ -80,10 +96,19 @@ type GetPaymentRequest struct {
 	DueDate      string         `xml:"dueDate,omitempty"`
 }
 
-// SendRTRequest is paSendRTV2Request.
+// SendRTRequest is paSendRTV2Request, or paSendRTReq (V1): ctReceipt is
+// ctReceiptV2 without the V2 elements, which the schema check refuses there.
 type SendRTRequest struct {
 	Header
 	Receipt pagopa.XMLReceipt `xml:"receipt"`
+}
+
+// DemandRequest is paDemandPaymentNoticeRequest (spontaneous payments).
+type DemandRequest struct {
+	Header
+	IDServizio                   string `xml:"idServizio"`
+	IDSoggettoServizio           string `xml:"idSoggettoServizio"`
+	DatiSpecificiServizioRequest string `xml:"datiSpecificiServizioRequest"` // base64
 }
 
 // Fault is the fault block of a KO response.
@@ -107,15 +132,22 @@ type PaymentOptionDescription struct {
 	AllCCP            bool          `xml:"allCCP"`
 }
 
+// PaymentList is ctPaymentOptionsDescriptionListPA: when present it holds
+// exactly one option, so a KO answer leaves the whole list out (an empty
+// <paymentList/> breaks the schema and the Nodo drops the answer).
+type PaymentList struct {
+	Option PaymentOptionDescription `xml:"paymentOptionDescription"`
+}
+
 // VerifyResponse is paVerifyPaymentNoticeRes.
 type VerifyResponse struct {
-	Outcome            string                     `xml:"outcome"`
-	Fault              *Fault                     `xml:"fault,omitempty"`
-	PaymentList        []PaymentOptionDescription `xml:"paymentList>paymentOptionDescription,omitempty"`
-	PaymentDescription string                     `xml:"paymentDescription,omitempty"`
-	FiscalCodePA       string                     `xml:"fiscalCodePA,omitempty"`
-	CompanyName        string                     `xml:"companyName,omitempty"`
-	OfficeName         string                     `xml:"officeName,omitempty"`
+	Outcome            string       `xml:"outcome"`
+	Fault              *Fault       `xml:"fault,omitempty"`
+	PaymentList        *PaymentList `xml:"paymentList,omitempty"`
+	PaymentDescription string       `xml:"paymentDescription,omitempty"`
+	FiscalCodePA       string       `xml:"fiscalCodePA,omitempty"`
+	CompanyName        string       `xml:"companyName,omitempty"`
+	OfficeName         string       `xml:"officeName,omitempty"`
 }
 
 // MarcaDaBollo is a digital stamp transfer (richiestaMarcaDaBollo).
@@ -160,18 +192,62 @@ type GetPaymentResponse struct {
 	Data    *PaymentData `xml:"data,omitempty"`
 }
 
-// SendRTResponse is paSendRTV2Response (ctResponse).
+// TransferV1 is one entry of a paGetPayment (V1) transferList,
+// ctTransferPA: no companyName, and an IBAN always (V1 has no stamps).
+type TransferV1 struct {
+	IDTransfer            int                 `xml:"idTransfer"`
+	TransferAmount        pagopa.Amount       `xml:"transferAmount"`
+	FiscalCodePA          string              `xml:"fiscalCodePA"`
+	IBAN                  string              `xml:"IBAN"`
+	RemittanceInformation string              `xml:"remittanceInformation"`
+	TransferCategory      string              `xml:"transferCategory"`
+	Metadata              *pagopa.XMLMetadata `xml:"metadata,omitempty"`
+}
+
+// PaymentDataV1 is the data block of paGetPaymentRes, ctPaymentPA.
+type PaymentDataV1 struct {
+	CreditorReferenceID string              `xml:"creditorReferenceId"`
+	PaymentAmount       pagopa.Amount       `xml:"paymentAmount"`
+	DueDate             string              `xml:"dueDate"`
+	RetentionDate       string              `xml:"retentionDate,omitempty"`
+	LastPayment         *bool               `xml:"lastPayment,omitempty"`
+	Description         string              `xml:"description"`
+	CompanyName         string              `xml:"companyName,omitempty"`
+	OfficeName          string              `xml:"officeName,omitempty"`
+	Debtor              pagopa.XMLSubject   `xml:"debtor"`
+	TransferList        []TransferV1        `xml:"transferList>transfer"`
+	Metadata            *pagopa.XMLMetadata `xml:"metadata,omitempty"`
+}
+
+// GetPaymentV1Response is paGetPaymentRes.
+type GetPaymentV1Response struct {
+	Outcome string         `xml:"outcome"`
+	Fault   *Fault         `xml:"fault,omitempty"`
+	Data    *PaymentDataV1 `xml:"data,omitempty"`
+}
+
+// SendRTResponse is paSendRTV2Response or paSendRTRes (ctResponse both).
 type SendRTResponse struct {
 	Outcome string `xml:"outcome"`
 	Fault   *Fault `xml:"fault,omitempty"`
 }
 
-// Request is a parsed EC request: Op and exactly one of the operation fields.
+// DemandResponse is paDemandPaymentNoticeResponse; only its KO form is
+// sent.
+type DemandResponse struct {
+	Outcome string `xml:"outcome"`
+	Fault   *Fault `xml:"fault,omitempty"`
+}
+
+// Request is a parsed EC request: Op and exactly one of the operation
+// fields (GetPayment serves paGetPayment and paGetPaymentV2, SendRT
+// paSendRT and paSendRTV2).
 type Request struct {
 	Op         string
 	Verify     *VerifyRequest
 	GetPayment *GetPaymentRequest
 	SendRT     *SendRTRequest
+	Demand     *DemandRequest
 }
 
 // Header returns the request's header fields.
@@ -183,6 +259,8 @@ func (r *Request) Header() Header {
 		return r.GetPayment.Header
 	case r.SendRT != nil:
 		return r.SendRT.Header
+	case r.Demand != nil:
+		return r.Demand.Header
 	}
 	return Header{}
 }
@@ -220,35 +298,63 @@ func forbiddenMarkup(b []byte) string {
 	}
 }
 
-// ParseRequest parses a SOAP 1.1 envelope carrying one of the served
-// operations and checks its fields against the contract (lengths and
-// patterns). Errors are *SyntaxError.
+// VersionMismatchError is an envelope of another SOAP version (SOAP 1.2):
+// the endpoint speaks SOAP 1.1 only, as the WSDL binding says, and answers
+// it with a SOAP 1.1 VersionMismatch fault (SOAP 1.1 §4.4.1; SOAP 1.2 Part
+// 1, Appendix A: "A SOAP 1.1 node receiving a SOAP 1.2 message will
+// according to SOAP 1.1 generate a version mismatch SOAP fault").
+type VersionMismatchError struct{ Namespace string }
+
+func (e *VersionMismatchError) Error() string {
+	return "nodo: envelope namespace " + e.Namespace + " is not SOAP 1.1"
+}
+
+// ParseRequest parses a SOAP 1.1 envelope carrying one of the operations of
+// the WSDL and checks it against the paForNode schema (every element,
+// order, length, pattern and enumeration; pafornode). Errors are
+// *SyntaxError (Op "" when the body names no operation of the contract), or
+// *VersionMismatchError for a SOAP 1.2 envelope.
 func ParseRequest(body []byte) (*Request, error) {
 	if m := forbiddenMarkup(body); m != "" {
 		return nil, &SyntaxError{Code: CodeSintassiExtraXSD, Msg: fmt.Sprintf("markup %q is not allowed (no DTD or entity declarations)", m)}
 	}
-	d, start, err := openBody(body)
+	env, err := pafornode.ReadEnvelope(body)
 	if err != nil {
+		var ve *pafornode.VersionError
+		if errors.As(err, &ve) {
+			return nil, &VersionMismatchError{Namespace: ve.Namespace}
+		}
 		return nil, xsdErr("", "%v", err)
 	}
-	if start.Name.Space != NSPaForNode {
-		return nil, xsdErr(opOfRequestElem(start.Name.Local), "element %s is not in namespace %s", start.Name.Local, NSPaForNode)
+	op := opOfRequestElem(env.Name.Local)
+	if env.Fault || op == "" {
+		return nil, xsdErr("", "unknown operation: {%s}%s is not a request of paForNode", env.Name.Space, env.Name.Local)
 	}
-	op := opOfRequestElem(start.Name.Local)
+	if env.Name.Space != NSPaForNode {
+		return nil, xsdErr(op, "element %s is not in namespace %s", env.Name.Local, NSPaForNode)
+	}
+	if err := env.Check(); err != nil {
+		return nil, xsdErr(op, "%v", err)
+	}
+	d, start, err := openBody(body)
+	if err != nil {
+		return nil, xsdErr(op, "%v", err)
+	}
 	req := &Request{Op: op}
 	var target any
 	switch op {
 	case OpVerify:
 		req.Verify = &VerifyRequest{}
 		target = req.Verify
-	case OpGetPaymentV2:
+	case OpGetPayment, OpGetPaymentV2:
 		req.GetPayment = &GetPaymentRequest{}
 		target = req.GetPayment
-	case OpSendRTV2:
+	case OpSendRT, OpSendRTV2:
 		req.SendRT = &SendRTRequest{}
 		target = req.SendRT
-	default:
-		return nil, xsdErr("", "unknown operation element %s", start.Name.Local)
+	case OpDemandPaymentNotice:
+		req.Demand = &DemandRequest{}
+		target = req.Demand
 	}
 	if err := d.DecodeElement(target, &start); err != nil {
 		return nil, xsdErr(op, "%s: %v", start.Name.Local, err)
@@ -304,88 +410,11 @@ func openBody(body []byte) (*xml.Decoder, xml.StartElement, error) {
 	}
 }
 
-func isDigits(s string, n int) bool {
-	if len(s) != n {
-		return false
-	}
-	for i := 0; i < len(s); i++ {
-		if s[i] < '0' || s[i] > '9' {
-			return false
-		}
-	}
-	return true
-}
-
-func checkText(field, v string, minLen, maxLen int) *SyntaxError {
-	if n := len([]rune(v)); n < minLen || n > maxLen {
-		return xsdErr("", "%s: length %d, want %d..%d", field, n, minLen, maxLen)
-	}
-	return nil
-}
-
-func (h Header) validate() *SyntaxError {
-	if err := checkText("idPA", h.IDPA, 1, 35); err != nil {
-		return err
-	}
-	if err := checkText("idBrokerPA", h.IDBrokerPA, 1, 35); err != nil {
-		return err
-	}
-	return checkText("idStation", h.IDStation, 1, 35)
-}
-
-func (q QRCode) validate() *SyntaxError {
-	if !isDigits(q.FiscalCode, 11) {
-		return xsdErr("", "qrCode/fiscalCode %q: want 11 digits", trunc(q.FiscalCode))
-	}
-	if !isDigits(q.NoticeNumber, 18) {
-		return xsdErr("", "qrCode/noticeNumber %q: want 18 digits", trunc(q.NoticeNumber))
-	}
-	return nil
-}
-
-func trunc(s string) string {
-	if len(s) > 40 {
-		return s[:40] + "…"
-	}
-	return s
-}
-
+// validate applies the rules beyond the schema: a receipt needs an id to be
+// stored once (receiptId is a bare xsd:string, which may be empty).
 func (r *Request) validate() *SyntaxError {
-	if err := r.Header().validate(); err != nil {
-		return err
-	}
-	switch {
-	case r.Verify != nil:
-		return r.Verify.QRCode.validate()
-	case r.GetPayment != nil:
-		g := r.GetPayment
-		if err := g.QRCode.validate(); err != nil {
-			return err
-		}
-		if g.TransferType != "" && g.TransferType != "POSTAL" && g.TransferType != "PAGOPA" {
-			return xsdErr("", "transferType %q: want POSTAL or PAGOPA", trunc(g.TransferType))
-		}
-		return checkText("paymentNote", g.PaymentNote, 0, 210)
-	case r.SendRT != nil:
-		x := r.SendRT.Receipt
-		if err := checkText("receipt/receiptId", x.ReceiptID, 1, 35); err != nil {
-			return err
-		}
-		if err := (QRCode{FiscalCode: x.FiscalCode, NoticeNumber: x.NoticeNumber}).validate(); err != nil {
-			return err
-		}
-		if x.Outcome != OutcomeOK && x.Outcome != OutcomeKO {
-			return xsdErr("", "receipt/outcome %q: want OK or KO", trunc(x.Outcome))
-		}
-		if err := checkText("receipt/creditorReferenceId", x.CreditorReferenceID, 1, 35); err != nil {
-			return err
-		}
-		if n := len(x.TransferList); n < 1 || n > 5 {
-			return xsdErr("", "receipt/transferList: %d transfers, want 1..5", n)
-		}
-		if x.PaymentAmount <= 0 {
-			return xsdErr("", "receipt/paymentAmount must be positive")
-		}
+	if r.SendRT != nil && strings.TrimSpace(r.SendRT.Receipt.ReceiptID) == "" {
+		return &SyntaxError{Code: CodeSintassiExtraXSD, Msg: "receipt/receiptId is empty"}
 	}
 	return nil
 }
