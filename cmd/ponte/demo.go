@@ -5,8 +5,10 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"maps"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 
@@ -19,6 +21,7 @@ import (
 	"github.com/ponte-pa/ponte/internal/tenant"
 	appiomock "github.com/ponte-pa/ponte/mocks/appio"
 	"github.com/ponte-pa/ponte/mocks/mockset"
+	"github.com/ponte-pa/ponte/mocks/record"
 	smtpmock "github.com/ponte-pa/ponte/mocks/smtp"
 	"github.com/ponte-pa/ponte/workflows/campaign"
 	"github.com/ponte-pa/ponte/workflows/reconcile"
@@ -61,6 +64,7 @@ type demoResult struct {
 	Emails        int
 	Reconcile     reconcile.Result
 	PaidOnGPD     int
+	Recorded      record.Summary
 	TemporalStart time.Duration
 	CampaignWall  time.Duration
 	TotalWall     time.Duration
@@ -89,7 +93,14 @@ func demoRun(ctx context.Context, w io.Writer, o demoOptions) (*demoResult, erro
 	if err := os.MkdirAll(abs, 0o755); err != nil {
 		return nil, err
 	}
-	mocks, err := mockset.Start(mockset.Options{Config: mockset.Config{smtpmock.Kind: smtpmock.Config{
+	// Every call to the mocks is recorded and judged by the official
+	// contracts, as `ponte mocks --record` does for a comune's own system.
+	rec, err := record.New(filepath.Join(abs, "recording"))
+	if err != nil {
+		return nil, err
+	}
+	defer rec.Close()
+	mocks, err := mockset.Start(mockset.Options{Record: rec, Config: mockset.Config{smtpmock.Kind: smtpmock.Config{
 		CAFile:  filepath.Join(abs, "smtp-ca.pem"),
 		Options: smtpmock.Options{Username: mockset.SampleSMTPUser, Password: mockset.SampleSMTPPassword}}}})
 	if err != nil {
@@ -194,6 +205,9 @@ func demoRun(ctx context.Context, w io.Writer, o demoOptions) (*demoResult, erro
 		return nil, err
 	}
 	defer spidDemo.Stop()
+	if err := demoConformance(w, rec, res); err != nil {
+		return nil, err
+	}
 	res.TotalWall = time.Since(begin)
 	fmt.Fprintf(w, "Campaign took %s; the whole demo %s.\n", res.CampaignWall.Round(time.Millisecond), res.TotalWall.Round(time.Millisecond))
 	fmt.Fprintf(w, "\nWhere to look:\n  %s  the sample comune: edit tenant.yaml or debtors.csv and run again\n", rel(abs)+string(os.PathSeparator))
@@ -302,4 +316,39 @@ func rel(p string) string {
 		return r
 	}
 	return p
+}
+
+// demoConformance says what the recording of the mocks holds: how many
+// calls each platform's mock received and whether every one kept the
+// official contract. A call that broke one fails the demo: it is a bug.
+func demoConformance(w io.Writer, rec *record.Recorder, res *demoResult) error {
+	s, err := record.Summarize(rec.Dir())
+	if err != nil {
+		return err
+	}
+	res.Recorded = s
+	fmt.Fprintln(w, "\nConformance (every call to the mocks, judged by the official contracts)")
+	for _, name := range slices.Sorted(maps.Keys(s.Mocks)) {
+		c := s.Mocks[name]
+		verdict := fmt.Sprintf("%d broke the contract", c.Violations)
+		switch {
+		case c.Unjudged == c.Calls:
+			verdict = "no embedded contract: recorded, not judged"
+		case c.Violations == 0 && c.Unjudged > 0:
+			verdict = fmt.Sprintf("all kept the contract (%d outside it, not judged)", c.Unjudged)
+		case c.Violations == 0:
+			verdict = "all kept the contract"
+		}
+		fmt.Fprintf(w, "  %-9s %5d calls   %s\n", name, c.Calls, verdict)
+	}
+	fmt.Fprintf(w, "  recording  %s (one JSON line per call; ponte mocks --record does the same for your system)\n", rel(rec.Dir()))
+	if !s.Conforms() {
+		for _, e := range s.Violations {
+			for _, line := range e.Describe() {
+				fmt.Fprintln(w, "  "+line)
+			}
+		}
+		return fmt.Errorf("%d calls to the mocks broke the official contracts", len(s.Violations))
+	}
+	return nil
 }

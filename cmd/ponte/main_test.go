@@ -101,10 +101,14 @@ func TestConfigValidateSample(t *testing.T) {
 	} else if _, err := os.Stat(rc.Report.CSV); err != nil {
 		t.Errorf("reconciliation report: %v", err)
 	}
+	// Every call to GPD and App IO was recorded and kept the contracts.
+	if r := res.Recorded; !r.Conforms() || r.Mocks["gpd"].Calls < p.Valid || r.Mocks["appio"].Calls < p.MessagesSent {
+		t.Errorf("recording: %+v", r)
+	}
 	if p.RemindersWorkflowID == "" {
 		t.Error("the demo campaign has reminders, but no reminders workflow was started")
 	}
-	for _, want := range []string{"NOTICE CODE (NAV)", "Rejected rows (", "Totals", "Checked on the mocks:"} {
+	for _, want := range []string{"NOTICE CODE (NAV)", "Rejected rows (", "Totals", "Checked on the mocks:", "Conformance (every call"} {
 		if !strings.Contains(out.String(), want) {
 			t.Errorf("demo output lacks %q", want)
 		}
