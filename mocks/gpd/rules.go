@@ -19,6 +19,39 @@ import (
 // but GPD's bean validation (@Pattern) matches the whole value.
 var twoUpper = regexp.MustCompile(`^[A-Z]{2}$`)
 
+// isEmail is Jakarta Bean Validation's @Email as Hibernate Validator
+// implements it (org.hibernate.validator.internal.constraintvalidators.
+// AbstractEmailValidator and DomainNameUtil), which GPD's
+// PaymentPositionModel.email carries though the contract says only
+// "type: string": a local part of at most 64 characters made of atoms
+// (letters, digits and !#$%&'*+/=?^_`{|}~-, or any non-ASCII) joined by
+// dots, then "@", then a domain of labels (letters and digits, inner
+// hyphens, at most 63 each; no top-level domain required) or an IP literal
+// in brackets. The empty value is valid for @Email (and the field is
+// optional).
+func isEmail(s string) bool {
+	at := strings.LastIndexByte(s, '@')
+	if at <= 0 || at == len(s)-1 {
+		return false
+	}
+	local, domain := s[:at], s[at+1:]
+	if len([]rune(local)) > 64 || !emailLocal.MatchString(local) {
+		return false
+	}
+	if len(domain) > 255 {
+		return false
+	}
+	return emailDomain.MatchString(domain) || emailIPLiteral.MatchString(domain)
+}
+
+var (
+	emailAtom      = `[a-zA-Z0-9!#$%&'*+/=?^_` + "`" + `{|}~\x{0080}-\x{FFFF}-]+`
+	emailLocal     = regexp.MustCompile(`^` + emailAtom + `(\.` + emailAtom + `)*$`)
+	emailLabel     = `[\p{L}\p{N}](?:[\p{L}\p{N}-]{0,61}[\p{L}\p{N}])?`
+	emailDomain    = regexp.MustCompile(`^` + emailLabel + `(\.` + emailLabel + `)*$`)
+	emailIPLiteral = regexp.MustCompile(`^\[(\d{1,3}\.){3}\d{1,3}\]$|^\[IPv6:[0-9a-fA-F:.]+\]$`)
+)
+
 // maxTransfers per option, with idTransfer "1".."5".
 const maxTransfers = 5
 
@@ -31,6 +64,9 @@ func validate(p Position, now time.Time) []string {
 	}
 	if p.Country != "" && !twoUpper.MatchString(p.Country) {
 		add("country", "must be 2 upper-case letters, got %q", p.Country)
+	}
+	if p.Email != "" && !isEmail(p.Email) {
+		add("email", "must be a well-formed email address, got %q", p.Email)
 	}
 	// On create and update the validity date must be in the future.
 	if p.ValidityDate != nil && !p.ValidityDate.After(now) {

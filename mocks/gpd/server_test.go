@@ -277,6 +277,10 @@ func TestGPDRules(t *testing.T) {
 			p.PaymentOption[0].Transfer[0].Stamp = &Stamp{HashDocument: "h", StampType: "01", ProvincialResidence: "XRMX"}
 		}, "stamp.provincialResidence"},
 		{"country of more than two letters", func(p *Position) { p.Country = "XITX" }, "country"},
+		{"email without @ (@Email)", func(p *Position) { p.Email = "mario.rossi.example.it" }, "email: must be a well-formed"},
+		{"email with a space", func(p *Position) { p.Email = "mario rossi@example.it" }, "email: must be a well-formed"},
+		{"email with two dots", func(p *Position) { p.Email = "mario..rossi@example.it" }, "email: must be a well-formed"},
+		{"email domain ending in a hyphen", func(p *Position) { p.Email = "mario@example-.it" }, "email: must be a well-formed"},
 		{"duplicate metadata key", func(p *Position) {
 			p.PaymentOption[0].PaymentOptionMetadata = []Metadata{{Key: "a", Value: "1"}, {Key: "a", Value: "2"}}
 		}, "paymentOptionMetadata[1].key"},
@@ -631,5 +635,31 @@ func TestLocalTime(t *testing.T) {
 	// Any instant is written as Rome wall time.
 	if s := At(time.Date(2026, 12, 31, 22, 59, 59, 0, time.UTC)).String(); s != "2026-12-31T23:59:59" {
 		t.Errorf("UTC instant written as %s", s)
+	}
+}
+
+func TestIsEmail(t *testing.T) {
+	for _, tt := range []struct {
+		in   string
+		want bool
+	}{
+		{"mario.rossi@example.it", true},
+		{"m+tag@comune.esempio.it", true},
+		{"user@localhost", true}, // Hibernate needs no top-level domain
+		{"òscar@example.it", true},
+		{"a@[192.168.0.1]", true},
+		{"", false},
+		{"@example.it", false},
+		{"mario@", false},
+		{"mario@@example.it", false},
+		{"mario.@example.it", false},
+		{".mario@example.it", false},
+		{"mario@-example.it", false},
+		{"mario@example..it", false},
+		{strings.Repeat("a", 65) + "@example.it", false},
+	} {
+		if got := isEmail(tt.in); got != tt.want {
+			t.Errorf("isEmail(%q) = %v, want %v", tt.in, got, tt.want)
+		}
 	}
 }
