@@ -273,3 +273,40 @@ func TestLongTextsStayInTheirBoxes(t *testing.T) {
 		}
 	}
 }
+
+// FuzzNotice feeds outside text (as a notice JSON file or a campaign CSV
+// brings it) into every free-text field: Validate refuses it naming a field,
+// or the notice is laid out without a panic, every line of text within the
+// page's margins, and its codes encode.
+func FuzzNotice(f *testing.F) {
+	f.Add("Comune di Esempio", "Mario Rossi", "TARI 2026", "Via Roma 1", "A0EDT", "AUT. DB/SSIC/E 12345 DEL 01/01/2026")
+	f.Add(strings.Repeat("W", 50), strings.Repeat("Ñ", 70), strings.Repeat("€ ", 45), "", "", "")
+	f.Add("", "\x00\n\t", "…’", "x", "a0edt", strings.Repeat("é", 61))
+	f.Fuzz(func(t *testing.T, ec, name, subject, address, cbill, auth string) {
+		n := withPostal(withRates(base()))
+		n.EC.Name, n.Debtor.Name, n.Subject, n.Debtor.Address, n.EC.CBILL = ec, name, subject, address, cbill
+		n.EC.Postal = &Postal{Account: "123", Authorization: auth}
+		if err := n.Validate(); err != nil {
+			if !strings.Contains(err.Error(), "notice: ") {
+				t.Fatalf("error without the field: %v", err)
+			}
+			return
+		}
+		d, err := layout([]Notice{n})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for p, ops := range d.pages {
+			for _, o := range ops {
+				if o.kind == opText {
+					if end := o.x + d.width(o.font, o.size, o.text); o.x < left-0.01 || end > right+0.01 || o.y > bottom {
+						t.Fatalf("page %d: %q from %.1f to %.1f mm", p+1, o.text, o.x, end)
+					}
+				}
+			}
+		}
+		if len(d.codes) != 8 {
+			t.Fatalf("%d codes, want 8", len(d.codes))
+		}
+	})
+}
