@@ -310,3 +310,48 @@ func FuzzNotice(f *testing.F) {
 		}
 	})
 }
+
+func TestGroupSize(t *testing.T) {
+	// rate-multiple.md: bands of 2 or 3; a count divisible by neither
+	// repeats the 3-layout.
+	for n, want := range map[int]int{2: 2, 3: 3, 4: 2, 5: 3, 6: 3, 7: 3, 8: 2, 9: 3, 10: 2, 12: 3} {
+		if got := groupSize(n); got != want {
+			t.Errorf("groupSize(%d) = %d, want %d", n, got, want)
+		}
+	}
+}
+
+// TestBandsKeepTheirBollettino: with a postal account, each band of
+// instalments is on the same page as its Bollettino Postale PA, and every
+// option's QR code and data matrix name the same notice.
+func TestBandsKeepTheirBollettino(t *testing.T) {
+	n := withPostal(base())
+	for i := 1; i <= 7; i++ {
+		iuv := fmt.Sprintf("01%013d", i+1)
+		check := fmt.Sprintf("%02d", (3010000000000000+int64(i+1))%93)
+		n.Options = append(n.Options, Option{NAV: "3" + iuv + check, AmountCents: 1000, DueDate: NewDate(2026, 6, 30), Installment: i, Of: 7})
+	}
+	if err := n.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	d, err := layout([]Notice{n})
+	if err != nil {
+		t.Fatal(err)
+	}
+	qrs, dms := map[int][]string{}, map[int][]string{}
+	for _, c := range d.codes {
+		if c.kind == "qr" {
+			qrs[c.page] = append(qrs[c.page], strings.Split(c.content, "|")[2])
+		} else {
+			dms[c.page] = append(dms[c.page], c.content[15:33])
+		}
+	}
+	if len(d.pages) != 4 { // single + its bollettino, then 3 bands of 3, 3 and 1 with theirs
+		t.Errorf("%d pages, want 4", len(d.pages))
+	}
+	for p := range d.pages {
+		if !slices.Equal(qrs[p], dms[p]) || len(qrs[p]) == 0 {
+			t.Errorf("page %d: QR codes for %v, data matrices for %v", p+1, qrs[p], dms[p])
+		}
+	}
+}

@@ -389,6 +389,11 @@ func (d *doc) notice(n Notice) error {
 	k := groupSize(len(inst))
 	for g := 0; g < len(inst); g += k {
 		group := inst[g:min(g+k, len(inst))]
+		if n.EC.Postal != nil && l.y+79+86 > bottom {
+			// A band of instalments and its bollettino go on one page.
+			l.addPage()
+			l.y = l.header()
+		}
 		if err := l.band(79, func(y float64) error { return l.instBand(group, k, y) }); err != nil {
 			return err
 		}

@@ -74,8 +74,8 @@ var langs = map[string]texts{
 }
 
 // Options tunes rendering. The zero value renders compressed PDFs dated
-// 1 Jan 2000. (fpdf writes image objects in map order, so two renderings of
-// one notice have the same content but not always the same bytes.)
+// 1 Jan 2000. The PDF holds no image (the codes are vector), so one notice
+// always renders to the same bytes.
 type Options struct {
 	// Uncompressed writes plain content streams (tests grep them).
 	Uncompressed bool
