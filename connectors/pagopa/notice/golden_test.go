@@ -171,9 +171,13 @@ func decodeCodes(t *testing.T, d *doc) []string {
 		if err != nil {
 			t.Fatalf("%s on page %d at (%.1f, %.1f): %v", c.kind, c.page+1, c.x, c.y, err)
 		}
-		// The symbol is 25 mm wide, as the guide asks.
+		// The symbol is 25 mm wide, as the guide asks, and the QR code of
+		// version 4 (33×33 modules, codice-qr page of the guide).
 		if c.w != 25 {
 			t.Errorf("%s is %.1f mm wide, want 25", c.kind, c.w)
+		}
+		if c.kind == "qr" && c.modules != 33 {
+			t.Errorf("QR code of %d×%d modules, want 33×33 (version 4)", c.modules, c.modules)
 		}
 		out = append(out, c.kind+":"+res.GetText())
 	}
@@ -352,6 +356,22 @@ func TestBandsKeepTheirBollettino(t *testing.T) {
 	for p := range d.pages {
 		if !slices.Equal(qrs[p], dms[p]) || len(qrs[p]) == 0 {
 			t.Errorf("page %d: QR codes for %v, data matrices for %v", p+1, qrs[p], dms[p])
+		}
+	}
+}
+
+// TestQRVersion4: the shortest and the longest payloads both make a QR code
+// of version 4, as the guide asks.
+func TestQRVersion4(t *testing.T) {
+	for _, cents := range []int64{1, MaxAmountCents} {
+		n := base()
+		n.Options[0].AmountCents = cents
+		d, err := layout([]Notice{n})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if m := d.codes[0].modules; m != 33 {
+			t.Errorf("%d cents: QR code of %d×%d modules, want 33×33", cents, m, m)
 		}
 	}
 }

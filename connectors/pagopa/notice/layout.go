@@ -64,6 +64,7 @@ type code struct {
 	content string
 	page    int
 	x, y, w float64 // mm, the symbol without its quiet zone
+	modules int     // modules a side
 }
 
 // doc is a laid-out notice (or batch).
@@ -222,7 +223,7 @@ func (d *doc) modules(kind string, bc barcode.Barcode, x, y, side float64, q int
 			d.rect(x+float64(s)*mod, y+float64(r)*mod, float64(c-s)*mod, mod, black)
 		}
 	}
-	d.codes = append(d.codes, code{kind: kind, content: bc.Content(), page: len(d.pages) - 1, x: x, y: y, w: side})
+	d.codes = append(d.codes, code{kind: kind, content: bc.Content(), page: len(d.pages) - 1, x: x, y: y, w: side, modules: n})
 }
 
 func dark(bc barcode.Barcode, x, y int) bool {
@@ -230,8 +231,11 @@ func dark(bc barcode.Barcode, x, y int) bool {
 	return r < 0x8000
 }
 
-// qrCode draws the pagoPA QR code (ISO/IEC 18004, error correction M) of
-// payload, 25 mm wide, with a 4-module quiet zone.
+// qrCode draws the pagoPA QR code of payload, 25 mm wide, with a 4-module
+// quiet zone. The guide's page "Codice QR" (docs.pagopa.it/avviso-pagamento,
+// allegato-2/specifiche-tecniche/dati-per-il-pagamento/codice-qr) asks for
+// ISO/IEC 18004, symbol version 4 (33×33 modules), error correction M; the
+// payload, 46 to 56 bytes, always takes version 4 at level M in byte mode.
 func (d *doc) qrCode(payload string, x, y float64) error {
 	bc, err := qr.Encode(payload, qr.M, qr.Auto)
 	if err != nil {
