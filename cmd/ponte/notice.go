@@ -219,9 +219,9 @@ func runNoticePDF(_ context.Context, args []string) error {
 	if err := os.WriteFile(*out, buf.Bytes(), 0o644); err != nil {
 		return err
 	}
-	pages := 0
-	for _, n := range ns {
-		pages += len(n.Options)
+	pages, err := notice.Pages(ns)
+	if err != nil {
+		return err
 	}
 	fmt.Fprintf(stdout, "%s: %d notices, %d pages, %d bytes\n", *out, len(ns), pages, buf.Len())
 	return nil

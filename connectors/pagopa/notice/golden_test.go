@@ -88,6 +88,9 @@ func TestGoldenPNG(t *testing.T) {
 			if len(pages) != c.pages {
 				t.Errorf("%d pages, want %d", len(pages), c.pages)
 			}
+			if p, err := Pages([]Notice{c.n}); err != nil || p != c.pages {
+				t.Errorf("Pages = %d, %v; want %d", p, err, c.pages)
+			}
 			for p, img := range pages {
 				name := fmt.Sprintf("%s-p%d.png", c.name, p+1)
 				golden := filepath.Join("testdata", "golden", name)

@@ -232,12 +232,13 @@ func decodeRects(t *testing.T, h string, rs [][4]float64) string {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if res, err := qrcode.NewQRCodeReader().Decode(bmp, nil); err == nil {
+	res, qerr := qrcode.NewQRCodeReader().Decode(bmp, nil)
+	if qerr == nil {
 		return res.GetText()
 	}
-	res, err := datamatrix.NewDataMatrixReader().Decode(bmp, nil)
+	res, err = datamatrix.NewDataMatrixReader().Decode(bmp, nil)
 	if err != nil {
-		t.Fatalf("%d rectangles of height %s pt decode neither as a QR code nor as a data matrix: %v", len(rs), h, err)
+		t.Fatalf("%d rectangles of height %s pt decode neither as a QR code (%v) nor as a data matrix (%v)", len(rs), h, qerr, err)
 	}
 	return res.GetText()
 }

@@ -89,6 +89,21 @@ func Render(w io.Writer, n Notice) error { return RenderWith(w, []Notice{n}, Opt
 // RenderBatch writes all notices into one PDF, one after the other.
 func RenderBatch(w io.Writer, ns []Notice) error { return RenderWith(w, ns, Options{}) }
 
+// Pages is how many A4 pages the notices take, each notice starting on a
+// new page (as in RenderBatch, and summed over RenderZip's files).
+func Pages(ns []Notice) (int, error) {
+	for i, n := range ns {
+		if err := n.Validate(); err != nil {
+			return 0, fmt.Errorf("notice %d: %w", i, err)
+		}
+	}
+	d, err := layout(ns)
+	if err != nil {
+		return 0, err
+	}
+	return len(d.pages), nil
+}
+
 // RenderWith writes all notices into one PDF with the given options. Every
 // notice is validated first; the first invalid one stops rendering with a
 // *ValidationError wrapped with its index.
