@@ -7,6 +7,7 @@ import (
 	"errors"
 	"image"
 	"image/color"
+	"math"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -215,6 +216,12 @@ func decodeRects(t *testing.T, h string, rs [][4]float64) string {
 		x0, x1 = min(x0, r[0]), max(x1, r[0]+r[2])
 		y0, y1 = min(y0, r[1]+r[3]), max(y1, r[1])
 	}
+	// 25 mm = 70.87 pt a side (the guide's size for both codes); both have
+	// dark modules on every edge (finder patterns), so the box is the symbol.
+	if d := 25 / 25.4 * 72; math.Abs(x1-x0-d) > 0.05 || math.Abs(y1-y0-d) > 0.05 {
+		t.Errorf("code of height-%s modules is %.2f × %.2f pt, want %.2f (25 mm)", h, x1-x0, y1-y0, d)
+	}
+	t.Logf("code of %d rectangles: %.2f × %.2f pt", len(rs), x1-x0, y1-y0)
 	w, hh := int((x1-x0+2*m)*s), int((y1-y0+2*m)*s)
 	img := image.NewGray(image.Rect(0, 0, w, hh))
 	for i := range img.Pix {
