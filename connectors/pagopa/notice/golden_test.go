@@ -251,8 +251,8 @@ func TestDataMatrixFixedWidths(t *testing.T) {
 }
 
 // TestLongTextsStayInTheirBoxes: texts at the guide's limits, made of the
-// widest letters, never reach past their box; every text op ends within the
-// page's margins.
+// widest letters, stay within the page's margins, and no line of text runs
+// into another, in these and in the golden layouts.
 func TestLongTextsStayInTheirBoxes(t *testing.T) {
 	n := withPostal(withRates(base()))
 	n.EC.Name = strings.Repeat("W", MaxECName)
@@ -279,6 +279,46 @@ func TestLongTextsStayInTheirBoxes(t *testing.T) {
 			}
 		}
 	}
+	for _, c := range append(goldenLayouts, struct {
+		name  string
+		n     Notice
+		pages int
+	}{"long texts", n, 0}) {
+		d, err := layout([]Notice{c.n})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, o := range overlaps(d) {
+			t.Errorf("%s: %s", c.name, o)
+		}
+	}
+}
+
+// overlaps lists the pairs of lines of text whose boxes (from the baseline,
+// ascent 0.75 and descent 0.2 of the size) cross each other.
+func overlaps(d *doc) []string {
+	type box struct {
+		x0, x1, y0, y1 float64
+		s              string
+	}
+	var out []string
+	for p, ops := range d.pages {
+		var bs []box
+		for _, o := range ops {
+			if o.kind == opText {
+				h := o.size * ptMM
+				bs = append(bs, box{o.x, o.x + d.width(o.font, o.size, o.text), o.y - 0.75*h, o.y + 0.2*h, o.text})
+			}
+		}
+		for i, a := range bs {
+			for _, b := range bs[i+1:] {
+				if a.x0 < b.x1-0.01 && b.x0 < a.x1-0.01 && a.y0 < b.y1-0.01 && b.y0 < a.y1-0.01 {
+					out = append(out, fmt.Sprintf("page %d: %q and %q overlap", p+1, a.s, b.s))
+				}
+			}
+		}
+	}
+	return out
 }
 
 // FuzzNotice feeds outside text (as a notice JSON file or a campaign CSV
