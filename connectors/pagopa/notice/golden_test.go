@@ -259,7 +259,7 @@ func TestLongTextsStayInTheirBoxes(t *testing.T) {
 	n.EC.Sector = strings.Repeat("W", MaxSector)
 	n.EC.Info = strings.Repeat("W", MaxInfo)
 	n.Debtor.Name = strings.Repeat("W", MaxDebtorName)
-	n.Debtor.Address = strings.Repeat("W ", MaxAddress/2)
+	n.Debtor.Address = strings.Repeat("W", MaxAddress) // one word: broken across lines
 	n.Subject = strings.Repeat("Wm ", MaxSubject/3)
 	n.EC.Postal = &Postal{Account: "123456789012", Owner: strings.Repeat("W", MaxPostalOwner), Authorization: strings.Repeat("W", 60)}
 	if err := n.Validate(); err != nil {
@@ -324,7 +324,7 @@ func overlaps(d *doc) []string {
 // FuzzNotice feeds outside text (as a notice JSON file or a campaign CSV
 // brings it) into every free-text field: Validate refuses it naming a field,
 // or the notice is laid out without a panic, every line of text within the
-// page's margins, and its codes encode.
+// page's margins and clear of the others, and its codes encode.
 func FuzzNotice(f *testing.F) {
 	f.Add("Comune di Esempio", "Mario Rossi", "TARI 2026", "Via Roma 1", "A0EDT", "AUT. DB/SSIC/E 12345 DEL 01/01/2026")
 	f.Add(strings.Repeat("W", 50), strings.Repeat("Ñ", 70), strings.Repeat("€ ", 45), "", "", "")
@@ -351,6 +351,9 @@ func FuzzNotice(f *testing.F) {
 					}
 				}
 			}
+		}
+		if o := overlaps(d); len(o) > 0 {
+			t.Fatal(o)
 		}
 		if len(d.codes) != 8 {
 			t.Fatalf("%d codes, want 8", len(d.codes))

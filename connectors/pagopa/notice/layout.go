@@ -73,6 +73,8 @@ type doc struct {
 	codes []code
 	m     *fpdf.Fpdf // measures text with the PDF's own font metrics
 	tr    func(string) string
+	font  fontID  // m's current font…
+	size  float64 // …and size (0: none yet)
 }
 
 const (
@@ -110,8 +112,11 @@ func fontName(f fontID) (string, string) {
 }
 
 func (d *doc) width(f fontID, size float64, s string) float64 {
-	fam, style := fontName(f)
-	d.m.SetFont(fam, style, size)
+	if d.font != f || d.size != size {
+		fam, style := fontName(f)
+		d.m.SetFont(fam, style, size)
+		d.font, d.size = f, size
+	}
 	return d.m.GetStringWidth(d.tr(s))
 }
 
@@ -154,16 +159,16 @@ func (d *doc) wrap(f fontID, size, w float64, s string, maxLines int) ([]string,
 	cur := ""
 	for _, word := range strings.Fields(s) {
 		for d.width(f, size, word) > w { // a word longer than the box: break it
-			n := len([]rune(word))
-			for n > 1 && d.width(f, size, string([]rune(word)[:n])) > w {
-				n--
-			}
+			rs := []rune(word)
+			// The longest prefix that fits (at least one letter), by
+			// bisection: a prefix is never wider than a longer one.
+			n := 1 + sort.Search(len(rs)-1, func(i int) bool { return d.width(f, size, string(rs[:i+2])) > w })
 			if cur != "" {
 				ls = append(ls, cur)
 				cur = ""
 			}
-			ls = append(ls, string([]rune(word)[:n]))
-			word = string([]rune(word)[n:])
+			ls = append(ls, string(rs[:n]))
+			word = string(rs[n:])
 		}
 		switch {
 		case cur == "":
