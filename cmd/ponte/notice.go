@@ -25,20 +25,26 @@ of notices (one PDF with all of them, or with --zip a zip archive of one PDF per
 Notice JSON (example: connectors/pagopa/notice/testdata/notice.json):
   {
     "ec":      {"name": "Comune di Esempio", "fiscalCode": "01234567890",
-                "cbill": "A0EDT", "sector": "Ufficio Tributi", "info": "www… tel…"},
+                "cbill": "A0EDT", "sector": "Ufficio Tributi", "info": "www… tel…",
+                "postal": {"account": "000012345678", "owner": "Comune di Esempio",
+                           "authorization": "AUT. DB/SSIC/E 12345 DEL 01/01/2026"}},
     "debtor":  {"name": "Mario Rossi", "fiscalCode": "RSSMRA80A01H501U",
                 "address": "Via Roma 1, 00100 Roma (RM)"},
-    "subject": "TARI 2026",                 (≤140 characters)
+    "subject": "TARI 2026",                 (≤90 characters)
     "lang":    "it",                        ("it" or "en"; --lang overrides)
-    "options": [                            (one page each)
+    "options": [                            (single payment, then instalments
       {"nav": "301000000000000144", "amountCents": 24050, "dueDate": "2026-06-30"},
       {"nav": "301000000000000245", "amountCents": 12025, "dueDate": "2026-06-30",
-       "installment": 1, "of": 2}, …
+       "installment": 1, "of": 2}, …         two or three to a band)
     ]
   }
-  ec.fiscalCode is 11 digits; cbill, sector, info, address and lang are optional;
-  an option without installment/of is the single payment; installments are
-  numbered 1..of with the same "of"; amounts are euro cents.
+  ec.fiscalCode is 11 digits; cbill (5 capital letters or digits), sector,
+  info, postal, address and lang are optional; with postal every option also
+  gets a Bollettino Postale PA with the Poste data matrix. An option without
+  installment/of is the single payment; installments are numbered 1..of with
+  the same "of"; amounts are euro cents. Texts have the pagoPA guide's limits
+  (ec.name 50, ec.sector 50, ec.info 100, debtor.name 70, debtor.address 140,
+  postal.owner 50): a longer one is refused with the field's name.
 `
 
 func runNoticeNAV(_ context.Context, args []string) error {
@@ -213,9 +219,9 @@ func runNoticePDF(_ context.Context, args []string) error {
 	if err := os.WriteFile(*out, buf.Bytes(), 0o644); err != nil {
 		return err
 	}
-	pages := 0
-	for _, n := range ns {
-		pages += len(n.Options)
+	pages, err := notice.Pages(ns)
+	if err != nil {
+		return err
 	}
 	fmt.Fprintf(stdout, "%s: %d notices, %d pages, %d bytes\n", *out, len(ns), pages, buf.Len())
 	return nil

@@ -105,7 +105,7 @@ func TestNoticePDF(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !strings.Contains(out, "1 notices, 3 pages") {
+	if !strings.Contains(out, "1 notices, 1 pages") {
 		t.Errorf("output %q", out)
 	}
 	b, err := os.ReadFile(pdf)

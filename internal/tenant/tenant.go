@@ -58,7 +58,12 @@ type PagoPA struct {
 	StationID       string `json:"stationId,omitempty"`
 	IBAN            string `json:"iban"`
 	PostalIBAN      string `json:"postalIban,omitempty"`
-	GPD             GPD    `json:"gpd"`
+	// PostalOwner and PostalAuthorization are printed on the Bollettino
+	// Postale PA of the notices of an ente with a PostalIBAN.
+	PostalOwner         string `json:"postalOwner,omitempty"`
+	PostalAuthorization string `json:"postalAuthorization,omitempty"`
+	CBILL               string `json:"cbill,omitempty"` // printed on payment notices
+	GPD                 GPD    `json:"gpd"`
 }
 
 // GPD is access to the GPD debt-positions API.

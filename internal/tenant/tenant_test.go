@@ -73,6 +73,7 @@ func TestLoadBroken(t *testing.T) {
 		{"unknown_key.yaml", "/pagopa/segregationCode", "required", 5, "segregation code"},
 		{"bad_secret.yaml", "/pagopa/gpd/subscriptionKey", "pattern", 11, "env:NAME or file:path"},
 		{"bad_iban.yaml", "/pagopa/iban", "checksum", 8, "IBAN check digits do not match"},
+		{"bad_cbill.yaml", "/pagopa/cbill", "pattern", 9, `must be 5 capital letters or digits, got "A0ED"`},
 		{"bad_fiscal_code.yaml", "/fiscalCode", "checksum", 4, "check digit is wrong"},
 		{"unquoted_number.yaml", "/fiscalCode", "type", 4, "put the value in quotes"},
 		{"bad_source_config.yaml", "/sources/tributi-csv/config/encoding", "enum", 19, `got "latin1"`},

@@ -12,7 +12,11 @@ import (
 	"github.com/ponte-pa/ponte/internal/tenant"
 )
 
-// noticeFor is the printable pagoPA payment notice of a published item.
+// noticeFor is the printable pagoPA payment notice of a published item. The
+// tenant's CBILL code and, when it has a BancoPosta IBAN, its postal account
+// (for the Bollettino Postale PA the guide requires then) come from its
+// config. Texts from the source longer than the notice has room for are cut
+// to the guide's limits (the debt position in GPD keeps them whole).
 func noticeFor(t *tenant.Tenant, subject, dueDate string, it Item, lang string) (notice.Notice, error) {
 	due := it.DueDate
 	if dueDate != "" {
@@ -31,11 +35,20 @@ func noticeFor(t *tenant.Tenant, subject, dueDate string, it Item, lang string) 
 		name = t.Name.EN
 	}
 	n := notice.Notice{
-		EC:      notice.EC{Name: name, FiscalCode: t.FiscalCode},
-		Debtor:  notice.Debtor{Name: clip(strings.TrimSpace(it.Name+" "+it.Surname), 70), FiscalCode: it.FiscalCode},
-		Subject: clip(desc, 140),
+		EC: notice.EC{Name: notice.Clip(name, notice.MaxECName), FiscalCode: t.FiscalCode, CBILL: t.PagoPA.CBILL},
+		Debtor: notice.Debtor{Name: notice.Clip(strings.TrimSpace(it.Name+" "+it.Surname), notice.MaxDebtorName),
+			FiscalCode: it.FiscalCode},
+		Subject: notice.Clip(desc, notice.MaxSubject),
 		Options: []notice.Option{{NAV: it.NAV, AmountCents: it.AmountCents, DueDate: notice.NewDate(d.Year(), d.Month(), d.Day())}},
 		Lang:    lang,
+	}
+	if t.PagoPA.PostalIBAN != "" {
+		acc, err := notice.PostalAccountFromIBAN(t.PagoPA.PostalIBAN)
+		if err != nil {
+			return notice.Notice{}, fmt.Errorf("tenant %s: pagopa.postalIban: %w", t.ID, err)
+		}
+		n.EC.Postal = &notice.Postal{Account: acc, Owner: notice.Clip(t.PagoPA.PostalOwner, notice.MaxPostalOwner),
+			Authorization: t.PagoPA.PostalAuthorization}
 	}
 	for _, r := range it.Rate {
 		rd, err := time.Parse("2006-01-02", r.DueDate)

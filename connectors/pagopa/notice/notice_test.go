@@ -3,12 +3,11 @@ package notice_test
 import (
 	"archive/zip"
 	"bytes"
-	"encoding/binary"
 	"encoding/json"
 	"errors"
-	"flag"
-	"hash/crc32"
-	"image/png"
+	"image"
+	"image/color"
+	"math"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -18,13 +17,11 @@ import (
 	"testing"
 
 	"github.com/makiuchi-d/gozxing"
+	"github.com/makiuchi-d/gozxing/datamatrix"
 	"github.com/makiuchi-d/gozxing/qrcode"
-
 	"github.com/ponte-pa/ponte/connectors/pagopa"
 	"github.com/ponte-pa/ponte/connectors/pagopa/notice"
 )
-
-var update = flag.Bool("update", false, "rewrite golden files")
 
 func loadExample(t testing.TB) notice.Notice {
 	t.Helper()
@@ -74,15 +71,15 @@ func TestRenderGolden(t *testing.T) {
 			if !bytes.HasPrefix(pdf, []byte("%PDF-1.")) {
 				t.Fatalf("not a PDF: %q", pdf[:16])
 			}
-			if got := bytes.Count(pdf, []byte("/Type /Page\n")); got != 3 {
-				t.Errorf("pages = %d, want 3 (single payment + 2 installments)", got)
+			if got := bytes.Count(pdf, []byte("/Type /Page\n")); got != 1 {
+				t.Errorf("pages = %d, want 1 (single payment and 2 installments in one band)", got)
 			}
 			if !bytes.Contains(pdf, []byte("/MediaBox [0 0 595.28 841.89]")) {
 				t.Error("page is not A4")
 			}
 			text := pdfText(pdf)
 			golden := filepath.Join("testdata", "notice."+lang+".golden.txt")
-			if *update {
+			if *notice.Update {
 				if err := os.WriteFile(golden, []byte(text), 0o644); err != nil {
 					t.Fatal(err)
 				}
@@ -98,127 +95,159 @@ func TestRenderGolden(t *testing.T) {
 	}
 }
 
+// TestRenderKeyFields checks the guide's texts and their order: header,
+// creditor, recipient, amount and due date, where to pay (the fixed texts of
+// dove-pagare.md, the app channel first), then the payment data.
 func TestRenderKeyFields(t *testing.T) {
 	n := loadExample(t)
 	text := pdfText(render(t, n))
-	for _, want := range []string{
-		"AVVISO DI PAGAMENTO", "Comune di Esempio", "01234567890", "A0EDT",
-		"Mario Rossi", "RSSMRA80A01H501U", "Via Roma 1, 00100 Roma (RM)",
-		"TARI 2026 - tassa sui rifiuti, abitazione di via Roma 1",
-		"€ 240,50  entro il 30/06/2026", "120,25   entro il 31/10/2026",
-		"3010 0000 0000 0001 44", "3010 0000 0000 0002 45", "3010 0000 0000 0003 46",
-		"Rata unica", "Rata 1 di 2", "Rata 2 di 2", "Codice CBILL", "Codice Avviso",
-		"Puoi pagare con una unica rata o in 2 rate",
-	} {
-		if !strings.Contains(text, want) {
-			t.Errorf("PDF text lacks %q", want)
-		}
+	inOrder(t, "it", text, []string{
+		"AVVISO DI PAGAMENTO", "TARI 2026 - tassa sui rifiuti, abitazione di via Roma 1",
+		"ENTE CREDITORE", "Comune di Esempio", "Cod. Fiscale 01234567890",
+		"DESTINATARIO", "Mario Rossi", "Via Roma 1, 00100 Roma (RM)", "Cod. Fiscale RSSMRA80A01H501U",
+		"QUANTO E QUANDO PAGARE?", "240,50", "Euro", "entro il 30/06/2026", "Puoi pagare per intero o in 2 rate",
+		"DOVE PAGARE?", "vai su pagopa.gov.it",
+		"PAGA CON L'APP IO", "oppure dal tuo Home Banking, con la tua app di pagamento o con gli",
+		"PAGA SUL TERRITORIO", "presso Banche e Sportelli ATM, negli Uffici Postali e Punti Postali, nei",
+		"DATI PER IL PAGAMENTO", "Rata unica entro il 30/06/2026",
+		"Cod. CBILL", "A0EDT", "Cod. Avviso", "3010 0000 0000 0001 44", "Cod. Fiscale Ente", "01234567890",
+		"DATI PER IL PAGAMENTO", "Rata 1", "entro il 30/06/2026", "120,25", "3010 0000 0000 0002 45",
+		"Rata 2", "entro il 31/10/2026", "3010 0000 0000 0003 46",
+		"Inquadra il codice QR con la tua app di", // wrapped: "… pagamento o usa i dati sopra."
+	})
+	if strings.Contains(text, "BOLLETTINO POSTALE PA") {
+		t.Error("a Bollettino Postale PA without a postal account")
 	}
 	n.Lang = "en"
-	text = pdfText(render(t, n))
-	for _, want := range []string{"PAYMENT NOTICE", "€ 240.50  by 30/06/2026", "Installment 2 of 2", "Notice code"} {
-		if !strings.Contains(text, want) {
-			t.Errorf("English PDF text lacks %q", want)
-		}
-	}
-	// Without CBILL the code is not printed.
+	inOrder(t, "en", pdfText(render(t, n)), []string{"PAYMENT NOTICE", "PAYEE", "RECIPIENT", "HOW MUCH AND WHEN TO PAY?",
+		"240.50", "Due Date 30/06/2026", "You can pay the full amount or split in 2 installments",
+		"WHERE TO PAY?", "PAY WITH IO APP", "PAY LOCALLY", "PAYMENT DETAILS", "Full amount Due Date 30/06/2026",
+		"CBILL Code", "Notice Code", "Payee Tax Code", "Installment #1", "Installment #2"})
+	// Without CBILL neither the code nor its label is printed.
 	n.EC.CBILL = ""
-	if text := pdfText(render(t, n)); strings.Contains(text, "CBILL code") {
+	if text := pdfText(render(t, n)); strings.Contains(text, "CBILL Code") {
 		t.Error("CBILL label printed without a CBILL code")
 	}
+	// With a postal account, a Bollettino Postale PA follows the single
+	// payment and each band of instalments.
+	n = loadExample(t)
+	n.EC.Postal = &notice.Postal{Account: "12345678", Authorization: "AUT. DB/SSIC/E 12345 DEL 01/01/2026"}
+	inOrder(t, "postal", pdfText(render(t, n)), []string{
+		"DATI PER IL PAGAMENTO", "Rata unica entro il 30/06/2026", "3010 0000 0000 0001 44",
+		"BOLLETTINO POSTALE PA", "BancoPosta", "Rata unica entro il 30/06/2026", "AUT. DB/SSIC/E 12345 DEL", // wrapped
+
+		"sul C/C n.", "12345678", "Intestato a", "COMUNE DI ESEMPIO", "Tipo", "P1",
+		"DATI PER IL PAGAMENTO", "Rata 1", "Rata 2",
+		"BOLLETTINO POSTALE PA", "Rata 1", "12345678", "Rata 2",
+	})
 }
 
-// pdfImage is an image XObject of an uncompressed PDF: its size, bit depth
-// and raw (PNG IDAT) data.
-type pdfImage struct {
-	w, h, bpc int
-	data      []byte
-}
-
-var imgRe = regexp.MustCompile(`/Subtype /Image\n/Width (\d+)\n/Height (\d+)\n(?s:.*?)/BitsPerComponent (\d+)\n(?s:.*?)/Length (\d+)>>\nstream\n`)
-
-func imageStreams(pdf []byte) []pdfImage {
-	var out []pdfImage
-	num := func(m []int, i int) int { n, _ := strconv.Atoi(string(pdf[m[2*i]:m[2*i+1]])); return n }
-	for _, m := range imgRe.FindAllSubmatchIndex(pdf, -1) {
-		out = append(out, pdfImage{w: num(m, 1), h: num(m, 2), bpc: num(m, 3), data: pdf[m[1] : m[1]+num(m, 4)]})
-	}
-	return out
-}
-
-// toPNG rebuilds a paletted PNG from an image taken out of the PDF, with the
-// palette of ref (every QR we print has the same two colours).
-func toPNG(img pdfImage, ref []byte) []byte {
-	var b bytes.Buffer
-	b.Write(ref[:8])
-	chunk := func(typ string, data []byte) {
-		var n [4]byte
-		binary.BigEndian.PutUint32(n[:], uint32(len(data)))
-		b.Write(n[:])
-		b.WriteString(typ)
-		b.Write(data)
-		binary.BigEndian.PutUint32(n[:], crc32.ChecksumIEEE(append([]byte(typ), data...)))
-		b.Write(n[:])
-	}
-	ihdr := make([]byte, 13)
-	binary.BigEndian.PutUint32(ihdr[0:], uint32(img.w))
-	binary.BigEndian.PutUint32(ihdr[4:], uint32(img.h))
-	ihdr[8], ihdr[9] = byte(img.bpc), 3 // indexed colour
-	chunk("IHDR", ihdr)
-	for p := 8; p+8 <= len(ref); {
-		n := int(binary.BigEndian.Uint32(ref[p:]))
-		if string(ref[p+4:p+8]) == "PLTE" {
-			chunk("PLTE", ref[p+8:p+8+n])
-		}
-		p += 12 + n
-	}
-	chunk("IDAT", img.data)
-	chunk("IEND", nil)
-	return b.Bytes()
-}
-
-func decodeQR(t *testing.T, pngBytes []byte) string {
+// inOrder fails unless every string of want is in text, each after the one
+// before.
+func inOrder(t *testing.T, name, text string, want []string) {
 	t.Helper()
-	img, err := png.Decode(bytes.NewReader(pngBytes))
-	if err != nil {
-		t.Fatalf("png: %v", err)
+	at := 0
+	for _, w := range want {
+		i := strings.Index(text[at:], w)
+		if i < 0 {
+			t.Errorf("%s: %q missing after position %d (or out of order)", name, w, at)
+			continue
+		}
+		at += i + len(w)
+	}
+}
+
+// TestPDFCodesDecode reads the QR code and the data matrix back from the
+// PDF itself: it takes the black rectangles out of the content stream,
+// groups them by module size (one group per code on this one-page notice),
+// paints each group into a bitmap and decodes it with zxing. The PDF holds no
+// image: the codes are vector.
+func TestPDFCodesDecode(t *testing.T) {
+	n := loadExample(t)
+	n.Options = n.Options[:1]
+	n.EC.Postal = &notice.Postal{Account: "12345678"}
+	pdf := render(t, n)
+	if bytes.Contains(pdf, []byte("/Subtype /Image")) {
+		t.Error("the PDF embeds an image; the codes must be vector")
+	}
+	groups := map[string][][4]float64{} // by module height, in points
+	black := false
+	for _, line := range strings.Split(string(pdf), "\n") {
+		f := strings.Fields(line)
+		switch {
+		case len(f) == 2 && f[1] == "g":
+			black = f[0] == "0.000"
+		case len(f) == 4 && f[3] == "rg":
+			black = f[0] == "0.000" && f[1] == "0.000" && f[2] == "0.000"
+		case len(f) == 6 && f[4] == "re" && f[5] == "f" && black:
+			var r [4]float64
+			for i := range r {
+				v, err := strconv.ParseFloat(f[i], 64)
+				if err != nil {
+					t.Fatalf("%q: %v", line, err)
+				}
+				r[i] = v
+			}
+			groups[f[3]] = append(groups[f[3]], r)
+		}
+	}
+	var got []string
+	for h, rs := range groups {
+		if len(rs) < 50 { // not a code: rules, bars
+			continue
+		}
+		got = append(got, decodeRects(t, h, rs))
+	}
+	slices.Sort(got)
+	want := []string{n.PosteDataMatrix(0), "PAGOPA|002|301000000000000144|01234567890|24050"}
+	slices.Sort(want)
+	if !slices.Equal(got, want) {
+		t.Errorf("codes in the PDF say\n%q\nwant\n%q", got, want)
+	}
+}
+
+// decodeRects paints rectangles (PDF points: x, y, w, h with h < 0) into a
+// bitmap at 8 pixels a point and decodes it as a QR code or a data matrix.
+func decodeRects(t *testing.T, h string, rs [][4]float64) string {
+	t.Helper()
+	const s, m = 8.0, 20.0 // pixels a point; white margin in points
+	x0, y0, x1, y1 := rs[0][0], rs[0][1], rs[0][0], rs[0][1]
+	for _, r := range rs {
+		x0, x1 = min(x0, r[0]), max(x1, r[0]+r[2])
+		y0, y1 = min(y0, r[1]+r[3]), max(y1, r[1])
+	}
+	// 25 mm = 70.87 pt a side (the guide's size for both codes); both have
+	// dark modules on every edge (finder patterns), so the box is the symbol.
+	if d := 25 / 25.4 * 72; math.Abs(x1-x0-d) > 0.05 || math.Abs(y1-y0-d) > 0.05 {
+		t.Errorf("code of height-%s modules is %.2f × %.2f pt, want %.2f (25 mm)", h, x1-x0, y1-y0, d)
+	}
+	t.Logf("code of %d rectangles: %.2f × %.2f pt", len(rs), x1-x0, y1-y0)
+	w, hh := int((x1-x0+2*m)*s), int((y1-y0+2*m)*s)
+	img := image.NewGray(image.Rect(0, 0, w, hh))
+	for i := range img.Pix {
+		img.Pix[i] = 255
+	}
+	for _, r := range rs {
+		// PDF y grows upwards; the image's downwards.
+		for py := int((y1 - r[1] + m) * s); py < int((y1-r[1]-r[3]+m)*s); py++ {
+			for px := int((r[0] - x0 + m) * s); px < int((r[0]+r[2]-x0+m)*s); px++ {
+				img.SetGray(px, py, color.Gray{})
+			}
+		}
 	}
 	bmp, err := gozxing.NewBinaryBitmapFromImage(img)
 	if err != nil {
 		t.Fatal(err)
 	}
-	res, err := qrcode.NewQRCodeReader().Decode(bmp, nil)
+	res, qerr := qrcode.NewQRCodeReader().Decode(bmp, nil)
+	if qerr == nil {
+		return res.GetText()
+	}
+	res, err = datamatrix.NewDataMatrixReader().Decode(bmp, nil)
 	if err != nil {
-		t.Fatalf("QR decode: %v", err)
+		t.Fatalf("%d rectangles of height %s pt decode neither as a QR code (%v) nor as a data matrix (%v)", len(rs), h, qerr, err)
 	}
 	return res.GetText()
-}
-
-// TestQRCodeDecodesFromPDF takes each QR image out of the PDF, decodes it and
-// compares the set of payloads with the options' payloads.
-func TestQRCodeDecodesFromPDF(t *testing.T) {
-	n := loadExample(t)
-	imgs := imageStreams(render(t, n))
-	if len(imgs) != len(n.Options) {
-		t.Fatalf("%d images in the PDF, want %d", len(imgs), len(n.Options))
-	}
-	ref, err := notice.QRPNG("x")
-	if err != nil {
-		t.Fatal(err)
-	}
-	var got, want []string
-	for i, img := range imgs {
-		got = append(got, decodeQR(t, toPNG(img, ref)))
-		want = append(want, n.QRPayload(i))
-	}
-	slices.Sort(got)
-	slices.Sort(want)
-	if !slices.Equal(got, want) {
-		t.Errorf("QR codes in the PDF say\n%q\nwant\n%q", got, want)
-	}
-	if got, want := n.QRPayload(0), "PAGOPA|002|301000000000000144|01234567890|24050"; got != want {
-		t.Errorf("payload %q, want %q", got, want)
-	}
 }
 
 func TestRenderBatchAndZip(t *testing.T) {
@@ -233,8 +262,8 @@ func TestRenderBatchAndZip(t *testing.T) {
 	if err := notice.RenderWith(&buf, []notice.Notice{a, b}, notice.Options{Uncompressed: true}); err != nil {
 		t.Fatal(err)
 	}
-	if got := bytes.Count(buf.Bytes(), []byte("/Type /Page\n")); got != 4 {
-		t.Errorf("batch pages = %d, want 4", got)
+	if got := bytes.Count(buf.Bytes(), []byte("/Type /Page\n")); got != 2 {
+		t.Errorf("batch pages = %d, want 2 (a page per notice)", got)
 	}
 	text := pdfText(buf.Bytes())
 	if !strings.Contains(text, "Anna Bianchi") || !strings.Contains(text, "Mario Rossi") {
@@ -270,12 +299,23 @@ func TestRenderBatchAndZip(t *testing.T) {
 	}
 }
 
-// TestRenderDeterministicText: fpdf writes image objects in map order, so
-// the bytes may differ between runs; the text must not.
-func TestRenderDeterministicText(t *testing.T) {
+// TestRenderDeterministic: with no image in the PDF (fpdf wrote those in
+// map order), the same notice gives the same bytes, compressed or not.
+func TestRenderDeterministic(t *testing.T) {
 	n := loadExample(t)
-	if a, b := pdfText(render(t, n)), pdfText(render(t, n)); a != b {
-		t.Error("the same notice gave different text")
+	n.EC.Postal = &notice.Postal{Account: "12345678"}
+	if a, b := render(t, n), render(t, n); !bytes.Equal(a, b) {
+		t.Error("the same notice gave different PDFs")
+	}
+	var a, b bytes.Buffer
+	if err := notice.Render(&a, n); err != nil {
+		t.Fatal(err)
+	}
+	if err := notice.Render(&b, n); err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(a.Bytes(), b.Bytes()) {
+		t.Error("the same notice gave different compressed PDFs")
 	}
 }
 
@@ -293,7 +333,21 @@ func TestValidate(t *testing.T) {
 		{"no debtor", func(n *notice.Notice) { n.Debtor.Name = "" }, "debtor.name"},
 		{"no debtor code", func(n *notice.Notice) { n.Debtor.FiscalCode = "" }, "debtor.fiscalCode"},
 		{"no subject", func(n *notice.Notice) { n.Subject = "" }, "subject"},
-		{"long subject", func(n *notice.Notice) { n.Subject = strings.Repeat("x", 141) }, "subject"},
+		{"long subject", func(n *notice.Notice) { n.Subject = strings.Repeat("x", notice.MaxSubject+1) }, "subject"},
+		{"long EC name", func(n *notice.Notice) { n.EC.Name = strings.Repeat("x", notice.MaxECName+1) }, "ec.name"},
+		{"long sector", func(n *notice.Notice) { n.EC.Sector = strings.Repeat("x", notice.MaxSector+1) }, "ec.sector"},
+		{"long info", func(n *notice.Notice) { n.EC.Info = strings.Repeat("x", notice.MaxInfo+1) }, "ec.info"},
+		{"long debtor name", func(n *notice.Notice) { n.Debtor.Name = strings.Repeat("è", notice.MaxDebtorName+1) }, "debtor.name"},
+		{"long address", func(n *notice.Notice) { n.Debtor.Address = strings.Repeat("x", notice.MaxAddress+1) }, "debtor.address"},
+		{"CBILL lower case", func(n *notice.Notice) { n.EC.CBILL = "a0edt" }, "ec.cbill"},
+		{"CBILL 6 characters", func(n *notice.Notice) { n.EC.CBILL = "A0EDT1" }, "ec.cbill"},
+		{"postal account letters", func(n *notice.Notice) { n.EC.Postal = &notice.Postal{Account: "12345A"} }, "ec.postal.account"},
+		{"postal account 13 digits", func(n *notice.Notice) { n.EC.Postal = &notice.Postal{Account: "1234567890123"} }, "ec.postal.account"},
+		{"postal owner long", func(n *notice.Notice) {
+			n.EC.Postal = &notice.Postal{Account: "123", Owner: strings.Repeat("x", notice.MaxPostalOwner+1)}
+		}, "ec.postal.owner"},
+		{"postal ok", func(n *notice.Notice) { n.EC.Postal = &notice.Postal{Account: "123456789012"} }, ""},
+		{"installment twice", func(n *notice.Notice) { n.Options[2].Installment = 1 }, "options[2].installment"},
 		{"bad lang", func(n *notice.Notice) { n.Lang = "de" }, "lang"},
 		{"no options", func(n *notice.Notice) { n.Options = nil }, "options"},
 		{"bad check digits", func(n *notice.Notice) { n.Options[0].NAV = "301000000000000145" }, "options[0].nav"},
