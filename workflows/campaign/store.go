@@ -114,20 +114,51 @@ func NewStore(ctx context.Context, db *store.DB) (*Store, error) {
 
 // AddItem stages a debtor; staging the same campaign again is a no-op per seq.
 func (s *Store) AddItem(ctx context.Context, campaignID string, seq int, d legacy.Debtor) error {
-	_, err := s.db.ExecContext(ctx, s.db.Rebind(`INSERT INTO campaign_items
-		(campaign_id, seq, line, external_id, fiscal_code, name, surname, email, amount_cents, due_date, description, updated_at)
-		VALUES (?,?,?,?,?,?,?,?,?,?,?,?) ON CONFLICT DO NOTHING`),
-		campaignID, seq, d.Line, d.ExternalID, d.FiscalCode, d.Name, d.Surname, d.Email, d.AmountCents, d.DueDate, d.Description, now())
-	return err
+	return s.Stage(ctx, campaignID, []Staged{{Seq: seq, Debtor: d}}, nil)
 }
 
 // AddReject records a rejected source row.
 func (s *Store) AddReject(ctx context.Context, campaignID string, r legacy.Reject) error {
-	_, err := s.db.ExecContext(ctx, s.db.Rebind(`INSERT INTO campaign_rejects
-		(campaign_id, source, line, field, value, rule, message_it, message_en)
-		VALUES (?,?,?,?,?,?,?,?) ON CONFLICT DO NOTHING`),
-		campaignID, r.Source, r.Line, r.Field, r.Value, r.Rule, r.MessageIT, r.MessageEN)
-	return err
+	return s.Stage(ctx, campaignID, nil, []legacy.Reject{r})
+}
+
+// Staged is a valid debtor with its position in the campaign.
+type Staged struct {
+	Seq    int
+	Debtor legacy.Debtor
+}
+
+// Stage stores debtors and rejected rows in one transaction, with as few
+// statements as possible; staging the same rows again is a no-op.
+func (s *Store) Stage(ctx context.Context, campaignID string, items []Staged, rejects []legacy.Reject) error {
+	if len(items) == 0 && len(rejects) == 0 {
+		return nil
+	}
+	tx, err := s.db.BeginTx(ctx, nil)
+	if err != nil {
+		return err
+	}
+	defer func() { _ = tx.Rollback() }()
+	ts := now()
+	rows := make([][]any, len(items))
+	for i, it := range items {
+		d := it.Debtor
+		rows[i] = []any{campaignID, it.Seq, d.Line, d.ExternalID, d.FiscalCode, d.Name, d.Surname, d.Email, d.AmountCents, d.DueDate, d.Description, ts}
+	}
+	if err := s.db.InsertRows(ctx, tx, `INSERT INTO campaign_items
+		(campaign_id, seq, line, external_id, fiscal_code, name, surname, email, amount_cents, due_date, description, updated_at)`,
+		`ON CONFLICT DO NOTHING`, rows); err != nil {
+		return err
+	}
+	rows = make([][]any, len(rejects))
+	for i, r := range rejects {
+		rows[i] = []any{campaignID, r.Source, r.Line, r.Field, r.Value, r.Rule, r.MessageIT, r.MessageEN}
+	}
+	if err := s.db.InsertRows(ctx, tx, `INSERT INTO campaign_rejects
+		(campaign_id, source, line, field, value, rule, message_it, message_en)`, `ON CONFLICT DO NOTHING`, rows); err != nil {
+		return err
+	}
+	return tx.Commit()
 }
 
 const itemCols = `seq, line, external_id, fiscal_code, name, surname, email, amount_cents, due_date, description,
