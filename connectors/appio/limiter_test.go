@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http/httptest"
+	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -351,4 +352,34 @@ func BenchmarkLimitedBulk(b *testing.B) {
 	b.ReportMetric(float64(peak), "peak-per-window")
 	b.ReportMetric(float64(mock.Stats().RateLimited), "429s")
 	b.ReportMetric(float64(n)/b.Elapsed().Seconds(), "msgs/s")
+}
+
+// BenchmarkSQLLimiterAcquire is the cost of one grant and its release
+// (what every App IO request pays) on each dialect, with a limit that
+// never makes it wait.
+func BenchmarkSQLLimiterAcquire(b *testing.B) {
+	for _, d := range []string{store.SQLite, store.Postgres} {
+		b.Run(d, func(b *testing.B) {
+			var db *store.DB
+			if d == store.SQLite {
+				db = storetest.SQLiteAt(b, filepath.Join(b.TempDir(), "state.db"))
+			} else {
+				db = storetest.Postgres(b)
+			}
+			l, err := NewSQLLimiter(db.DB, db.Dialect, DefaultRateLimit, time.Millisecond)
+			if err != nil {
+				b.Fatal(err)
+			}
+			key := fmt.Sprintf("bench-%d", time.Now().UnixNano())
+			ctx := context.Background()
+			b.ResetTimer()
+			for b.Loop() {
+				release, err := l.Acquire(ctx, key)
+				if err != nil {
+					b.Fatal(err)
+				}
+				release()
+			}
+		})
+	}
 }

@@ -398,8 +398,8 @@ func templateFuncs(lang string) template.FuncMap {
 			}
 			return b.String()
 		},
-		"md": mdEscape,
-		"clip": clip,
+		"md":    mdEscape,
+		"clip":  clip,
 		"upper": strings.ToUpper,
 	}
 }
