@@ -64,6 +64,9 @@ type Item struct {
 	Seq           int
 	Line          int
 	ExternalID    string
+	// Key is the record's identity in its source (legacy.Debtor.Key): the
+	// external id, key columns, identity fields or position.
+	Key           string
 	FiscalCode    string
 	Name          string
 	Surname       string
@@ -115,22 +118,22 @@ func NewStore(ctx context.Context, db *store.DB) (*Store, error) {
 // AddItem stages a debtor; staging the same campaign again is a no-op per seq.
 func (s *Store) AddItem(ctx context.Context, campaignID string, seq int, d legacy.Debtor) error {
 	_, err := s.db.ExecContext(ctx, s.db.Rebind(`INSERT INTO campaign_items
-		(campaign_id, seq, line, external_id, fiscal_code, name, surname, email, amount_cents, due_date, description, updated_at)
-		VALUES (?,?,?,?,?,?,?,?,?,?,?,?) ON CONFLICT DO NOTHING`),
-		campaignID, seq, d.Line, d.ExternalID, d.FiscalCode, d.Name, d.Surname, d.Email, d.AmountCents, d.DueDate, d.Description, now())
+		(campaign_id, seq, line, external_id, record_key, fiscal_code, name, surname, email, amount_cents, due_date, description, updated_at)
+		VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?) ON CONFLICT DO NOTHING`),
+		campaignID, seq, d.Line, d.ExternalID, d.Key, d.FiscalCode, d.Name, d.Surname, d.Email, d.AmountCents, d.DueDate, d.Description, now())
 	return err
 }
 
 // AddReject records a rejected source row.
 func (s *Store) AddReject(ctx context.Context, campaignID string, r legacy.Reject) error {
 	_, err := s.db.ExecContext(ctx, s.db.Rebind(`INSERT INTO campaign_rejects
-		(campaign_id, source, line, field, value, rule, message_it, message_en)
-		VALUES (?,?,?,?,?,?,?,?) ON CONFLICT DO NOTHING`),
-		campaignID, r.Source, r.Line, r.Field, r.Value, r.Rule, r.MessageIT, r.MessageEN)
+		(campaign_id, source, line, record_key, field, value, rule, message_it, message_en)
+		VALUES (?,?,?,?,?,?,?,?,?) ON CONFLICT DO NOTHING`),
+		campaignID, r.Source, r.Line, r.Key, r.Field, r.Value, r.Rule, r.MessageIT, r.MessageEN)
 	return err
 }
 
-const itemCols = `seq, line, external_id, fiscal_code, name, surname, email, amount_cents, due_date, description,
+const itemCols = `seq, line, external_id, record_key, fiscal_code, name, surname, email, amount_cents, due_date, description,
 	state, iupd, iuv, nav, position_error`
 
 func scanItems(rows *sql.Rows) ([]Item, error) {
@@ -138,7 +141,7 @@ func scanItems(rows *sql.Rows) ([]Item, error) {
 	var out []Item
 	for rows.Next() {
 		var it Item
-		if err := rows.Scan(&it.Seq, &it.Line, &it.ExternalID, &it.FiscalCode, &it.Name, &it.Surname, &it.Email,
+		if err := rows.Scan(&it.Seq, &it.Line, &it.ExternalID, &it.Key, &it.FiscalCode, &it.Name, &it.Surname, &it.Email,
 			&it.AmountCents, &it.DueDate, &it.Description, &it.State, &it.IUPD, &it.IUV, &it.NAV, &it.PositionError); err != nil {
 			return nil, err
 		}
@@ -264,7 +267,7 @@ func (s *Store) seqs(ctx context.Context, q string, args ...any) ([]int, error) 
 
 // Rejects returns the rejected source rows of a campaign, by line.
 func (s *Store) Rejects(ctx context.Context, campaignID string) ([]legacy.Reject, error) {
-	rows, err := s.db.QueryContext(ctx, s.db.Rebind(`SELECT source, line, field, value, rule, message_it, message_en
+	rows, err := s.db.QueryContext(ctx, s.db.Rebind(`SELECT source, line, record_key, field, value, rule, message_it, message_en
 		FROM campaign_rejects WHERE campaign_id = ? ORDER BY line, field`), campaignID)
 	if err != nil {
 		return nil, err
@@ -273,7 +276,7 @@ func (s *Store) Rejects(ctx context.Context, campaignID string) ([]legacy.Reject
 	var out []legacy.Reject
 	for rows.Next() {
 		var r legacy.Reject
-		if err := rows.Scan(&r.Source, &r.Line, &r.Field, &r.Value, &r.Rule, &r.MessageIT, &r.MessageEN); err != nil {
+		if err := rows.Scan(&r.Source, &r.Line, &r.Key, &r.Field, &r.Value, &r.Rule, &r.MessageIT, &r.MessageEN); err != nil {
 			return nil, err
 		}
 		out = append(out, r)
