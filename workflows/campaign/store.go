@@ -61,9 +61,9 @@ func Scope(campaignID string) string { return "campaign:" + campaignID }
 
 // Item is one debtor of a campaign and what happened to it.
 type Item struct {
-	Seq           int
-	Line          int
-	ExternalID    string
+	Seq        int
+	Line       int
+	ExternalID string
 	// Key is the record's identity in its source (legacy.Debtor.Key): the
 	// external id, key columns, identity fields or position.
 	Key           string
