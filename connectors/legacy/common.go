@@ -176,9 +176,9 @@ type checker struct {
 	rules      RecordRules
 	source     string // the source's name, for positional keys
 	seed       maphash.Seed
-	seen       map[uint64]int // external ids
-	rows       map[uint64]int // whole rows
-	debts      map[uint64]int // duplicate-rule keys
+	seen       map[uint64]idSeen // external ids of valid records
+	rows       map[uint64]int    // whole rows without an external id
+	debts      map[uint64]int    // duplicate-rule keys
 }
 
 func (c *checker) idHash(id string) uint64 { return maphash.String(c.seed, id) }
@@ -186,7 +186,7 @@ func (c *checker) idHash(id string) uint64 { return maphash.String(c.seed, id) }
 // newChecker uses defAmounts and defDate when vf leaves them unset. vf has been checked
 // (ValueFormat.check) when the source was built.
 func newChecker(vf ValueFormat, defAmounts AmountFormat, defDate string) *checker {
-	c := &checker{amounts: defAmounts, dateFormat: vf.DateFormat, seed: maphash.MakeSeed(), seen: map[uint64]int{},
+	c := &checker{amounts: defAmounts, dateFormat: vf.DateFormat, seed: maphash.MakeSeed(), seen: map[uint64]idSeen{},
 		rows: map[uint64]int{}, debts: map[uint64]int{}, rules: vf.RecordRules, minCents: 1, iban: vf.IBANCountries}
 	if vf.DecimalComma != nil {
 		c.amounts = AmountDecimalPoint
@@ -204,6 +204,13 @@ func newChecker(vf ValueFormat, defAmounts AmountFormat, defDate string) *checke
 		c.minCents = m
 	}
 	return c
+}
+
+// idSeen is where an external id was first seen, and a hash of that whole row: a
+// record with an id costs one map entry, which tells a repeated id from a repeated row.
+type idSeen struct {
+	line int32
+	row  uint32
 }
 
 // typed says which raw values came as typed numbers or dates (from SQL or JSON) rather
@@ -226,7 +233,7 @@ type row struct {
 	line int
 	get  func(field string) string        // trimmed raw value of a canonical field
 	col  func(name string) (string, bool) // any other column by name; nil when the source has none
-	raw  string                           // the whole record, for exact duplicates; "" means the canonical values
+	raw  []string                         // the whole record, for exact duplicates; nil means the canonical values
 	key  string                           // the record's key in its system (SQL key columns), if any
 	ty   typed
 }
@@ -291,8 +298,11 @@ func (c *checker) ruleKey(r row, d *Debtor, fields []string) string {
 func (c *checker) rowHash(r row) uint64 {
 	var h maphash.Hash
 	h.SetSeed(c.seed)
-	if r.raw != "" {
-		_, _ = h.WriteString(r.raw)
+	if r.raw != nil {
+		for _, v := range r.raw {
+			_, _ = h.WriteString(v)
+			_ = h.WriteByte(0x1f)
+		}
 		return h.Sum64()
 	}
 	for _, f := range canonicalFields {
@@ -312,22 +322,30 @@ func (c *checker) validate(r row) (Debtor, *Reject) {
 		}
 	}
 	rh := c.rowHash(r)
-	if first, dup := c.rows[rh]; dup {
-		return Debtor{}, &Reject{Line: line, Rule: "duplicateRow",
+	dupRow := func(first int) *Reject {
+		return &Reject{Line: line, Rule: "duplicateRow",
 			MessageIT: fmt.Sprintf("riga identica alla riga %d: lo stesso debito esportato due volte? togliere la copia dall'esportazione", first),
 			MessageEN: fmt.Sprintf("row identical to line %d: the same debt exported twice? remove the copy from the export", first)}
 	}
-	c.rows[rh] = line
 	d := Debtor{Line: line}
 	d.ExternalID = get(FieldExternalID)
+	if d.ExternalID == "" {
+		if first, dup := c.rows[rh]; dup {
+			return Debtor{}, dupRow(first)
+		}
+		c.rows[rh] = line
+	}
 	if utf8.RuneCountInString(d.ExternalID) > 64 {
 		return d, rejectFromErr(ferr(FieldExternalID, d.ExternalID, "maxLength", "identificativo della pratica più lungo di 64 caratteri", "record id longer than 64 characters"), line)
 	}
 	if d.ExternalID != "" {
 		if first, dup := c.seen[c.idHash(d.ExternalID)]; dup {
+			if first.row == uint32(rh) {
+				return Debtor{}, dupRow(int(first.line))
+			}
 			return d, rejectFromErr(ferr(FieldExternalID, d.ExternalID, "duplicate",
-				fmt.Sprintf("identificativo della pratica già presente alla riga %d", first),
-				fmt.Sprintf("record id already used on line %d", first)), line)
+				fmt.Sprintf("identificativo della pratica già presente alla riga %d", first.line),
+				fmt.Sprintf("record id already used on line %d", first.line)), line)
 		}
 	}
 	cf := get(FieldFiscalCode)
@@ -416,7 +434,7 @@ func (c *checker) validate(r row) (Debtor, *Reject) {
 		}
 	}
 	if d.ExternalID != "" {
-		c.seen[c.idHash(d.ExternalID)] = line
+		c.seen[c.idHash(d.ExternalID)] = idSeen{line: int32(line), row: uint32(rh)}
 	}
 	return d, nil
 }

@@ -510,7 +510,7 @@ func clip(s string) string {
 // record validates one row of the right width; extra are the columns the record rules
 // name besides the canonical fields.
 func (s *CSVSource) record(rec []string, idx, extra map[string]int, line int, c *checker) (Debtor, *Reject) {
-	return c.checkRow(row{line: line, raw: strings.Join(rec, "\x1f"),
+	return c.checkRow(row{line: line, raw: rec,
 		get: func(f string) string {
 			if i := idx[f]; i >= 0 {
 				return strings.TrimSpace(rec[i])

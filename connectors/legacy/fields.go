@@ -138,13 +138,15 @@ func (l *DateLayout) Parse(s string) (string, error) {
 	if v == "" {
 		return "", ferr(f, s, "required", "data mancante", "date is missing")
 	}
-	bad := ferr(f, s, "format", fmt.Sprintf("la data deve essere nel formato %s (dateFormat)", l.itFormat()),
-		fmt.Sprintf("date must be in the %s format (dateFormat)", l.format))
+	bad := func() error { // built only for a bad date: this runs on every row
+		return ferr(f, s, "format", fmt.Sprintf("la data deve essere nel formato %s (dateFormat)", l.itFormat()),
+			fmt.Sprintf("date must be in the %s format (dateFormat)", l.format))
+	}
 	var y, m, d int
 	if l.goLayout == "" {
 		var ok bool
 		if y, m, d, ok = splitDate(v, l.sep, l.yi, l.mi, l.di); !ok {
-			return "", bad
+			return "", bad()
 		}
 	} else {
 		t, err := time.Parse(l.goLayout, v)
@@ -152,7 +154,7 @@ func (l *DateLayout) Parse(s string) (string, error) {
 			if strings.Contains(err.Error(), "out of range") {
 				return "", ferr(f, s, "date", "la data non esiste nel calendario", "date does not exist in the calendar")
 			}
-			return "", bad
+			return "", bad()
 		}
 		y, m, d = t.Year(), int(t.Month()), t.Day()
 	}

@@ -284,5 +284,5 @@ func (s *FixedWidthSource) record(text string, specs map[string]FieldSpec, line 
 		}
 		vals[FieldAmount], ty.amountNumber = a, true
 	}
-	return chk.checkRow(row{line: line, get: func(f string) string { return vals[f] }, raw: text, ty: ty})
+	return chk.checkRow(row{line: line, get: func(f string) string { return vals[f] }, raw: []string{text}, ty: ty})
 }

@@ -477,7 +477,7 @@ func (s *SQLSource) readRows(ctx context.Context, tx *sql.Tx, q string, args []a
 		ptrs[i] = &vals[i]
 	}
 	strs := make([]string, len(cols))
-	var raw, key strings.Builder
+	var key strings.Builder
 	for rows.Next() {
 		if err := rows.Scan(ptrs...); err != nil {
 			return res, &SQLError{Dialect: s.dialect, Op: "scan", Err: err}
@@ -485,12 +485,9 @@ func (s *SQLSource) readRows(ctx context.Context, tx *sql.Tx, q string, args []a
 		*line++
 		res.n++
 		var ty typed
-		raw.Reset()
 		for i, v := range vals {
 			str, isNum, isDate := rawString(v)
 			strs[i] = strings.TrimSpace(str)
-			raw.WriteString(strs[i])
-			raw.WriteByte(0x1f)
 			if i == idx[FieldAmount] && isNum {
 				ty.amountNumber = true
 			}
@@ -511,7 +508,7 @@ func (s *SQLSource) readRows(ctx context.Context, tx *sql.Tx, q string, args []a
 				res.lastKey = string(b)
 			}
 		}
-		d, rj := chk.checkRow(row{line: *line, raw: raw.String(), key: key.String(), ty: ty,
+		d, rj := chk.checkRow(row{line: *line, raw: strs, key: key.String(), ty: ty,
 			get: func(f string) string {
 				if i := idx[f]; i >= 0 {
 					return strs[i]
