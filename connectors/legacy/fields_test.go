@@ -212,3 +212,44 @@ func TestRecordFieldTypes(t *testing.T) {
 		t.Errorf("minAmount with 3 decimals: %v", err)
 	}
 }
+
+func TestSuspectText(t *testing.T) {
+	for _, tt := range []struct {
+		in      string
+		suspect bool
+	}{
+		{"Niccolò D'Angelo", false},
+		{"Perché sì", false},
+		{"NiccolÃ² D'Angelo", true},
+		{"PerchÃ©", true},
+		{"Lâ€™Aquila", true},
+		{"Rossi\x01", true},
+		{"Rossi\u0085", true},
+		{"Ros\uFFFDsi", true},
+		{"TARI\t2026", false},
+		{"", false},
+	} {
+		if got := SuspectText(tt.in); (got != "") != tt.suspect {
+			t.Errorf("SuspectText(%q) = %q, want suspect %v", tt.in, got, tt.suspect)
+		}
+	}
+}
+
+func FuzzSuspectText(f *testing.F) {
+	for _, s := range []string{"Niccolò", "NiccolÃ²", "\x00", "â€™"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		why := SuspectText(s)
+		// Plain ASCII letters, digits and punctuation are never suspect.
+		clean := true
+		for i := 0; i < len(s); i++ {
+			if s[i] < 0x20 || s[i] >= 0x7f {
+				clean = false
+			}
+		}
+		if clean && why != "" {
+			t.Fatalf("SuspectText(%q) = %q", s, why)
+		}
+	})
+}
