@@ -76,11 +76,12 @@ func (t *Tenant) CheckOffline() error {
 		}
 		if _, err := legacy.OpenSource(s.Kind, s.Config, t.Dir); err != nil {
 			var qe *legacy.QueryError
-			hint := "fix the source config as the message says"
 			if errors.As(err, &qe) {
-				hint = "Ponte only reads the tributi database: one SELECT, a user with SELECT rights only, no multiStatements"
+				add(base, "read-only", "query or DSN refused ("+qe.Rule+"): "+qe.Reason,
+					"Ponte only reads the tributi database: write one SELECT (or WITH … SELECT), give Ponte a database user with SELECT rights only, no multiStatements")
+				continue
 			}
-			add(base, "source", err.Error(), hint)
+			add(base, "source", err.Error(), "fix the source config as the message says")
 		}
 	}
 	if len(probs) == 0 {
