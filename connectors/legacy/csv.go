@@ -492,8 +492,9 @@ func sniffBinary(br *bufio.Reader, path string) error {
 		what = "a PDF: export the data as CSV"
 	case bytes.HasPrefix(head, []byte{0xFF, 0xFE}) || bytes.HasPrefix(head, []byte{0xFE, 0xFF}):
 		what = "UTF-16 text: save it as UTF-8 or windows-1252 CSV"
-	case bytes.IndexByte(head, 0) >= 0:
-		what = fmt.Sprintf("binary data (a NUL byte at offset %d): is it the right file?", bytes.IndexByte(head, 0))
+	case bytes.Count(head, []byte{0}) >= 8:
+		// A stray NUL is a bad row, rejected as such; many are a binary file.
+		what = fmt.Sprintf("binary data (%d NUL bytes, the first at offset %d): is it the right file?", bytes.Count(head, []byte{0}), bytes.IndexByte(head, 0))
 	default:
 		return nil
 	}

@@ -308,11 +308,15 @@ func FuzzCSVRow(f *testing.F) {
 		}
 		c := readAll(t, src) // checks Read == Valid + Rejected
 		if c.err != nil {
+			// The one whole-file refusal of outside data: it is not text at all.
+			if strings.Contains(c.err.Error(), "not a CSV file") && c.stats.Read == 0 {
+				return
+			}
 			t.Fatalf("Read error on outside data: %v", c.err)
 		}
 		lines := strings.Count(data, "\n") + 1
 		for _, d := range c.debtors {
-			if ValidateCodiceFiscale(d.FiscalCode) != nil || d.AmountCents <= 0 || d.AmountCents > MaxAmountCents || len(d.DueDate) != 10 || d.ExternalID == "" || d.Line < 2 || d.Line > lines {
+			if ValidateCodiceFiscale(d.FiscalCode) != nil || d.AmountCents <= 0 || d.AmountCents > MaxAmountCents || len(d.DueDate) != 10 || d.Key == "" || d.Line < 2 || d.Line > lines {
 				t.Fatalf("invalid debtor emitted: %+v", d)
 			}
 		}

@@ -135,7 +135,7 @@ func TestCSVNotText(t *testing.T) {
 	dir := t.TempDir()
 	for name, content := range map[string]string{
 		"x.xlsx": "PK\x03\x04\x14\x00\x06\x00" + strings.Repeat("\x00\x8f\"", 100),
-		"x.bin":  "\"\x01\x02\x00\xff\"abc\n\"",
+		"x.bin":  "\"\x01\x02\x00\xff\"abc\n\"" + strings.Repeat("\x00\x07\"", 20),
 		"x.pdf":  "%PDF-1.7\n",
 	} {
 		writeFile(t, dir, name, content)
