@@ -59,7 +59,6 @@ func TestValidateProblems(t *testing.T) {
 	want := []string{
 		"/columns/amount minimum",
 		"/columns/fiscalcode additionalProperties",
-		"/dateFormat enum",
 		"/delimiter maxLength",
 		"/header type",
 		"/path required",

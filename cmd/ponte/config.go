@@ -6,13 +6,17 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 
+	"github.com/ponte-pa/ponte/connectors/legacy"
 	"github.com/ponte-pa/ponte/internal/tenant"
+	"github.com/ponte-pa/ponte/schemas"
+	"github.com/ponte-pa/ponte/workflows/campaign"
 )
 
 var configCommands = []*command{
-	{name: "validate", summary: "check tenant config files (YAML or JSON) against schemas/tenant.schema.json and the rules of each connector; every problem names file, JSON pointer, rule and what to do", run: runConfigValidate},
+	{name: "validate", summary: "check tenant config files and campaign definitions (YAML or JSON) offline: schemas, secrets, files, sources, unique ids; every problem names file, line, JSON pointer, rule and what to do", run: runConfigValidate, help: configValidateHelp},
 	{name: "sample", summary: "write the sample comune (tenant.yaml, demo secrets, debtors.csv, SPID SP with a fresh key, a campaign definition) into DIR, pointing at 'ponte mocks' by default", run: runConfigSample},
 }
 
@@ -28,25 +32,124 @@ func runConfigValidate(_ context.Context, args []string) error {
 		return usagef("no files: ponte config validate FILE…")
 	}
 	var bad int
+	report := func(f string, err error) {
+		bad++
+		var ce *tenant.ConfigError
+		if errors.As(err, &ce) {
+			fmt.Fprintf(stdout, "%s: INVALID (%d problems)\n", f, len(ce.Problems))
+		} else {
+			fmt.Fprintf(stdout, "%s: INVALID\n", f)
+		}
+		fmt.Fprintln(stdout, indent(err.Error()))
+	}
+	byID := map[string]string{} // tenant id -> first file
+	var tenants []*tenant.Tenant
+	var defs []string
 	for _, f := range files {
-		t, err := tenant.Load(f)
-		if err != nil {
-			bad++
-			var ce *tenant.ConfigError
-			if errors.As(err, &ce) {
-				fmt.Fprintf(stdout, "%s: INVALID (%d problems)\n", f, len(ce.Problems))
-			} else {
-				fmt.Fprintf(stdout, "%s: INVALID\n", f)
-			}
-			fmt.Fprintln(stdout, indent(err.Error()))
+		if isCampaignDefinition(f) {
+			defs = append(defs, f) // checked once the tenants are known
 			continue
 		}
+		t, err := tenant.Load(f)
+		if err == nil {
+			var probs []tenant.Problem
+			if first, dup := byID[t.ID]; dup {
+				probs = append(probs, tenant.Problem{Pointer: "/id", Rule: "unique", Line: idLine(f),
+					Message: fmt.Sprintf("tenant id %q is also the id of %s: one of the two would be used silently", t.ID, first),
+					Hint:    "give every tenant its own id (one file per comune)"})
+			} else {
+				byID[t.ID] = f
+			}
+			var ce *tenant.ConfigError
+			if oerr := t.CheckOffline(); errors.As(oerr, &ce) {
+				probs = append(probs, ce.Problems...)
+			} else if oerr != nil {
+				err = oerr
+			}
+			if err == nil && len(probs) > 0 {
+				err = &tenant.ConfigError{File: f, Problems: probs}
+			}
+		}
+		if err != nil {
+			report(f, err)
+			continue
+		}
+		tenants = append(tenants, t)
 		fmt.Fprintf(stdout, "%s: ok (tenant %q, %s, %d sources)\n", f, t.ID, t.Name.IT, len(t.Sources))
+	}
+	for _, f := range defs {
+		d, err := campaign.LoadDefinition(f)
+		if err == nil && len(tenants) == 1 {
+			err = d.Check(tenants[0], f)
+		}
+		if err != nil {
+			report(f, err)
+			continue
+		}
+		against := "not checked against a tenant: give the tenant file too"
+		if len(tenants) == 1 {
+			against = "checked against tenant " + tenants[0].ID
+		}
+		fmt.Fprintf(stdout, "%s: ok (campaign definition %q, source %s; %s)\n", f, d.ID, d.Source, against)
 	}
 	if bad > 0 {
 		return usagef("%d of %d files invalid", bad, len(files))
 	}
 	return nil
+}
+
+// isCampaignDefinition tells a campaign definition (a source to read, no
+// pagopa block) from a tenant config by its top-level keys.
+func isCampaignDefinition(path string) bool {
+	data, err := os.ReadFile(path)
+	if err != nil || len(data) > 1<<20 {
+		return false // tenant.Load reports the error
+	}
+	var doc any
+	if strings.HasSuffix(strings.ToLower(path), ".json") {
+		doc, err = schemas.DecodeJSON(data)
+	} else {
+		doc, _, err = schemas.DecodeYAML(data)
+	}
+	m, ok := doc.(map[string]any)
+	if err != nil || !ok {
+		return false
+	}
+	_, source := m["source"]
+	_, pagopa := m["pagopa"]
+	_, sources := m["sources"]
+	return source && !pagopa && !sources
+}
+
+// idLine is the line of the top-level id in a YAML file, or 0.
+func idLine(path string) int {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return 0
+	}
+	_, lines, err := schemas.DecodeYAML(data)
+	if err != nil {
+		return 0
+	}
+	return schemas.LineOf(lines, "/id")
+}
+
+func configValidateHelp() string {
+	return `Checks, without touching the network:
+  the file against schemas/tenant.schema.json and each source's schema;
+  fiscal codes, IBANs, SPID and channel settings;
+  secrets (env:NAME, file:path) resolve; files named by path, dir and *File exist;
+  each source opens: date layouts, fixed-width fields, a SQL query that is one
+  read-only SELECT, a DSN without multiStatements;
+  no two tenant files share an id;
+  campaign definitions (a file with "source:" and no "pagopa:") against the
+  campaign schema and, with one tenant file beside them, against its sources.
+Every problem names file, line, JSON pointer, rule and the fix; exit 2 if any.
+
+Source kinds: ` + strings.Join(legacy.Kinds(), ", ") + ` ('ponte source check --help' lists their fields).
+
+Example:
+  ponte config validate my-comune/tenant.yaml my-comune/campaigns/tari-2026.yaml`
 }
 
 func indent(s string) string {

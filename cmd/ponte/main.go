@@ -49,6 +49,8 @@ type command struct {
 	subs    []*command
 	// notes follow the list of subcommands in a group's help.
 	notes string
+	// help follows a command's flags in its --help: kinds, fields, an example.
+	help func() string
 
 	path string // "campaign start", set by init
 }
@@ -210,6 +212,9 @@ func newFlags(path, synopsis string) *flag.FlagSet {
 			fmt.Fprintf(w, "\n%s\n", c.summary)
 		}
 		printFlags(w, fs)
+		if c := findCommand(path); c != nil && c.help != nil {
+			fmt.Fprintf(w, "\n%s\n", strings.TrimSpace(c.help()))
+		}
 	}
 	return fs
 }

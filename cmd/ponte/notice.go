@@ -74,9 +74,12 @@ aux 2 a 15-digit base, aux 3 --segregation and a 13-digit base.`)
 		if *seg == "" {
 			return usagef("--segregation is required with --aux 3")
 		}
+		if len(*seg) != 2 || strings.Trim(*seg, "0123456789") != "" {
+			return usagef("--segregation %q: the segregation code is 2 digits (e.g. 01), as in the ente's pagoPA settings", clipArg(*seg))
+		}
 		v, err := pagopa.NewIUV(*seg, *base)
 		if err != nil {
-			return usageError{err: err}
+			return usageError{err: fmt.Errorf("--base: %w", err)}
 		}
 		iuv = v
 	case 0:
@@ -153,8 +156,16 @@ func runNoticeParse(_ context.Context, args []string) error {
 	n, err := pagopa.ParseNAV(in)
 	if err != nil {
 		var ne *pagopa.NAVError
-		if errors.As(err, &ne) && ne.Pos >= 0 && ne.Pos < len(in) && len(in) <= 64 {
-			fmt.Fprintf(stdout, "%s\n%s^\n", in, strings.Repeat(" ", ne.Pos))
+		if errors.As(err, &ne) && ne.Pos >= 0 && ne.Pos < len(in) {
+			if len(in) <= 64 {
+				fmt.Fprintf(stdout, "%s\n%s^\n", in, strings.Repeat(" ", ne.Pos))
+			}
+			// People count characters from 1, as the caret above shows.
+			msg := fmt.Sprintf("invalid notice number %q: %s at character %d", clipArg(in), ne.Rule, ne.Pos+1)
+			if ne.Msg != "" {
+				msg += ": " + ne.Msg
+			}
+			return &oneBasedError{msg: msg, err: ne}
 		}
 		return err
 	}
@@ -226,3 +237,21 @@ func runNoticePDF(_ context.Context, args []string) error {
 	fmt.Fprintf(stdout, "%s: %d notices, %d pages, %d bytes\n", *out, len(ns), pages, buf.Len())
 	return nil
 }
+
+// clipArg keeps an argument short enough to quote in a message.
+func clipArg(s string) string {
+	if len(s) > 40 {
+		return s[:40] + "…"
+	}
+	return s
+}
+
+// oneBasedError is a NAVError told with positions counted from 1; errors.As
+// still finds the NAVError.
+type oneBasedError struct {
+	msg string
+	err *pagopa.NAVError
+}
+
+func (e *oneBasedError) Error() string { return e.msg }
+func (e *oneBasedError) Unwrap() error { return e.err }

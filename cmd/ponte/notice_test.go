@@ -69,6 +69,9 @@ func TestNoticeNAV(t *testing.T) {
 			t.Errorf("%v: want a usage error, got %v", args, err)
 		}
 	}
+	if _, err := noticeCmd(t, "nav", "--segregation", "zz", "--base", "0000000000001"); err == nil || !strings.Contains(err.Error(), `--segregation "zz"`) {
+		t.Errorf("segregation zz: the error does not name the flag: %v", err)
+	}
 }
 
 func TestNoticeParse(t *testing.T) {
@@ -85,8 +88,8 @@ func TestNoticeParse(t *testing.T) {
 		t.Errorf("no caret under the check digits:\n%s", out)
 	}
 	_, err = noticeCmd(t, "parse", "30100000000000x144")
-	if !errors.As(err, &ne) || ne.Rule != pagopa.RuleDigit || ne.Pos != 14 {
-		t.Errorf("letter: %v", err)
+	if !errors.As(err, &ne) || ne.Rule != pagopa.RuleDigit || ne.Pos != 14 || !strings.Contains(err.Error(), "at character 15") {
+		t.Errorf("letter: %v", err) // people count from 1: the x is the 15th character
 	}
 	_, err = noticeCmd(t, "parse", "4010000000000001")
 	if !errors.As(err, &ne) || ne.Rule != pagopa.RuleLength {

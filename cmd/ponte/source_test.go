@@ -98,3 +98,44 @@ func TestSourceCheckErrors(t *testing.T) {
 		t.Errorf("missing file: %v", err)
 	}
 }
+
+// TestSourceCheckShowsRecordsAndWarns: --show prints the first valid records as a
+// campaign will use them, and a UTF-8 export declared windows-1252 is flagged.
+func TestSourceCheckShowsRecordsAndWarns(t *testing.T) {
+	_, path := sourceSample(t)
+	out, err := runSourceOut(t, "check", "--tenant", path, "--source", "tributi-csv", "--show", "6")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(out, "first 6 valid records") || !strings.Contains(out, "line 7 [TARI-2026-000006] BNCNCC80A01H501A Niccolò Bianco, 312,00 euro, due 2026-06-30") ||
+		strings.Contains(out, "warnings") {
+		t.Errorf("output:\n%s", out)
+	}
+	data, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(path, []byte(strings.Replace(string(data), "encoding: utf-8", "encoding: windows-1252", 1)), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	out, err = runSourceOut(t, "check", "--tenant", path, "--source", "tributi-csv", "--show", "6")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(out, "warnings 1 / avvisi 1") || !strings.Contains(out, "line 7 [TARI-2026-000006] name: ") ||
+		!strings.Contains(out, "set encoding: utf-8") || !strings.Contains(out, "NiccolÃ²") {
+		t.Errorf("output:\n%s", out)
+	}
+}
+
+func TestSourceCheckHelpListsKinds(t *testing.T) {
+	var out, errOut bytes.Buffer
+	if code := run([]string{"source", "check", "--help"}, &out, &errOut); code != exitOK {
+		t.Fatalf("exit %d: %s", code, errOut.String())
+	}
+	for _, want := range []string{"csv: CSV debtors source", "sql: ", "query", "duplicates", "dateFormat", "Example source", "--show 5"} {
+		if !strings.Contains(out.String(), want) {
+			t.Errorf("--help lacks %q:\n%s", want, out.String())
+		}
+	}
+}

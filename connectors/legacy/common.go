@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"hash/maphash"
 	"io"
+	"math"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -20,41 +21,173 @@ import (
 	"github.com/ponte-pa/ponte/connectors/failure"
 )
 
-// ValueFormat says how a source writes amounts and dates when they arrive as text. It is
-// embedded in the config of every source but CSV (which has the same two fields).
+// ValueFormat says how a source writes amounts and dates when they arrive as text, and
+// the rules that identify its records. It is embedded in the config of every source.
 type ValueFormat struct {
 	// DecimalComma: true for 1.234,56, false for 1234.56; nil means the source's default
 	// (detect per value for files, decimal point for SQL, REST and SOAP).
 	DecimalComma *bool `json:"decimalComma,omitempty"`
-	// DateFormat is DateDMY or DateISO; empty means the source's default.
+	// DateFormat is the layout of due dates (see ParseDate): dd/mm/yyyy, iso, YYYYMMDD,
+	// DDMMYYYY, a Go layout such as 02.01.2006 or a strftime one such as %d-%m-%Y; empty
+	// means the source's default.
 	DateFormat string `json:"dateFormat,omitempty"`
+	// MinAmount is the smallest amount accepted, in euro (default 0.01): a comune may
+	// not want notices for a few cents.
+	MinAmount float64 `json:"minAmount,omitempty"`
+	// IBANCountries is the policy for the iban field: IT (default: Italian IBANs only,
+	// as refunds and direct debits of a comune go to Italian accounts) or SEPA (any
+	// country of the SEPA scheme).
+	IBANCountries string `json:"ibanCountries,omitempty"`
+	RecordRules
 }
 
-func (v ValueFormat) check(kind string) error {
-	switch v.DateFormat {
-	case "", DateDMY, DateISO:
-		return nil
+func (v ValueFormat) check(kind string, columns bool) error {
+	if v.DateFormat != "" {
+		if _, err := CompileDateLayout(v.DateFormat); err != nil {
+			return fmt.Errorf("legacy: %s: dateFormat: %w", kind, err)
+		}
 	}
-	return fmt.Errorf("legacy: %s: unsupported dateFormat %q (use %s or %s)", kind, v.DateFormat, DateDMY, DateISO)
+	if _, err := minCents(v.MinAmount); err != nil {
+		return fmt.Errorf("legacy: %s: minAmount: %w", kind, err)
+	}
+	switch v.IBANCountries {
+	case "", IBANItaly, IBANSEPA:
+	default:
+		return fmt.Errorf("legacy: %s: ibanCountries %q: use IT or SEPA", kind, v.IBANCountries)
+	}
+	return v.RecordRules.check(kind, columns)
+}
+
+// minCents turns MinAmount into cents; 0 means the default, one cent.
+func minCents(euro float64) (int64, error) {
+	if euro == 0 {
+		return 1, nil
+	}
+	c := math.Round(euro * 100)
+	if euro < 0 || c > MaxAmountCents || math.Abs(c-euro*100) > 1e-6 {
+		return 0, fmt.Errorf("%v must be a positive amount in euro with at most 2 decimals, below %s", euro, maxAmountText)
+	}
+	return max(int64(c), 1), nil
+}
+
+// Duplicate actions: what a source does with a record that is the same debt as an
+// earlier one by the duplicate rule's fields.
+const (
+	DupReject = "reject" // default: the later records are rejected, naming the first
+	DupWarn   = "warn"   // kept, with a warning in the check and the logs
+	DupAllow  = "allow"  // kept silently: the fields do not make a debt
+)
+
+// RecordRules say what identifies a record and when two records are the same debt.
+// Exact duplicate rows (every column equal) are always rejected after the first: a
+// file exported twice must never become two notices.
+type RecordRules struct {
+	// Identity lists the fields whose values identify a record when it has no
+	// externalId: canonical fields, or column names of a CSV header or SQL result. The
+	// key is their normalised values joined by "|". Without it (and without an id) a
+	// record is identified by its position: source, file and line (or record number).
+	Identity []string `json:"identity,omitempty"`
+	// Duplicates is the rule that makes two records the same debt.
+	Duplicates *DuplicateRule `json:"duplicates,omitempty"`
+}
+
+// DuplicateRule: records with equal values in all Fields are the same debt; Action
+// says what to do with the later ones (DupReject by default).
+type DuplicateRule struct {
+	Fields []string `json:"fields"`
+	Action string   `json:"action,omitempty"`
+}
+
+// ruleFieldOK says whether name can be used in identity or duplicates: a canonical
+// field, or (when the source has named columns) a plain column name.
+func ruleFieldOK(name string, columns bool) bool {
+	return containsStr(canonicalFields, name) || columns && strings.TrimSpace(name) != "" && len(name) <= 128
+}
+
+func (r RecordRules) check(kind string, columns bool) error {
+	where := "canonical fields (" + strings.Join(canonicalFields, ", ") + ")"
+	if columns {
+		where += " or column names"
+	}
+	for i, f := range r.Identity {
+		if !ruleFieldOK(f, columns) {
+			return fmt.Errorf("legacy: %s: identity[%d] %q: use %s", kind, i, f, where)
+		}
+	}
+	if d := r.Duplicates; d != nil {
+		if len(d.Fields) == 0 {
+			return fmt.Errorf("legacy: %s: duplicates.fields is empty: list the fields that make two records the same debt, e.g. [fiscalCode, amount, description]", kind)
+		}
+		for i, f := range d.Fields {
+			if !ruleFieldOK(f, columns) {
+				return fmt.Errorf("legacy: %s: duplicates.fields[%d] %q: use %s", kind, i, f, where)
+			}
+		}
+		switch d.Action {
+		case "", DupReject, DupWarn, DupAllow:
+		default:
+			return fmt.Errorf("legacy: %s: duplicates.action %q: use reject, warn or allow", kind, d.Action)
+		}
+	}
+	return nil
+}
+
+// extraColumns lists the rule fields that are not canonical fields: columns a source
+// must find by name besides the mapped ones.
+func (r RecordRules) extraColumns() []string {
+	var out []string
+	add := func(f string) {
+		if !containsStr(canonicalFields, f) && !containsStr(out, f) {
+			out = append(out, f)
+		}
+	}
+	for _, f := range r.Identity {
+		add(f)
+	}
+	if r.Duplicates != nil {
+		for _, f := range r.Duplicates.Fields {
+			add(f)
+		}
+	}
+	return out
+}
+
+// Warning is something about a valid record a person should look at (a possible
+// duplicate, say); the record is still used.
+type Warning struct {
+	Field     string `json:"field,omitempty"`
+	Rule      string `json:"rule"`
+	MessageIT string `json:"messageIt"`
+	MessageEN string `json:"messageEn"`
 }
 
 // checker runs the validators every source shares on one record's raw field values and
-// remembers the external ids already emitted, so duplicates are rejected after the first.
-// It keeps a 64-bit hash per id, not the id, so that memory grows by a few bytes per
-// record, whatever the record size; a false duplicate needs a hash collision (odds
-// about n²/2⁶⁵: 3·10⁻⁸ for a million records) and would show in the reject report.
+// the duplicate rules: it remembers the external ids, whole rows and duplicate-rule keys
+// already seen. It keeps a 64-bit hash per value, not the value, so that memory grows by
+// a few bytes per record, whatever the record size; a false duplicate needs a hash
+// collision (odds about n²/2⁶⁵: 3·10⁻⁸ for a million records) and would show in the
+// reject report.
 type checker struct {
 	amounts    AmountFormat
 	dateFormat string
+	layout     *DateLayout
+	minCents   int64
+	iban       string // IBANItaly or IBANSEPA
+	rules      RecordRules
+	source     string // the source's name, for positional keys
 	seed       maphash.Seed
-	seen       map[uint64]int
+	seen       map[uint64]idSeen // external ids of valid records
+	rows       map[uint64]int    // whole rows without an external id
+	debts      map[uint64]int    // duplicate-rule keys
 }
 
 func (c *checker) idHash(id string) uint64 { return maphash.String(c.seed, id) }
 
-// newChecker uses defAmounts and defDate when vf leaves them unset.
+// newChecker uses defAmounts and defDate when vf leaves them unset. vf has been checked
+// (ValueFormat.check) when the source was built.
 func newChecker(vf ValueFormat, defAmounts AmountFormat, defDate string) *checker {
-	c := &checker{amounts: defAmounts, dateFormat: vf.DateFormat, seed: maphash.MakeSeed(), seen: map[uint64]int{}}
+	c := &checker{amounts: defAmounts, dateFormat: vf.DateFormat, seed: maphash.MakeSeed(), seen: map[uint64]idSeen{},
+		rows: map[uint64]int{}, debts: map[uint64]int{}, rules: vf.RecordRules, minCents: 1, iban: vf.IBANCountries}
 	if vf.DecimalComma != nil {
 		c.amounts = AmountDecimalPoint
 		if *vf.DecimalComma {
@@ -64,7 +197,20 @@ func newChecker(vf ValueFormat, defAmounts AmountFormat, defDate string) *checke
 	if c.dateFormat == "" {
 		c.dateFormat = defDate
 	}
+	if l, err := CompileDateLayout(c.dateFormat); err == nil {
+		c.layout = l
+	}
+	if m, err := minCents(vf.MinAmount); err == nil {
+		c.minCents = m
+	}
 	return c
+}
+
+// idSeen is where an external id was first seen, and a hash of that whole row: a
+// record with an id costs one map entry, which tells a repeated id from a repeated row.
+type idSeen struct {
+	line int32
+	row  uint32
 }
 
 // typed says which raw values came as typed numbers or dates (from SQL or JSON) rather
@@ -82,8 +228,92 @@ func rejectFromErr(err error, line int) *Reject {
 	return &Reject{Line: line, Rule: "invalid", MessageIT: err.Error(), MessageEN: err.Error()}
 }
 
+// row is one source record as the checker sees it.
+type row struct {
+	line int
+	get  func(field string) string        // trimmed raw value of a canonical field
+	col  func(name string) (string, bool) // any other column by name; nil when the source has none
+	raw  []string                         // the whole record, for exact duplicates; nil means the canonical values
+	key  string                           // the record's key in its system (SQL key columns), if any
+	ty   typed
+}
+
 // check validates one record; get returns the trimmed raw value of a canonical field.
 func (c *checker) check(get func(field string) string, line int, ty typed) (Debtor, *Reject) {
+	return c.checkRow(row{line: line, get: get, ty: ty})
+}
+
+func (c *checker) checkRow(r row) (Debtor, *Reject) {
+	d, rj := c.validate(r)
+	if rj != nil {
+		rj.Key = r.key
+		if rj.Key == "" {
+			rj.Key = c.ruleKey(r, nil, c.rules.Identity)
+		}
+	}
+	return d, rj
+}
+
+// value returns a rule field's value: the normalised one of the debtor when it is a
+// canonical field and d is valid, else the trimmed raw value.
+func (c *checker) value(r row, d *Debtor, f string) string {
+	if d != nil {
+		switch f {
+		case FieldFiscalCode:
+			return d.FiscalCode
+		case FieldAmount:
+			return formatEuro(d.AmountCents)
+		case FieldDueDate:
+			return d.DueDate
+		case FieldIBAN:
+			return d.IBAN
+		case FieldPhone:
+			return d.Phone
+		case FieldEmail:
+			return strings.ToLower(d.Email)
+		}
+	}
+	if containsStr(canonicalFields, f) {
+		return r.get(f)
+	}
+	if r.col != nil {
+		v, _ := r.col(f)
+		return strings.TrimSpace(v)
+	}
+	return ""
+}
+
+// ruleKey joins the values of fields with "|"; "" when fields is empty.
+func (c *checker) ruleKey(r row, d *Debtor, fields []string) string {
+	if len(fields) == 0 {
+		return ""
+	}
+	parts := make([]string, len(fields))
+	for i, f := range fields {
+		parts[i] = c.value(r, d, f)
+	}
+	return strings.Join(parts, "|")
+}
+
+func (c *checker) rowHash(r row) uint64 {
+	var h maphash.Hash
+	h.SetSeed(c.seed)
+	if r.raw != nil {
+		for _, v := range r.raw {
+			_, _ = h.WriteString(v)
+			_ = h.WriteByte(0x1f)
+		}
+		return h.Sum64()
+	}
+	for _, f := range canonicalFields {
+		_, _ = h.WriteString(r.get(f))
+		_ = h.WriteByte(0x1f)
+	}
+	return h.Sum64()
+}
+
+func (c *checker) validate(r row) (Debtor, *Reject) {
+	get, line, ty := r.get, r.line, r.ty
 	for _, f := range canonicalFields {
 		if v := get(f); !utf8.ValidString(v) {
 			return Debtor{}, &Reject{Line: line, Field: f, Value: strings.ToValidUTF8(clip(v), "\uFFFD"), Rule: "encoding",
@@ -91,18 +321,32 @@ func (c *checker) check(get func(field string) string, line int, ty typed) (Debt
 				MessageEN: "text is not valid UTF-8: is the file windows-1252? set encoding in the source config"}
 		}
 	}
+	rh := c.rowHash(r)
+	dupRow := func(first int) *Reject {
+		return &Reject{Line: line, Rule: "duplicateRow",
+			MessageIT: fmt.Sprintf("riga identica alla riga %d: lo stesso debito esportato due volte? togliere la copia dall'esportazione", first),
+			MessageEN: fmt.Sprintf("row identical to line %d: the same debt exported twice? remove the copy from the export", first)}
+	}
 	d := Debtor{Line: line}
 	d.ExternalID = get(FieldExternalID)
 	if d.ExternalID == "" {
-		return d, rejectFromErr(ferr(FieldExternalID, "", "required", "identificativo della pratica mancante", "record id is missing"), line)
+		if first, dup := c.rows[rh]; dup {
+			return Debtor{}, dupRow(first)
+		}
+		c.rows[rh] = line
 	}
 	if utf8.RuneCountInString(d.ExternalID) > 64 {
 		return d, rejectFromErr(ferr(FieldExternalID, d.ExternalID, "maxLength", "identificativo della pratica più lungo di 64 caratteri", "record id longer than 64 characters"), line)
 	}
-	if first, dup := c.seen[c.idHash(d.ExternalID)]; dup {
-		return d, rejectFromErr(ferr(FieldExternalID, d.ExternalID, "duplicate",
-			fmt.Sprintf("identificativo della pratica già presente alla riga %d", first),
-			fmt.Sprintf("record id already used on line %d", first)), line)
+	if d.ExternalID != "" {
+		if first, dup := c.seen[c.idHash(d.ExternalID)]; dup {
+			if first.row == uint32(rh) {
+				return Debtor{}, dupRow(int(first.line))
+			}
+			return d, rejectFromErr(ferr(FieldExternalID, d.ExternalID, "duplicate",
+				fmt.Sprintf("identificativo della pratica già presente alla riga %d", first.line),
+				fmt.Sprintf("record id already used on line %d", first.line)), line)
+		}
 	}
 	cf := get(FieldFiscalCode)
 	if err := ValidateCodiceFiscale(cf); err != nil {
@@ -129,19 +373,69 @@ func (c *checker) check(get func(field string) string, line int, ty typed) (Debt
 	if err != nil {
 		return d, rejectFromErr(err, line)
 	}
-	d.AmountCents = amt
-	df := c.dateFormat
-	if ty.dateISO {
-		df = DateISO
+	if amt < c.minCents {
+		return d, rejectFromErr(ferr(FieldAmount, get(FieldAmount), "minimum",
+			fmt.Sprintf("l'importo è sotto il minimo di %s euro fissato per questa fonte (minAmount)", formatEuro(c.minCents)),
+			fmt.Sprintf("amount is below this source's minimum of %s euro (minAmount)", formatEuro(c.minCents))), line)
 	}
-	if d.DueDate, err = ParseDate(get(FieldDueDate), df); err != nil {
+	d.AmountCents = amt
+	if ty.dateISO || c.layout == nil {
+		df := c.dateFormat
+		if ty.dateISO {
+			df = DateISO
+		}
+		d.DueDate, err = ParseDate(get(FieldDueDate), df)
+	} else {
+		d.DueDate, err = c.layout.Parse(get(FieldDueDate))
+	}
+	if err != nil {
 		return d, rejectFromErr(err, line)
 	}
 	d.Description = get(FieldDescription)
 	if utf8.RuneCountInString(d.Description) > 140 {
 		return d, rejectFromErr(ferr(FieldDescription, d.Description, "maxLength", "la descrizione supera 140 caratteri", "description is longer than 140 characters"), line)
 	}
-	c.seen[c.idHash(d.ExternalID)] = line
+	if v := get(FieldIBAN); v != "" {
+		if err := ValidateIBANPolicy(v, c.iban); err != nil {
+			return d, rejectFromErr(err, line)
+		}
+		d.IBAN = NormalizeIBAN(v)
+	}
+	if v := get(FieldPhone); v != "" {
+		p, err := NormalizePhoneIT(v)
+		if err != nil {
+			return d, rejectFromErr(err, line)
+		}
+		d.Phone = p
+	}
+	switch {
+	case d.ExternalID != "":
+		d.Key = d.ExternalID
+	case r.key != "":
+		d.Key = r.key
+	case len(c.rules.Identity) > 0:
+		d.Key = c.ruleKey(r, &d, c.rules.Identity)
+	default:
+		d.Key = c.source + ":" + strconv.Itoa(line)
+	}
+	if dr := c.rules.Duplicates; dr != nil && dr.Action != DupAllow {
+		k := c.ruleKey(r, &d, dr.Fields)
+		h := maphash.String(c.seed, k)
+		if first, dup := c.debts[h]; dup {
+			it := fmt.Sprintf("stesso debito della riga %d (stessi %s): togliere una delle due righe, o impostare duplicates.action a warn o allow se sono entrambi dovuti", first, strings.Join(dr.Fields, ", "))
+			en := fmt.Sprintf("same debt as line %d (same %s): remove one of the rows, or set duplicates.action to warn or allow if both are due", first, strings.Join(dr.Fields, ", "))
+			if dr.Action == DupWarn {
+				d.Warnings = append(d.Warnings, Warning{Field: strings.Join(dr.Fields, "+"), Rule: "duplicate", MessageIT: it, MessageEN: en})
+			} else {
+				return d, &Reject{Line: line, Field: strings.Join(dr.Fields, "+"), Value: clip(k), Rule: "duplicate", MessageIT: it, MessageEN: en}
+			}
+		} else {
+			c.debts[h] = line
+		}
+	}
+	if d.ExternalID != "" {
+		c.seen[c.idHash(d.ExternalID)] = idSeen{line: int32(line), row: uint32(rh)}
+	}
 	return d, nil
 }
 

@@ -8,7 +8,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"hash/maphash"
 	"io"
 	"os"
 	"path/filepath"
@@ -43,11 +42,15 @@ const (
 	FieldAmount      = "amount"
 	FieldDueDate     = "dueDate"
 	FieldDescription = "description"
+	FieldIBAN        = "iban"  // optional: refunds, direct debit
+	FieldPhone       = "phone" // optional: normalised to E.164
 )
 
-var canonicalFields = []string{FieldExternalID, FieldFiscalCode, FieldName, FieldSurname, FieldEmail, FieldAmount, FieldDueDate, FieldDescription}
+var canonicalFields = []string{FieldExternalID, FieldFiscalCode, FieldName, FieldSurname, FieldEmail, FieldAmount, FieldDueDate, FieldDescription, FieldIBAN, FieldPhone}
 
-var requiredColumns = map[string]bool{FieldExternalID: true, FieldFiscalCode: true, FieldSurname: true, FieldAmount: true, FieldDueDate: true}
+// requiredColumns must be mapped to a column; the record id is not among them: without
+// it a record is identified by its identity fields or its position (Debtor.Key).
+var requiredColumns = map[string]bool{FieldFiscalCode: true, FieldSurname: true, FieldAmount: true, FieldDueDate: true}
 
 // headerAliases are the column names matched automatically (case-insensitive, with
 // spaces, dashes and underscores ignored) when Columns does not map a field.
@@ -60,6 +63,8 @@ var headerAliases = map[string][]string{
 	FieldAmount:      {"importo", "importo_dovuto", "amount", "totale"},
 	FieldDueDate:     {"scadenza", "data_scadenza", "due_date"},
 	FieldDescription: {"descrizione", "causale", "description"},
+	FieldIBAN:        {"iban", "codice_iban"},
+	FieldPhone:       {"telefono", "cellulare", "phone", "mobile"},
 }
 
 func foldName(s string) string {
@@ -100,13 +105,15 @@ func (c Column) MarshalJSON() ([]byte, error) {
 // CSVConfig configures a CSV debtors source; it mirrors legacy-csv.schema.json. The zero
 // value of every optional field means its default.
 type CSVConfig struct {
-	Path         string            `json:"path"`
-	Delimiter    string            `json:"delimiter,omitempty"`    // default ","
-	Header       *bool             `json:"header,omitempty"`       // default true
-	Encoding     string            `json:"encoding,omitempty"`     // utf-8 (default), windows-1252, iso-8859-1
-	DecimalComma *bool             `json:"decimalComma,omitempty"` // nil: detect per value
-	DateFormat   string            `json:"dateFormat,omitempty"`   // DateDMY (default) or DateISO
-	Columns      map[string]Column `json:"columns,omitempty"`
+	Path      string            `json:"path"`
+	Delimiter string            `json:"delimiter,omitempty"` // default ","
+	Header    *bool             `json:"header,omitempty"`    // default true
+	Encoding  string            `json:"encoding,omitempty"`  // utf-8 (default), windows-1252, iso-8859-1
+	Columns   map[string]Column `json:"columns,omitempty"`
+	// MaxLineBytes bounds one record (default 64 KiB): a longer one is rejected, not
+	// buffered, so a binary file or a missing closing quote cannot eat the memory.
+	MaxLineBytes int `json:"maxLineBytes,omitempty"`
+	ValueFormat      // decimalComma (nil: detect per value), dateFormat (default dd/mm/yyyy), rules
 }
 
 // CSVSource reads debtors from a delimited file, streaming. Each Read opens the file
@@ -116,7 +123,7 @@ type CSVSource struct {
 	path    string
 	comma   rune
 	header  bool
-	amounts AmountFormat
+	maxLine int
 }
 
 // NewCSVSource checks cfg and returns a source; a relative Path resolves against baseDir.
@@ -143,16 +150,15 @@ func NewCSVSource(cfg CSVConfig, baseDir string) (*CSVSource, error) {
 	default:
 		return nil, fmt.Errorf("legacy: csv: unsupported encoding %q (use utf-8, windows-1252 or iso-8859-1)", cfg.Encoding)
 	}
-	switch cfg.DateFormat {
-	case "", DateDMY, DateISO:
-	default:
-		return nil, fmt.Errorf("legacy: csv: unsupported dateFormat %q (use %s or %s)", cfg.DateFormat, DateDMY, DateISO)
+	if err := cfg.ValueFormat.check(KindCSV, s.header); err != nil {
+		return nil, err
 	}
-	if cfg.DecimalComma != nil {
-		s.amounts = AmountDecimalPoint
-		if *cfg.DecimalComma {
-			s.amounts = AmountDecimalComma
-		}
+	s.maxLine = cfg.MaxLineBytes
+	if s.maxLine == 0 {
+		s.maxLine = maxLineBytes
+	}
+	if s.maxLine < 0 {
+		return nil, errors.New("legacy: csv: maxLineBytes must not be negative")
 	}
 	for f, c := range cfg.Columns {
 		if !containsStr(canonicalFields, f) {
@@ -195,7 +201,29 @@ type HeaderError struct {
 }
 
 func (e *HeaderError) Error() string {
-	return fmt.Sprintf("legacy: csv %s: %s (columns in the file: %s)", e.File, e.Reason, strings.Join(e.Headers, ", "))
+	return fmt.Sprintf("legacy: csv %s: %s (columns in the file: %s)%s", e.File, e.Reason, clip(strings.Join(e.Headers, ", ")), delimiterHint(e.Headers))
+}
+
+// delimiterHint guesses a wrong delimiter: a header that is one column holding another
+// common delimiter several times was split on the wrong one.
+func delimiterHint(header []string) string {
+	if len(header) != 1 {
+		return ""
+	}
+	best, n := "", 1
+	for _, d := range []string{";", ",", "\t", "|"} {
+		if c := strings.Count(header[0], d); c > n {
+			best, n = d, c
+		}
+	}
+	if best == "" {
+		return ""
+	}
+	shown := best
+	if best == "\t" {
+		shown = "tab"
+	}
+	return fmt.Sprintf("; the header is one column, and split on %q it would be %d: is the delimiter %q? (set delimiter) / il separatore è %q?", shown, n+1, shown, shown)
 }
 
 // resolveColumns maps canonical fields to 0-based indexes (-1 when absent).
@@ -253,9 +281,10 @@ func (s *CSVSource) openReader(f io.Reader) (io.Reader, error) {
 }
 
 // Read streams the file: every data record goes to emit (as a Debtor) or to reject.
-// Rows with the wrong number of fields, bad quoting or invalid UTF-8 are rejects, not
-// errors. Duplicate externalIds are rejected after the first (the id keys idempotent
-// creation downstream), which keeps a 64-bit hash per id in memory.
+// Rows with the wrong number of fields, bad quoting, invalid UTF-8 or a physical line
+// longer than MaxLineBytes are rejects, not errors. Duplicate externalIds and exact
+// duplicate rows are rejected after the first, and the duplicate rule applied, which
+// keeps a 64-bit hash per record in memory.
 func (s *CSVSource) Read(ctx context.Context, emit func(Debtor) error, reject func(Reject) error) (st Stats, err error) {
 	if emit == nil || reject == nil {
 		return st, errNoReject
@@ -265,28 +294,43 @@ func (s *CSVSource) Read(ctx context.Context, emit func(Debtor) error, reject fu
 		return st, fmt.Errorf("legacy: csv: %w", err)
 	}
 	defer f.Close()
-	r, err := s.openReader(f)
+	raw := bufio.NewReaderSize(f, 64<<10)
+	if err := sniffBinary(raw, s.path); err != nil {
+		return st, err
+	}
+	r, err := s.openReader(raw)
 	if err != nil {
 		return st, err
 	}
-	cr := csv.NewReader(r)
+	lr := &lineBound{r: r, max: s.maxLine, maxRecord: max(16*s.maxLine, 1<<20)}
+	cr := csv.NewReader(lr)
 	cr.Comma = s.comma
 	cr.FieldsPerRecord = -1
 	cr.ReuseRecord = true
 
 	expected := 0
 	var idx map[string]int
+	var extra map[string]int
 	if s.header {
 		h, err := cr.Read()
 		if err == io.EOF {
 			return st, fmt.Errorf("legacy: csv %s: empty file, expected a header line", s.path)
 		}
 		if err != nil {
-			return st, fmt.Errorf("legacy: csv %s: header: %w", s.path, err)
+			if errors.Is(err, errRecordTooLong) {
+				return st, fmt.Errorf("legacy: csv %s: header: %w", s.path, err)
+			}
+			return st, fmt.Errorf("legacy: csv %s: header: %w", s.path, clipErr(err))
+		}
+		if lr.truncatedUpTo(cr.InputOffset()) {
+			return st, fmt.Errorf("legacy: csv %s: the header line is longer than %d bytes: is this a CSV file? (maxLineBytes)", s.path, s.maxLine)
 		}
 		header := append([]string(nil), h...)
 		expected = len(header)
 		if idx, err = s.resolveColumns(header); err != nil {
+			return st, err
+		}
+		if extra, err = s.resolveExtra(header); err != nil {
 			return st, err
 		}
 	} else {
@@ -296,8 +340,10 @@ func (s *CSVSource) Read(ctx context.Context, emit func(Debtor) error, reject fu
 	for _, i := range idx {
 		maxIdx = max(maxIdx, i+1)
 	}
-	chk := &checker{amounts: s.amounts, dateFormat: s.cfg.DateFormat, seed: maphash.MakeSeed(), seen: map[uint64]int{}}
+	chk := newChecker(s.cfg.ValueFormat, AmountAuto, DateDMY)
+	chk.source = s.Name()
 	name := s.Name()
+	sep := string(s.comma)
 	for n := 0; ; n++ {
 		if n%256 == 0 {
 			if err := ctx.Err(); err != nil {
@@ -310,7 +356,8 @@ func (s *CSVSource) Read(ctx context.Context, emit func(Debtor) error, reject fu
 		}
 		var rj *Reject
 		var d Debtor
-		if rerr != nil {
+		switch {
+		case rerr != nil:
 			var pe *csv.ParseError
 			if !errors.As(rerr, &pe) {
 				return st, fmt.Errorf("legacy: csv %s: %w", s.path, rerr)
@@ -318,19 +365,27 @@ func (s *CSVSource) Read(ctx context.Context, emit func(Debtor) error, reject fu
 			rj = &Reject{Line: pe.StartLine, Rule: "syntax",
 				MessageIT: "riga non leggibile: virgolette non bilanciate (" + pe.Err.Error() + ")",
 				MessageEN: "unreadable row: unbalanced quotes (" + pe.Err.Error() + ")"}
-		} else {
+			if lr.truncatedUpTo(cr.InputOffset()) {
+				rj.Rule, rj.MessageIT, rj.MessageEN = lineLengthMessages(s.maxLine)
+			}
+		case lr.truncatedUpTo(cr.InputOffset()):
+			line, _ := cr.FieldPos(0)
+			rj = &Reject{Line: line}
+			rj.Rule, rj.MessageIT, rj.MessageEN = lineLengthMessages(s.maxLine)
+		default:
 			line, _ := cr.FieldPos(0)
 			if expected == 0 {
 				expected = len(rec) // no header: the first record sets the width
 			}
 			if len(rec) != expected || len(rec) < maxIdx {
-				rj = &Reject{Line: line, Value: clip(strings.Join(rec, string(s.comma))), Rule: "columns",
+				rj = &Reject{Line: line, Value: clip(strings.Join(rec, sep)), Rule: "columns",
 					MessageIT: fmt.Sprintf("la riga ha %d campi invece di %d: controllare il separatore e le virgolette", len(rec), max(expected, maxIdx)),
 					MessageEN: fmt.Sprintf("row has %d fields instead of %d: check the delimiter and quoting", len(rec), max(expected, maxIdx))}
 			} else {
-				d, rj = s.record(rec, idx, line, chk)
+				d, rj = s.record(rec, idx, extra, line, chk)
 			}
 		}
+		lr.mark()
 		if rj != nil {
 			rj.Source = name
 			if err := reject(*rj); err != nil {
@@ -348,6 +403,104 @@ func (s *CSVSource) Read(ctx context.Context, emit func(Debtor) error, reject fu
 	}
 }
 
+func lineLengthMessages(n int) (rule, it, en string) {
+	return "lineLength", fmt.Sprintf("riga più lunga di %d byte (maxLineBytes): il file è davvero un CSV? contenuto non mostrato", n),
+		fmt.Sprintf("line longer than %d bytes (maxLineBytes): is the file really a CSV? content not shown", n)
+}
+
+// clipErr keeps a parser error short: the CSV parser may quote a whole line.
+func clipErr(err error) error { return errors.New(clip(err.Error())) }
+
+// errRecordTooLong stops a read whose record runs on past the bound: an unclosed
+// quote in a binary or broken file would otherwise buffer the rest of the file.
+var errRecordTooLong = errors.New("a record runs on for more than the limit (an unclosed quote? a binary file?): read stopped")
+
+// lineBound passes a text through, cutting every physical line to max bytes (the rest
+// of a longer line is dropped and its end offset recorded, so that the record holding
+// it is rejected) and failing when one record grows past maxRecord.
+type lineBound struct {
+	r         io.Reader
+	max       int
+	maxRecord int
+	lineLen   int   // bytes of the current line passed so far
+	dropping  bool  // inside the dropped tail of a long line
+	out       int64 // bytes passed
+	sinceMark int   // bytes passed since the last record ended
+	cuts      []int64
+	buf       []byte
+}
+
+func (l *lineBound) Read(p []byte) (int, error) {
+	if len(l.buf) < len(p) {
+		l.buf = make([]byte, len(p))
+	}
+	for {
+		n, err := l.r.Read(l.buf[:len(p)])
+		w := 0
+		for _, c := range l.buf[:n] {
+			if c == '\n' {
+				l.lineLen, l.dropping = 0, false
+				p[w] = c
+				w++
+				continue
+			}
+			if l.dropping {
+				continue
+			}
+			if l.lineLen >= l.max {
+				l.dropping = true
+				l.cuts = append(l.cuts, l.out+int64(w))
+				continue
+			}
+			l.lineLen++
+			p[w] = c
+			w++
+		}
+		l.out += int64(w)
+		l.sinceMark += w
+		if l.sinceMark > l.maxRecord {
+			return w, errRecordTooLong
+		}
+		if w > 0 || err != nil {
+			return w, err
+		}
+	}
+}
+
+// truncatedUpTo reports (and forgets) whether a line was cut before offset end.
+func (l *lineBound) truncatedUpTo(end int64) bool {
+	cut := false
+	for len(l.cuts) > 0 && l.cuts[0] <= end {
+		l.cuts, cut = l.cuts[1:], true
+	}
+	return cut
+}
+
+func (l *lineBound) mark() { l.sinceMark = 0 }
+
+// sniffBinary refuses a file that is not text at all (a spreadsheet, a zip, a PDF)
+// before the CSV parser turns it into "bare quote" errors on every line.
+func sniffBinary(br *bufio.Reader, path string) error {
+	head, _ := br.Peek(8 << 10)
+	what := ""
+	switch {
+	case bytes.HasPrefix(head, []byte("PK\x03\x04")):
+		what = "a zip archive (an .xlsx or .ods spreadsheet?): save it as CSV"
+	case bytes.HasPrefix(head, []byte{0xD0, 0xCF, 0x11, 0xE0}):
+		what = "an old Excel (.xls) file: save it as CSV"
+	case bytes.HasPrefix(head, []byte("%PDF")):
+		what = "a PDF: export the data as CSV"
+	case bytes.HasPrefix(head, []byte{0xFF, 0xFE}) || bytes.HasPrefix(head, []byte{0xFE, 0xFF}):
+		what = "UTF-16 text: save it as UTF-8 or windows-1252 CSV"
+	case bytes.Count(head, []byte{0}) >= 8:
+		// A stray NUL is a bad row, rejected as such; many are a binary file.
+		what = fmt.Sprintf("binary data (%d NUL bytes, the first at offset %d): is it the right file?", bytes.Count(head, []byte{0}), bytes.IndexByte(head, 0))
+	default:
+		return nil
+	}
+	return fmt.Errorf("legacy: csv %s: not a CSV file: it looks like %s / non è un file CSV", path, what)
+}
+
 func clip(s string) string {
 	if len(s) > 200 {
 		return s[:200] + "…"
@@ -355,12 +508,41 @@ func clip(s string) string {
 	return s
 }
 
-// record validates one row of the right width.
-func (s *CSVSource) record(rec []string, idx map[string]int, line int, c *checker) (Debtor, *Reject) {
-	return c.check(func(f string) string {
-		if i := idx[f]; i >= 0 {
-			return strings.TrimSpace(rec[i])
+// record validates one row of the right width; extra are the columns the record rules
+// name besides the canonical fields.
+func (s *CSVSource) record(rec []string, idx, extra map[string]int, line int, c *checker) (Debtor, *Reject) {
+	return c.checkRow(row{line: line, raw: rec,
+		get: func(f string) string {
+			if i := idx[f]; i >= 0 {
+				return strings.TrimSpace(rec[i])
+			}
+			return ""
+		},
+		col: func(name string) (string, bool) {
+			i, ok := extra[name]
+			if !ok || i >= len(rec) {
+				return "", false
+			}
+			return rec[i], true
+		}})
+}
+
+// resolveExtra finds the columns named by the record rules (identity, duplicates)
+// that are not canonical fields.
+func (s *CSVSource) resolveExtra(header []string) (map[string]int, error) {
+	out := map[string]int{}
+	for _, name := range s.cfg.RecordRules.extraColumns() {
+		found := false
+		for i, h := range header {
+			if foldName(h) == foldName(name) {
+				out[name], found = i, true
+				break
+			}
 		}
-		return ""
-	}, line, typed{})
+		if !found {
+			return nil, &HeaderError{File: s.path, Column: name, Headers: header,
+				Reason: fmt.Sprintf("identity or duplicates names the column %q but the header has no such column", name)}
+		}
+	}
+	return out, nil
 }

@@ -85,7 +85,7 @@ func NewFixedWidthSource(cfg FixedWidthConfig, baseDir string) (*FixedWidthSourc
 	if err := checkEncoding(KindFixedWidth, cfg.Encoding); err != nil {
 		return nil, err
 	}
-	if err := cfg.ValueFormat.check(KindFixedWidth); err != nil {
+	if err := cfg.ValueFormat.check(KindFixedWidth, false); err != nil {
 		return nil, err
 	}
 	switch cfg.Trim {
@@ -113,13 +113,9 @@ func NewFixedWidthSource(cfg FixedWidthConfig, baseDir string) (*FixedWidthSourc
 			return nil, fmt.Errorf("legacy: fixedwidth: fields.%s is required (start and length)", f)
 		}
 	}
+	// Fields may overlap: a tracciato may use the same characters twice (the codice
+	// fiscale as the record id, say), and cutting a field never consumes the line.
 	sort.Slice(s.fields, func(i, j int) bool { return s.fields[i].spec.Start < s.fields[j].spec.Start })
-	for i := 1; i < len(s.fields); i++ {
-		a, b := s.fields[i-1], s.fields[i]
-		if a.spec.Start+a.spec.Length > b.spec.Start {
-			return nil, fmt.Errorf("legacy: fixedwidth: fields %s and %s overlap", a.name, b.name)
-		}
-	}
 	return s, nil
 }
 
@@ -235,6 +231,7 @@ func (s *FixedWidthSource) Read(ctx context.Context, emit func(Debtor) error, re
 	r := decodeReader(f, s.cfg.Encoding)
 	br := bufio.NewReaderSize(r, 64<<10)
 	chk := newChecker(s.cfg.ValueFormat, AmountAuto, DateDMY)
+	chk.source = s.Name()
 	c := &counter{name: s.Name(), emit: emit, reject: reject}
 	specs := s.cfg.Fields
 	for line := 1; ; line++ {
@@ -287,5 +284,5 @@ func (s *FixedWidthSource) record(text string, specs map[string]FieldSpec, line 
 		}
 		vals[FieldAmount], ty.amountNumber = a, true
 	}
-	return chk.check(func(f string) string { return vals[f] }, line, ty)
+	return chk.checkRow(row{line: line, get: func(f string) string { return vals[f] }, raw: []string{text}, ty: ty})
 }

@@ -123,7 +123,8 @@ func TestFixedWidthConfigErrors(t *testing.T) {
 	for _, tc := range []struct{ cfg, want string }{
 		{`{"path":"x","fields":{"externalId":{"start":1,"length":5}}}`, "required"},
 		{`{"path":"x","trim":"left","fields":{}}`, "enum"},
-		{strings.Replace(fmt.Sprintf(fwLayout, "x", "utf-8"), `"fiscalCode":{"start":13`, `"fiscalCode":{"start":10`, 1), "overlap"},
+		{strings.Replace(fmt.Sprintf(fwLayout, "x", "utf-8"), `"dateFormat":"iso"`, `"dateFormat":"mm/dd"`, 1), "does not give year, month and day"},
+		{strings.Replace(fmt.Sprintf(fwLayout, "x", "utf-8"), `"dateFormat":"iso"`, `"duplicates":{"fields":["anno"]}`, 1), `duplicates.fields[0] "anno"`},
 	} {
 		_, err := OpenSource(KindFixedWidth, json.RawMessage(tc.cfg), "")
 		if err == nil || !strings.Contains(err.Error(), tc.want) {

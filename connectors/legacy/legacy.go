@@ -19,8 +19,12 @@ import (
 
 // Debtor is the canonical record every debtor source produces.
 type Debtor struct {
-	Line        int    // files: 1-based physical line where the record starts; SQL, REST, SOAP: 1-based record number
-	ExternalID  string // id of the record in the legacy system (e.g. id_pratica)
+	Line       int    // files: 1-based physical line where the record starts; SQL, REST, SOAP: 1-based record number
+	ExternalID string // id of the record in the legacy system (e.g. id_pratica); optional
+	// Key identifies the record in reports and write-back: ExternalID when the source
+	// has one; else the SQL key columns (col=value, …); else the source's identity
+	// fields joined by "|"; else its position, "<source>:<line>".
+	Key         string
 	FiscalCode  string // normalized: upper case, 16 characters or 11 digits
 	Name        string // first name; empty for legal persons
 	Surname     string // surname, or company name for legal persons
@@ -28,12 +32,19 @@ type Debtor struct {
 	AmountCents int64
 	DueDate     string // YYYY-MM-DD
 	Description string
+	IBAN        string // optional, normalised (upper case, no spaces)
+	Phone       string // optional, E.164 (+39…)
+	// Warnings are things a person should look at; the record is still valid.
+	Warnings []Warning
 }
 
 // Reject is one source record that was not turned into a Debtor, and why.
 type Reject struct {
-	Source    string `json:"source"`
-	Line      int    `json:"line"`
+	Source string `json:"source"`
+	Line   int    `json:"line"`
+	// Key is the record's key in its system when the source knows one (SQL key
+	// columns, identity fields), so that a rejected row can be found there.
+	Key       string `json:"key,omitempty"`
 	Field     string `json:"field"`
 	Value     string `json:"value"`
 	Rule      string `json:"rule"`

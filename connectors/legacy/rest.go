@@ -116,7 +116,7 @@ func NewRESTSource(cfg RESTConfig, baseDir string) (*RESTSource, error) {
 	if err := cfg.Auth.check(KindREST); err != nil {
 		return nil, err
 	}
-	if err := cfg.ValueFormat.check(KindREST); err != nil {
+	if err := cfg.ValueFormat.check(KindREST, false); err != nil {
 		return nil, err
 	}
 	for f := range cfg.Fields {
@@ -278,6 +278,7 @@ func (s *RESTSource) Read(ctx context.Context, emit func(Debtor) error, reject f
 	}
 	c := &counter{name: s.Name(), emit: emit, reject: reject}
 	chk := newChecker(s.cfg.ValueFormat, AmountDecimalPoint, DateISO)
+	chk.source = s.Name()
 	p := s.cfg.Pagination
 	size := strconv.Itoa(p.PageSize)
 	line := 0

@@ -103,7 +103,7 @@ func NewSOAPSource(cfg SOAPConfig, baseDir string) (*SOAPSource, error) {
 	if err := cfg.Auth.check(KindSOAP); err != nil {
 		return nil, err
 	}
-	if err := cfg.ValueFormat.check(KindSOAP); err != nil {
+	if err := cfg.ValueFormat.check(KindSOAP, false); err != nil {
 		return nil, err
 	}
 	var err error
@@ -250,6 +250,7 @@ func (s *SOAPSource) Read(ctx context.Context, emit func(Debtor) error, reject f
 	}
 	c := &counter{name: s.Name(), emit: emit, reject: reject}
 	chk := newChecker(s.cfg.ValueFormat, AmountDecimalPoint, DateISO)
+	chk.source = s.Name()
 	line := 0
 	for n := 0; ; n++ {
 		if n >= s.cfg.MaxPages {

@@ -9,6 +9,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/go-sql-driver/mysql"
 	_ "github.com/jackc/pgx/v5/stdlib" // driver "pgx"
@@ -56,7 +57,9 @@ type SQLConfig struct {
 	Driver string `json:"driver"`
 	// DSN is a secret reference (env:NAME or file:path) holding the connection string.
 	DSN string `json:"dsn"`
-	// Query selects the debtors; :name parameters take their values from Params.
+	// Query selects the debtors; :name parameters take their values from Params. It
+	// must be one SELECT (or WITH … SELECT) and runs in a read-only transaction: a
+	// query that would write is refused when the config is loaded.
 	Query  string         `json:"query,omitempty"`
 	Params map[string]any `json:"params,omitempty"`
 	// KeyColumn, a unique column of Query's result, turns on keyset pagination: pages of
@@ -64,6 +67,14 @@ type SQLConfig struct {
 	// large table is never read in one long-lived statement.
 	KeyColumn string `json:"keyColumn,omitempty"`
 	PageSize  int    `json:"pageSize,omitempty"` // default 1000
+	// KeyColumns identify a row in the database (default: KeyColumn). Their values,
+	// as col=value, go into every reject and are the record's key when it has no
+	// externalId, so that a rejected row can be found with a WHERE.
+	KeyColumns []string `json:"keyColumns,omitempty"`
+	// StatementTimeout bounds each statement of a read (a Go duration, default 5m),
+	// enforced by the server (PostgreSQL statement_timeout, MariaDB
+	// max_statement_time, MySQL max_execution_time) and by the client.
+	StatementTimeout string `json:"statementTimeout,omitempty"`
 	// Columns maps canonical fields to result columns; unmapped fields are matched by
 	// common Italian names as for CSV headers.
 	Columns map[string]string `json:"columns,omitempty"`
@@ -81,6 +92,7 @@ type SQLSource struct {
 	dialect    string
 	writeQuery string
 	writeNames []string
+	timeout    time.Duration
 }
 
 var identRe = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
@@ -120,7 +132,7 @@ func NewSQLSource(cfg SQLConfig, baseDir string) (*SQLSource, error) {
 	if !strings.HasPrefix(cfg.DSN, "env:") && !strings.HasPrefix(cfg.DSN, "file:") {
 		return nil, errors.New("legacy: sql: dsn must be a secret reference (env:NAME or file:path), never the connection string itself")
 	}
-	if err := cfg.ValueFormat.check(KindSQL); err != nil {
+	if err := cfg.ValueFormat.check(KindSQL, true); err != nil {
 		return nil, err
 	}
 	if cfg.PageSize < 0 {
@@ -132,6 +144,17 @@ func NewSQLSource(cfg SQLConfig, baseDir string) (*SQLSource, error) {
 	if cfg.KeyColumn != "" && !identRe.MatchString(cfg.KeyColumn) {
 		return nil, fmt.Errorf("legacy: sql: keyColumn %q must be a plain column name", cfg.KeyColumn)
 	}
+	if len(s.cfg.KeyColumns) == 0 && cfg.KeyColumn != "" {
+		s.cfg.KeyColumns = []string{cfg.KeyColumn}
+	}
+	s.timeout = 5 * time.Minute
+	if cfg.StatementTimeout != "" {
+		d, err := time.ParseDuration(cfg.StatementTimeout)
+		if err != nil || d < time.Second {
+			return nil, fmt.Errorf("legacy: sql: statementTimeout %q: write a duration of at least 1s, e.g. 30s or 5m", cfg.StatementTimeout)
+		}
+		s.timeout = d
+	}
 	for f := range cfg.Columns {
 		if !containsStr(canonicalFields, f) {
 			return nil, fmt.Errorf("legacy: sql: columns: unknown field %q (fields: %s)", f, strings.Join(canonicalFields, ", "))
@@ -141,6 +164,9 @@ func NewSQLSource(cfg SQLConfig, baseDir string) (*SQLSource, error) {
 		_, names, err := BindNamed(cfg.Query, cfg.Driver)
 		if err != nil {
 			return nil, fmt.Errorf("legacy: sql: query: %w", err)
+		}
+		if err := CheckReadOnlyQuery(cfg.Query); err != nil {
+			return nil, err
 		}
 		for _, n := range names {
 			if _, ok := cfg.Params[n]; !ok {
@@ -162,6 +188,13 @@ func NewSQLSource(cfg SQLConfig, baseDir string) (*SQLSource, error) {
 			return nil, errors.New("legacy: sql: writeBack must use :externalId to find the record")
 		}
 		s.writeQuery, s.writeNames = q, names
+	}
+	// The DSN is resolved again by every Read; checking it here too refuses a
+	// multi-statement DSN when the config is loaded, when the secret is at hand.
+	if dsn, err := resolveSecret(cfg.DSN, baseDir); err == nil {
+		if err := checkDSN(s.driver, dsn); err != nil {
+			return nil, err
+		}
 	}
 	return s, nil
 }
@@ -254,6 +287,9 @@ func (s *SQLSource) open(ctx context.Context) (*sql.DB, error) {
 	if err != nil {
 		return nil, err
 	}
+	if err := checkDSN(s.driver, dsn); err != nil {
+		return nil, err
+	}
 	if s.driver == "mysql" {
 		// Rows matched, not rows changed: rewriting the same status must not look like
 		// an unknown record.
@@ -262,6 +298,7 @@ func (s *SQLSource) open(ctx context.Context) (*sql.DB, error) {
 			return nil, fmt.Errorf("legacy: sql: mysql dsn: %w", errors.New("cannot parse (value not shown)"))
 		}
 		mc.ClientFoundRows = true
+		mc.MultiStatements = false
 		dsn = mc.FormatDSN()
 	}
 	db, err := sql.Open(s.driver, dsn)
@@ -300,7 +337,10 @@ func (s *SQLSource) args(names []string, extra map[string]any) []any {
 	return out
 }
 
-// Read runs Query (in keyset pages when KeyColumn is set) and validates every row.
+// Read runs Query (in keyset pages when KeyColumn is set) in one read-only
+// transaction and validates every row. A query that tries to write fails there
+// (defence in depth: NewSQLSource has refused anything but a SELECT already), and
+// each statement is bounded by StatementTimeout.
 func (s *SQLSource) Read(ctx context.Context, emit func(Debtor) error, reject func(Reject) error) (Stats, error) {
 	if emit == nil || reject == nil {
 		return Stats{}, errNoReject
@@ -310,12 +350,19 @@ func (s *SQLSource) Read(ctx context.Context, emit func(Debtor) error, reject fu
 		return Stats{}, err
 	}
 	defer db.Close()
+	tx, err := s.beginReadOnly(ctx, db)
+	if err != nil {
+		return Stats{}, err
+	}
+	// Nothing is ever committed: a read-only transaction has nothing to keep.
+	defer tx.Rollback() //nolint:errcheck // the read's outcome is what matters
 	c := &counter{name: s.Name(), emit: emit, reject: reject}
 	chk := newChecker(s.cfg.ValueFormat, AmountDecimalPoint, DateISO)
+	chk.source = s.Name()
 	line := 0
 	if s.cfg.KeyColumn == "" {
 		q, names, _ := BindNamed(s.cfg.Query, s.dialect)
-		_, err := s.readRows(ctx, db, q, s.args(names, nil), c, chk, &line)
+		_, err := s.readRows(ctx, tx, q, s.args(names, nil), c, chk, &line)
 		return c.st, err
 	}
 	const lastParam = "ponte_last_key"
@@ -331,7 +378,7 @@ func (s *SQLSource) Read(ctx context.Context, emit func(Debtor) error, reject fu
 		if err != nil {
 			return c.st, err
 		}
-		r, err := s.readRows(ctx, db, q, s.args(names, map[string]any{lastParam: last}), c, chk, &line)
+		r, err := s.readRows(ctx, tx, q, s.args(names, map[string]any{lastParam: last}), c, chk, &line)
 		if err != nil {
 			return c.st, err
 		}
@@ -342,14 +389,50 @@ func (s *SQLSource) Read(ctx context.Context, emit func(Debtor) error, reject fu
 	}
 }
 
+// beginReadOnly opens the read's transaction: READ ONLY on PostgreSQL and
+// MySQL/MariaDB (the drivers send BEGIN READ ONLY / START TRANSACTION READ ONLY),
+// query_only on SQLite, with the server-side statement timeout set first.
+func (s *SQLSource) beginReadOnly(ctx context.Context, db *sql.DB) (*sql.Tx, error) {
+	// One connection: the session settings below must hold for the transaction.
+	db.SetMaxOpenConns(1)
+	ms := s.timeout.Milliseconds()
+	switch s.dialect {
+	case "mysql":
+		// MariaDB counts seconds in max_statement_time; MySQL has max_execution_time
+		// (milliseconds, SELECT only). Whichever the server knows.
+		if _, err := db.ExecContext(ctx, fmt.Sprintf("SET SESSION max_statement_time = %d", max(ms/1000, 1))); err != nil {
+			if _, err2 := db.ExecContext(ctx, fmt.Sprintf("SET SESSION max_execution_time = %d", ms)); err2 != nil {
+				return nil, &SQLError{Dialect: s.dialect, Op: "set statement timeout", Err: err}
+			}
+		}
+	case "sqlite":
+		if _, err := db.ExecContext(ctx, "PRAGMA query_only = ON"); err != nil {
+			return nil, &SQLError{Dialect: s.dialect, Op: "set query_only", Err: err}
+		}
+	}
+	tx, err := db.BeginTx(ctx, &sql.TxOptions{ReadOnly: s.dialect != "sqlite"})
+	if err != nil {
+		return nil, &SQLError{Dialect: s.dialect, Op: "begin read-only transaction", Err: err}
+	}
+	if s.dialect == "postgres" {
+		if _, err := tx.ExecContext(ctx, fmt.Sprintf("SET LOCAL statement_timeout = %d", ms)); err != nil {
+			_ = tx.Rollback()
+			return nil, &SQLError{Dialect: s.dialect, Op: "set statement timeout", Err: err}
+		}
+	}
+	return tx, nil
+}
+
 type pageResult struct {
 	n       int
 	lastKey any
 }
 
-func (s *SQLSource) readRows(ctx context.Context, db *sql.DB, q string, args []any, c *counter, chk *checker, line *int) (pageResult, error) {
+func (s *SQLSource) readRows(ctx context.Context, tx *sql.Tx, q string, args []any, c *counter, chk *checker, line *int) (pageResult, error) {
 	var res pageResult
-	rows, err := db.QueryContext(ctx, q, args...)
+	qctx, cancel := context.WithTimeout(ctx, s.timeout+10*time.Second) // the server's limit first; this one if it is ignored
+	defer cancel()
+	rows, err := tx.QueryContext(qctx, q, args...)
 	if err != nil {
 		return res, &SQLError{Dialect: s.dialect, Op: "query", Err: err}
 	}
@@ -362,6 +445,15 @@ func (s *SQLSource) readRows(ctx context.Context, db *sql.DB, q string, args []a
 	if err != nil {
 		return res, err
 	}
+	byName := map[string]int{}
+	for i, col := range cols {
+		byName[foldName(col)] = i
+	}
+	for _, name := range s.cfg.RecordRules.extraColumns() {
+		if _, ok := byName[foldName(name)]; !ok {
+			return res, fmt.Errorf("legacy: sql: identity or duplicates names the column %q but the query has no such column (columns: %s)", name, strings.Join(cols, ", "))
+		}
+	}
 	keyIdx := -1
 	for i, col := range cols {
 		if strings.EqualFold(col, s.cfg.KeyColumn) {
@@ -371,12 +463,21 @@ func (s *SQLSource) readRows(ctx context.Context, db *sql.DB, q string, args []a
 	if s.cfg.KeyColumn != "" && keyIdx < 0 {
 		return res, fmt.Errorf("legacy: sql: keyColumn %q is not a column of the query (columns: %s)", s.cfg.KeyColumn, strings.Join(cols, ", "))
 	}
+	keyCols := make([]int, len(s.cfg.KeyColumns))
+	for k, name := range s.cfg.KeyColumns {
+		i, ok := byName[foldName(name)]
+		if !ok {
+			return res, fmt.Errorf("legacy: sql: keyColumns names %q but the query has no such column (columns: %s)", name, strings.Join(cols, ", "))
+		}
+		keyCols[k] = i
+	}
 	vals := make([]any, len(cols))
 	ptrs := make([]any, len(cols))
 	for i := range vals {
 		ptrs[i] = &vals[i]
 	}
 	strs := make([]string, len(cols))
+	var key strings.Builder
 	for rows.Next() {
 		if err := rows.Scan(ptrs...); err != nil {
 			return res, &SQLError{Dialect: s.dialect, Op: "scan", Err: err}
@@ -394,18 +495,33 @@ func (s *SQLSource) readRows(ctx context.Context, db *sql.DB, q string, args []a
 				ty.dateISO = true
 			}
 		}
+		key.Reset()
+		for k, i := range keyCols {
+			if k > 0 {
+				key.WriteString(", ")
+			}
+			key.WriteString(s.cfg.KeyColumns[k] + "=" + strs[i])
+		}
 		if keyIdx >= 0 {
 			res.lastKey = vals[keyIdx]
 			if b, ok := res.lastKey.([]byte); ok {
 				res.lastKey = string(b)
 			}
 		}
-		d, rj := chk.check(func(f string) string {
-			if i := idx[f]; i >= 0 {
-				return strs[i]
-			}
-			return ""
-		}, *line, ty)
+		d, rj := chk.checkRow(row{line: *line, raw: strs, key: key.String(), ty: ty,
+			get: func(f string) string {
+				if i := idx[f]; i >= 0 {
+					return strs[i]
+				}
+				return ""
+			},
+			col: func(name string) (string, bool) {
+				i, ok := byName[foldName(name)]
+				if !ok {
+					return "", false
+				}
+				return strs[i], true
+			}})
 		if err := c.put(d, rj); err != nil {
 			return res, err
 		}

@@ -5,7 +5,6 @@ import (
 	"net/mail"
 	"strconv"
 	"strings"
-	"time"
 )
 
 // FieldError is the typed error returned by every validator: the canonical field, the
@@ -225,6 +224,7 @@ var ibanLengths = map[string]int{
 	"PT": 25, "IE": 22, "LU": 20, "CH": 21, "GB": 22, "SI": 19, "HR": 21, "GR": 27, "MT": 31,
 	"PL": 28, "CZ": 24, "SK": 24, "HU": 28, "RO": 24, "BG": 22, "DK": 18, "SE": 24, "FI": 18,
 	"NO": 15, "LI": 21, "MC": 27, "EE": 20, "LV": 21, "LT": 20, "CY": 28, "IS": 26,
+	"AD": 24, "GI": 23,
 }
 
 // NormalizeIBAN removes spaces and upper-cases an IBAN.
@@ -314,8 +314,14 @@ const (
 	AmountDecimalPoint
 )
 
-// MaxAmountCents is the largest amount accepted: 999,999,999.99 euro.
-const MaxAmountCents = 99_999_999_999
+// MaxAmountCents is the largest amount accepted: 99,999,999.99 euro, the largest a GPD
+// debt position and an App IO payment message carry (pagoPA's 10-digit amounts in cents).
+const MaxAmountCents = 9_999_999_999
+
+const maxAmountText = "99.999.999,99"
+
+// formatEuro writes cents as euro with a dot and two decimals (1234.50).
+func formatEuro(c int64) string { return fmt.Sprintf("%d.%02d", c/100, c%100) }
 
 // ParseAmountCents parses a positive euro amount in Italian (1.234,56 or 1234,56) or dot
 // (1234.56) notation into cents, with at most 2 decimals and at most MaxAmountCents.
@@ -408,7 +414,7 @@ func ParseAmount(s string, format AmountFormat) (int64, error) {
 	}
 	intPart = strings.TrimLeft(intPart, "0")
 	if len(intPart) > 9 {
-		return 0, ferr(f, s, "maximum", "l'importo supera 999.999.999,99 euro", "amount exceeds 999,999,999.99 euro")
+		return 0, ferr(f, s, "maximum", "l'importo supera 99.999.999,99 euro, il massimo di pagoPA e App IO", "amount exceeds 99,999,999.99 euro, the pagoPA and App IO maximum")
 	}
 	var cents int64
 	for i := 0; i < len(intPart); i++ {
@@ -420,7 +426,7 @@ func ParseAmount(s string, format AmountFormat) (int64, error) {
 		return 0, ferr(f, s, "positive", "l'importo deve essere maggiore di zero", "amount must be greater than zero")
 	}
 	if cents > MaxAmountCents {
-		return 0, ferr(f, s, "maximum", "l'importo supera 999.999.999,99 euro", "amount exceeds 999,999,999.99 euro")
+		return 0, ferr(f, s, "maximum", "l'importo supera 99.999.999,99 euro, il massimo di pagoPA e App IO", "amount exceeds 99,999,999.99 euro, the pagoPA and App IO maximum")
 	}
 	return cents, nil
 }
@@ -431,38 +437,15 @@ const (
 	DateISO = "iso"        // yyyy-mm-dd
 )
 
-// ParseDate parses a calendar date in the given format (DateDMY when empty) and returns
-// it as YYYY-MM-DD. Years outside 2000–2099 are rejected: these are due dates.
+// ParseDate parses a calendar date in the given format (see CompileDateLayout;
+// DateDMY when empty) and returns it as YYYY-MM-DD. Years outside 2000–2099 are
+// rejected: these are due dates.
 func ParseDate(s, format string) (string, error) {
-	const f = "dueDate"
-	v := strings.TrimSpace(s)
-	if v == "" {
-		return "", ferr(f, s, "required", "data mancante", "date is missing")
+	l, err := CompileDateLayout(format)
+	if err != nil {
+		return "", ferr("dueDate", s, "format", "formato data non supportato: "+format, "unsupported date format: "+format)
 	}
-	var y, m, d int
-	var ok bool
-	switch format {
-	case "", DateDMY:
-		y, m, d, ok = splitDate(v, '/', 2, 1, 0)
-		if !ok {
-			return "", ferr(f, s, "format", "la data deve essere nel formato gg/mm/aaaa", "date must be in dd/mm/yyyy format")
-		}
-	case DateISO:
-		y, m, d, ok = splitDate(v, '-', 0, 1, 2)
-		if !ok {
-			return "", ferr(f, s, "format", "la data deve essere nel formato aaaa-mm-gg", "date must be in yyyy-mm-dd format")
-		}
-	default:
-		return "", ferr(f, s, "format", "formato data non supportato: "+format, "unsupported date format: "+format)
-	}
-	t := time.Date(y, time.Month(m), d, 0, 0, 0, 0, time.UTC)
-	if t.Year() != y || int(t.Month()) != m || t.Day() != d {
-		return "", ferr(f, s, "date", "la data non esiste nel calendario", "date does not exist in the calendar")
-	}
-	if y < 2000 || y > 2099 {
-		return "", ferr(f, s, "range", "l'anno deve essere compreso tra 2000 e 2099", "year must be between 2000 and 2099")
-	}
-	return t.Format("2006-01-02"), nil
+	return l.Parse(s)
 }
 
 // splitDate splits v on sep into three numeric parts; yi, mi, di give the positions of

@@ -156,7 +156,9 @@ func TestParseAmountCents(t *testing.T) {
 		{" 12,30 ", 1230, ""},
 		{"€ 12,30", 1230, ""},
 		{"+5", 500, ""},
-		{"999.999.999,99", MaxAmountCents, ""},
+		{"99.999.999,99", MaxAmountCents, ""}, // the pagoPA and App IO maximum
+		{"100.000.000,00", 0, "maximum"},
+		{"999.999.999,99", 0, "maximum"},
 		{"1.000.000.000,00", 0, "maximum"},
 		{"9999999999999999999999", 0, "maximum"},
 		{"1.234", 0, "ambiguous"},

@@ -42,6 +42,9 @@ type Tenant struct {
 
 	Dir  string `json:"-"` // absolute directory of the config file; relative paths resolve here
 	File string `json:"-"` // the config file as passed to Load
+
+	doc   any            // the file as decoded, for CheckOffline
+	lines map[string]int // line of each JSON pointer (YAML files)
 }
 
 // Localized is a text per language.
@@ -322,6 +325,7 @@ func parse(path string, data []byte) (*Tenant, error) {
 		return nil, &ConfigError{File: path, Problems: []Problem{{Rule: "type", Message: err.Error()}}}
 	}
 	t.Dir, t.File = dir, path
+	t.doc, t.lines = doc, lines
 	t.attachSPID(spidLoaded)
 	t.PagoPA.GPD.SubscriptionKey.baseDir = dir
 	for k, s := range t.AppIO.Services {

@@ -92,6 +92,11 @@ func (a *Activities) StageDebtors(ctx context.Context, in Input) (StageResult, e
 		if in.Description != "" {
 			d.Description = in.Description
 		}
+		for _, w := range d.Warnings {
+			// The record is used; the warning (a possible duplicate, say) is for the
+			// people reading the logs and `ponte source check`.
+			activity.GetLogger(ctx).Warn("source record warning", "line", d.Line, "key", d.Key, "rule", w.Rule, "it", w.MessageIT, "en", w.MessageEN)
+		}
 		items = append(items, Staged{Seq: seq, Debtor: d})
 		seq++
 		if len(items)+len(rejects) >= stageBatch {
@@ -119,7 +124,11 @@ func (a *Activities) StageDebtors(ctx context.Context, in Input) (StageResult, e
 }
 
 // IUPD is the debt position id of a campaign item: stable across retries, so
-// GPD's uniqueness on IUPD makes creation idempotent.
+// GPD's uniqueness on IUPD makes creation idempotent. It is derived from the
+// item's seq (its position among the source's valid records), never from the
+// record's external id, which is optional (legacy.Debtor.Key): a source read
+// again gives the same records in the same order, hence the same IUPDs, and a
+// retried StageDebtors stores nothing twice (one row per seq).
 func IUPD(tenantID, campaignID string, seq int) string {
 	return fmt.Sprintf("PONTE-%s-%s-%07d", tenantID, campaignID, seq)
 }

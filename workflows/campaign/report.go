@@ -57,6 +57,7 @@ type Payment struct {
 type ReportRow struct {
 	Line        int    `json:"line"`
 	ExternalID  string `json:"externalId,omitempty"`
+	Key         string `json:"key,omitempty"` // the record's identity in its source (Item.Key)
 	FiscalCode  string `json:"fiscalCode"`
 	Name        string `json:"name"`
 	AmountCents int64  `json:"amountCents"`
@@ -74,6 +75,7 @@ type ReportRow struct {
 type RejectedRow struct {
 	Line   int             `json:"line"`
 	Source string          `json:"source"`
+	Key    string          `json:"key,omitempty"` // the row's key in its source, when the source knows one
 	Errors []legacy.Reject `json:"errors"`
 }
 
@@ -137,7 +139,7 @@ func NewReport(campaignID string, items []Item, rejects []legacy.Reject, payment
 	for _, rj := range rejects {
 		rr := byLine[rj.Line]
 		if rr == nil {
-			rr = &RejectedRow{Line: rj.Line, Source: rj.Source}
+			rr = &RejectedRow{Line: rj.Line, Source: rj.Source, Key: rj.Key}
 			byLine[rj.Line] = rr
 		}
 		rr.Errors = append(rr.Errors, rj)
@@ -158,7 +160,7 @@ func NewReport(campaignID string, items []Item, rejects []legacy.Reject, payment
 }
 
 func reportRow(it Item, pay Payment) ReportRow {
-	row := ReportRow{Line: it.Line, ExternalID: it.ExternalID, FiscalCode: it.FiscalCode,
+	row := ReportRow{Line: it.Line, ExternalID: it.ExternalID, Key: it.Key, FiscalCode: it.FiscalCode,
 		Name: strings.TrimSpace(it.Name + " " + it.Surname), AmountCents: it.AmountCents,
 		NAV: it.NAV, IUPD: it.IUPD, IOMessageID: it.IOMessageID, Channel: ChannelNone}
 	switch {
@@ -238,7 +240,7 @@ func (r Report) WriteJSON(w io.Writer) error {
 }
 
 // ReportCSVHeader is the header row of the CSV report.
-var ReportCSVHeader = []string{"line", "external_id", "fiscal_code", "name", "amount", "nav", "iupd", "channel",
+var ReportCSVHeader = []string{"line", "external_id", "record_key", "fiscal_code", "name", "amount", "nav", "iupd", "channel",
 	"io_message_id", "status", "status_it_en", "paid_date", "paid_amount", "error"}
 
 // WriteCSV writes one row per source row (debtors, then rejected rows) in
@@ -258,7 +260,7 @@ func (r Report) WriteCSV(w io.Writer) error {
 		if d.PaidCents > 0 {
 			paid = euro(d.PaidCents)
 		}
-		lines = append(lines, line{d.Line, []string{strconv.Itoa(d.Line), d.ExternalID, d.FiscalCode, d.Name, euro(d.AmountCents),
+		lines = append(lines, line{d.Line, []string{strconv.Itoa(d.Line), d.ExternalID, d.Key, d.FiscalCode, d.Name, euro(d.AmountCents),
 			d.NAV, d.IUPD, d.Channel, d.IOMessageID, d.Status, StatusLabels[d.Status], d.PaidDate, paid, d.Error}})
 	}
 	for _, rj := range r.Rejected {
@@ -266,7 +268,7 @@ func (r Report) WriteCSV(w io.Writer) error {
 		for _, e := range rj.Errors {
 			msgs = append(msgs, fmt.Sprintf("%s %q: %s / %s", e.Field, e.Value, e.MessageIT, e.MessageEN))
 		}
-		lines = append(lines, line{rj.Line, []string{strconv.Itoa(rj.Line), "", "", "", "", "", "", ChannelNone, "",
+		lines = append(lines, line{rj.Line, []string{strconv.Itoa(rj.Line), "", rj.Key, "", "", "", "", "", ChannelNone, "",
 			StatusRejected, StatusLabels[StatusRejected], "", "", strings.Join(msgs, "; ")}})
 	}
 	sort.SliceStable(lines, func(i, j int) bool { return lines[i].n < lines[j].n })

@@ -61,9 +61,12 @@ func Scope(campaignID string) string { return "campaign:" + campaignID }
 
 // Item is one debtor of a campaign and what happened to it.
 type Item struct {
-	Seq           int
-	Line          int
-	ExternalID    string
+	Seq        int
+	Line       int
+	ExternalID string
+	// Key is the record's identity in its source (legacy.Debtor.Key): the
+	// external id, key columns, identity fields or position.
+	Key           string
 	FiscalCode    string
 	Name          string
 	Surname       string
@@ -143,25 +146,25 @@ func (s *Store) Stage(ctx context.Context, campaignID string, items []Staged, re
 	rows := make([][]any, len(items))
 	for i, it := range items {
 		d := it.Debtor
-		rows[i] = []any{campaignID, it.Seq, d.Line, d.ExternalID, d.FiscalCode, d.Name, d.Surname, d.Email, d.AmountCents, d.DueDate, d.Description, ts}
+		rows[i] = []any{campaignID, it.Seq, d.Line, d.ExternalID, d.Key, d.FiscalCode, d.Name, d.Surname, d.Email, d.AmountCents, d.DueDate, d.Description, ts}
 	}
 	if err := s.db.InsertRows(ctx, tx, `INSERT INTO campaign_items
-		(campaign_id, seq, line, external_id, fiscal_code, name, surname, email, amount_cents, due_date, description, updated_at)`,
+		(campaign_id, seq, line, external_id, record_key, fiscal_code, name, surname, email, amount_cents, due_date, description, updated_at)`,
 		`ON CONFLICT DO NOTHING`, rows); err != nil {
 		return err
 	}
 	rows = make([][]any, len(rejects))
 	for i, r := range rejects {
-		rows[i] = []any{campaignID, r.Source, r.Line, r.Field, r.Value, r.Rule, r.MessageIT, r.MessageEN}
+		rows[i] = []any{campaignID, r.Source, r.Line, r.Key, r.Field, r.Value, r.Rule, r.MessageIT, r.MessageEN}
 	}
 	if err := s.db.InsertRows(ctx, tx, `INSERT INTO campaign_rejects
-		(campaign_id, source, line, field, value, rule, message_it, message_en)`, `ON CONFLICT DO NOTHING`, rows); err != nil {
+		(campaign_id, source, line, record_key, field, value, rule, message_it, message_en)`, `ON CONFLICT DO NOTHING`, rows); err != nil {
 		return err
 	}
 	return tx.Commit()
 }
 
-const itemCols = `seq, line, external_id, fiscal_code, name, surname, email, amount_cents, due_date, description,
+const itemCols = `seq, line, external_id, record_key, fiscal_code, name, surname, email, amount_cents, due_date, description,
 	state, iupd, iuv, nav, position_error`
 
 func scanItems(rows *sql.Rows) ([]Item, error) {
@@ -169,7 +172,7 @@ func scanItems(rows *sql.Rows) ([]Item, error) {
 	var out []Item
 	for rows.Next() {
 		var it Item
-		if err := rows.Scan(&it.Seq, &it.Line, &it.ExternalID, &it.FiscalCode, &it.Name, &it.Surname, &it.Email,
+		if err := rows.Scan(&it.Seq, &it.Line, &it.ExternalID, &it.Key, &it.FiscalCode, &it.Name, &it.Surname, &it.Email,
 			&it.AmountCents, &it.DueDate, &it.Description, &it.State, &it.IUPD, &it.IUV, &it.NAV, &it.PositionError); err != nil {
 			return nil, err
 		}
@@ -295,7 +298,7 @@ func (s *Store) seqs(ctx context.Context, q string, args ...any) ([]int, error) 
 
 // Rejects returns the rejected source rows of a campaign, by line.
 func (s *Store) Rejects(ctx context.Context, campaignID string) ([]legacy.Reject, error) {
-	rows, err := s.db.QueryContext(ctx, s.db.Rebind(`SELECT source, line, field, value, rule, message_it, message_en
+	rows, err := s.db.QueryContext(ctx, s.db.Rebind(`SELECT source, line, record_key, field, value, rule, message_it, message_en
 		FROM campaign_rejects WHERE campaign_id = ? ORDER BY line, field`), campaignID)
 	if err != nil {
 		return nil, err
@@ -304,7 +307,7 @@ func (s *Store) Rejects(ctx context.Context, campaignID string) ([]legacy.Reject
 	var out []legacy.Reject
 	for rows.Next() {
 		var r legacy.Reject
-		if err := rows.Scan(&r.Source, &r.Line, &r.Field, &r.Value, &r.Rule, &r.MessageIT, &r.MessageEN); err != nil {
+		if err := rows.Scan(&r.Source, &r.Line, &r.Key, &r.Field, &r.Value, &r.Rule, &r.MessageIT, &r.MessageEN); err != nil {
 			return nil, err
 		}
 		out = append(out, r)

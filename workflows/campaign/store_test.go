@@ -24,7 +24,7 @@ func newTestStore(t *testing.T, db *store.DB) *Store {
 func debtor(i int) legacy.Debtor {
 	return legacy.Debtor{Line: i + 2, ExternalID: fmt.Sprintf("PR-%d", i), FiscalCode: fmt.Sprintf("RSSMRA80A01H50%dX", i),
 		Name: "Mario", Surname: fmt.Sprintf("Rossi%d", i), Email: fmt.Sprintf("m%d@example.it", i),
-		AmountCents: int64(10000 + i), DueDate: "2026-12-31", Description: "TARI 2026"}
+		AmountCents: int64(10000 + i), DueDate: "2026-12-31", Description: "TARI 2026", Key: fmt.Sprintf("PR-%d", i)}
 }
 
 // TestStore exercises every query of the campaign store on each dialect.
@@ -46,10 +46,19 @@ func TestStore(t *testing.T) {
 		if err := st.AddItem(storetest.Ctx(t), "other", 0, debtor(9)); err != nil {
 			t.Fatal(err)
 		}
+		// A record without an id keeps its identity (here its position).
+		noID := debtor(6)
+		noID.ExternalID, noID.Key = "", "csv:debiti.csv:8"
+		if err := st.AddItem(storetest.Ctx(t), "noid", 0, noID); err != nil {
+			t.Fatal(err)
+		}
+		if it, err := st.AllItems(storetest.Ctx(t), "noid"); err != nil || len(it) != 1 || it[0].Key != "csv:debiti.csv:8" || it[0].ExternalID != "" {
+			t.Fatalf("item without id = %+v, %v", it, err)
+		}
 		rejects := []legacy.Reject{
 			{Source: "tributi", Line: 9, Field: "codice_fiscale", Value: "X", Rule: "fiscal_code", MessageIT: "codice fiscale non valido", MessageEN: "invalid fiscal code"},
 			{Source: "tributi", Line: 9, Field: "importo", Value: "0", Rule: "amount", MessageIT: "importo", MessageEN: "amount"},
-			{Source: "tributi", Line: 8, Field: "scadenza", Value: "x", Rule: "date", MessageIT: "data", MessageEN: "date"},
+			{Source: "tributi", Line: 8, Key: "id=42", Field: "scadenza", Value: "x", Rule: "date", MessageIT: "data", MessageEN: "date"},
 		}
 		for _, r := range append(rejects, rejects[0]) {
 			if err := st.AddReject(storetest.Ctx(t), c, r); err != nil {
@@ -61,7 +70,7 @@ func TestStore(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if len(items) != 6 || items[0].Surname != "Rossi0" || items[5].Seq != 5 || items[3].AmountCents != 10003 ||
+		if len(items) != 6 || items[0].Surname != "Rossi0" || items[1].Key != "PR-1" || items[5].Seq != 5 || items[3].AmountCents != 10003 ||
 			items[2].Email != "m2@example.it" || items[1].State != StateStaged || items[4].FallbackState != "" {
 			t.Fatalf("items = %+v", items)
 		}
@@ -69,7 +78,7 @@ func TestStore(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if len(got) != 3 || got[0].Line != 8 || got[1].Field != "codice_fiscale" || got[2].MessageEN != "amount" {
+		if len(got) != 3 || got[0].Line != 8 || got[0].Key != "id=42" || got[1].Field != "codice_fiscale" || got[2].MessageEN != "amount" {
 			t.Fatalf("rejects = %+v", got)
 		}
 
@@ -331,8 +340,8 @@ func TestStoreUpgradesPreMigrationDatabases(t *testing.T) {
 				if err != nil {
 					t.Fatal(err)
 				}
-				if v[Migrations] != 6 || v[channels.Migrations] != 1 {
-					t.Errorf("versions %v, want %s at 6 and %s at 1", v, Migrations, channels.Migrations)
+				if v[Migrations] != 7 || v[channels.Migrations] != 1 {
+					t.Errorf("versions %v, want %s at 7 and %s at 1", v, Migrations, channels.Migrations)
 				}
 				// A second start finds nothing to do.
 				newTestStore(t, db)

@@ -577,7 +577,9 @@ func (a *Activities) WriteBackPayments(ctx context.Context, in StepInput) (Write
 			it := bySeq[p.Seq]
 			why := reason
 			if sink != nil && it.ExternalID == "" {
-				why = "the source row has no external id to write back to"
+				// Write-back finds the row by its id; a record known only by its
+				// position or identity fields (legacy.Debtor.Key) cannot be written to.
+				why = "the source row " + it.Key + " has no external id to write back to: map externalId to the table's primary key (columns.externalId)"
 			}
 			if sink == nil || why != "" {
 				res.NoSink++

@@ -1,0 +1,77 @@
+package main
+
+import (
+	"bytes"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/ponte-pa/ponte/internal/tenant"
+)
+
+// TestConfigValidateOffline is a comune's tenant with each problem the issue found
+// that the schema alone cannot see: each is reported with file, line and fix, and
+// the exit code is 2. A second tenant with the same id and a campaign definition
+// are checked in the same run.
+func TestConfigValidateOffline(t *testing.T) {
+	dir := t.TempDir()
+	path, err := tenant.WriteSample(dir, map[string]string{"GPDURL": "http://127.0.0.1:1", "IOURL": "http://127.0.0.1:1"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	def := filepath.Join(dir, "tari.yaml")
+	if err := os.WriteFile(def, []byte(strings.Replace(sampleCampaign(time.Now()), "source: tributi-csv", "source: tributi", 1)), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	var out, errOut bytes.Buffer
+	if code := run([]string{"config", "validate", path, def}, &out, &errOut); code != exitUsage {
+		t.Fatalf("exit %d, want 2 (the definition names a source the tenant lacks)\n%s%s", code, out.String(), errOut.String())
+	}
+	if !strings.Contains(out.String(), path+": ok") || !strings.Contains(out.String(), def+":") || !strings.Contains(out.String(), `has no source "tributi"`) {
+		t.Errorf("output:\n%s", out.String())
+	}
+
+	data, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	text := strings.Replace(string(data), "      path: debtors.csv\n", "      path: missing.csv\n", 1)
+	if err := os.WriteFile(path, []byte(text), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Remove(filepath.Join(dir, "secrets", "gpd.key")); err != nil {
+		t.Fatal(err)
+	}
+	twin := filepath.Join(dir, "twin.yaml")
+	if err := os.WriteFile(twin, []byte(strings.Replace(text, "path: missing.csv", "path: debtors.csv", 1)), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "secrets", "gpd.key"), nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	out.Reset()
+	errOut.Reset()
+	if code := run([]string{"config", "validate", path, twin}, &out, &errOut); code != exitUsage {
+		t.Fatalf("exit %d, want 2\n%s%s", code, out.String(), errOut.String())
+	}
+	for _, want := range []string{
+		path + ":17: /pagopa/gpd/subscriptionKey: secret: secret file:secrets/gpd.key does not resolve",
+		"is empty; create the file with the secret in it",
+		path + ":31: /sources/tributi-csv/config/path: file: ",
+		"missing.csv does not exist or cannot be read",
+		twin + ":3: /id: unique: tenant id \"esempio\" is also the id of " + path,
+		"2 of 2 files invalid",
+	} {
+		if !strings.Contains(out.String()+errOut.String(), want) {
+			t.Errorf("missing %q in:\n%s%s", want, out.String(), errOut.String())
+		}
+	}
+
+	out.Reset()
+	if code := run([]string{"config", "validate", "--help"}, &out, &errOut); code != exitOK ||
+		!strings.Contains(out.String(), "Source kinds: csv, fixedwidth, inbox, rest, soap, sql") || !strings.Contains(out.String(), "Example:") {
+		t.Errorf("--help:\n%s", out.String())
+	}
+}
