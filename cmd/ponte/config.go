@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/ponte-pa/ponte/connectors/legacy"
+	"github.com/ponte-pa/ponte/internal/probe"
 	"github.com/ponte-pa/ponte/internal/tenant"
 	"github.com/ponte-pa/ponte/schemas"
 	"github.com/ponte-pa/ponte/workflows/campaign"
@@ -22,8 +23,9 @@ var configCommands = []*command{
 
 const configNotes = `Start with: ponte config sample my-comune, then ponte config validate my-comune/tenant.yaml`
 
-func runConfigValidate(_ context.Context, args []string) error {
-	fs := newFlags("config validate", "config validate FILE…")
+func runConfigValidate(ctx context.Context, args []string) error {
+	fs := newFlags("config validate", "config validate [--online] FILE…")
+	online := fs.Bool("online", false, "also check, without creating or sending anything, that each valid tenant's outside systems answer and accept its settings: every source gives its first record, GPD takes the subscription key (one page listed), App IO each service key (a lookup of the test user), each channel's system its credentials (the SMTP relay: STARTTLS and AUTH); exit 1 if one does not")
 	files, err := parseFlags(fs, args)
 	if err != nil {
 		return err
@@ -95,6 +97,30 @@ func runConfigValidate(_ context.Context, args []string) error {
 	if bad > 0 {
 		return usagef("%d of %d files invalid", bad, len(files))
 	}
+	if *online {
+		return validateOnline(ctx, tenants)
+	}
+	return nil
+}
+
+// validateOnline prints the online checks of each tenant (internal/probe)
+// and fails when one did not pass.
+func validateOnline(ctx context.Context, tenants []*tenant.Tenant) error {
+	failed := 0
+	for _, t := range tenants {
+		fmt.Fprintf(stdout, "\n%s (%s), online:\n", t.ID, t.File)
+		for _, r := range probe.Tenant(ctx, t) {
+			mark := "ok    "
+			if !r.OK {
+				mark = "FAILED"
+				failed++
+			}
+			fmt.Fprintf(stdout, "  %s %-28s %s (%s)\n", mark, r.Check, r.Detail, r.Took.Round(time.Millisecond))
+		}
+	}
+	if failed > 0 {
+		return fmt.Errorf("%d online checks failed", failed)
+	}
 	return nil
 }
 
@@ -146,10 +172,17 @@ func configValidateHelp() string {
   campaign schema and, with one tenant file beside them, against its sources.
 Every problem names file, line, JSON pointer, rule and the fix; exit 2 if any.
 
+With --online, then, for each valid tenant (nothing is created or sent):
+  each source gives its first record (a SQL source in its read-only transaction);
+  GPD accepts the subscription key; App IO each service key (test user lookup);
+  each channel's system accepts its settings (SMTP: STARTTLS, AUTH, QUIT).
+One line per check, ok or FAILED with the reason; exit 1 if one failed.
+
 Source kinds: ` + strings.Join(legacy.Kinds(), ", ") + ` ('ponte source check --help' lists their fields).
 
 Example:
-  ponte config validate my-comune/tenant.yaml my-comune/campaigns/tari-2026.yaml`
+  ponte config validate my-comune/tenant.yaml my-comune/campaigns/tari-2026.yaml
+  ponte config validate --online my-comune/tenant.yaml`
 }
 
 func indent(s string) string {

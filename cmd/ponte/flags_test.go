@@ -24,7 +24,7 @@ func TestEverySubcommandHasItsOwnFlags(t *testing.T) {
 		"worker": serving,
 		"mocks": {"record", "host", "gpd-port", "io-port", "smtp-port", "smtp-http-port", "smtp-ca", "nodo-port", "idp-port", "cie-port",
 			"tributi-port", "tributi-debtors", "io-all-known"},
-		"config validate":  nil,
+		"config validate":  {"online"},
 		"config sample":    {"gpd-url", "io-url", "smtp", "idp-url", "cie-url", "public-url"},
 		"campaign start":   with(cluster, "tenant", "id", "definition", "source", "subject", "subject-en", "due", "batch", "wait"),
 		"campaign status":  with(cluster, "tenant", "id"),

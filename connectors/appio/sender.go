@@ -2,6 +2,8 @@ package appio
 
 import (
 	"context"
+	"errors"
+	"net/http"
 	"time"
 
 	"github.com/ponte-pa/ponte/connectors/channels"
@@ -21,7 +23,27 @@ type Sender struct {
 	FeatureLevel string
 }
 
-var _ channels.Sender = (*Sender)(nil)
+var (
+	_ channels.Sender   = (*Sender)(nil)
+	_ channels.Verifier = (*Sender)(nil)
+)
+
+// TestFiscalCode is App IO's test user: a service's key may look up its
+// profile in every phase, so a lookup tells whether the key is accepted
+// without touching a real citizen's data.
+const TestFiscalCode = "AAAAAA00A00A000A"
+
+// Verify implements channels.Verifier: a profile lookup of the test user.
+// Any answer but a refused key (401, 403) means the key works; the
+// profile itself does not matter.
+func (s *Sender) Verify(ctx context.Context) error {
+	_, err := s.Client.GetProfile(ctx, s.Key, TestFiscalCode)
+	var ae *APIError
+	if errors.As(err, &ae) && (ae.Status == http.StatusNotFound) {
+		return nil
+	}
+	return err
+}
 
 // Kind implements channels.Sender.
 func (*Sender) Kind() string { return KindAppIO }

@@ -23,6 +23,14 @@ type Sender interface {
 	Send(ctx context.Context, m Message) (id string, err error)
 }
 
+// Verifier is a Sender that can check, without sending anything, that
+// the system behind it accepts its configuration (the relay takes its
+// credentials, the platform its key): what `ponte config validate
+// --online` and onboarding checks run.
+type Verifier interface {
+	Verify(ctx context.Context) error
+}
+
 // Recipient is a person a message goes to, with every address known.
 type Recipient struct {
 	FiscalCode string

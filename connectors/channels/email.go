@@ -134,42 +134,11 @@ func (s *SMTPSender) Send(ctx context.Context, m Email) error {
 	if err != nil {
 		return &SendError{Kind: KindInvalid, Op: "message", Err: err}
 	}
-	deadline := time.Now().Add(s.o.Timeout)
-	if d, ok := ctx.Deadline(); ok && d.Before(deadline) {
-		deadline = d
-	}
-	d := net.Dialer{Deadline: deadline}
-	conn, err := d.DialContext(ctx, "tcp", s.o.Addr)
+	c, err := s.session(ctx)
 	if err != nil {
-		return &SendError{Kind: KindTemporary, Op: "connect", Err: err}
-	}
-	_ = conn.SetDeadline(deadline)
-	host, _, _ := net.SplitHostPort(s.o.Addr)
-	c, err := smtp.NewClient(conn, host)
-	if err != nil {
-		_ = conn.Close()
-		return &SendError{Kind: KindTemporary, Op: "greeting", Err: err}
+		return err
 	}
 	defer c.Close()
-	if err := c.Hello(s.o.Hostname); err != nil {
-		return classify("EHLO", err)
-	}
-	if ok, _ := c.Extension("STARTTLS"); ok {
-		cfg := s.o.TLSConfig
-		if cfg == nil {
-			cfg = &tls.Config{ServerName: host, MinVersion: tls.VersionTLS12}
-		}
-		if err := c.StartTLS(cfg); err != nil {
-			return &SendError{Kind: KindConfig, Op: "STARTTLS", Err: err}
-		}
-	} else if !s.o.AllowPlaintext {
-		return &SendError{Kind: KindConfig, Op: "STARTTLS", Err: errors.New("the relay does not offer STARTTLS; refusing to send citizens' data in clear")}
-	}
-	if s.o.Username != "" {
-		if err := c.Auth(plainAuth{user: s.o.Username, pass: s.o.Password, allowInsecure: s.o.AllowPlaintext}); err != nil {
-			return &SendError{Kind: KindConfig, Op: "AUTH", Err: err}
-		}
-	}
 	if err := c.Mail(from.Address); err != nil {
 		return classify("MAIL FROM", err)
 	}
@@ -194,6 +163,63 @@ func (s *SMTPSender) Send(ctx context.Context, m Email) error {
 	}
 	_ = c.Quit()
 	return nil
+}
+
+// Verify opens a session with the relay as Send does — connect, EHLO,
+// STARTTLS with the configured trust, AUTH — and quits without sending:
+// the relay accepts this sender's settings.
+func (s *SMTPSender) Verify(ctx context.Context) error {
+	c, err := s.session(ctx)
+	if err != nil {
+		return err
+	}
+	defer c.Close()
+	return c.Quit()
+}
+
+// session connects to the relay, says EHLO, starts TLS (or refuses to go
+// on in clear) and authenticates.
+func (s *SMTPSender) session(ctx context.Context) (*smtp.Client, error) {
+	deadline := time.Now().Add(s.o.Timeout)
+	if d, ok := ctx.Deadline(); ok && d.Before(deadline) {
+		deadline = d
+	}
+	d := net.Dialer{Deadline: deadline}
+	conn, err := d.DialContext(ctx, "tcp", s.o.Addr)
+	if err != nil {
+		return nil, &SendError{Kind: KindTemporary, Op: "connect", Err: err}
+	}
+	_ = conn.SetDeadline(deadline)
+	host, _, _ := net.SplitHostPort(s.o.Addr)
+	c, err := smtp.NewClient(conn, host)
+	if err != nil {
+		_ = conn.Close()
+		return nil, &SendError{Kind: KindTemporary, Op: "greeting", Err: err}
+	}
+	fail := func(err error) (*smtp.Client, error) {
+		c.Close()
+		return nil, err
+	}
+	if err := c.Hello(s.o.Hostname); err != nil {
+		return fail(classify("EHLO", err))
+	}
+	if ok, _ := c.Extension("STARTTLS"); ok {
+		cfg := s.o.TLSConfig
+		if cfg == nil {
+			cfg = &tls.Config{ServerName: host, MinVersion: tls.VersionTLS12}
+		}
+		if err := c.StartTLS(cfg); err != nil {
+			return fail(&SendError{Kind: KindConfig, Op: "STARTTLS", Err: err})
+		}
+	} else if !s.o.AllowPlaintext {
+		return fail(&SendError{Kind: KindConfig, Op: "STARTTLS", Err: errors.New("the relay does not offer STARTTLS; refusing to send citizens' data in clear")})
+	}
+	if s.o.Username != "" {
+		if err := c.Auth(plainAuth{user: s.o.Username, pass: s.o.Password, allowInsecure: s.o.AllowPlaintext}); err != nil {
+			return fail(&SendError{Kind: KindConfig, Op: "AUTH", Err: err})
+		}
+	}
+	return c, nil
 }
 
 // classify maps an SMTP reply to a kind: 4xx temporary, 5xx permanent.

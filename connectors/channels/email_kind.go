@@ -123,6 +123,10 @@ func (*EmailSender) Kind() string { return KindEmail }
 // Reaches implements Sender: the recipient needs an email address.
 func (*EmailSender) Reaches(r Recipient) bool { return strings.TrimSpace(r.Email) != "" }
 
+// Verify implements Verifier: a session with the relay (STARTTLS, AUTH)
+// that sends nothing.
+func (s *EmailSender) Verify(ctx context.Context) error { return s.SMTP.Verify(ctx) }
+
 // Send implements Sender. The Message-ID is m.ID, or one derived from
 // m.Key, so that a relay and a mail client recognise a resend.
 func (s *EmailSender) Send(ctx context.Context, m Message) (string, error) {
