@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -56,10 +57,21 @@ func TestConfigValidateOffline(t *testing.T) {
 	if code := run([]string{"config", "validate", path, twin}, &out, &errOut); code != exitUsage {
 		t.Fatalf("exit %d, want 2\n%s%s", code, out.String(), errOut.String())
 	}
+	// The lines of the two keys in the sample, counted from the file.
+	lineOf := func(prefix string) int {
+		for i, l := range strings.Split(text, "\n") {
+			if strings.HasPrefix(strings.TrimSpace(l), prefix) {
+				return i + 1
+			}
+		}
+		t.Fatalf("the sample has no line %q", prefix)
+		return 0
+	}
+	keyLine, pathLine := lineOf("subscriptionKey:"), lineOf("path: missing.csv")
 	for _, want := range []string{
-		path + ":17: /pagopa/gpd/subscriptionKey: secret: secret file:secrets/gpd.key does not resolve",
+		fmt.Sprintf("%s:%d: /pagopa/gpd/subscriptionKey: secret: secret file:secrets/gpd.key does not resolve", path, keyLine),
 		"is empty; create the file with the secret in it",
-		path + ":31: /sources/tributi-csv/config/path: file: ",
+		fmt.Sprintf("%s:%d: /sources/tributi-csv/config/path: file: ", path, pathLine),
 		"missing.csv does not exist or cannot be read",
 		twin + ":3: /id: unique: tenant id \"esempio\" is also the id of " + path,
 		"2 of 2 files invalid",
