@@ -12,6 +12,7 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"regexp"
 	"strings"
 	"time"
 
@@ -167,31 +168,59 @@ func (b *ACSBench) Login(ctx context.Context, l BenchLogin) error {
 // Post posts l's response to the ACS (the request must be registered) and
 // fails unless the hand-off token comes back.
 func (b *ACSBench) Post(ctx context.Context, l BenchLogin) error {
+	_, err := PostResponse(ctx, b.Client, b.acs, l)
+	return err
+}
+
+// ACSURL is the SP's ACS URL.
+func (b *ACSBench) ACSURL() string { return b.acs }
+
+// PostResponse posts l's response to the ACS at acsURL as the browser's
+// self-submitting form does and returns the hand-off token. An answer
+// other than the redirect to the application with the token cookie is an
+// error (*ACSError when the ACS refused the response).
+func PostResponse(ctx context.Context, c *http.Client, acsURL string, l BenchLogin) (string, error) {
 	form := url.Values{"SAMLResponse": {l.Response}, "RelayState": {l.Pending.RelayState}}
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, b.acs, strings.NewReader(form.Encode()))
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, acsURL, strings.NewReader(form.Encode()))
 	if err != nil {
-		return err
+		return "", err
 	}
 	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-	resp, err := b.Client.Do(req)
+	resp, err := c.Do(req)
 	if err != nil {
-		return err
+		return "", err
 	}
 	defer resp.Body.Close()
 	body, err := io.ReadAll(resp.Body)
 	if err != nil {
-		return err
+		return "", err
 	}
 	if resp.StatusCode != http.StatusSeeOther {
-		return fmt.Errorf("ACS: HTTP %d: %.300s", resp.StatusCode, body)
+		ae := &ACSError{Status: resp.StatusCode, Body: string(body)}
+		if m := codeRe.FindStringSubmatch(ae.Body); m != nil {
+			ae.Code = m[1]
+		}
+		return "", ae
 	}
 	for _, c := range resp.Cookies() {
 		if strings.HasPrefix(c.Name, "ponte_spid") && c.Value != "" {
-			return nil
+			return c.Value, nil
 		}
 	}
-	return errors.New("ACS: no token cookie in the answer")
+	return "", errors.New("ACS: no token cookie in the answer")
 }
+
+// ACSError is the ACS refusing a response: its HTTP status and the error
+// code shown on the error page.
+type ACSError struct {
+	Status int
+	Code   string
+	Body   string
+}
+
+func (e *ACSError) Error() string { return fmt.Sprintf("ACS: HTTP %d, code %q", e.Status, e.Code) }
+
+var codeRe = regexp.MustCompile(`<code id="code">([^<]*)</code>`)
 
 // FillReplayCache adds n live entries to the replay cache, as a busy hour of
 // logins leaves it (two IDs a login, kept for an hour).
