@@ -2,18 +2,22 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"os"
 	"path/filepath"
 	goruntime "runtime"
 	"runtime/pprof"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"syscall"
 	"time"
 
+	"github.com/ponte-pa/ponte/connectors/spid"
 	"github.com/ponte-pa/ponte/internal/gateway/gatewaytest"
 	"github.com/ponte-pa/ponte/internal/store"
+	"github.com/ponte-pa/ponte/internal/tenant"
 )
 
 // benchSPID measures logins at the ACS over HTTP: the sample comune's
@@ -21,11 +25,12 @@ import (
 // the clock starts, then every login registered, posted and answered with
 // the hand-off token by --concurrency clients.
 func benchSPID(ctx context.Context, args []string) error {
-	fs := newFlags("bench spid", "bench spid [--logins N] [--concurrency N] [--state DSN] [--replay-cache N]")
+	fs := newFlags("bench spid", "bench spid [--logins N] [--concurrency N] [--state DSN] [--replay-cache N] [--token-alg ALG]")
 	n := fs.Int("logins", 2000, "number of logins")
 	conc := fs.Int("concurrency", 8, "clients posting at once")
 	state := fs.String("state", "", "state store DSN (default: SQLite file in the work directory)")
 	fill := fs.Int("replay-cache", 0, "live entries put in the replay cache before the run (a busy hour leaves two per login)")
+	alg := fs.String("token-alg", "", "algorithm of the hand-off token: ES256, EdDSA or RS256 (default: the tenant's, ES256)")
 	dir := fs.String("dir", "", "work directory (default: a temporary one, removed at the end)")
 	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of the timed logins to this file (go tool pprof)")
 	pos, err := parseFlags(fs, args)
@@ -34,6 +39,9 @@ func benchSPID(ctx context.Context, args []string) error {
 	}
 	if err := noArgs(pos); err != nil {
 		return err
+	}
+	if *alg != "" && !slices.Contains(spid.TokenAlgs, *alg) {
+		return usagef("--token-alg must be one of %v", spid.TokenAlgs)
 	}
 	if *n <= 0 || *conc <= 0 || *fill < 0 {
 		return usagef("--logins and --concurrency must be positive, --replay-cache not negative")
@@ -56,7 +64,12 @@ func benchSPID(ctx context.Context, args []string) error {
 		return err
 	}
 	defer db.Close()
-	ab, err := gatewaytest.StartACSBench(ctx, gatewaytest.ACSBenchOptions{Dir: filepath.Join(work, "tenant"), DB: db})
+	ab, err := gatewaytest.StartACSBench(ctx, gatewaytest.ACSBenchOptions{Dir: filepath.Join(work, "tenant"), DB: db,
+		Tune: func(t *tenant.Tenant) {
+			if *alg != "" {
+				t.SPID.TokenAlg = *alg
+			}
+		}})
 	if err != nil {
 		return err
 	}
@@ -72,6 +85,7 @@ func benchSPID(ctx context.Context, args []string) error {
 		return err
 	}
 	fmt.Fprintf(stdout, "state store      %s (%s)\n", db.Where, db.Dialect)
+	fmt.Fprintf(stdout, "token            %s\n", tokenAlgOf(ab))
 	fmt.Fprintf(stdout, "prepared         %d signed IdP responses in %s (not timed)\n", *n, time.Since(prep).Round(time.Millisecond))
 	if *cpuProfile != "" {
 		f, err := os.Create(*cpuProfile)
@@ -128,4 +142,18 @@ func cpuTime() time.Duration {
 		return 0
 	}
 	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
+// tokenAlgOf is the algorithm of the first key of the SP's JWKS, the one
+// that signs.
+func tokenAlgOf(ab *gatewaytest.ACSBench) string {
+	var set struct {
+		Keys []struct {
+			Alg string `json:"alg"`
+		} `json:"keys"`
+	}
+	if err := json.Unmarshal(ab.Site.SP.JWKS(), &set); err != nil || len(set.Keys) == 0 {
+		return "?"
+	}
+	return set.Keys[0].Alg
 }
