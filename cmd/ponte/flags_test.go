@@ -45,6 +45,7 @@ func TestEverySubcommandHasItsOwnFlags(t *testing.T) {
 		"spid metadata":    {"config", "cie"},
 		"spid check-cert":  nil,
 		"bench campaign":   {"debtors", "batch", "parallel", "concurrency", "dir", "cpuprofile", "state", "mem-limit"},
+		"bench spid":       {"logins", "concurrency", "state", "replay-cache", "token-alg", "dir", "cpuprofile"},
 		"version":          nil,
 	}
 	// Every command that runs is in the table, and nothing else is.

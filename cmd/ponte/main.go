@@ -69,7 +69,7 @@ func init() {
 		{name: "source", summary: "source check --tenant X --source Y: count valid/invalid records, write the reject report", subs: sourceCommands},
 		{name: "notice", summary: "notice nav|parse|pdf: build/validate notice numbers, render payment notice PDFs", subs: noticeCommands, notes: noticeNotes},
 		{name: "spid", summary: "spid keygen|metadata|check-cert: SPID/CIE Service Provider tools", subs: spidCommands},
-		{name: "bench", summary: "bench campaign: measure a whole campaign against the mocks (debtors/s, RSS)", subs: benchCommands},
+		{name: "bench", summary: "bench campaign|spid: measure a whole campaign against the mocks (debtors/s, RSS), or SPID logins at the ACS (logins/s)", subs: benchCommands},
 		{name: "version", summary: "print the version", run: runVersion},
 	}
 	var setPaths func(prefix string, cs []*command)

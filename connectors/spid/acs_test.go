@@ -236,7 +236,8 @@ func TestJWKSVerifiesToken(t *testing.T) {
 		t.Fatal(resp.StatusCode)
 	}
 	set, err := jwk.Parse([]byte(body))
-	if err != nil || set.Len() != 1 {
+	if err != nil || set.Len() != 2 { // the ES256 key that signs, and the RSA one
+
 		t.Fatalf("jwks: %v %s", err, body)
 	}
 	tok, err := jwt.Parse([]byte(ck.Value), jwt.WithKeySet(set), jwt.WithValidate(true))

@@ -15,8 +15,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/lestrrat-go/jwx/v2/jwa"
-	"github.com/lestrrat-go/jwx/v2/jwk"
 	"github.com/lestrrat-go/jwx/v2/jwt"
 )
 
@@ -41,6 +39,9 @@ type Options struct {
 	// AfterLogout is the local path the browser goes to when a logout has
 	// completed at the IdP ("" shows a short built-in page).
 	AfterLogout string
+	// TokenAlg signs the hand-off token: TokenES256 (default), TokenEdDSA
+	// or TokenRS256 (see tokenKeys for the keys and the JWKS).
+	TokenAlg string
 	// Now is the clock (default time.Now).
 	Now func() time.Time
 	// Logger (default slog.Default()).
@@ -54,7 +55,7 @@ type SP struct {
 	store RequestStore
 	opts  Options
 	mux   *http.ServeMux
-	jwk   jwk.Key
+	token *tokenKeys
 	jwks  []byte
 	// base is the path of BaseURL ("" at the root): the SP's own links and
 	// its cookie live under it when it is mounted with http.StripPrefix.
@@ -97,24 +98,14 @@ func NewSP(cfg SPConfig, idps IdPRegistry, store RequestStore, opts Options) (*S
 	if u, err := url.Parse(sp.cfg.BaseURL); err == nil {
 		sp.base = strings.TrimRight(u.Path, "/")
 	}
-	k, err := jwk.FromRaw(cfg.Key)
+	tk, err := newTokenKeys(opts.TokenAlg, cfg.Key, cfg.Cert)
 	if err != nil {
 		return nil, err
 	}
-	kid := hex.EncodeToString(cfg.Cert.SubjectKeyId)
-	if kid == "" {
-		kid = cfg.Cert.SerialNumber.Text(16)
-	}
-	_ = k.Set(jwk.KeyIDKey, kid)
-	_ = k.Set(jwk.AlgorithmKey, jwa.RS256)
-	sp.jwk = k
-	pub, err := k.PublicKey()
-	if err != nil {
+	sp.token = tk
+	if sp.jwks, err = tk.jwks(); err != nil {
 		return nil, err
 	}
-	set := jwk.NewSet()
-	_ = set.AddKey(pub)
-	sp.jwks, _ = json.Marshal(set)
 	m := http.NewServeMux()
 	m.HandleFunc("GET /spid/metadata", sp.handleMetadata)
 	if cfg.CIE != nil {
@@ -135,8 +126,9 @@ func NewSP(cfg SPConfig, idps IdPRegistry, store RequestStore, opts Options) (*S
 // EntityID is the SP's entityID.
 func (sp *SP) EntityID() string { return sp.cfg.EntityID }
 
-// JWKS is the JSON Web Key Set (public key) that verifies the SP's tokens,
-// also served at /spid/jwks.json.
+// JWKS is the JSON Web Key Set (public keys) that verifies the SP's tokens,
+// also served at /spid/jwks.json: the signing key first, and the keys of
+// the other algorithms a token still valid may have been signed with.
 func (sp *SP) JWKS() []byte { return append([]byte(nil), sp.jwks...) }
 
 // BaseURL is the public root under which the SP serves /spid/...
@@ -371,7 +363,7 @@ func (sp *SP) errorPage(w http.ResponseWriter, status int, m Message, code strin
 	_, _ = w.Write(b.Bytes())
 }
 
-// IssueToken signs the JWT (RS256, SP key) handed to the application.
+// IssueToken signs the JWT handed to the application (Options.TokenAlg).
 func (sp *SP) IssueToken(l *Login) ([]byte, error) {
 	now := sp.now()
 	t, err := jwt.NewBuilder().
@@ -390,16 +382,12 @@ func (sp *SP) IssueToken(l *Login) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	return jwt.Sign(t, jwt.WithKey(jwa.RS256, sp.jwk))
+	return jwt.Sign(t, jwt.WithKey(sp.token.alg, sp.token.sign))
 }
 
 // ParseToken verifies a token issued by this SP and returns its claims.
 func (sp *SP) ParseToken(b []byte) (map[string]any, error) {
-	pub, err := sp.jwk.PublicKey()
-	if err != nil {
-		return nil, err
-	}
-	t, err := jwt.Parse(b, jwt.WithKey(jwa.RS256, pub), jwt.WithValidate(true),
+	t, err := jwt.Parse(b, jwt.WithKeySet(sp.token.public), jwt.WithValidate(true),
 		jwt.WithClock(jwt.ClockFunc(sp.now)), jwt.WithIssuer(sp.cfg.EntityID))
 	if err != nil {
 		return nil, err

@@ -5,8 +5,9 @@ import (
 	"database/sql"
 	"encoding/json"
 	"errors"
-	"strings"
+	"fmt"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/ponte-pa/ponte/internal/store"
@@ -108,8 +109,20 @@ func (m *MemoryStore) MarkSeen(_ context.Context, id string, until, now time.Tim
 // SQLStore is a RequestStore on the shared state database (SQLite or
 // PostgreSQL), so that several SP instances share pending requests and the
 // replay cache.
+//
+// Each call is one prepared statement, one round trip. Expired rows are not
+// deleted on every call: MarkSeen sweeps both tables in bulk at most every
+// SweepEvery, through the expires_at indexes, so the cost of a login does
+// not grow with the logins of the last hour. Expired rows waiting for the
+// sweep are harmless: Take refuses an expired request and MarkSeen treats
+// an expired entry as absent.
 type SQLStore struct {
 	db *store.DB
+	// SweepEvery is how often expired rows are deleted (default 1m).
+	SweepEvery time.Duration
+
+	put, take, seen, sweepSeen, sweepPending *sql.Stmt
+	lastSweep                                atomic.Int64 // unix nanoseconds of the last sweep's clock
 }
 
 // NewSQLStore brings its tables in db up to date (see Migrations) and
@@ -118,7 +131,40 @@ func NewSQLStore(ctx context.Context, db *store.DB) (*SQLStore, error) {
 	if err := db.Migrate(ctx, Migrations); err != nil {
 		return nil, err
 	}
-	return &SQLStore{db: db}, nil
+	s := &SQLStore{db: db, SweepEvery: time.Minute}
+	for _, p := range []struct {
+		st **sql.Stmt
+		q  string
+	}{
+		{&s.put, `INSERT INTO spid_pending (id, data, expires_at) VALUES (?, ?, ?)`},
+		{&s.take, `DELETE FROM spid_pending WHERE id = ? RETURNING data`},
+		// One atomic statement whatever the number of SP instances: the
+		// unique key refuses a live ID; an expired one not yet swept is
+		// renewed. RowsAffected is 1 when id was not live.
+		{&s.seen, `INSERT INTO spid_seen (id, expires_at) VALUES (?, ?)
+			ON CONFLICT (id) DO UPDATE SET expires_at = excluded.expires_at WHERE spid_seen.expires_at < ?`},
+		{&s.sweepSeen, `DELETE FROM spid_seen WHERE expires_at < ?`},
+		{&s.sweepPending, `DELETE FROM spid_pending WHERE expires_at < ?`},
+	} {
+		st, err := db.PrepareContext(ctx, db.Rebind(p.q))
+		if err != nil {
+			s.Close()
+			return nil, fmt.Errorf("spid: preparing %q: %w", p.q, err)
+		}
+		*p.st = st
+	}
+	return s, nil
+}
+
+// Close releases the prepared statements (not the database).
+func (s *SQLStore) Close() error {
+	var errs []error
+	for _, st := range []*sql.Stmt{s.put, s.take, s.seen, s.sweepSeen, s.sweepPending} {
+		if st != nil {
+			errs = append(errs, st.Close())
+		}
+	}
+	return errors.Join(errs...)
 }
 
 // Put implements RequestStore.
@@ -127,10 +173,7 @@ func (s *SQLStore) Put(ctx context.Context, r PendingRequest) error {
 	if err != nil {
 		return err
 	}
-	if _, err := s.db.ExecContext(ctx, s.db.Rebind(`DELETE FROM spid_pending WHERE expires_at < ?`), time.Now().Add(-time.Hour).Unix()); err != nil {
-		return err
-	}
-	_, err = s.db.ExecContext(ctx, s.db.Rebind(`INSERT INTO spid_pending (id, data, expires_at) VALUES (?, ?, ?)`), r.ID, string(b), r.Expires.Unix())
+	_, err = s.put.ExecContext(ctx, r.ID, string(b), r.Expires.Unix())
 	return err
 }
 
@@ -138,7 +181,7 @@ func (s *SQLStore) Put(ctx context.Context, r PendingRequest) error {
 // even with concurrent callers.
 func (s *SQLStore) Take(ctx context.Context, id string, now time.Time) (PendingRequest, error) {
 	var data string
-	err := s.db.QueryRowContext(ctx, s.db.Rebind(`DELETE FROM spid_pending WHERE id = ? RETURNING data`), id).Scan(&data)
+	err := s.take.QueryRowContext(ctx, id).Scan(&data)
 	if errors.Is(err, sql.ErrNoRows) {
 		return PendingRequest{}, ErrNotPending
 	}
@@ -155,18 +198,52 @@ func (s *SQLStore) Take(ctx context.Context, id string, now time.Time) (PendingR
 	return r, nil
 }
 
-// MarkSeen implements RequestStore.
+// MarkSeen implements RequestStore. An entry counts as seen until the
+// second of until included.
 func (s *SQLStore) MarkSeen(ctx context.Context, id string, until, now time.Time) (bool, error) {
-	if _, err := s.db.ExecContext(ctx, s.db.Rebind(`DELETE FROM spid_seen WHERE expires_at < ?`), now.Unix()); err != nil {
+	if err := s.maybeSweep(ctx, now); err != nil {
 		return false, err
 	}
-	_, err := s.db.ExecContext(ctx, s.db.Rebind(`INSERT INTO spid_seen (id, expires_at) VALUES (?, ?)`), id, until.Unix())
+	res, err := s.seen.ExecContext(ctx, id, until.Unix(), now.Unix())
 	if err != nil {
-		msg := strings.ToLower(err.Error())
-		if strings.Contains(msg, "unique") || strings.Contains(msg, "duplicate") || strings.Contains(msg, "primary key") {
-			return false, nil
-		}
 		return false, err
 	}
-	return true, nil
+	n, err := res.RowsAffected()
+	if err != nil {
+		return false, err
+	}
+	return n == 1, nil
+}
+
+// maybeSweep sweeps when SweepEvery has passed on the store's clock (or the
+// clock went back); of concurrent callers only one sweeps.
+func (s *SQLStore) maybeSweep(ctx context.Context, now time.Time) error {
+	last := s.lastSweep.Load()
+	t := now.UnixNano()
+	if t >= last && t-last < int64(s.SweepEvery) {
+		return nil
+	}
+	if !s.lastSweep.CompareAndSwap(last, t) {
+		return nil
+	}
+	_, err := s.Sweep(ctx, now)
+	return err
+}
+
+// Sweep deletes the replay-cache entries and pending requests expired at
+// now and returns how many rows went.
+func (s *SQLStore) Sweep(ctx context.Context, now time.Time) (int64, error) {
+	var total int64
+	for _, st := range []*sql.Stmt{s.sweepSeen, s.sweepPending} {
+		res, err := st.ExecContext(ctx, now.Unix())
+		if err != nil {
+			return total, err
+		}
+		n, err := res.RowsAffected()
+		if err != nil {
+			return total, err
+		}
+		total += n
+	}
+	return total, nil
 }

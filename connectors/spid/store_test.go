@@ -5,8 +5,11 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"net/http"
+	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -157,8 +160,201 @@ func TestSQLStoreUpgradesPreMigrationTables(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if v[spid.Migrations] != 1 {
-			t.Errorf("versions %v, want %s at 1", v, spid.Migrations)
+		if v[spid.Migrations] != 2 {
+			t.Errorf("versions %v, want %s at 2", v, spid.Migrations)
+		}
+	})
+}
+
+// TestSQLStoreSweep: expired rows go in one bulk sweep, live ones stay and
+// are still refused; an expired entry the sweep has not reached yet does not
+// refuse its ID.
+func TestSQLStoreSweep(t *testing.T) {
+	storetest.ForEachDialect(t, func(t *testing.T, db *store.DB) {
+		s := sqlStore(t, db)
+		s.SweepEvery = time.Hour // only explicit sweeps in this test
+		now := time.Now()
+		// The first MarkSeen sweeps (nothing yet); then none for an hour.
+		live, expired := []string{rid(t), rid(t), rid(t)}, []string{rid(t), rid(t)}
+		for _, id := range live {
+			if ok, err := s.MarkSeen(storetest.Ctx(t), id, now.Add(time.Hour), now); !ok || err != nil {
+				t.Fatalf("live %s: %v %v", id, ok, err)
+			}
+		}
+		for _, id := range expired {
+			if ok, err := s.MarkSeen(storetest.Ctx(t), id, now.Add(time.Minute), now); !ok || err != nil {
+				t.Fatalf("short-lived %s: %v %v", id, ok, err)
+			}
+		}
+		stale := spid.PendingRequest{ID: rid(t), Expires: now.Add(time.Minute)}
+		fresh := spid.PendingRequest{ID: rid(t), Expires: now.Add(time.Hour)}
+		for _, p := range []spid.PendingRequest{stale, fresh} {
+			if err := s.Put(storetest.Ctx(t), p); err != nil {
+				t.Fatal(err)
+			}
+		}
+		later := now.Add(2 * time.Minute)
+		// Expired but not swept: the ID is free again, and stays refused
+		// for its new lifetime.
+		if ok, err := s.MarkSeen(storetest.Ctx(t), expired[0], later.Add(time.Minute), later); !ok || err != nil {
+			t.Fatalf("expired, unswept entry: MarkSeen = %v, %v; want true", ok, err)
+		}
+		if ok, err := s.MarkSeen(storetest.Ctx(t), expired[0], later.Add(time.Minute), later); ok || err != nil {
+			t.Fatalf("renewed entry: MarkSeen = %v, %v; want a replay", ok, err)
+		}
+		n, err := s.Sweep(storetest.Ctx(t), later)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if n != 2 { // expired[1] and the stale request
+			t.Errorf("sweep deleted %d rows, want 2", n)
+		}
+		var seen, pending int
+		if err := db.QueryRowContext(storetest.Ctx(t), `SELECT COUNT(*) FROM spid_seen`).Scan(&seen); err != nil {
+			t.Fatal(err)
+		}
+		if err := db.QueryRowContext(storetest.Ctx(t), `SELECT COUNT(*) FROM spid_pending`).Scan(&pending); err != nil {
+			t.Fatal(err)
+		}
+		if seen != 4 || pending != 1 {
+			t.Errorf("after the sweep: %d seen, %d pending; want 4 and 1", seen, pending)
+		}
+		for _, id := range live {
+			if ok, err := s.MarkSeen(storetest.Ctx(t), id, later.Add(time.Hour), later); ok || err != nil {
+				t.Errorf("live %s after the sweep: MarkSeen = %v, %v; want a replay", id, ok, err)
+			}
+		}
+		if _, err := s.Take(storetest.Ctx(t), fresh.ID, later); err != nil {
+			t.Errorf("live request after the sweep: %v", err)
+		}
+	})
+}
+
+// TestSQLStoreSweepsByItself: MarkSeen sweeps once SweepEvery has passed.
+func TestSQLStoreSweepsByItself(t *testing.T) {
+	storetest.ForEachDialect(t, func(t *testing.T, db *store.DB) {
+		s := sqlStore(t, db)
+		now := time.Now()
+		old := rid(t)
+		if ok, err := s.MarkSeen(storetest.Ctx(t), old, now.Add(time.Second), now); !ok || err != nil {
+			t.Fatalf("%v %v", ok, err)
+		}
+		count := func() int {
+			var n int
+			if err := db.QueryRowContext(storetest.Ctx(t), db.Rebind(`SELECT COUNT(*) FROM spid_seen WHERE id = ?`), old).Scan(&n); err != nil {
+				t.Fatal(err)
+			}
+			return n
+		}
+		if ok, err := s.MarkSeen(storetest.Ctx(t), rid(t), now.Add(time.Hour), now.Add(30*time.Second)); !ok || err != nil {
+			t.Fatalf("%v %v", ok, err)
+		}
+		if count() != 1 {
+			t.Fatal("swept before SweepEvery passed")
+		}
+		if ok, err := s.MarkSeen(storetest.Ctx(t), rid(t), now.Add(time.Hour), now.Add(61*time.Second)); !ok || err != nil {
+			t.Fatalf("%v %v", ok, err)
+		}
+		if count() != 0 {
+			t.Fatal("expired entry not swept after SweepEvery")
+		}
+	})
+}
+
+// TestReplayRefusedAcrossInstances: two SP instances (two stores on two
+// handles of one database, as two gateway replicas or a restart have) race
+// to mark the same IDs; each ID is accepted exactly once.
+func TestReplayRefusedAcrossInstances(t *testing.T) {
+	storetest.ForEachDialect(t, func(t *testing.T, db *store.DB) {
+		a, b := sqlStore(t, db), sqlStore(t, storetest.Reopen(t, db))
+		now := time.Now()
+		for range 20 {
+			id := rid(t)
+			var wg sync.WaitGroup
+			var wins atomic.Int32
+			for i := range 8 {
+				s := a
+				if i%2 == 1 {
+					s = b
+				}
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					ok, err := s.MarkSeen(storetest.Ctx(t), id, now.Add(time.Hour), now)
+					if err != nil {
+						t.Error(err)
+					}
+					if ok {
+						wins.Add(1)
+					}
+				}()
+			}
+			wg.Wait()
+			if wins.Load() != 1 {
+				t.Fatalf("%s accepted %d times", id, wins.Load())
+			}
+		}
+	})
+}
+
+// TestReplayCacheQueryPlan: with a busy hour's replay cache, the sweep
+// reads the expires_at index, not the whole table.
+func TestReplayCacheQueryPlan(t *testing.T) {
+	storetest.ForEachDialect(t, func(t *testing.T, db *store.DB) {
+		sqlStore(t, db)
+		now := time.Now().Unix()
+		tx, err := db.BeginTx(storetest.Ctx(t), nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for i := 0; i < 20000; i += 500 {
+			q := `INSERT INTO spid_seen (id, expires_at) VALUES ` + strings.TrimSuffix(strings.Repeat("(?, ?),", 500), ",")
+			args := make([]any, 0, 1000)
+			for j := range 500 {
+				args = append(args, fmt.Sprintf("id%d", i+j), now+int64(i+j))
+			}
+			if _, err := tx.ExecContext(storetest.Ctx(t), db.Rebind(q), args...); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if err := tx.Commit(); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := db.ExecContext(storetest.Ctx(t), `ANALYZE spid_seen`); err != nil {
+			t.Fatal(err)
+		}
+		q := `EXPLAIN QUERY PLAN DELETE FROM spid_seen WHERE expires_at < ?`
+		if db.Dialect == store.Postgres {
+			q = `EXPLAIN DELETE FROM spid_seen WHERE expires_at < $1`
+		}
+		rows, err := db.QueryContext(storetest.Ctx(t), q, now+100)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer rows.Close()
+		cols, err := rows.Columns()
+		if err != nil {
+			t.Fatal(err)
+		}
+		var plan []string
+		for rows.Next() {
+			vals := make([]any, len(cols))
+			ptrs := make([]any, len(cols))
+			for i := range vals {
+				ptrs[i] = &vals[i]
+			}
+			if err := rows.Scan(ptrs...); err != nil {
+				t.Fatal(err)
+			}
+			plan = append(plan, fmt.Sprint(vals[len(vals)-1]))
+		}
+		if err := rows.Err(); err != nil {
+			t.Fatal(err)
+		}
+		text := strings.Join(plan, "\n")
+		t.Logf("%s plan of the sweep:\n%s", db.Dialect, text)
+		if !strings.Contains(text, "spid_seen_expires_at") {
+			t.Errorf("the sweep does not use the expires_at index:\n%s", text)
 		}
 	})
 }

@@ -120,6 +120,9 @@ func (g *Gateway) newSite(ctx context.Context, t *tenant.Tenant, st spid.Request
 	}
 	o := g.opts.SP
 	o.CookieName, o.AfterLogout = s.cookie, s.path+"/?logout=1"
+	if t.SPID.TokenAlg != "" {
+		o.TokenAlg = t.SPID.TokenAlg
+	}
 	if o.Logger == nil {
 		o.Logger = g.opts.Logger
 	}

@@ -37,6 +37,9 @@ type SPID struct {
 	Registry *SPIDRegistry `json:"registry,omitempty"`
 	// Level is the SPID level requested at login (default 2).
 	Level int `json:"level,omitempty"`
+	// TokenAlg signs the token handed to the comune's application:
+	// ES256 (default), EdDSA or RS256 (spid.TokenAlgs).
+	TokenAlg string `json:"tokenAlg,omitempty"`
 	// CIE, when set, offers login with the Carta d'Identità Elettronica
 	// through one of the trusted IdPs.
 	CIE *CIELogin `json:"cie,omitempty"`

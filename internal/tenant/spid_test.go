@@ -105,6 +105,8 @@ func TestSPIDConfigErrors(t *testing.T) {
 		{"no IdP", "spid:\n  spConfig: spid/sp.yaml\n", "/spid", "idp", "registry"},
 		{"empty IdP list", "spid:\n  spConfig: spid/sp.yaml\n  idpMetadata: []\n", "/spid/idpMetadata", "minItems", ""},
 		{"bad level", "spid:\n  spConfig: spid/sp.yaml\n  idpMetadata: [\"http://x/metadata\"]\n  level: 4\n", "/spid/level", "enum", "use 2"},
+		{"unknown token algorithm", "spid:\n  spConfig: spid/sp.yaml\n  idpMetadata: [\"http://x/metadata\"]\n  tokenAlg: HS256\n", "/spid/tokenAlg", "enum", "RS256"},
+		{"token algorithm in lower case", "spid:\n  spConfig: spid/sp.yaml\n  idpMetadata: [\"http://x/metadata\"]\n  tokenAlg: es256\n", "/spid/tokenAlg", "enum", "ES256"},
 		{"not YAML", "spid:\n  spConfig: spid/sp.pem\n  idpMetadata: [\"http://x/metadata\"]\n", "/spid/spConfig", "pattern", "YAML file"},
 		{"unknown key", "spid:\n  spConfig: spid/sp.yaml\n  idpMetadata: [\"http://x/metadata\"]\n  levle: 2\n", "/spid/levle", "additionalProperties", `"level"`},
 		{"registry certificate", "spid:\n  spConfig: spid/sp.yaml\n  registry:\n    url: https://registry.example/idps.xml\n    trustedCerts: [spid/not-a-cert.pem]\n", "/spid/registry/trustedCerts/0", "certificate", "no PEM certificate"},
