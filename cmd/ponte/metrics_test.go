@@ -59,6 +59,8 @@ func checkDemoMetrics(t *testing.T, m *metrics.Metrics, res *demoResult) {
 		{"ponte_messages_total", map[string]string{"tenant": tenant, "channel": "appio", "outcome": "not_allowed"}, pr.SenderNotAllowed},
 		{"ponte_messages_total", map[string]string{"tenant": tenant, "channel": "appio", "outcome": "failed"}, pr.MessagesFailed},
 		{"ponte_messages_total", map[string]string{"tenant": tenant, "channel": "email", "outcome": "sent"}, pr.EmailsSent},
+		{"ponte_messages_total", map[string]string{"tenant": tenant, "channel": "email", "outcome": "failed"}, pr.EmailsFailed},
+		{"ponte_messages_total", map[string]string{"tenant": tenant, "channel": "none"}, pr.NeedPrint},
 		{"ponte_reconcile_anomalies_total", map[string]string{"tenant": tenant}, res.Reconcile.Match.Anomalies},
 	}
 	for _, tt := range tests {

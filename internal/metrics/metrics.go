@@ -80,11 +80,16 @@ func (m *Metrics) Position(tenant, outcome string) {
 }
 
 // Message counts one message of tenant that reached the final state
-// outcome on channel.
+// outcome on channel; a message no channel could take (outcome
+// no_address: to print and post) has channel "none".
 func (m *Metrics) Message(tenant, channel, outcome string) {
-	if m != nil {
-		m.messages.WithLabelValues(tenant, channel, outcome).Inc()
+	if m == nil {
+		return
 	}
+	if channel == "" {
+		channel = "none"
+	}
+	m.messages.WithLabelValues(tenant, channel, outcome).Inc()
 }
 
 // RateLimitWait counts one App IO request that had to wait for the rate limiter.

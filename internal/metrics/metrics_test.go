@@ -97,6 +97,7 @@ func TestOwnMetrics(t *testing.T) {
 	m.Position("esempio", metrics.PositionFailed)
 	m.Message("esempio", "appio", "sent")
 	m.Message("esempio", "email", "failed")
+	m.Message("esempio", "", "no_address")
 	m.Login("esempio", true, "ignored")
 	m.Login("esempio", false, "idp_error")
 	m.Anomaly("esempio", "duplicate")
@@ -116,6 +117,7 @@ func TestOwnMetrics(t *testing.T) {
 		{"ponte_gpd_positions_total", map[string]string{"tenant": "esempio", "outcome": "failed"}, 1},
 		{"ponte_messages_total", map[string]string{"tenant": "esempio", "channel": "appio", "outcome": "sent"}, 1},
 		{"ponte_messages_total", map[string]string{"tenant": "esempio", "channel": "email", "outcome": "failed"}, 1},
+		{"ponte_messages_total", map[string]string{"tenant": "esempio", "channel": "none", "outcome": "no_address"}, 1},
 		{"ponte_logins_total", map[string]string{"tenant": "esempio", "outcome": "accepted", "reason": ""}, 1},
 		{"ponte_logins_total", map[string]string{"tenant": "esempio", "outcome": "refused", "reason": "idp_error"}, 1},
 		{"ponte_reconcile_anomalies_total", map[string]string{"tenant": "esempio", "kind": "duplicate"}, 1},
