@@ -17,6 +17,7 @@ import (
 	"github.com/ponte-pa/ponte/connectors/appio"
 	"github.com/ponte-pa/ponte/connectors/legacy"
 	"github.com/ponte-pa/ponte/connectors/pagopa/notice"
+	"github.com/ponte-pa/ponte/internal/metrics"
 	"github.com/ponte-pa/ponte/internal/runtime"
 	"github.com/ponte-pa/ponte/internal/tenant"
 	appiomock "github.com/ponte-pa/ponte/mocks/appio"
@@ -52,6 +53,8 @@ type demoOptions struct {
 	Logger *slog.Logger
 	// InMemory keeps Temporal and the state store in memory (tests).
 	InMemory bool
+	// Metrics, when set, collects the run's metrics (tests scrape it).
+	Metrics *metrics.Metrics
 }
 
 // demoResult is what the demo found, for its test.
@@ -130,7 +133,7 @@ func demoRun(ctx context.Context, w io.Writer, o demoOptions) (*demoResult, erro
 	if !o.InMemory {
 		cfg.DataDir = filepath.Join(abs, "data")
 	}
-	cfg.Logger = o.Logger
+	cfg.Logger, cfg.Metrics = o.Logger, o.Metrics
 	rt, err := runtime.Start(ctx, cfg)
 	if err != nil {
 		return nil, err

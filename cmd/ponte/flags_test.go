@@ -17,7 +17,7 @@ import (
 func TestEverySubcommandHasItsOwnFlags(t *testing.T) {
 	cluster := []string{"temporal", "namespace", "tls-ca", "tls-cert", "tls-key", "tls-server-name"}
 	with := func(a []string, b ...string) []string { return append(slices.Clone(a), b...) }
-	serving := with(cluster, "state", "tenants", "log-level", "io-rate-limit", "io-rate-window", "queues")
+	serving := with(cluster, "state", "tenants", "log-level", "io-rate-limit", "io-rate-window", "queues", "metrics")
 	want := map[string][]string{
 		"demo":   {"dir", "keep", "log-level"},
 		"serve":  with(serving, "dev", "data", "temporal-port", "ui-port", "http"),

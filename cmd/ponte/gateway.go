@@ -9,6 +9,7 @@ import (
 
 	"github.com/ponte-pa/ponte/connectors/pagopa/nodo"
 	"github.com/ponte-pa/ponte/internal/gateway"
+	"github.com/ponte-pa/ponte/internal/metrics"
 	"github.com/ponte-pa/ponte/internal/store"
 	"github.com/ponte-pa/ponte/internal/tenant"
 	"github.com/ponte-pa/ponte/workflows/reconcile"
@@ -17,8 +18,8 @@ import (
 // mountGateway serves the citizens' pages of every tenant with a spid block
 // (SPID login under /t/<id>/) on mux, and keeps their IdP metadata fresh
 // until ctx ends. listenAddr is where the HTTP gateway listens.
-func mountGateway(ctx context.Context, mux *http.ServeMux, ts []*tenant.Tenant, db *store.DB, listenAddr string, log *slog.Logger) error {
-	gw, err := gateway.New(ctx, ts, gateway.Options{DB: db, Logger: log})
+func mountGateway(ctx context.Context, mux *http.ServeMux, ts []*tenant.Tenant, db *store.DB, m *metrics.Metrics, listenAddr string, log *slog.Logger) error {
+	gw, err := gateway.New(ctx, ts, gateway.Options{DB: db, Logger: log, OnLogin: m.Login})
 	if err != nil {
 		return err
 	}

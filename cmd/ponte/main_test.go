@@ -8,6 +8,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/ponte-pa/ponte/internal/metrics"
 )
 
 func TestUsageAndExitCodes(t *testing.T) {
@@ -67,7 +69,8 @@ func TestConfigValidateSample(t *testing.T) {
 	var out, errOut bytes.Buffer
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
-	res, err := demoRun(ctx, &out, demoOptions{Dir: filepath.Join(dir, "demo"), InMemory: true})
+	m := metrics.New()
+	res, err := demoRun(ctx, &out, demoOptions{Dir: filepath.Join(dir, "demo"), InMemory: true, Metrics: m})
 	if err != nil {
 		t.Fatalf("demo: %v\n%s", err, out.String())
 	}
@@ -116,4 +119,5 @@ func TestConfigValidateSample(t *testing.T) {
 	if _, err := os.Stat(filepath.Join(dir, "demo", "debtors.csv")); err != nil {
 		t.Errorf("sample debtors file: %v", err)
 	}
+	checkDemoMetrics(t, m, res)
 }

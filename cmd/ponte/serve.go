@@ -5,6 +5,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"log/slog"
 	"net"
 	"net/http"
 	"path/filepath"
@@ -12,6 +13,7 @@ import (
 	"time"
 
 	"github.com/ponte-pa/ponte/connectors/appio"
+	"github.com/ponte-pa/ponte/internal/metrics"
 	"github.com/ponte-pa/ponte/internal/runtime"
 	"github.com/ponte-pa/ponte/workflows/reconcile"
 )
@@ -26,6 +28,7 @@ type clusterFlags struct {
 	ioRateLimit  int
 	ioRateWindow time.Duration
 	queues       string
+	metricsAddr  string
 }
 
 func (c *clusterFlags) register(fs *flag.FlagSet) {
@@ -35,6 +38,7 @@ func (c *clusterFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&c.logLevel, "log-level", "info", "debug, info, warn or error")
 	fs.IntVar(&c.ioRateLimit, "io-rate-limit", appio.DefaultRateLimit, "App IO requests allowed per subscription key in any --io-rate-window, shared by all workers on the same --state (0 = no limit)")
 	fs.DurationVar(&c.ioRateWindow, "io-rate-window", appio.DefaultRateWindow, "window of --io-rate-limit")
+	fs.StringVar(&c.metricsAddr, "metrics", "", "address of a separate HTTP listener for /metrics and /readyz (e.g. 127.0.0.1:9090 or :9090); default off (serve also has them on --http)")
 	fs.StringVar(&c.queues, "queues", "", "comma-separated task queues this process serves (e.g. ponte-appio), to scale or isolate one concern; default all")
 }
 
@@ -58,7 +62,7 @@ func (c *clusterFlags) config() (runtime.Config, error) {
 	if _, err := c.temporal.tlsConfig(); err != nil {
 		return runtime.Config{}, err
 	}
-	cfg := runtime.Config{StateDSN: c.state, Tenants: c.tenants, Logger: newLogger(lvl)}
+	cfg := runtime.Config{StateDSN: c.state, Tenants: c.tenants, Logger: newLogger(lvl), Metrics: metrics.New()}
 	c.temporal.apply(&cfg)
 	return cfg, nil
 }
@@ -96,7 +100,7 @@ func runServe(ctx context.Context, args []string) error {
 		cfg.DataDir, cfg.EmbeddedPort = *data, *port
 		cfg.UI, cfg.UIPort = *uiPort >= 0, *uiPort
 	}
-	return serve(ctx, cfg, cf.workerOptions(), *httpAddr)
+	return serve(ctx, cfg, cf.workerOptions(), *httpAddr, cf.metricsAddr)
 }
 
 func runWorker(ctx context.Context, args []string) error {
@@ -117,10 +121,39 @@ func runWorker(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	return serve(ctx, cfg, cf.workerOptions(), "")
+	return serve(ctx, cfg, cf.workerOptions(), "", cf.metricsAddr)
 }
 
-func serve(ctx context.Context, cfg runtime.Config, wo runtime.WorkerOptions, httpAddr string) error {
+// mountOps serves /metrics (Ponte's and the Temporal SDK's metrics, in
+// the Prometheus text format) and /readyz on mux.
+func mountOps(mux *http.ServeMux, rt *runtime.Runtime) {
+	if m := rt.Config.Metrics; m != nil {
+		mux.Handle("GET /metrics", m.Handler())
+	}
+	mux.Handle("GET /readyz", rt.ReadyHandler())
+}
+
+// listen serves h on addr until ctx ends; what names the listener in errors and logs.
+func listen(ctx context.Context, addr, what string, h http.Handler, log *slog.Logger) (stop func(), err error) {
+	l, err := net.Listen("tcp", addr)
+	if err != nil {
+		return nil, fmt.Errorf("%s on %s: %w", what, addr, err)
+	}
+	srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second}
+	go func() {
+		if err := srv.Serve(l); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			log.Error(what+" stopped", "err", err)
+		}
+	}()
+	log.Info(what+" listening", "url", "http://"+l.Addr().String())
+	return func() {
+		sctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
+		defer cancel()
+		_ = srv.Shutdown(sctx)
+	}, nil
+}
+
+func serve(ctx context.Context, cfg runtime.Config, wo runtime.WorkerOptions, httpAddr, metricsAddr string) error {
 	if len(cfg.Tenants) == 0 {
 		return usagef("no tenants: pass --tenants with a tenant config file or directory (see 'ponte config validate')")
 	}
@@ -133,6 +166,15 @@ func serve(ctx context.Context, cfg runtime.Config, wo runtime.WorkerOptions, ht
 		return err
 	}
 	log := cfg.Logger
+	if metricsAddr != "" {
+		mux := http.NewServeMux()
+		mountOps(mux, rt)
+		stop, err := listen(ctx, metricsAddr, "metrics endpoint", mux, log)
+		if err != nil {
+			return err
+		}
+		defer stop()
+	}
 	if rt.Server != nil {
 		log.Info("Temporal frontend for clients and the temporal CLI", "address", rt.Server.HostPort(),
 			"data", filepath.Clean(cfg.DataDir))
@@ -150,8 +192,9 @@ func serve(ctx context.Context, cfg runtime.Config, wo runtime.WorkerOptions, ht
 			}
 			fmt.Fprintln(w, "ok")
 		})
+		mountOps(mux, rt)
 		ts := rt.Tenants()
-		if err := mountGateway(ctx, mux, ts, rt.DB, l.Addr().String(), log); err != nil {
+		if err := mountGateway(ctx, mux, ts, rt.DB, cfg.Metrics, l.Addr().String(), log); err != nil {
 			_ = l.Close()
 			return err
 		}

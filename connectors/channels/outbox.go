@@ -5,7 +5,9 @@ import (
 	"embed"
 	"errors"
 	"fmt"
+	"sort"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 	"unicode/utf8"
@@ -78,8 +80,19 @@ func (e Entry) Final() bool { return e.State != StateRetry && e.State != StateSe
 // It is the one place where sending state lives; workflows choose channels
 // and order, never re-implement sending.
 type Outbox struct {
+	// Observer, when set, is told of every message this outbox brings to a
+	// final state (sent, failed, unknown, or an outcome recorded), once.
+	Observer Observer
+
 	db  *store.DB
 	now func() time.Time
+}
+
+// Observer counts messages that reached a final state: tenant is
+// Batch.Tenant, channel the Sender's kind or the Outcome's channel, state
+// the final state. Implementations must be safe for concurrent use.
+type Observer interface {
+	Message(tenant, channel, state string)
 }
 
 // NewOutbox brings the outbox's table up to date and returns the outbox.
@@ -193,6 +206,8 @@ type Result struct {
 
 // Batch is the work of one step: outcomes to record and messages to send.
 type Batch struct {
+	// Tenant the messages belong to, for the Observer's counts.
+	Tenant string
 	Record []Outcome
 	Send   []Delivery
 	// Concurrency is how many sends run at once (default 8).
@@ -209,9 +224,14 @@ type Batch struct {
 // retry. Results are in the order of b.Send.
 func (o *Outbox) Run(ctx context.Context, b Batch) ([]Result, error) {
 	results := make([]Result, len(b.Send))
-	claimed, err := o.claim(ctx, b, results)
+	claimed, recorded, err := o.claim(ctx, b, results)
 	if err != nil {
 		return nil, err
+	}
+	if o.Observer != nil {
+		for _, i := range recorded {
+			o.Observer.Message(b.Tenant, b.Record[i].Channel, b.Record[i].State)
+		}
 	}
 	n := b.Concurrency
 	if n <= 0 {
@@ -258,19 +278,26 @@ func (o *Outbox) Run(ctx context.Context, b Batch) ([]Result, error) {
 	if err := o.finish(context.WithoutCancel(ctx), claimed, results); err != nil {
 		return results, err
 	}
+	if o.Observer != nil {
+		for _, i := range claimed {
+			if r := results[i]; r.State != StateRetry {
+				o.Observer.Message(b.Tenant, r.Channel, r.State)
+			}
+		}
+	}
 	return results, nil
 }
 
 // claim records b.Record and marks b.Send as sending, in one transaction.
-// It returns the indexes of b.Send it claimed; the others are filled in
-// results with what they were.
-func (o *Outbox) claim(ctx context.Context, b Batch, results []Result) ([]int, error) {
+// It returns the indexes of b.Send it claimed (the others are filled in
+// results with what they were) and those of b.Record it applied.
+func (o *Outbox) claim(ctx context.Context, b Batch, results []Result) (claimed, recorded []int, err error) {
 	if len(b.Record) == 0 && len(b.Send) == 0 {
-		return nil, nil
+		return nil, nil, nil
 	}
 	tx, err := o.db.BeginTx(ctx, nil)
 	if err != nil {
-		return nil, fmt.Errorf("outbox: %w", err)
+		return nil, nil, fmt.Errorf("outbox: %w", err)
 	}
 	defer func() { _ = tx.Rollback() }()
 	// An upsert that changes a row only when it was never attempted or is
@@ -281,23 +308,28 @@ func (o *Outbox) claim(ctx context.Context, b Batch, results []Result) ([]int, e
 			message_id = '', error = excluded.error, attempts = outbox.attempts + excluded.attempts, updated_at = excluded.updated_at
 		WHERE outbox.state = '`+StateRetry+`'`))
 	if err != nil {
-		return nil, fmt.Errorf("outbox: %w", err)
+		return nil, nil, fmt.Errorf("outbox: %w", err)
 	}
 	defer up.Close()
 	ts := o.stamp()
-	for _, r := range b.Record {
-		if _, err := up.ExecContext(ctx, r.Key.Scope, r.Key.Item, r.Key.Slot, r.Channel, r.State, clip(r.Error), 0, ts); err != nil {
-			return nil, fmt.Errorf("outbox: recording %s: %w", r.Key, err)
+	for i, r := range b.Record {
+		res, err := up.ExecContext(ctx, r.Key.Scope, r.Key.Item, r.Key.Slot, r.Channel, r.State, clip(r.Error), 0, ts)
+		if err != nil {
+			return nil, nil, fmt.Errorf("outbox: recording %s: %w", r.Key, err)
+		}
+		if n, err := res.RowsAffected(); err != nil {
+			return nil, nil, fmt.Errorf("outbox: %w", err)
+		} else if n == 1 && r.State != StateRetry {
+			recorded = append(recorded, i)
 		}
 	}
-	var claimed []int
 	for i, d := range b.Send {
 		res, err := up.ExecContext(ctx, d.Key.Scope, d.Key.Item, d.Key.Slot, d.Sender.Kind(), StateSending, "", 1, ts)
 		if err != nil {
-			return nil, fmt.Errorf("outbox: claiming %s: %w", d.Key, err)
+			return nil, nil, fmt.Errorf("outbox: claiming %s: %w", d.Key, err)
 		}
 		if n, err := res.RowsAffected(); err != nil {
-			return nil, fmt.Errorf("outbox: %w", err)
+			return nil, nil, fmt.Errorf("outbox: %w", err)
 		} else if n == 1 {
 			claimed = append(claimed, i)
 			continue
@@ -306,14 +338,14 @@ func (o *Outbox) claim(ctx context.Context, b Batch, results []Result) ([]int, e
 		if err := tx.QueryRowContext(ctx, o.db.Rebind(`SELECT channel, state, message_id, error FROM outbox
 			WHERE scope = ? AND item = ? AND slot = ?`), d.Key.Scope, d.Key.Item, d.Key.Slot).
 			Scan(&e.Channel, &e.State, &e.MessageID, &e.Error); err != nil {
-			return nil, fmt.Errorf("outbox: reading %s: %w", d.Key, err)
+			return nil, nil, fmt.Errorf("outbox: reading %s: %w", d.Key, err)
 		}
 		results[i] = Result{Key: d.Key, Channel: e.Channel, State: e.State, MessageID: e.MessageID, Before: true}
 	}
 	if err := tx.Commit(); err != nil {
-		return nil, fmt.Errorf("outbox: %w", err)
+		return nil, nil, fmt.Errorf("outbox: %w", err)
 	}
-	return claimed, nil
+	return claimed, recorded, nil
 }
 
 // finish records the outcomes of the claimed sends in one transaction.
@@ -357,4 +389,46 @@ func clip(s string) string {
 		s = s[:len(s)-1]
 	}
 	return s + "…"
+}
+
+// Backlog counts the outbox's messages not final yet (sending, retry) and
+// those waiting for a person (unknown), by the kind of their scope (the
+// part before ':', "campaign"), slot and state: a handful of rows whatever
+// the number of campaigns, for the ponte_outbox_backlog gauge.
+func (o *Outbox) Backlog(ctx context.Context) ([]BacklogRow, error) {
+	rows, err := o.db.QueryContext(ctx, o.db.Rebind(`SELECT scope, slot, state, COUNT(*) FROM outbox
+		WHERE state IN (?, ?, ?) GROUP BY scope, slot, state`), StateSending, StateRetry, StateUnknown)
+	if err != nil {
+		return nil, fmt.Errorf("outbox backlog: %w", err)
+	}
+	defer rows.Close()
+	type key struct{ kind, slot, state string }
+	sum := map[key]int64{}
+	for rows.Next() {
+		var scope, slot, state string
+		var n int64
+		if err := rows.Scan(&scope, &slot, &state, &n); err != nil {
+			return nil, fmt.Errorf("outbox backlog: %w", err)
+		}
+		kind, _, _ := strings.Cut(scope, ":")
+		sum[key{kind, slot, state}] += n
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("outbox backlog: %w", err)
+	}
+	out := make([]BacklogRow, 0, len(sum))
+	for k, n := range sum {
+		out = append(out, BacklogRow{Kind: k.kind, Slot: k.slot, State: k.state, Count: n})
+	}
+	sort.Slice(out, func(i, j int) bool {
+		a, b := out[i], out[j]
+		return a.Kind < b.Kind || a.Kind == b.Kind && (a.Slot < b.Slot || a.Slot == b.Slot && a.State < b.State)
+	})
+	return out, nil
+}
+
+// BacklogRow is one line of Backlog.
+type BacklogRow struct {
+	Kind, Slot, State string
+	Count             int64
 }

@@ -38,6 +38,9 @@ type Options struct {
 	SP spid.Options
 	// Logger (default slog.Default()).
 	Logger *slog.Logger
+	// OnLogin, when set, is called once per response posted to a tenant's
+	// ACS: accepted, or refused with a reason (see LoginReason).
+	OnLogin func(tenant string, accepted bool, reason string)
 }
 
 // Gateway is an http.Handler serving every tenant's public pages.
@@ -63,6 +66,7 @@ type Site struct {
 	byURL   map[string][]*spid.IdP // last good copy of each metadata URL
 	agg     *spid.Registry         // last good copy of the registry aggregate
 	aggLoad *spid.AggregateLoader
+	onLogin func(tenant string, accepted bool, reason string)
 }
 
 // New builds the gateway for tenants; tenants without a spid block are
@@ -113,7 +117,8 @@ func New(ctx context.Context, tenants []*tenant.Tenant, opts Options) (*Gateway,
 
 func (g *Gateway) newSite(ctx context.Context, t *tenant.Tenant, st spid.RequestStore) (*Site, error) {
 	s := &Site{Tenant: t, Registry: spid.NewRegistry(t.SPID.StaticIdPs...), path: t.GatewayPath(),
-		cookie: "ponte_spid_" + t.ID, byURL: map[string][]*spid.IdP{}, agg: spid.NewRegistry(), now: g.opts.SP.Now}
+		cookie: "ponte_spid_" + t.ID, byURL: map[string][]*spid.IdP{}, agg: spid.NewRegistry(), now: g.opts.SP.Now,
+		onLogin: g.opts.OnLogin}
 	if r := t.SPID.Registry; r != nil {
 		s.aggLoad = &spid.AggregateLoader{URL: r.URL, Client: g.opts.Client, Trusted: r.Trusted,
 			CacheFile: r.CacheFile, Logger: g.opts.Logger}
@@ -254,5 +259,8 @@ func (s *Site) mount(m *http.ServeMux) {
 	m.Handle("GET "+s.path, http.RedirectHandler(s.path+"/", http.StatusMovedPermanently))
 	m.HandleFunc("GET "+s.path+"/{$}", s.handleLanding)
 	m.Handle(s.path+"/spid/", http.StripPrefix(s.path, s.SP))
+	if s.onLogin != nil {
+		m.Handle("POST "+s.path+"/spid/acs", http.StripPrefix(s.path, countLogins(s.Tenant.ID, s.SP, s.onLogin)))
+	}
 	m.HandleFunc("GET "+s.path+"/app/{$}", s.handleApp)
 }

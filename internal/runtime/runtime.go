@@ -23,6 +23,8 @@ import (
 	"go.temporal.io/sdk/workflow"
 
 	"github.com/ponte-pa/ponte/connectors/appio"
+	"github.com/ponte-pa/ponte/connectors/channels"
+	"github.com/ponte-pa/ponte/internal/metrics"
 	"github.com/ponte-pa/ponte/internal/store"
 	"github.com/ponte-pa/ponte/internal/temporalrt"
 	"github.com/ponte-pa/ponte/internal/tenant"
@@ -52,6 +54,9 @@ type Config struct {
 	// Tenants are config files or directories of them.
 	Tenants []string
 	Logger  *slog.Logger
+	// Metrics receives the Temporal SDK's metrics and Ponte's own; nil
+	// collects none.
+	Metrics *metrics.Metrics
 }
 
 // Runtime is a connected Ponte process.
@@ -118,6 +123,7 @@ func Start(ctx context.Context, cfg Config) (*Runtime, error) {
 		Namespace:         cfg.Namespace,
 		Logger:            sdklog.NewStructuredLogger(cfg.Logger.With("component", "temporal-sdk")),
 		ConnectionOptions: client.ConnectionOptions{TLS: tlsCfg},
+		MetricsHandler:    cfg.Metrics.Temporal(),
 	})
 	if err != nil {
 		r.Close()
@@ -145,6 +151,24 @@ func Start(ctx context.Context, cfg Config) (*Runtime, error) {
 		return nil, fmt.Errorf("state store %s: %w", r.DB.Where, err)
 	}
 	r.log.Info("state store migrated", "where", r.DB.Where, "versions", versions)
+	if cfg.Metrics != nil {
+		ob, err := channels.NewOutbox(ctx, r.DB)
+		if err != nil {
+			r.Close()
+			return nil, err
+		}
+		if err := cfg.Metrics.Backlog(func(ctx context.Context) ([]metrics.BacklogRow, error) {
+			rows, err := ob.Backlog(ctx)
+			out := make([]metrics.BacklogRow, len(rows))
+			for i, b := range rows {
+				out[i] = metrics.BacklogRow(b)
+			}
+			return out, err
+		}); err != nil {
+			r.Close()
+			return nil, fmt.Errorf("outbox backlog gauge: %w", err)
+		}
+	}
 	return r, nil
 }
 
@@ -270,7 +294,7 @@ func (r *Runtime) StartWorkers(ctx context.Context, opts WorkerOptions) error {
 		if err != nil {
 			return fmt.Errorf("App IO rate limiter: %w", err)
 		}
-		conns.IOLimiter = lim
+		conns.IOLimiter = metrics.CountWaits(lim, r.Config.Metrics)
 		r.log.Info("App IO rate limit", "requests", opts.IORateLimit, "window", window.String())
 	}
 	reportDir := opts.ReportDir
@@ -279,7 +303,7 @@ func (r *Runtime) StartWorkers(ctx context.Context, opts WorkerOptions) error {
 	} else if reportDir == "" {
 		reportDir = filepath.Join(os.TempDir(), "ponte-reports")
 	}
-	h := &wfkit.Host{DB: r.DB, Tenants: r.Tenant, Conns: conns, ReportDir: reportDir, Logger: r.log}
+	h := &wfkit.Host{DB: r.DB, Tenants: r.Tenant, Conns: conns, ReportDir: reportDir, Logger: r.log, Metrics: r.Config.Metrics}
 	if err := wfkit.RegisterAll(ctx, h); err != nil {
 		return err
 	}

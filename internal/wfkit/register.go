@@ -7,6 +7,7 @@ import (
 	"sort"
 	"sync"
 
+	"github.com/ponte-pa/ponte/internal/metrics"
 	"github.com/ponte-pa/ponte/internal/store"
 )
 
@@ -23,6 +24,8 @@ type Host struct {
 	// ReportDir is where packages that write reports put them.
 	ReportDir string
 	Logger    *slog.Logger
+	// Metrics is where activities count (nil counts nothing).
+	Metrics *metrics.Metrics
 
 	regs []Registration
 }

@@ -16,6 +16,7 @@ import (
 	"github.com/ponte-pa/ponte/connectors/failure"
 	"github.com/ponte-pa/ponte/connectors/legacy"
 	"github.com/ponte-pa/ponte/connectors/pagopa"
+	"github.com/ponte-pa/ponte/internal/metrics"
 	"github.com/ponte-pa/ponte/internal/rome"
 	"github.com/ponte-pa/ponte/internal/tenant"
 	"github.com/ponte-pa/ponte/internal/wfkit"
@@ -37,6 +38,9 @@ type Activities struct {
 	// Concurrency is the number of calls one batch makes at once to a
 	// connector (default 8), when Conns is nil.
 	Concurrency int
+	// Metrics counts debt positions (nil counts nothing); messages are
+	// counted by the outbox's Observer.
+	Metrics *metrics.Metrics
 
 	connsOnce sync.Once
 }
@@ -207,6 +211,15 @@ func (a *Activities) CreatePositions(ctx context.Context, b BatchInput) (BatchRe
 	// which GPD's idempotent create resolves without duplicates.
 	if err := a.Store.SetPositions(context.WithoutCancel(ctx), b.CampaignID, ups); err != nil {
 		return res, err
+	}
+	// Counted once recorded: a batch retried after a failed record creates
+	// (idempotently) and counts them again only then.
+	for _, up := range ups {
+		if up.State == StatePublished {
+			a.Metrics.Position(t.ID, metrics.PositionCreated)
+		} else {
+			a.Metrics.Position(t.ID, metrics.PositionFailed)
+		}
 	}
 	if err := retries.Err("debt positions", len(items)); err != nil {
 		return res, err
@@ -391,8 +404,7 @@ func (a *Activities) notifyChunk(ctx context.Context, t *tenant.Tenant, io *appi
 		checks[idx[it.Seq]] = a.checkOne(ctx, t, io, b, it)
 	})
 	scope := Scope(b.CampaignID)
-	var batch channels.Batch
-	batch.Concurrency = a.conc()
+	batch := channels.Batch{Tenant: t.ID, Concurrency: a.conc()}
 	for i, it := range items {
 		c := checks[i]
 		key := channels.Key{Scope: scope, Item: int64(it.Seq), Slot: SlotIO}

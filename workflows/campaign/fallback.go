@@ -69,7 +69,7 @@ func (a *Activities) SendFallback(ctx context.Context, b BatchInput) (BatchResul
 // fallbackChunk decides, renders and sends the fallback of a few items.
 func (a *Activities) fallbackChunk(ctx context.Context, t *tenant.Tenant, senders []channels.Sender, b BatchInput, items []Item, res *BatchResult, retries *wfkit.Retries) error {
 	scope := Scope(b.CampaignID)
-	batch := channels.Batch{Concurrency: a.conc()}
+	batch := channels.Batch{Tenant: t.ID, Concurrency: a.conc()}
 	deliveries := make([]*channels.Delivery, len(items))
 	outcomes := make([]*channels.Outcome, len(items))
 	for i, it := range items {

@@ -22,7 +22,10 @@ func Register(ctx context.Context, h *wfkit.Host) error {
 	if err != nil {
 		return err
 	}
-	a := &Activities{Tenants: h.Tenants, Store: st, IUV: iuv, Conns: h.Conns}
+	if h.Metrics != nil {
+		st.Outbox().Observer = h.Metrics
+	}
+	a := &Activities{Tenants: h.Tenants, Store: st, IUV: iuv, Conns: h.Conns, Metrics: h.Metrics}
 	h.Workflow(QueueWorkflows, WorkflowName, Workflow)
 	h.Workflow(QueueWorkflows, RemindersWorkflowName, RemindersWorkflow)
 	h.Activity(QueueLegacy, "RecordCampaign", a.RecordCampaign)

@@ -278,8 +278,7 @@ func (a *Activities) remindChunk(ctx context.Context, t *tenant.Tenant, gpd *pag
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	var batch channels.Batch
-	batch.Concurrency = a.conc()
+	batch := channels.Batch{Tenant: t.ID, Concurrency: a.conc()}
 	var lines []int // of batch.Send
 	for i, st := range steps {
 		switch {

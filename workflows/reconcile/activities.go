@@ -15,6 +15,7 @@ import (
 	"github.com/ponte-pa/ponte/connectors/failure"
 	"github.com/ponte-pa/ponte/connectors/legacy"
 	"github.com/ponte-pa/ponte/connectors/pagopa"
+	"github.com/ponte-pa/ponte/internal/metrics"
 	"github.com/ponte-pa/ponte/internal/rome"
 	"github.com/ponte-pa/ponte/internal/tenant"
 	"github.com/ponte-pa/ponte/internal/wfkit"
@@ -36,6 +37,8 @@ type Activities struct {
 	Concurrency int
 	// Now is the clock of the report date; time.Now when nil.
 	Now func() time.Time
+	// Metrics counts new anomalies (nil counts nothing).
+	Metrics *metrics.Metrics
 
 	connsOnce sync.Once
 }
@@ -199,7 +202,7 @@ func (a *Activities) FetchReceipts(ctx context.Context, in FetchInput) (FetchRes
 		res     FetchResult
 		retries wfkit.Retries
 	)
-	log := activity.GetLogger(ctx)
+	log := wfkit.ActivityLogger(ctx, t.ID)
 	_ = wfkit.ForEach(ctx, a.conns().Conc(), todo, func(it campaign.Item) { // items not started are retried
 		r, err := gpd.GetReceipt(ctx, t.FiscalCode, it.IUV)
 		isNew := false
@@ -331,6 +334,7 @@ func (a *Activities) MatchReceipts(ctx context.Context, in StepInput) (MatchResu
 			if err == nil {
 				if isNew {
 					res.Anomalies++
+					a.Metrics.Anomaly(t.ID, AnomalyUnknownIUV)
 				}
 				err = setMatch(r, matchAnomaly, "", -1)
 			}
@@ -364,7 +368,7 @@ func (a *Activities) MatchReceipts(ctx context.Context, in StepInput) (MatchResu
 		return keys[i].cid < keys[j].cid || keys[i].cid == keys[j].cid && keys[i].seq < keys[j].seq
 	})
 	for _, k := range keys {
-		newly, anomalies, err := a.settle(ctx, t.FiscalCode, in.Date, touched[k], rated)
+		newly, anomalies, err := a.settle(ctx, t, in.Date, touched[k], rated)
 		if err != nil {
 			return res, err
 		}
@@ -433,7 +437,8 @@ func euro(cents int64) string { return fmt.Sprintf("%d,%02d", cents/100, cents%1
 // settle recomputes one item's payment from all its matched receipts and
 // records the anomalies they show. It returns the item's new state when the
 // state changed.
-func (a *Activities) settle(ctx context.Context, org, date string, it tenantItem, rated func(campaignID string) (bool, error)) (string, int, error) {
+func (a *Activities) settle(ctx context.Context, t *tenant.Tenant, date string, it tenantItem, rated func(campaignID string) (bool, error)) (string, int, error) {
+	org := t.FiscalCode
 	s := a.Store
 	rs, err := s.receipts(ctx, `org = ? AND match_state = ? AND campaign_id = ? AND seq = ? AND outcome = 'OK'`,
 		org, matchMatched, it.CampaignID, it.Seq)
@@ -500,6 +505,7 @@ func (a *Activities) settle(ctx context.Context, org, date string, it tenantItem
 		}
 		if isNew {
 			newAnomalies++
+			a.Metrics.Anomaly(t.ID, an.Kind)
 		}
 	}
 	old, err := s.payments(ctx, `campaign_id = ? AND seq = ?`, it.CampaignID, it.Seq)

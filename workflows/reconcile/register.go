@@ -16,7 +16,7 @@ func Register(ctx context.Context, h *wfkit.Host) error {
 	if err != nil {
 		return err
 	}
-	a := &Activities{Tenants: h.Tenants, Store: st, ReportDir: h.ReportDir, Conns: h.Conns}
+	a := &Activities{Tenants: h.Tenants, Store: st, ReportDir: h.ReportDir, Conns: h.Conns, Metrics: h.Metrics}
 	h.Workflow(QueueWorkflows, WorkflowName, Workflow)
 	h.Activity(QueueLegacy, "PlanReconcile", a.PlanReconcile)
 	h.Activity(QueuePagoPA, "FetchReceipts", a.FetchReceipts)
