@@ -269,6 +269,12 @@ func (c *checker) value(r row, d *Debtor, f string) string {
 			return d.IBAN
 		case FieldPhone:
 			return d.Phone
+		case FieldCAP:
+			return d.CAP
+		case FieldISTAT:
+			return d.ISTAT
+		case FieldCadastralCode:
+			return d.Cadastral
 		case FieldEmail:
 			return strings.ToLower(d.Email)
 		}
@@ -407,6 +413,18 @@ func (c *checker) validate(r row) (Debtor, *Reject) {
 			return d, rejectFromErr(err, line)
 		}
 		d.Phone = p
+	}
+	for _, f := range []struct {
+		name  string
+		check func(string) error
+		dst   *string
+	}{{FieldCAP, ValidateCAP, &d.CAP}, {FieldISTAT, ValidateISTAT, &d.ISTAT}, {FieldCadastralCode, ValidateCadastralCode, &d.Cadastral}} {
+		if v := get(f.name); v != "" {
+			if err := f.check(v); err != nil {
+				return d, rejectFromErr(err, line)
+			}
+			*f.dst = strings.ToUpper(strings.TrimSpace(v))
+		}
 	}
 	switch {
 	case d.ExternalID != "":

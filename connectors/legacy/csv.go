@@ -44,9 +44,14 @@ const (
 	FieldDescription = "description"
 	FieldIBAN        = "iban"  // optional: refunds, direct debit
 	FieldPhone       = "phone" // optional: normalised to E.164
+	// The address's postal code, ISTAT comune code and cadastral code, all
+	// optional: for filtering by area (alerts, information campaigns).
+	FieldCAP           = "cap"
+	FieldISTAT         = "istat"
+	FieldCadastralCode = "cadastralCode"
 )
 
-var canonicalFields = []string{FieldExternalID, FieldFiscalCode, FieldName, FieldSurname, FieldEmail, FieldAmount, FieldDueDate, FieldDescription, FieldIBAN, FieldPhone}
+var canonicalFields = []string{FieldExternalID, FieldFiscalCode, FieldName, FieldSurname, FieldEmail, FieldAmount, FieldDueDate, FieldDescription, FieldIBAN, FieldPhone, FieldCAP, FieldISTAT, FieldCadastralCode}
 
 // requiredColumns must be mapped to a column; the record id is not among them: without
 // it a record is identified by its identity fields or its position (Debtor.Key).
@@ -55,16 +60,19 @@ var requiredColumns = map[string]bool{FieldFiscalCode: true, FieldSurname: true,
 // headerAliases are the column names matched automatically (case-insensitive, with
 // spaces, dashes and underscores ignored) when Columns does not map a field.
 var headerAliases = map[string][]string{
-	FieldExternalID:  {"id_pratica", "idpratica", "codice_pratica", "pratica", "id", "external_id"},
-	FieldFiscalCode:  {"codice_fiscale", "cod_fiscale", "cf", "fiscal_code", "cf_piva"},
-	FieldName:        {"nome", "name", "first_name"},
-	FieldSurname:     {"cognome", "cognome_ragione_sociale", "ragione_sociale", "surname", "last_name"},
-	FieldEmail:       {"email", "e_mail", "mail", "indirizzo_email"},
-	FieldAmount:      {"importo", "importo_dovuto", "amount", "totale"},
-	FieldDueDate:     {"scadenza", "data_scadenza", "due_date"},
-	FieldDescription: {"descrizione", "causale", "description"},
-	FieldIBAN:        {"iban", "codice_iban"},
-	FieldPhone:       {"telefono", "cellulare", "phone", "mobile"},
+	FieldExternalID:    {"id_pratica", "idpratica", "codice_pratica", "pratica", "id", "external_id"},
+	FieldFiscalCode:    {"codice_fiscale", "cod_fiscale", "cf", "fiscal_code", "cf_piva"},
+	FieldName:          {"nome", "name", "first_name"},
+	FieldSurname:       {"cognome", "cognome_ragione_sociale", "ragione_sociale", "surname", "last_name"},
+	FieldEmail:         {"email", "e_mail", "mail", "indirizzo_email"},
+	FieldAmount:        {"importo", "importo_dovuto", "amount", "totale"},
+	FieldDueDate:       {"scadenza", "data_scadenza", "due_date"},
+	FieldDescription:   {"descrizione", "causale", "description"},
+	FieldIBAN:          {"iban", "codice_iban"},
+	FieldPhone:         {"telefono", "cellulare", "phone", "mobile"},
+	FieldCAP:           {"cap", "codice_postale", "postal_code"},
+	FieldISTAT:         {"istat", "codice_istat", "cod_istat"},
+	FieldCadastralCode: {"codice_catastale", "catastale", "belfiore"},
 }
 
 func foldName(s string) string {

@@ -253,3 +253,38 @@ func FuzzSuspectText(f *testing.F) {
 		}
 	})
 }
+
+// The address's codes are read, checked and normalised; a bad one rejects
+// its row, naming the field.
+func TestRecordAddressCodes(t *testing.T) {
+	dir := t.TempDir()
+	writeFile(t, dir, "t.csv", "codice_fiscale;cognome;nome;importo;scadenza;cap;codice_istat;codice_catastale\n"+
+		"RSSMRA85T10A562S;Rossi;Mario;10,00;20260531;40121;037006;a944\n"+ // 2 ok (Bologna)
+		"BNCGLI90A41H501E;Bianchi;Giulia;10,00;20260531;4012;;\n"+ // 3 CAP of 4 digits
+		"BNCGLI90A41H501E;Bianchi;Giulia;11,00;20260531;;37006;\n"+ // 4 ISTAT of 5 digits
+		"BNCGLI90A41H501E;Bianchi;Giulia;12,00;20260531;;;H5011\n"+ // 5 cadastral too long
+		"BNCGLI90A41H501E;Bianchi;Giulia;13,00;20260531;;;\n") // 6 ok, no codes
+	c := readAll(t, open(t, `{"path":"t.csv","delimiter":";","dateFormat":"YYYYMMDD"}`, dir))
+	if c.err != nil {
+		t.Fatal(c.err)
+	}
+	var got []string
+	for _, r := range c.rejects {
+		got = append(got, strings.Join([]string{strconv.Itoa(r.Line), r.Field, r.Rule}, ":"))
+		if r.MessageIT == "" || r.MessageEN == "" {
+			t.Errorf("reject without a message: %+v", r)
+		}
+	}
+	if want := "3:cap:format 4:istat:format 5:cadastralCode:format"; strings.Join(got, " ") != want {
+		t.Errorf("rejects %v, want %s", got, want)
+	}
+	if len(c.debtors) != 2 {
+		t.Fatalf("%d debtors", len(c.debtors))
+	}
+	if d := c.debtors[0]; d.CAP != "40121" || d.ISTAT != "037006" || d.Cadastral != "A944" {
+		t.Errorf("first debtor %+v", d)
+	}
+	if d := c.debtors[1]; d.CAP != "" || d.ISTAT != "" || d.Cadastral != "" {
+		t.Errorf("second debtor %+v", d)
+	}
+}

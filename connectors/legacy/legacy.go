@@ -34,6 +34,9 @@ type Debtor struct {
 	Description string
 	IBAN        string // optional, normalised (upper case, no spaces)
 	Phone       string // optional, E.164 (+39…)
+	CAP         string // optional, the address's postal code (5 digits)
+	ISTAT       string // optional, the address's comune by ISTAT code (6 digits)
+	Cadastral   string // optional, the address's comune by cadastral code (e.g. H501)
 	// Warnings are things a person should look at; the record is still valid.
 	Warnings []Warning
 }
