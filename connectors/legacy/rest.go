@@ -358,7 +358,7 @@ func (s *RESTSource) WriteStatus(ctx context.Context, updates []StatusUpdate) er
 		return errors.New("legacy: rest: no writeBack configured")
 	}
 	for _, u := range updates {
-		if err := u.Validate(); err != nil {
+		if err := u.validateWithID(); err != nil {
 			return err
 		}
 	}

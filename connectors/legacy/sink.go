@@ -23,7 +23,10 @@ const (
 // StatusUpdate is what Ponte tells the legacy system about one of its records, keyed by
 // the record's ExternalID. Writing the same update twice is harmless: sinks overwrite.
 type StatusUpdate struct {
-	ExternalID      string `json:"externalId"`
+	ExternalID string `json:"externalId"`
+	// Key is the record's key (Debtor.Key) for a record without an
+	// ExternalID: a sink that WritesByKey finds the row by it.
+	Key             string `json:"-"` // not sent: HTTP sinks address records by ExternalID
 	Status          string `json:"status"`
 	IUPD            string `json:"iupd,omitempty"`
 	NAV             string `json:"nav,omitempty"`
@@ -35,20 +38,45 @@ type StatusUpdate struct {
 
 // Validate checks the fields every sink relies on.
 func (u StatusUpdate) Validate() error {
-	if u.ExternalID == "" {
-		return fmt.Errorf("legacy: status update without externalId")
+	if u.ExternalID == "" && u.Key == "" {
+		return fmt.Errorf("legacy: status update without externalId or key")
 	}
 	switch u.Status {
 	case StatusPublished, StatusNotified, StatusPaid, StatusFailed, StatusCancelled:
 	default:
-		return fmt.Errorf("legacy: status update %s: unknown status %q", u.ExternalID, u.Status)
+		return fmt.Errorf("legacy: status update %s: unknown status %q", u.ID(), u.Status)
 	}
 	if u.PaidDate != "" {
 		if _, err := ParseDate(u.PaidDate, DateISO); err != nil {
-			return fmt.Errorf("legacy: status update %s: paidDate: %w", u.ExternalID, err)
+			return fmt.Errorf("legacy: status update %s: paidDate: %w", u.ID(), err)
 		}
 	}
 	return nil
+}
+
+// validateWithID is Validate for sinks that address records by
+// ExternalID only (REST, SOAP): a key is not enough for them.
+func (u StatusUpdate) validateWithID() error {
+	if u.ExternalID == "" {
+		return fmt.Errorf("legacy: status update for record %s: this sink finds records by externalId, and the record has none", u.Key)
+	}
+	return u.Validate()
+}
+
+// ID is how the update names its record: the ExternalID, or the Key when
+// there is none. WriteError.Failed is keyed by it.
+func (u StatusUpdate) ID() string {
+	if u.ExternalID != "" {
+		return u.ExternalID
+	}
+	return u.Key
+}
+
+// KeyedSink is a sink that can find a record by its key (StatusUpdate.Key)
+// when the record has no ExternalID.
+type KeyedSink interface {
+	DebtorSink
+	WritesByKey() bool
 }
 
 // DebtorSink writes statuses back to a legacy system.
@@ -64,7 +92,7 @@ type DebtorSink interface {
 // WriteError lists the updates of a batch that were not written.
 type WriteError struct {
 	Sink   string
-	Failed map[string]error // by ExternalID
+	Failed map[string]error // by StatusUpdate.ID
 }
 
 func (e *WriteError) Error() string {

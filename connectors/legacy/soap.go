@@ -297,7 +297,7 @@ func (s *SOAPSource) WriteStatus(ctx context.Context, updates []StatusUpdate) er
 		return errors.New("legacy: soap: no writeBack configured")
 	}
 	for _, u := range updates {
-		if err := u.Validate(); err != nil {
+		if err := u.validateWithID(); err != nil {
 			return err
 		}
 	}

@@ -79,7 +79,9 @@ type SQLConfig struct {
 	// common Italian names as for CSV headers.
 	Columns map[string]string `json:"columns,omitempty"`
 	// WriteBack is the statement run for each StatusUpdate, with parameters :externalId,
-	// :status, :iupd, :nav, :iuv, :paidDate, :amountPaidCents and :message.
+	// :status, :iupd, :nav, :iuv, :paidDate, :amountPaidCents and :message. It finds
+	// the row by :externalId, or, for records without an id, by :key_<column> for
+	// every one of KeyColumns (the record's key).
 	WriteBack string `json:"writeBack,omitempty"`
 	ValueFormat
 }
@@ -92,6 +94,7 @@ type SQLSource struct {
 	dialect    string
 	writeQuery string
 	writeNames []string
+	writeByKey bool // writeBack finds rows by :key_<column>, not :externalId
 	timeout    time.Duration
 }
 
@@ -107,6 +110,40 @@ var statusParams = map[string]func(StatusUpdate) any{
 	"amountPaidCents": func(u StatusUpdate) any { return u.AmountPaidCents },
 	"message":         func(u StatusUpdate) any { return nullIfEmpty(u.Message) },
 }
+
+// keyParamPrefix names a writeBack parameter that takes one of the
+// keyColumns' values from the record's key: :key_anno, :key_codice.
+const keyParamPrefix = "key_"
+
+// parseKey splits a record key as the SQL source writes it
+// ("col1=v1, col2=v2", the columns in keyColumns order) into its values.
+// Each value runs up to ", <next column>=", so a value may itself hold
+// commas.
+func parseKey(key string, cols []string) (map[string]string, error) {
+	out := make(map[string]string, len(cols))
+	rest := key
+	for i, c := range cols {
+		if !strings.HasPrefix(rest, c+"=") {
+			return nil, fmt.Errorf("legacy: sql: record key %q does not start with %s= (keyColumns changed since the campaign read it?)", key, c)
+		}
+		rest = rest[len(c)+1:]
+		if i == len(cols)-1 {
+			out[c] = rest
+			break
+		}
+		sep := ", " + cols[i+1] + "="
+		j := strings.Index(rest, sep)
+		if j < 0 {
+			return nil, fmt.Errorf("legacy: sql: record key %q has no %s", key, cols[i+1])
+		}
+		out[c], rest = rest[:j], rest[j+2:]
+	}
+	return out, nil
+}
+
+// WritesByKey implements KeyedSink: a writeBack that finds the row by the
+// :key_<column> parameters writes records that have no id.
+func (s *SQLSource) WritesByKey() bool { return s.writeByKey }
 
 func nullIfEmpty(s string) any {
 	if s == "" {
@@ -179,14 +216,27 @@ func NewSQLSource(cfg SQLConfig, baseDir string) (*SQLSource, error) {
 		if err != nil {
 			return nil, fmt.Errorf("legacy: sql: writeBack: %w", err)
 		}
+		var keyParams []string
+		for _, c := range s.cfg.KeyColumns {
+			keyParams = append(keyParams, keyParamPrefix+c)
+		}
 		for _, n := range names {
-			if statusParams[n] == nil {
-				return nil, fmt.Errorf("legacy: sql: writeBack uses :%s; available: externalId, status, iupd, nav, iuv, paidDate, amountPaidCents, message", n)
+			if statusParams[n] == nil && !containsStr(keyParams, n) {
+				avail := "externalId, status, iupd, nav, iuv, paidDate, amountPaidCents, message"
+				if len(keyParams) > 0 {
+					avail += ", " + strings.Join(keyParams, ", ")
+				}
+				return nil, fmt.Errorf("legacy: sql: writeBack uses :%s; available: %s", n, avail)
 			}
 		}
-		if !containsStr(names, "externalId") {
-			return nil, errors.New("legacy: sql: writeBack must use :externalId to find the record")
+		byKey := len(keyParams) > 0
+		for _, k := range keyParams {
+			byKey = byKey && containsStr(names, k)
 		}
+		if !containsStr(names, "externalId") && !byKey {
+			return nil, errors.New("legacy: sql: writeBack must find the record: use :externalId, or :key_<column> for every one of keyColumns (records without an id)")
+		}
+		s.writeByKey = byKey && !containsStr(names, "externalId")
 		s.writeQuery, s.writeNames = q, names
 	}
 	// The DSN is resolved again by every Read; checking it here too refuses a
@@ -597,15 +647,29 @@ func (s *SQLSource) WriteStatus(ctx context.Context, updates []StatusUpdate) err
 	failed := map[string]error{}
 	for _, u := range updates {
 		args := make([]any, len(s.writeNames))
+		var keyVals map[string]string
 		for i, n := range s.writeNames {
-			args[i] = statusParams[n](u)
+			if f := statusParams[n]; f != nil {
+				args[i] = f(u)
+				continue
+			}
+			if keyVals == nil {
+				if keyVals, err = parseKey(u.Key, s.cfg.KeyColumns); err != nil {
+					failed[u.ID()] = err
+					break
+				}
+			}
+			args[i] = keyVals[strings.TrimPrefix(n, keyParamPrefix)]
+		}
+		if failed[u.ID()] != nil {
+			continue
 		}
 		res, err := stmt.ExecContext(ctx, args...)
 		if err != nil {
-			return &SQLError{Dialect: s.dialect, Op: "writeBack " + u.ExternalID, Err: err}
+			return &SQLError{Dialect: s.dialect, Op: "writeBack " + u.ID(), Err: err}
 		}
 		if n, err := res.RowsAffected(); err == nil && n == 0 {
-			failed[u.ExternalID] = ErrUnknownRecord
+			failed[u.ID()] = ErrUnknownRecord
 		}
 	}
 	if len(failed) > 0 {

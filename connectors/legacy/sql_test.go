@@ -305,3 +305,121 @@ func FuzzBindNamed(f *testing.F) {
 		}
 	})
 }
+
+// A table without a usable id: the records are keyed by two columns, and
+// the write-back finds each row by them (:key_<column>), on every database.
+func TestSQLWriteBackByKeyColumns(t *testing.T) {
+	for name, tg := range sqlTargets() {
+		t.Run(name, func(t *testing.T) {
+			dsn := tg.open(t)
+			db, err := sql.Open(tg.sqlDriver, dsn)
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() {
+				if err := db.Close(); err != nil {
+					t.Error(err)
+				}
+			})
+			table := fmt.Sprintf("ponte_bykey_%d", time.Now().UnixNano())
+			t.Cleanup(func() {
+				if _, err := db.Exec("DROP TABLE " + table); err != nil {
+					t.Error(err)
+				}
+			})
+			for _, q := range []string{
+				fmt.Sprintf("CREATE TABLE %s (anno INTEGER, codice VARCHAR(40), codice_fiscale VARCHAR(16), cognome VARCHAR(40), nome VARCHAR(40), importo DECIMAL(10,2), scadenza VARCHAR(10), stato VARCHAR(20))", table),
+				fmt.Sprintf("INSERT INTO %s VALUES (2026, 'A, 1', 'RSSMRA85T10A562S', 'Rossi', 'Mario', 10.00, '2026-05-31', NULL)", table),
+				fmt.Sprintf("INSERT INTO %s VALUES (2026, 'B', 'RSSMRA85T10A562S', 'Rossi', 'Mario', 20.00, '2026-05-31', NULL)", table),
+				fmt.Sprintf("INSERT INTO %s VALUES (2025, 'B', 'RSSMRA85T10A562S', 'Rossi', 'Mario', 30.00, '2026-05-31', NULL)", table),
+			} {
+				if _, err := db.Exec(q); err != nil {
+					t.Fatal(err)
+				}
+			}
+			env := "PONTE_TEST_DSN_BYKEY_" + strings.ToUpper(name)
+			t.Setenv(env, dsn)
+			cfg := fmt.Sprintf(`{"driver":%q,"dsn":"env:%s","query":"SELECT anno, codice, codice_fiscale, cognome, nome, importo, scadenza FROM %s",
+				"keyColumns":["anno","codice"],
+				"writeBack":"UPDATE %s SET stato = :status WHERE anno = :key_anno AND codice = :key_codice"}`, tg.driver, env, table, table)
+			src, err := OpenSource(KindSQL, json.RawMessage(cfg), "")
+			if err != nil {
+				t.Fatal(err)
+			}
+			c := readAll(t, src)
+			if c.err != nil || len(c.debtors) != 3 {
+				t.Fatalf("read %d debtors: %v %+v", len(c.debtors), c.err, c.rejects)
+			}
+			sink, err := OpenSink(KindSQL, json.RawMessage(cfg), "")
+			if err != nil {
+				t.Fatal(err)
+			}
+			if ks, ok := sink.(KeyedSink); !ok || !ks.WritesByKey() {
+				t.Fatal("the sink does not say it writes by key")
+			}
+			var ups []StatusUpdate
+			for _, d := range c.debtors {
+				if d.ExternalID != "" {
+					t.Fatalf("a record has an id: %+v", d)
+				}
+				if d.AmountCents != 3000 { // all but the 2025 one
+					ups = append(ups, StatusUpdate{Key: d.Key, Status: StatusPaid})
+				}
+			}
+			if err := sink.WriteStatus(context.Background(), ups); err != nil {
+				t.Fatal(err)
+			}
+			// A key the table does not hold is reported by its key.
+			err = sink.WriteStatus(context.Background(), []StatusUpdate{{Key: "anno=1999, codice=X", Status: StatusPaid}})
+			var we *WriteError
+			if !errors.As(err, &we) || !errors.Is(we.Failed["anno=1999, codice=X"], ErrUnknownRecord) {
+				t.Fatalf("unknown key: %v", err)
+			}
+			rows, err := db.Query(fmt.Sprintf("SELECT anno, codice, COALESCE(stato, '-') FROM %s ORDER BY anno, codice", table))
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer rows.Close()
+			var got []string
+			for rows.Next() {
+				var anno int
+				var codice, stato string
+				if err := rows.Scan(&anno, &codice, &stato); err != nil {
+					t.Fatal(err)
+				}
+				got = append(got, fmt.Sprintf("%d/%s/%s", anno, codice, stato))
+			}
+			if err := rows.Err(); err != nil {
+				t.Fatal(err)
+			}
+			if want := "2025/B/-|2026/A, 1/paid|2026/B/paid"; strings.Join(got, "|") != want {
+				t.Errorf("table: %s, want %s", strings.Join(got, "|"), want)
+			}
+		})
+	}
+}
+
+func TestParseKey(t *testing.T) {
+	for _, tt := range []struct {
+		key  string
+		cols []string
+		want map[string]string
+		err  string
+	}{
+		{"id=7", []string{"id"}, map[string]string{"id": "7"}, ""},
+		{"anno=2026, codice=A, 1", []string{"anno", "codice"}, map[string]string{"anno": "2026", "codice": "A, 1"}, ""},
+		{"codice=A, anno=2026", []string{"anno", "codice"}, nil, "does not start with anno="},
+		{"anno=2026", []string{"anno", "codice"}, nil, "has no codice"},
+	} {
+		got, err := parseKey(tt.key, tt.cols)
+		if tt.err != "" {
+			if err == nil || !strings.Contains(err.Error(), tt.err) {
+				t.Errorf("%q: err %v, want %q", tt.key, err, tt.err)
+			}
+			continue
+		}
+		if err != nil || fmt.Sprint(got) != fmt.Sprint(tt.want) {
+			t.Errorf("%q: %v %v", tt.key, got, err)
+		}
+	}
+}

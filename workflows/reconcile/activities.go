@@ -582,10 +582,11 @@ func (a *Activities) WriteBackPayments(ctx context.Context, in StepInput) (Write
 		for _, p := range todo {
 			it := bySeq[p.Seq]
 			why := reason
-			if sink != nil && it.ExternalID == "" {
-				// Write-back finds the row by its id; a record known only by its
-				// position or identity fields (legacy.Debtor.Key) cannot be written to.
-				why = "the source row " + it.Key + " has no external id to write back to: map externalId to the table's primary key (columns.externalId)"
+			if sink != nil && it.ExternalID == "" && !writesByKey(sink) {
+				// Write-back finds the row by its id, or by its key columns
+				// (a SQL writeBack with :key_<column>); a record known only by
+				// its position or identity fields cannot be written to.
+				why = "the source row " + it.Key + " has no external id to write back to: map externalId to the table's primary key (columns.externalId), or for a SQL source set keyColumns and find the row with :key_<column> in writeBack"
 			}
 			if sink == nil || why != "" {
 				res.NoSink++
@@ -596,7 +597,7 @@ func (a *Activities) WriteBackPayments(ctx context.Context, in StepInput) (Write
 				}
 				continue
 			}
-			u := legacy.StatusUpdate{ExternalID: it.ExternalID, Status: legacy.StatusPaid, IUPD: it.IUPD, NAV: it.NAV, IUV: it.IUV,
+			u := legacy.StatusUpdate{ExternalID: it.ExternalID, Key: it.Key, Status: legacy.StatusPaid, IUPD: it.IUPD, NAV: it.NAV, IUV: it.IUV,
 				PaidDate: p.PaidDate, AmountPaidCents: p.PaidCents,
 				Message: "Pagamento riconciliato / Payment reconciled: " + strings.Join(p.ReceiptIDs, ", ")}
 			if err := u.Validate(); err != nil {
@@ -606,7 +607,7 @@ func (a *Activities) WriteBackPayments(ctx context.Context, in StepInput) (Write
 				}
 				continue
 			}
-			seqOf[u.ExternalID] = p.Seq
+			seqOf[u.ID()] = p.Seq
 			ups = append(ups, u)
 		}
 		for i := 0; i < len(ups); i += 100 {
@@ -622,18 +623,18 @@ func (a *Activities) WriteBackPayments(ctx context.Context, in StepInput) (Write
 				// next run tries again once the cause is fixed.
 				we = &legacy.WriteError{Sink: sink.Name(), Failed: map[string]error{}}
 				for _, u := range chunk {
-					we.Failed[u.ExternalID] = werr
+					we.Failed[u.ID()] = werr
 				}
 			}
 			for _, u := range chunk {
 				state, errText := wbWritten, ""
-				if we != nil && we.Failed[u.ExternalID] != nil {
-					state, errText = wbFailed, we.Failed[u.ExternalID].Error()
+				if we != nil && we.Failed[u.ID()] != nil {
+					state, errText = wbFailed, we.Failed[u.ID()].Error()
 					res.Failed++
 				} else {
 					res.Written++
 				}
-				if err := setWB(m.CampaignID, seqOf[u.ExternalID], state, errText); err != nil {
+				if err := setWB(m.CampaignID, seqOf[u.ID()], state, errText); err != nil {
 					return res, err
 				}
 			}
@@ -644,6 +645,13 @@ func (a *Activities) WriteBackPayments(ctx context.Context, in StepInput) (Write
 }
 
 // openSink opens the sink of the campaign's source, or says why there is none.
+// writesByKey reports whether sink can find a record without an id by its
+// key (legacy.KeyedSink).
+func writesByKey(sink legacy.DebtorSink) bool {
+	k, ok := sink.(legacy.KeyedSink)
+	return ok && k.WritesByKey()
+}
+
 func openSink(t *tenant.Tenant, m campaign.Meta) (legacy.DebtorSink, string) {
 	if m.Source == "" {
 		return nil, "the campaign's source is not recorded (started before Ponte recorded it): write the status back by hand"
