@@ -14,6 +14,7 @@ import (
 
 	"github.com/ponte-pa/ponte/connectors/failure"
 	"github.com/ponte-pa/ponte/connectors/registry"
+	webhookmock "github.com/ponte-pa/ponte/mocks/webhook"
 )
 
 const hookSecret = "a-secret-of-at-least-16-bytes"
@@ -172,5 +173,33 @@ func TestWebhookConfig(t *testing.T) {
 		if _, err := Kinds.Open(KindWebhook, json.RawMessage(bad), env); err == nil {
 			t.Errorf("accepted %s", bad)
 		}
+	}
+}
+
+// The sender and the receiver mock, written apart, agree on the signature;
+// a resend after an injected failure is delivered once.
+func TestWebhookAgainstTheReceiverMock(t *testing.T) {
+	m := webhookmock.New(webhookmock.Options{})
+	srv := httptest.NewServer(m)
+	defer srv.Close()
+	s := openHook(t, srv.URL+"/sirene", webhookmock.DefaultSecret)
+	ctx := context.Background()
+	msg := Message{Key: "alert:esempio:7/webhook/sirene", Subject: "Allerta rossa", Text: "Evacuare il piano terra"}
+	m.Faults().FailNext(1, http.StatusServiceUnavailable)
+	if _, err := s.Send(ctx, msg); !failure.IsRetryable(err) {
+		t.Fatalf("injected 503: %v", err)
+	}
+	for range 2 { // the retry, and a duplicate resend
+		if _, err := s.Send(ctx, msg); err != nil {
+			t.Fatal(err)
+		}
+	}
+	d := m.Deliveries()
+	if len(d) != 1 || d[0].EventID != msg.Key || d[0].Redelivered != 1 || len(m.Refused()) != 0 {
+		t.Fatalf("deliveries %+v, refused %v", d, m.Refused())
+	}
+	var p WebhookPayload
+	if err := json.Unmarshal(d[0].Body, &p); err != nil || p.Subject != "Allerta rossa" || p.Text != msg.Text {
+		t.Errorf("payload %+v %v", p, err)
 	}
 }

@@ -9,4 +9,5 @@ import (
 	_ "github.com/ponte-pa/ponte/mocks/nodo"
 	_ "github.com/ponte-pa/ponte/mocks/smtp"
 	_ "github.com/ponte-pa/ponte/mocks/spididp"
+	_ "github.com/ponte-pa/ponte/mocks/webhook"
 )

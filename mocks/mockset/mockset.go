@@ -20,6 +20,7 @@ import (
 	"github.com/ponte-pa/ponte/mocks/registry"
 	smtpmock "github.com/ponte-pa/ponte/mocks/smtp"
 	"github.com/ponte-pa/ponte/mocks/spididp"
+	webhookmock "github.com/ponte-pa/ponte/mocks/webhook"
 )
 
 // Options choose ports and configure the mocks.
@@ -61,12 +62,14 @@ type Set struct {
 	IdP    *spididp.Server    // the SPID IdP
 	CIE    *spididp.Server    // the IdP playing CIE
 	Legacy *legacymock.Server // the tributi back office
+	// Webhook receives signed webhooks (sirens, displays).
+	Webhook *webhookmock.Server
 	// Their URLs (URL finds any): GPDURL is the GPD base URL (what a
 	// tenant config puts in pagopa.gpd.baseURL), IOURL the App IO base URL
 	// including /api/v1, SMTPAddr the SMTP mock's host:port (STARTTLS with
 	// a self-signed certificate: see smtpmock.Config.CAFile); the IdPs'
 	// URLs are also their entityIDs.
-	GPDURL, IOURL, SMTPAddr, NodoURL, IdPURL, CIEURL, LegacyURL string
+	GPDURL, IOURL, SMTPAddr, NodoURL, IdPURL, CIEURL, LegacyURL, WebhookURL string
 }
 
 // Start starts every registered kind of mock and serves until Close.
@@ -119,6 +122,7 @@ func Start(opts Options) (*Set, error) {
 	s.IdP, s.IdPURL = mockOf[*spididp.Server](s, spididp.KindSPID)
 	s.CIE, s.CIEURL = mockOf[*spididp.Server](s, spididp.KindCIE)
 	s.Legacy, s.LegacyURL = mockOf[*legacymock.Server](s, legacymock.Kind)
+	s.Webhook, s.WebhookURL = mockOf[*webhookmock.Server](s, webhookmock.Kind)
 	return s, nil
 }
 

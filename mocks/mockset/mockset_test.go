@@ -16,6 +16,7 @@ import (
 	nodomock "github.com/ponte-pa/ponte/mocks/nodo"
 	smtpmock "github.com/ponte-pa/ponte/mocks/smtp"
 	"github.com/ponte-pa/ponte/mocks/spididp"
+	webhookmock "github.com/ponte-pa/ponte/mocks/webhook"
 )
 
 // TestStartServesEveryMock starts the whole set on free ports, as the tests
@@ -27,7 +28,7 @@ func TestStartServesEveryMock(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer s.Close()
-	names := []string{gpd.Kind, appiomock.Kind, smtpmock.Kind, nodomock.Kind, spididp.KindSPID, spididp.KindCIE, legacymock.Kind}
+	names := []string{gpd.Kind, appiomock.Kind, smtpmock.Kind, nodomock.Kind, spididp.KindSPID, spididp.KindCIE, legacymock.Kind, webhookmock.Kind}
 	if got := len(s.Running()); got != len(names) {
 		t.Fatalf("%d mocks running, want %d", got, len(names))
 	}
@@ -48,7 +49,7 @@ func TestStartServesEveryMock(t *testing.T) {
 		}
 	}
 	// The typed shortcuts are the registered mocks.
-	if s.GPD == nil || s.IO == nil || s.SMTP == nil || s.Nodo == nil || s.IdP == nil || s.CIE == nil || s.Legacy == nil {
+	if s.GPD == nil || s.IO == nil || s.SMTP == nil || s.Nodo == nil || s.IdP == nil || s.CIE == nil || s.Legacy == nil || s.Webhook == nil {
 		t.Fatalf("a shortcut is nil: %+v", s)
 	}
 	if s.GPDURL != s.URL(gpd.Kind) || !strings.HasSuffix(s.IOURL, "/api/v1") || s.IdP.EntityID() != s.IdPURL || s.CIE.EntityID() != s.CIEURL {
