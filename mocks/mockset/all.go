@@ -7,6 +7,7 @@ import (
 	_ "github.com/ponte-pa/ponte/mocks/gpd"
 	_ "github.com/ponte-pa/ponte/mocks/legacy"
 	_ "github.com/ponte-pa/ponte/mocks/nodo"
+	_ "github.com/ponte-pa/ponte/mocks/sms"
 	_ "github.com/ponte-pa/ponte/mocks/smtp"
 	_ "github.com/ponte-pa/ponte/mocks/spididp"
 	_ "github.com/ponte-pa/ponte/mocks/webhook"

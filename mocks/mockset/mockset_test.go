@@ -14,6 +14,7 @@ import (
 	"github.com/ponte-pa/ponte/mocks/gpd"
 	legacymock "github.com/ponte-pa/ponte/mocks/legacy"
 	nodomock "github.com/ponte-pa/ponte/mocks/nodo"
+	smsmock "github.com/ponte-pa/ponte/mocks/sms"
 	smtpmock "github.com/ponte-pa/ponte/mocks/smtp"
 	"github.com/ponte-pa/ponte/mocks/spididp"
 	webhookmock "github.com/ponte-pa/ponte/mocks/webhook"
@@ -28,7 +29,7 @@ func TestStartServesEveryMock(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer s.Close()
-	names := []string{gpd.Kind, appiomock.Kind, smtpmock.Kind, nodomock.Kind, spididp.KindSPID, spididp.KindCIE, legacymock.Kind, webhookmock.Kind}
+	names := []string{gpd.Kind, appiomock.Kind, smtpmock.Kind, nodomock.Kind, spididp.KindSPID, spididp.KindCIE, legacymock.Kind, webhookmock.Kind, smsmock.Kind}
 	if got := len(s.Running()); got != len(names) {
 		t.Fatalf("%d mocks running, want %d", got, len(names))
 	}
