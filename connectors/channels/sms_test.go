@@ -85,7 +85,9 @@ func TestSMSBodyTemplate(t *testing.T) {
 			return
 		}
 		w.Header().Set("Content-Type", "application/json")
-		_, _ = w.Write([]byte(`{"order_id":"A-77"}`))
+		if _, err := w.Write([]byte(`{"order_id":"A-77"}`)); err != nil {
+			t.Errorf("writing the answer: %v", err)
+		}
 	}))
 	defer srv.Close()
 	s := openSMSKind(t, `{"kind":"sms","url":"`+srv.URL+`","sender":"Comune","token":"env:T","authHeader":"X-Api-Key","authPrefix":"",

@@ -2,6 +2,7 @@ package channels
 
 import (
 	"context"
+	"errors"
 	"encoding/json"
 	"io"
 	"net"
@@ -115,18 +116,20 @@ func TestWebhookNoAnswerIsAmbiguous(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer l.Close()
+	readErr := make(chan error, 1)
 	go func() {
-		for {
-			c, err := l.Accept()
-			if err != nil {
-				return
-			}
-			buf := make([]byte, 4096)
-			_, _ = c.Read(buf) // read the request, answer nothing
-			c.Close()
+		c, err := l.Accept()
+		if err != nil {
+			readErr <- err
+			return
 		}
+		_, err = c.Read(make([]byte, 4096)) // read the request, answer nothing
+		readErr <- errors.Join(err, c.Close())
 	}()
 	_, err = openHook(t, "http://"+l.Addr().String()+"/hook", hookSecret).Send(context.Background(), Message{Key: "k"})
+	if rerr := <-readErr; rerr != nil {
+		t.Fatalf("the endpoint did not read the request: %v", rerr)
+	}
 	if !failure.IsAmbiguous(err) {
 		t.Fatalf("err = %v (%+v), want ambiguous", err, failure.Of(err))
 	}

@@ -149,7 +149,9 @@ func TestJudgesResponses(t *testing.T) {
 	broken := http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
 		w.Header().Set("Content-Type", "application/json")
 		w.WriteHeader(http.StatusCreated)
-		_, _ = w.Write([]byte(`{"iupd":12}`))
+		if _, err := w.Write([]byte(`{"iupd":12}`)); err != nil {
+			t.Errorf("writing the answer: %v", err)
+		}
 	})
 	srv := httptest.NewServer(rec.Wrap("gpd", record.Judge{Contract: contracts.GPD()}, broken))
 	defer srv.Close()
@@ -174,7 +176,9 @@ func TestUnjudgedWithoutContract(t *testing.T) {
 	}
 	bin := http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
 		w.Header().Set("Content-Type", "application/octet-stream")
-		_, _ = w.Write([]byte{0xff, 0x00, 0xfe})
+		if _, err := w.Write([]byte{0xff, 0x00, 0xfe}); err != nil {
+			t.Errorf("writing the answer: %v", err)
+		}
 	})
 	srv := httptest.NewServer(rec.Wrap("idp", record.Judge{}, bin))
 	defer srv.Close()
