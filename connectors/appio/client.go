@@ -435,7 +435,7 @@ func (c *Client) classify(op, method string, status int, hdr http.Header, body [
 	case status == http.StatusTooManyRequests:
 		e.Kind = KindRateLimited
 		e.RetryAfter = DefaultRetryAfter
-		if d, ok := parseRetryAfter(hdr.Get("Retry-After"), c.now()); ok {
+		if d, ok := failure.ParseRetryAfter(hdr.Get("Retry-After"), c.now()); ok {
 			e.RetryAfter = d
 		}
 	case status >= 500:

@@ -583,44 +583,6 @@ func TestNeverLogsKey(t *testing.T) {
 	}
 }
 
-func TestParseRetryAfter(t *testing.T) {
-	now := time.Date(2026, 5, 4, 10, 0, 0, 0, time.UTC)
-	tests := []struct {
-		in   string
-		want time.Duration
-		ok   bool
-	}{
-		{"7", 7 * time.Second, true},
-		{" 0 ", 0, true},
-		{"Mon, 04 May 2026 10:01:00 GMT", time.Minute, true},
-		{"Mon, 04 May 2026 09:00:00 GMT", 0, true},
-		{"", 0, false},
-		{"-3", 0, false},
-		{"1.5", 0, false},
-		{"999999999", 0, false},
-		{"soon", 0, false},
-	}
-	for _, tt := range tests {
-		got, ok := parseRetryAfter(tt.in, now)
-		if got != tt.want || ok != tt.ok {
-			t.Errorf("parseRetryAfter(%q) = %v, %v; want %v, %v", tt.in, got, ok, tt.want, tt.ok)
-		}
-	}
-}
-
-func FuzzParseRetryAfter(f *testing.F) {
-	for _, s := range []string{"5", "Mon, 04 May 2026 10:01:00 GMT", "", "-1", "9223372036854775807", "\x00"} {
-		f.Add(s)
-	}
-	now := time.Date(2026, 5, 4, 10, 0, 0, 0, time.UTC)
-	f.Fuzz(func(t *testing.T, s string) {
-		d, ok := parseRetryAfter(s, now)
-		if d < 0 || d > 24*time.Hour || (!ok && d != 0) {
-			t.Errorf("parseRetryAfter(%q) = %v, %v", s, d, ok)
-		}
-	})
-}
-
 func TestErrorKindString(t *testing.T) {
 	if KindRateLimited.String() != "rate limited" || ErrorKind(99).String() != "kind(99)" {
 		t.Errorf("String() = %q, %q", KindRateLimited.String(), ErrorKind(99).String())

@@ -146,28 +146,3 @@ func KindOf(err error) ErrorKind {
 	}
 	return KindUnexpected
 }
-
-// parseRetryAfter reads a Retry-After header (delay-seconds or HTTP-date).
-func parseRetryAfter(h string, now time.Time) (time.Duration, bool) {
-	h = strings.TrimSpace(h)
-	if h == "" {
-		return 0, false
-	}
-	if n, err := strconv.ParseInt(h, 10, 64); err == nil {
-		if n < 0 || n > 24*3600 {
-			return 0, false
-		}
-		return time.Duration(n) * time.Second, true
-	}
-	if t, err := http.ParseTime(h); err == nil {
-		d := t.Sub(now)
-		if d < 0 {
-			d = 0
-		}
-		if d > 24*time.Hour {
-			return 0, false
-		}
-		return d, true
-	}
-	return 0, false
-}

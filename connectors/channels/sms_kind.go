@@ -9,12 +9,10 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"strconv"
 	"strings"
 	"text/template"
 	"time"
 
-	"github.com/ponte-pa/ponte/connectors/failure"
 	"github.com/ponte-pa/ponte/connectors/registry"
 	"github.com/ponte-pa/ponte/schemas"
 )
@@ -132,51 +130,47 @@ func (*SMSSender) Reaches(r Recipient) bool { return strings.HasPrefix(r.Phone, 
 // every retry, so a gateway that deduplicates by it sends once.
 func (s *SMSSender) Send(ctx context.Context, m Message) (string, error) {
 	if !s.Reaches(m.To) {
-		return "", &SMSError{Op: "recipient", Err: fmt.Errorf("no E.164 phone number (got %q)", m.To.Phone)}
+		return "", &HTTPError{Channel: KindSMS, Op: "recipient", Err: fmt.Errorf("no E.164 phone number (got %q)", m.To.Phone)}
 	}
 	text := m.Text
 	if text == "" {
 		text = m.Subject
 	}
 	if n := SMSSegments(text); n > s.MaxSegments {
-		return "", &SMSError{Op: "message", Err: fmt.Errorf("the text takes %d SMS segments, at most %d are allowed: shorten it", n, s.MaxSegments)}
+		return "", &HTTPError{Channel: KindSMS, Op: "message", Err: fmt.Errorf("the text takes %d SMS segments, at most %d are allowed: shorten it", n, s.MaxSegments)}
 	}
 	q := func(v string) string { b, _ := json.Marshal(v); return string(b) }
 	var body bytes.Buffer
 	if err := s.body.Execute(&body, smsFields{To: q(m.To.Phone), From: q(s.From), Text: q(text), Reference: q(m.Key)}); err != nil {
-		return "", &SMSError{Op: "message", Err: err}
+		return "", &HTTPError{Channel: KindSMS, Op: "message", Err: err}
 	}
 	ctx, cancel := context.WithTimeout(ctx, cmp.Or(s.Timeout, 15*time.Second))
 	defer cancel()
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, s.URL, &body)
 	if err != nil {
-		return "", &SMSError{Op: "request", Err: err}
+		return "", &HTTPError{Channel: KindSMS, Op: "request", Err: err}
 	}
 	req.Header.Set("Content-Type", "application/json")
 	req.Header.Set(s.AuthHeader, s.Auth)
 	resp, err := s.HTTP.Do(req)
 	if err != nil {
-		return "", &SMSError{Op: "POST", Err: err, Ambiguous: true}
+		return "", &HTTPError{Channel: KindSMS, Op: "POST", Err: err, Ambiguous: true}
 	}
 	defer resp.Body.Close()
 	answer, err := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
 	if err != nil {
-		return "", &SMSError{Op: "POST", Err: err, Ambiguous: true}
+		return "", &HTTPError{Channel: KindSMS, Op: "POST", Err: err, Ambiguous: true}
 	}
 	if resp.StatusCode/100 != 2 {
-		e := &SMSError{Op: "POST", Status: resp.StatusCode, Err: fmt.Errorf("the gateway answered %s: %.200s", resp.Status, answer)}
-		if secs, err := strconv.Atoi(resp.Header.Get("Retry-After")); err == nil && secs > 0 {
-			e.RetryAfter = time.Duration(secs) * time.Second
-		}
-		return "", e
+		return "", answerError(KindSMS, resp, fmt.Errorf("the gateway answered %s: %.200s", resp.Status, answer))
 	}
 	var out map[string]any
 	if err := json.Unmarshal(answer, &out); err != nil {
-		return "", &SMSError{Op: "answer", Err: fmt.Errorf("accepted, but the answer is not JSON: %.200s", answer), Ambiguous: true}
+		return "", &HTTPError{Channel: KindSMS, Op: "answer", Err: fmt.Errorf("accepted, but the answer is not JSON: %.200s", answer), Ambiguous: true}
 	}
 	id, ok := out[s.IDField]
 	if !ok {
-		return "", &SMSError{Op: "answer", Err: fmt.Errorf("accepted, but the answer has no %q: %.200s", s.IDField, answer), Ambiguous: true}
+		return "", &HTTPError{Channel: KindSMS, Op: "answer", Err: fmt.Errorf("accepted, but the answer has no %q: %.200s", s.IDField, answer), Ambiguous: true}
 	}
 	return fmt.Sprint(id), nil
 }
@@ -220,29 +214,4 @@ func SMSSegments(text string) int {
 		return 1
 	}
 	return (units + 66) / 67
-}
-
-// SMSError is a failed send.
-type SMSError struct {
-	Op         string
-	Status     int
-	Err        error
-	RetryAfter time.Duration
-	Ambiguous  bool
-}
-
-func (e *SMSError) Error() string { return "sms: " + e.Op + ": " + e.Err.Error() }
-func (e *SMSError) Unwrap() error { return e.Err }
-
-// Failure classifies the error once: no (readable) answer → ambiguous;
-// 408, 429 and 5xx → retryable after Retry-After; other 4xx (a number the
-// gateway refuses), a missing number or an over-long text → permanent.
-func (e *SMSError) Failure() failure.Info {
-	switch {
-	case e.Ambiguous:
-		return failure.Info{Class: failure.Ambiguous}
-	case e.Status == http.StatusRequestTimeout || e.Status == http.StatusTooManyRequests || e.Status >= 500:
-		return failure.Info{Class: failure.Retryable, RetryAfter: e.RetryAfter}
-	}
-	return failure.Info{Class: failure.Permanent}
 }

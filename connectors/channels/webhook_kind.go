@@ -16,7 +16,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/ponte-pa/ponte/connectors/failure"
 	"github.com/ponte-pa/ponte/connectors/registry"
 	"github.com/ponte-pa/ponte/schemas"
 )
@@ -123,7 +122,7 @@ func (s *WebhookSender) Send(ctx context.Context, m Message) (string, error) {
 		id = m.ID
 	}
 	if id == "" {
-		return "", &WebhookError{Op: "message", Err: errors.New("a webhook message needs a Key: the receiver drops duplicates by it")}
+		return "", &HTTPError{Channel: KindWebhook, Op: "message", Err: errors.New("a webhook message needs a Key: the receiver drops duplicates by it")}
 	}
 	now := time.Now
 	if s.Now != nil {
@@ -132,13 +131,13 @@ func (s *WebhookSender) Send(ctx context.Context, m Message) (string, error) {
 	t := now()
 	body, err := json.Marshal(WebhookPayload{EventID: id, Subject: m.Subject, Text: m.Text, Markdown: m.Markdown, SentAt: t.UTC().Format(time.RFC3339)})
 	if err != nil {
-		return "", &WebhookError{Op: "message", Err: err}
+		return "", &HTTPError{Channel: KindWebhook, Op: "message", Err: err}
 	}
 	ctx, cancel := context.WithTimeout(ctx, s.Timeout)
 	defer cancel()
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, s.URL, bytes.NewReader(body))
 	if err != nil {
-		return "", &WebhookError{Op: "request", Err: err}
+		return "", &HTTPError{Channel: KindWebhook, Op: "request", Err: err}
 	}
 	req.Header.Set("Content-Type", "application/json")
 	req.Header.Set(HeaderEventID, id)
@@ -147,18 +146,14 @@ func (s *WebhookSender) Send(ctx context.Context, m Message) (string, error) {
 	if err != nil {
 		// The body may have reached the endpoint before the failure: the
 		// receiver drops a resend by the event id.
-		return "", &WebhookError{Op: "POST", Err: err, Ambiguous: true}
+		return "", &HTTPError{Channel: KindWebhook, Op: "POST", Err: err, Ambiguous: true}
 	}
 	defer resp.Body.Close()
 	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
 	if resp.StatusCode/100 == 2 {
 		return id, nil
 	}
-	e := &WebhookError{Op: "POST", Status: resp.StatusCode, Err: fmt.Errorf("%s answered %s", s.URL, resp.Status)}
-	if secs, err := strconv.Atoi(resp.Header.Get("Retry-After")); err == nil && secs > 0 {
-		e.RetryAfter = time.Duration(secs) * time.Second
-	}
-	return "", e
+	return "", answerError(KindWebhook, resp, fmt.Errorf("%s answered %s", s.URL, resp.Status))
 }
 
 // SignWebhook is the X-Ponte-Signature value of body sent at t.
@@ -200,31 +195,4 @@ func VerifyWebhook(secret []byte, header string, body []byte, now time.Time) err
 		}
 	}
 	return errors.New("webhook: the signature does not match the body")
-}
-
-// WebhookError is a failed delivery.
-type WebhookError struct {
-	Op         string
-	Status     int // the endpoint's answer, 0 when none came
-	Err        error
-	RetryAfter time.Duration
-	// Ambiguous: the request may have reached the endpoint.
-	Ambiguous bool
-}
-
-func (e *WebhookError) Error() string { return "webhook: " + e.Op + ": " + e.Err.Error() }
-func (e *WebhookError) Unwrap() error { return e.Err }
-
-// Failure classifies the error once: no answer → ambiguous (the receiver
-// drops a resend by its event id, so the outbox may resend); 408, 429 and
-// 5xx → retryable, after the endpoint's Retry-After; other 4xx and a
-// message that cannot be built → permanent.
-func (e *WebhookError) Failure() failure.Info {
-	switch {
-	case e.Ambiguous:
-		return failure.Info{Class: failure.Ambiguous}
-	case e.Status == http.StatusRequestTimeout || e.Status == http.StatusTooManyRequests || e.Status >= 500:
-		return failure.Info{Class: failure.Retryable, RetryAfter: e.RetryAfter}
-	}
-	return failure.Info{Class: failure.Permanent}
 }

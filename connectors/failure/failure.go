@@ -9,6 +9,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/http"
+	"strconv"
+	"strings"
 	"time"
 )
 
@@ -127,4 +130,30 @@ func Permanentf(format string, args ...any) error {
 // Retryablef is a Retryable error with a formatted message (%w wraps).
 func Retryablef(format string, args ...any) error {
 	return Mark(Retryable, fmt.Errorf(format, args...))
+}
+
+// ParseRetryAfter reads a Retry-After header, in delay-seconds or as an
+// HTTP-date; a hint over a day, negative or unreadable is no hint (false).
+func ParseRetryAfter(h string, now time.Time) (time.Duration, bool) {
+	h = strings.TrimSpace(h)
+	if h == "" {
+		return 0, false
+	}
+	if n, err := strconv.ParseInt(h, 10, 64); err == nil {
+		if n < 0 || n > 24*3600 {
+			return 0, false
+		}
+		return time.Duration(n) * time.Second, true
+	}
+	if t, err := http.ParseTime(h); err == nil {
+		d := t.Sub(now)
+		if d < 0 {
+			d = 0
+		}
+		if d > 24*time.Hour {
+			return 0, false
+		}
+		return d, true
+	}
+	return 0, false
 }
