@@ -11,6 +11,7 @@ package record
 
 import (
 	"bytes"
+	"cmp"
 	"encoding/base64"
 	"encoding/json"
 	"errors"
@@ -90,11 +91,11 @@ type Recorder struct {
 	mu    sync.Mutex
 	seq   int64
 	files map[string]*os.File
-	count map[string]*Count
 	err   error
 }
 
-// Count is how many calls a mock received and how many broke the contract.
+// Count is how many calls a mock received, how many broke the contract
+// and how many had none to judge them.
 type Count struct {
 	Calls      int `json:"calls"`
 	Violations int `json:"violations"`
@@ -116,22 +117,11 @@ func New(dir string) (*Recorder, error) {
 			return nil, fmt.Errorf("record: an earlier recording stays in the way: %w", err)
 		}
 	}
-	return &Recorder{dir: dir, files: map[string]*os.File{}, count: map[string]*Count{}}, nil
+	return &Recorder{dir: dir, files: map[string]*os.File{}}, nil
 }
 
 // Dir is where the recorder writes.
 func (r *Recorder) Dir() string { return r.dir }
-
-// Counts returns the calls recorded so far, by mock.
-func (r *Recorder) Counts() map[string]Count {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	out := make(map[string]Count, len(r.count))
-	for k, c := range r.count {
-		out[k] = *c
-	}
-	return out
-}
 
 // Close closes the files and returns the first error met while writing.
 func (r *Recorder) Close() error {
@@ -150,42 +140,23 @@ func (r *Recorder) write(e *Entry) {
 	defer r.mu.Unlock()
 	r.seq++
 	e.Seq = r.seq
-	c := r.count[e.Mock]
-	if c == nil {
-		c = &Count{}
-		r.count[e.Mock] = c
-	}
-	c.Calls++
-	switch {
-	case e.Verdict.Unjudged != "":
-		c.Unjudged++
-	case !e.Verdict.Conforms:
-		c.Violations++
-	}
 	f := r.files[e.Mock]
 	if f == nil {
 		var err error
 		if f, err = os.Create(filepath.Join(r.dir, e.Mock+".jsonl")); err != nil {
-			r.err = cmpErr(r.err, fmt.Errorf("record: %w", err))
+			r.err = cmp.Or(r.err, fmt.Errorf("record: %w", err))
 			return
 		}
 		r.files[e.Mock] = f
 	}
 	b, err := json.Marshal(e)
 	if err != nil {
-		r.err = cmpErr(r.err, fmt.Errorf("record: %w", err))
+		r.err = cmp.Or(r.err, fmt.Errorf("record: %w", err))
 		return
 	}
 	if _, err := f.Write(append(b, '\n')); err != nil {
-		r.err = cmpErr(r.err, fmt.Errorf("record: %w", err))
+		r.err = cmp.Or(r.err, fmt.Errorf("record: %w", err))
 	}
-}
-
-func cmpErr(first, next error) error {
-	if first != nil {
-		return first
-	}
-	return next
 }
 
 // Judge is how the calls to a mock are judged.
