@@ -5,10 +5,8 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"maps"
 	"os"
 	"path/filepath"
-	"slices"
 	"strings"
 	"time"
 
@@ -331,26 +329,9 @@ func demoConformance(w io.Writer, rec *record.Recorder, res *demoResult) error {
 	}
 	res.Recorded = s
 	fmt.Fprintln(w, "\nConformance (every call to the mocks, judged by the official contracts)")
-	for _, name := range slices.Sorted(maps.Keys(s.Mocks)) {
-		c := s.Mocks[name]
-		verdict := fmt.Sprintf("%d broke the contract", c.Violations)
-		switch {
-		case c.Unjudged == c.Calls:
-			verdict = "no embedded contract: recorded, not judged"
-		case c.Violations == 0 && c.Unjudged > 0:
-			verdict = fmt.Sprintf("all kept the contract (%d outside it, not judged)", c.Unjudged)
-		case c.Violations == 0:
-			verdict = "all kept the contract"
-		}
-		fmt.Fprintf(w, "  %-9s %5d calls   %s\n", name, c.Calls, verdict)
-	}
+	printRecording(w, s)
 	fmt.Fprintf(w, "  recording  %s (one JSON line per call; ponte mocks --record does the same for your system)\n", rel(rec.Dir()))
 	if !s.Conforms() {
-		for _, e := range s.Violations {
-			for _, line := range e.Describe() {
-				fmt.Fprintln(w, "  "+line)
-			}
-		}
 		return fmt.Errorf("%d calls to the mocks broke the official contracts", len(s.Violations))
 	}
 	return nil

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"log/slog"
 	"maps"
 	"os"
@@ -104,17 +105,8 @@ func reportRecording(rec *record.Recorder) error {
 	if err := os.WriteFile(path, append(b, '\n'), 0o644); err != nil {
 		return err
 	}
-	names := slices.Sorted(maps.Keys(s.Mocks))
-	for _, name := range names {
-		c := s.Mocks[name]
-		fmt.Fprintf(stdout, "recorded %-9s %5d calls, %d broke the contract, %d unjudged (no contract)\n", name, c.Calls, c.Violations, c.Unjudged)
-	}
-	for _, e := range s.Violations {
-		for _, line := range e.Describe() {
-			fmt.Fprintln(stdout, "  "+line)
-		}
-	}
-	fmt.Fprintf(stdout, "summary: %s\n", path)
+	printRecording(stdout, s)
+	fmt.Fprintf(stdout, "  summary    %s\n", path)
 	if !s.Conforms() {
 		return fmt.Errorf("%d recorded calls broke the platforms' contracts (see %s)", len(s.Violations), path)
 	}
@@ -123,4 +115,27 @@ func reportRecording(rec *record.Recorder) error {
 
 func trimAPI(u string) string {
 	return strings.TrimSuffix(u, appiomock.BasePath)
+}
+
+// printRecording prints a recording's verdict per mock, then every rule a
+// recorded call broke: what `ponte mocks --record` and the demo show.
+func printRecording(w io.Writer, s record.Summary) {
+	for _, name := range slices.Sorted(maps.Keys(s.Mocks)) {
+		c := s.Mocks[name]
+		verdict := fmt.Sprintf("%d broke the contract", c.Violations)
+		switch {
+		case c.Unjudged == c.Calls:
+			verdict = "no embedded contract: recorded, not judged"
+		case c.Violations == 0 && c.Unjudged > 0:
+			verdict = fmt.Sprintf("all kept the contract (%d outside it, not judged)", c.Unjudged)
+		case c.Violations == 0:
+			verdict = "all kept the contract"
+		}
+		fmt.Fprintf(w, "  %-9s %5d calls   %s\n", name, c.Calls, verdict)
+	}
+	for _, e := range s.Violations {
+		for _, line := range e.Describe() {
+			fmt.Fprintln(w, "  "+line)
+		}
+	}
 }
