@@ -1,7 +1,6 @@
 package legacy
 
 import (
-	"database/sql"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -75,16 +74,7 @@ func FuzzCheckReadOnlyQuery(f *testing.F) {
 func TestSQLReadOnly(t *testing.T) {
 	for name, tg := range sqlTargets() {
 		t.Run(name, func(t *testing.T) {
-			dsn := tg.open(t)
-			db, err := sql.Open(tg.sqlDriver, dsn)
-			if err != nil {
-				t.Fatal(err)
-			}
-			t.Cleanup(func() {
-				if err := db.Close(); err != nil {
-					t.Error(err)
-				}
-			})
+			dsn, db := tg.db(t)
 			table := fmt.Sprintf("ponte_ro_%d", time.Now().UnixNano())
 			seedSQL(t, db, tg.driver, table, 20)
 			count := func() int {

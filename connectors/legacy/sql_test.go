@@ -24,6 +24,23 @@ type sqlTarget struct {
 	open func(t *testing.T) string
 }
 
+// db opens the target's database; it is closed when the test ends, after
+// the test's own cleanups (dropping its tables) have run.
+func (tg sqlTarget) db(t *testing.T) (dsn string, db *sql.DB) {
+	t.Helper()
+	dsn = tg.open(t)
+	db, err := sql.Open(tg.sqlDriver, dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if err := db.Close(); err != nil {
+			t.Error(err)
+		}
+	})
+	return dsn, db
+}
+
 func sqlTargets() map[string]sqlTarget {
 	return map[string]sqlTarget{
 		"sqlite": {"sqlite", "sqlite", func(t *testing.T) string { return "file:" + filepath.Join(t.TempDir(), "tributi.db") }},
@@ -122,17 +139,7 @@ func seedSQL(t *testing.T, db *sql.DB, dialect, table string, n int) (valid int)
 func TestSQLSourceAndSink(t *testing.T) {
 	for name, tg := range sqlTargets() {
 		t.Run(name, func(t *testing.T) {
-			dsn := tg.open(t)
-			db, err := sql.Open(tg.sqlDriver, dsn)
-			if err != nil {
-				t.Fatal(err)
-			}
-			// Closed after the test table is dropped (cleanups run last first).
-			t.Cleanup(func() {
-				if err := db.Close(); err != nil {
-					t.Error(err)
-				}
-			})
+			dsn, db := tg.db(t)
 			table := fmt.Sprintf("ponte_legacy_%d", time.Now().UnixNano())
 			const n = 3000
 			valid := seedSQL(t, db, tg.driver, table, n)
@@ -311,16 +318,7 @@ func FuzzBindNamed(f *testing.F) {
 func TestSQLWriteBackByKeyColumns(t *testing.T) {
 	for name, tg := range sqlTargets() {
 		t.Run(name, func(t *testing.T) {
-			dsn := tg.open(t)
-			db, err := sql.Open(tg.sqlDriver, dsn)
-			if err != nil {
-				t.Fatal(err)
-			}
-			t.Cleanup(func() {
-				if err := db.Close(); err != nil {
-					t.Error(err)
-				}
-			})
+			dsn, db := tg.db(t)
 			table := fmt.Sprintf("ponte_bykey_%d", time.Now().UnixNano())
 			t.Cleanup(func() {
 				if _, err := db.Exec("DROP TABLE " + table); err != nil {
