@@ -1,18 +1,12 @@
 package campaign
 
 import (
-	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
-	"os"
-	"path/filepath"
-	"strings"
 	"time"
 
 	"github.com/ponte-pa/ponte/connectors/appio"
 	"github.com/ponte-pa/ponte/internal/tenant"
-	"github.com/ponte-pa/ponte/schemas"
 )
 
 // DefinitionSchema validates campaign definition files.
@@ -53,62 +47,28 @@ type Definition struct {
 // .json). Every problem is reported at once in a *tenant.ConfigError naming
 // the file, line, JSON pointer, rule and what to do.
 func LoadDefinition(path string) (*Definition, error) {
-	f, err := os.Open(path)
+	var d Definition
+	doc, err := tenant.ReadDocument(path, DefinitionSchema, 1<<20, &d)
 	if err != nil {
-		return nil, fmt.Errorf("campaign definition: %w", err)
+		return nil, err
 	}
-	defer f.Close()
-	data, err := io.ReadAll(io.LimitReader(f, 1<<20+1))
-	if err != nil {
-		return nil, fmt.Errorf("campaign definition %s: %w", path, err)
-	}
-	return parseDefinition(path, data)
+	return d.check(doc)
 }
 
 // parseDefinition validates and decodes a definition read from path.
 func parseDefinition(path string, data []byte) (*Definition, error) {
-	cfgErr := func(p ...tenant.Problem) error { return &tenant.ConfigError{File: path, Problems: p} }
-	if len(data) > 1<<20 {
-		return nil, cfgErr(tenant.Problem{Rule: "size", Message: "file is larger than 1 MiB", Hint: "a campaign definition is a few lines"})
-	}
-	var err error
-	var doc any
-	var lines map[string]int
-	switch strings.ToLower(filepath.Ext(path)) {
-	case ".yaml", ".yml":
-		doc, lines, err = schemas.DecodeYAML(data)
-	case ".json":
-		doc, err = schemas.DecodeJSON(data)
-	default:
-		return nil, cfgErr(tenant.Problem{Rule: "extension", Message: "unknown file type", Hint: "name the file .yaml, .yml or .json"})
-	}
-	if err != nil {
-		return nil, cfgErr(tenant.Problem{Rule: "syntax", Message: err.Error(), Hint: "fix the YAML/JSON syntax"})
-	}
-	if err := schemas.Validate(DefinitionSchema, doc); err != nil {
-		var ve *schemas.ValidationError
-		if !errors.As(err, &ve) {
-			return nil, err
-		}
-		var probs []tenant.Problem
-		for _, p := range ve.Problems {
-			probs = append(probs, tenant.Problem{Pointer: p.Pointer, Rule: p.Rule, Message: p.Message, Hint: p.Hint, Line: schemas.LineOf(lines, p.Pointer)})
-		}
-		return nil, cfgErr(probs...)
-	}
-	b, err := json.Marshal(doc)
+	var d Definition
+	doc, err := tenant.DecodeDocument(path, data, DefinitionSchema, 1<<20, &d)
 	if err != nil {
 		return nil, err
 	}
-	var d Definition
-	if err := json.Unmarshal(b, &d); err != nil {
-		return nil, cfgErr(tenant.Problem{Rule: "type", Message: err.Error()})
-	}
+	return d.check(doc)
+}
+
+// check finds what the schema cannot.
+func (d *Definition) check(doc *tenant.Document) (*Definition, error) {
 	if probs := d.checkInstallments(); len(probs) > 0 {
-		for i := range probs {
-			probs[i].Line = schemas.LineOf(lines, probs[i].Pointer)
-		}
-		return nil, cfgErr(probs...)
+		return nil, doc.Error(probs...)
 	}
 	if d.IOMessage != nil {
 		if _, err := ioTemplates(d.IOMessage); err != nil {
@@ -121,11 +81,10 @@ func parseDefinition(path string, data []byte) (*Definition, error) {
 					p.Pointer += "/" + te.Part
 				}
 			}
-			p.Line = schemas.LineOf(lines, p.Pointer)
-			return nil, cfgErr(p)
+			return nil, doc.Error(p)
 		}
 	}
-	return &d, nil
+	return d, nil
 }
 
 // checkInstallments checks what the schema cannot: percentages that add up
