@@ -39,6 +39,7 @@ type Tenant struct {
 	CampaignDefaults CampaignDefaults  `json:"campaignDefaults"`
 	Channels         []Channel         `json:"channels,omitempty"`
 	SPID             *SPID             `json:"spid,omitempty"`
+	Alerts           *Alerts           `json:"alerts,omitempty"`
 
 	Dir  string `json:"-"` // absolute directory of the config file; relative paths resolve here
 	File string `json:"-"` // the config file as passed to Load

@@ -1,0 +1,121 @@
+package tenant
+
+import (
+	"slices"
+	"time"
+)
+
+// Alerts configures Protezione Civile alerts (workflows/alert): who
+// receives them, on which channels in which order, the alert zones the
+// tenant lies in, who may send them and the CAP feeds it follows.
+type Alerts struct {
+	IOPurpose     string      `json:"ioPurpose,omitempty"`     // default alerts
+	Recipients    []string    `json:"recipients"`              // people source names
+	ISTAT         []string    `json:"istat,omitempty"`         // comuni the tenant covers
+	Zones         []AlertZone `json:"zones,omitempty"`         // regional alert zones
+	Order         []string    `json:"order,omitempty"`         // default appio, sms, email
+	EscalateAfter string      `json:"escalateAfter,omitempty"` // default 10m
+	Operators     []string    `json:"operators,omitempty"`     // fiscal codes
+	Feeds         []AlertFeed `json:"feeds,omitempty"`
+}
+
+// AlertZone is a regional alert zone and the tenant's comuni in it.
+type AlertZone struct {
+	ID    string   `json:"id"`
+	Name  string   `json:"name,omitempty"`
+	ISTAT []string `json:"istat,omitempty"` // default: all of Alerts.ISTAT
+}
+
+// AlertFeed is a CAP feed the tenant follows.
+type AlertFeed struct {
+	URL         string `json:"url"`
+	Interval    string `json:"interval,omitempty"` // default 2m
+	Confirm     *bool  `json:"confirm,omitempty"`  // default true
+	MinSeverity string `json:"minSeverity,omitempty"`
+}
+
+// Default alert settings.
+const (
+	DefaultAlertEscalation = 10 * time.Minute
+	DefaultFeedInterval    = 2 * time.Minute
+)
+
+// DefaultAlertOrder is the channel order for a person without preferences.
+var DefaultAlertOrder = []string{"appio", "sms", "email"}
+
+// Purpose is the App IO service purpose of alerts.
+func (a *Alerts) Purpose() string {
+	if a == nil || a.IOPurpose == "" {
+		return "alerts"
+	}
+	return a.IOPurpose
+}
+
+// ChannelOrder is the configured order, or DefaultAlertOrder.
+func (a *Alerts) ChannelOrder() []string {
+	if a == nil || len(a.Order) == 0 {
+		return slices.Clone(DefaultAlertOrder)
+	}
+	return slices.Clone(a.Order)
+}
+
+// Escalation is EscalateAfter (checked by the schema), or the default.
+func (a *Alerts) Escalation() time.Duration {
+	if a == nil {
+		return DefaultAlertEscalation
+	}
+	return durationOr(a.EscalateAfter, DefaultAlertEscalation)
+}
+
+// Every is the feed's polling interval.
+func (f AlertFeed) Every() time.Duration { return durationOr(f.Interval, DefaultFeedInterval) }
+
+// NeedsConfirm says whether a bulletin waits for an operator (the default).
+func (f AlertFeed) NeedsConfirm() bool { return f.Confirm == nil || *f.Confirm }
+
+// ZoneIDs lists the ids of the tenant's alert zones.
+func (a *Alerts) ZoneIDs() []string {
+	if a == nil {
+		return nil
+	}
+	out := make([]string, 0, len(a.Zones))
+	for _, z := range a.Zones {
+		out = append(out, z.ID)
+	}
+	return out
+}
+
+// ZoneISTAT is the comuni of zone id (all of the tenant's when the zone
+// lists none); nil for an unknown zone.
+func (a *Alerts) ZoneISTAT(id string) []string {
+	if a == nil {
+		return nil
+	}
+	for _, z := range a.Zones {
+		if z.ID == id {
+			if len(z.ISTAT) > 0 {
+				return z.ISTAT
+			}
+			return a.ISTAT
+		}
+	}
+	return nil
+}
+
+// IsOperator says whether fiscal code fc may send alerts.
+func (a *Alerts) IsOperator(fc string) bool { return a != nil && slices.Contains(a.Operators, fc) }
+
+func durationOr(s string, def time.Duration) time.Duration {
+	if d, err := time.ParseDuration(s); err == nil && d > 0 {
+		return d
+	}
+	return def
+}
+
+// In is the text in lang ("it", "en"), the Italian one when there is none.
+func (l Localized) In(lang string) string {
+	if lang == "en" && l.EN != "" {
+		return l.EN
+	}
+	return l.IT
+}
