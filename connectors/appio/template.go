@@ -518,3 +518,7 @@ func clip(n int, s string) string {
 	}
 	return s
 }
+
+// Clip cuts s to at most n UTF-16 code units, as App IO counts lengths,
+// never splitting a character.
+func Clip(n int, s string) string { return clip(n, s) }

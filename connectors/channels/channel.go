@@ -31,6 +31,24 @@ type Verifier interface {
 	Verify(ctx context.Context) error
 }
 
+// Tracker is a Sender whose channel reports whether a message it sent
+// reached the person (an SMS gateway's delivery status): escalation waits
+// for it before trying another channel.
+type Tracker interface {
+	// Delivery is the state of the message the channel calls id.
+	Delivery(ctx context.Context, id string) (DeliveryState, error)
+}
+
+// DeliveryState is what a channel knows of a sent message.
+type DeliveryState string
+
+// Delivery states.
+const (
+	DeliveryPending   DeliveryState = "pending"   // accepted, not delivered yet
+	DeliveryDelivered DeliveryState = "delivered" // on the person's device
+	DeliveryFailed    DeliveryState = "failed"    // the channel gave up
+)
+
 // Recipient is a person a message goes to, with every address known.
 type Recipient struct {
 	FiscalCode string

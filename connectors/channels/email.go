@@ -45,9 +45,9 @@ type SMTPOptions struct {
 
 // Attachment is a file sent with an email.
 type Attachment struct {
-	Name        string
-	ContentType string
-	Data        []byte
+	Name        string `json:"name"`
+	ContentType string `json:"contentType"`
+	Data        []byte `json:"data"`
 }
 
 // Email is one message to one recipient.

@@ -157,6 +157,28 @@ func (o *Outbox) Entries(ctx context.Context, scope, slot string, from, to int64
 	return out, rows.Err()
 }
 
+// All returns every message of scope, by item and slot: what a report
+// reads.
+func (o *Outbox) All(ctx context.Context, scope string) ([]Entry, error) {
+	rows, err := o.db.QueryContext(ctx, o.db.Rebind(`SELECT item, slot, channel, state, message_id, error, attempts, updated_at
+		FROM outbox WHERE scope = ? ORDER BY item, slot`), scope)
+	if err != nil {
+		return nil, fmt.Errorf("outbox: %w", err)
+	}
+	defer rows.Close()
+	var out []Entry
+	for rows.Next() {
+		e := Entry{Key: Key{Scope: scope}}
+		var at string
+		if err := rows.Scan(&e.Item, &e.Slot, &e.Channel, &e.State, &e.MessageID, &e.Error, &e.Attempts, &at); err != nil {
+			return nil, fmt.Errorf("outbox: %w", err)
+		}
+		e.UpdatedAt, _ = time.Parse(time.RFC3339Nano, at) // written by stamp
+		out = append(out, e)
+	}
+	return out, rows.Err()
+}
+
 // Slots returns the messages in any of slots of scope for items [from, to),
 // by item: what a workflow reads to know where each person's messages
 // stand.

@@ -9,6 +9,8 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/url"
+	"slices"
 	"strings"
 	"text/template"
 	"time"
@@ -48,6 +50,13 @@ type SMSConfig struct {
 	BodyTemplate string  `json:"bodyTemplate,omitempty"`
 	IDField      string  `json:"idField,omitempty"`
 	MaxSegments  int     `json:"maxSegments,omitempty"`
+	// StatusURL, with {id} where the gateway's message id goes, is polled
+	// for delivery receipts; StatusField names the state in its JSON
+	// answer, Delivered and Failed the values that mean each.
+	StatusURL   string   `json:"statusUrl,omitempty"`
+	StatusField string   `json:"statusField,omitempty"`
+	Delivered   []string `json:"delivered,omitempty"`
+	Failed      []string `json:"failed,omitempty"`
 }
 
 // checkSMS finds what the schema cannot: the body template must parse and
@@ -104,7 +113,16 @@ func openSMS(raw json.RawMessage, env registry.Env) (Sender, error) {
 		hc = &http.Client{}
 	}
 	return &SMSSender{URL: c.URL, From: c.Sender, AuthHeader: cmp.Or(c.AuthHeader, "Authorization"), Auth: prefix + tok,
-		IDField: cmp.Or(c.IDField, "id"), MaxSegments: cmp.Or(c.MaxSegments, 4), body: body, HTTP: hc}, nil
+		IDField: cmp.Or(c.IDField, "id"), MaxSegments: cmp.Or(c.MaxSegments, 4), body: body, HTTP: hc,
+		StatusURL: c.StatusURL, StatusField: cmp.Or(c.StatusField, "status"),
+		Delivered: orList(c.Delivered, "delivered"), Failed: orList(c.Failed, "failed", "undelivered", "rejected", "expired")}, nil
+}
+
+func orList(l []string, def ...string) []string {
+	if len(l) > 0 {
+		return l
+	}
+	return def
 }
 
 // SMSSender sends text messages through one gateway.
@@ -116,6 +134,9 @@ type SMSSender struct {
 	HTTP             *http.Client
 	body             *template.Template
 	Timeout          time.Duration
+	// StatusURL ("" when the gateway gives no receipts) and how to read it.
+	StatusURL, StatusField string
+	Delivered, Failed      []string
 }
 
 var _ Sender = (*SMSSender)(nil)
@@ -173,6 +194,47 @@ func (s *SMSSender) Send(ctx context.Context, m Message) (string, error) {
 		return "", &HTTPError{Channel: KindSMS, Op: "answer", Err: fmt.Errorf("accepted, but the answer has no %q: %.200s", s.IDField, answer), Ambiguous: true}
 	}
 	return fmt.Sprint(id), nil
+}
+
+// Tracking says whether the gateway reports deliveries (statusUrl set).
+func (s *SMSSender) Tracking() bool { return s.StatusURL != "" }
+
+// Delivery implements Tracker: one GET of the status URL.
+func (s *SMSSender) Delivery(ctx context.Context, id string) (DeliveryState, error) {
+	if s.StatusURL == "" {
+		return DeliveryDelivered, nil
+	}
+	ctx, cancel := context.WithTimeout(ctx, cmp.Or(s.Timeout, 15*time.Second))
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, strings.ReplaceAll(s.StatusURL, "{id}", url.PathEscape(id)), nil)
+	if err != nil {
+		return "", &HTTPError{Channel: KindSMS, Op: "status", Err: err}
+	}
+	req.Header.Set(s.AuthHeader, s.Auth)
+	resp, err := s.HTTP.Do(req)
+	if err != nil {
+		return "", &HTTPError{Channel: KindSMS, Op: "status", Err: err}
+	}
+	defer resp.Body.Close()
+	answer, err := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
+	if err != nil {
+		return "", &HTTPError{Channel: KindSMS, Op: "status", Err: err}
+	}
+	if resp.StatusCode/100 != 2 {
+		return "", answerError(KindSMS, resp, fmt.Errorf("status of %s: the gateway answered %s: %.200s", id, resp.Status, answer))
+	}
+	var out map[string]any
+	if err := json.Unmarshal(answer, &out); err != nil {
+		return "", &HTTPError{Channel: KindSMS, Op: "status", Err: fmt.Errorf("status of %s is not JSON: %.200s", id, answer)}
+	}
+	st := fmt.Sprint(out[s.StatusField])
+	switch {
+	case slices.Contains(s.Delivered, st):
+		return DeliveryDelivered, nil
+	case slices.Contains(s.Failed, st):
+		return DeliveryFailed, nil
+	}
+	return DeliveryPending, nil
 }
 
 // gsm7 is the GSM 03.38 basic character set (one septet each); the

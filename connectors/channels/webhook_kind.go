@@ -112,6 +112,9 @@ type WebhookPayload struct {
 	Text     string `json:"text,omitempty"`
 	Markdown string `json:"markdown,omitempty"`
 	SentAt   string `json:"sentAt"`
+	// Attachments carry the message's documents, e.g. the CAP alert as
+	// application/cap+xml (base64 in JSON).
+	Attachments []Attachment `json:"attachments,omitempty"`
 }
 
 // Send implements Sender: one signed POST; 2xx is delivered. The event id
@@ -129,7 +132,7 @@ func (s *WebhookSender) Send(ctx context.Context, m Message) (string, error) {
 		now = s.Now
 	}
 	t := now()
-	body, err := json.Marshal(WebhookPayload{EventID: id, Subject: m.Subject, Text: m.Text, Markdown: m.Markdown, SentAt: t.UTC().Format(time.RFC3339)})
+	body, err := json.Marshal(WebhookPayload{EventID: id, Subject: m.Subject, Text: m.Text, Markdown: m.Markdown, SentAt: t.UTC().Format(time.RFC3339), Attachments: m.Attachments})
 	if err != nil {
 		return "", &HTTPError{Channel: KindWebhook, Op: "message", Err: err}
 	}

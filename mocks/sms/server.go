@@ -27,8 +27,11 @@ type Options struct {
 	// Unreachable numbers are refused with 422 (a number the operator does
 	// not know, or one that opted out).
 	Unreachable []string
+	// Undeliverable numbers are accepted, then reported "failed" by the
+	// delivery status (a phone switched off past the validity period).
+	Undeliverable []string
 	// DeliverAfter is how long a message stays "accepted" before it is
-	// "delivered" (0: at once).
+	// "delivered" or "failed" (0: at once).
 	DeliverAfter time.Duration
 	Now          func() time.Time
 }
@@ -148,7 +151,8 @@ func (s *Server) send(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusCreated, map[string]string{"id": msg.ID, "status": "accepted"})
 }
 
-// status answers a delivery-status poll: accepted, then delivered.
+// status answers a delivery-status poll: accepted, then delivered (or
+// failed, for an undeliverable number).
 func (s *Server) status(w http.ResponseWriter, r *http.Request) {
 	if !s.authorized(r) {
 		writeJSON(w, http.StatusUnauthorized, map[string]string{"error": "invalid token"})
@@ -164,6 +168,11 @@ func (s *Server) status(w http.ResponseWriter, r *http.Request) {
 	st := "accepted"
 	if !s.now().Before(s.msgs[i].AcceptedAt.Add(s.opts.DeliverAfter)) {
 		st = "delivered"
+		for _, n := range s.opts.Undeliverable {
+			if n == s.msgs[i].To {
+				st = "failed"
+			}
+		}
 	}
 	writeJSON(w, http.StatusOK, map[string]string{"id": s.msgs[i].ID, "status": st})
 }
