@@ -55,7 +55,7 @@ func BenchmarkCSVMillionRows(b *testing.B) {
 		b.Fatal(err)
 	}
 	f.Close()
-	src, err := NewCSVSource(CSVConfig{Path: p, Delimiter: ";"}, "")
+	src, err := NewCSVSource(CSVConfig{CSVFileConfig: CSVFileConfig{Path: p, Delimiter: ";"}}, "")
 	if err != nil {
 		b.Fatal(err)
 	}

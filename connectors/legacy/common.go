@@ -457,16 +457,16 @@ func (c *checker) validate(r row) (Debtor, *Reject) {
 	return d, nil
 }
 
-// counter sends each record to emit or reject and keeps Stats consistent:
-// Read == Valid + Rejected whatever happens.
-type counter struct {
+// counter sends each record (a Debtor, a Person) to emit or reject and keeps
+// Stats consistent: Read == Valid + Rejected whatever happens.
+type counter[T any] struct {
 	name   string
 	st     Stats
-	emit   func(Debtor) error
+	emit   func(T) error
 	reject func(Reject) error
 }
 
-func (c *counter) put(d Debtor, rj *Reject) error {
+func (c *counter[T]) put(d T, rj *Reject) error {
 	if rj != nil {
 		rj.Source = c.name
 		if err := c.reject(*rj); err != nil {

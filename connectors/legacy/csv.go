@@ -13,8 +13,6 @@ import (
 	"path/filepath"
 	"strings"
 	"unicode/utf8"
-
-	"golang.org/x/text/encoding/charmap"
 )
 
 // KindCSV is the tenant config kind of the CSV source.
@@ -23,10 +21,8 @@ const KindCSV = "csv"
 func init() {
 	RegisterSource(KindCSV, "legacy-csv.schema.json", func(cfg json.RawMessage, baseDir string) (DebtorSource, error) {
 		var c CSVConfig
-		dec := json.NewDecoder(bytes.NewReader(cfg))
-		dec.DisallowUnknownFields()
-		if err := dec.Decode(&c); err != nil {
-			return nil, fmt.Errorf("legacy: csv config: %w", err)
+		if err := decodeStrict(KindCSV, cfg, &c); err != nil {
+			return nil, err
 		}
 		return NewCSVSource(c, baseDir)
 	})
@@ -80,6 +76,88 @@ func foldName(s string) string {
 	return strings.NewReplacer("_", "", "-", "", " ", "").Replace(s)
 }
 
+// recordLayout is what a record type (debtor, person) asks of a source's columns.
+type recordLayout struct {
+	fields   []string        // the record's fields, in order
+	required map[string]bool // fields that must have a column
+	oneOf    []string        // at least one of these must have a column; nil: no such rule
+}
+
+var debtorLayout = recordLayout{fields: canonicalFields, required: requiredColumns}
+
+// columns maps every field of l to a 0-based column, -1 when the source has none: the
+// column configured for it in mapped (a name looked up in byName, folded names to
+// indexes, or a 1-based index), else the first of its headerAliases in byName. A
+// configured name the source lacks, or no column for a required field or for any of
+// oneOf, comes back as a *missingColumn for the source to word.
+func (l recordLayout) columns(byName map[string]int, mapped map[string]Column) (map[string]int, *missingColumn) {
+	idx := make(map[string]int, len(l.fields))
+	for _, f := range l.fields {
+		idx[f] = -1
+		if c, ok := mapped[f]; ok {
+			if c.Index > 0 {
+				idx[f] = c.Index - 1
+				continue
+			}
+			i, found := byName[foldName(c.Name)]
+			if !found {
+				return nil, &missingColumn{fields: []string{f}, column: c.Name}
+			}
+			idx[f] = i
+			continue
+		}
+		for _, a := range headerAliases[f] {
+			if i, found := byName[foldName(a)]; found {
+				idx[f] = i
+				break
+			}
+		}
+		if idx[f] < 0 && l.required[f] {
+			return nil, &missingColumn{fields: []string{f}}
+		}
+	}
+	if len(l.oneOf) > 0 {
+		for _, f := range l.oneOf {
+			if idx[f] >= 0 {
+				return idx, nil
+			}
+		}
+		return nil, &missingColumn{fields: l.oneOf}
+	}
+	return idx, nil
+}
+
+// missingColumn is a field a source has no column for.
+type missingColumn struct {
+	fields []string // the field; several when any one of them would do
+	column string   // the configured column the source lacks; "" when none was configured
+}
+
+// what names the field, or the fields one of which is needed.
+func (m *missingColumn) what() string {
+	if len(m.fields) == 1 {
+		return m.fields[0]
+	}
+	return "one of " + strings.Join(m.fields, ", ")
+}
+
+// reason says what is missing and how to fix it; where is what lacks the column ("the
+// header"), nameIt how to name a column so that it is found ("name the column").
+func (m *missingColumn) reason(where, nameIt string) string {
+	if m.column != "" {
+		return fmt.Sprintf("columns.%s is %q but %s has no such column", m.fields[0], m.column, where)
+	}
+	if len(m.fields) == 1 {
+		f := m.fields[0]
+		return fmt.Sprintf("no column for %s: map it in columns.%s or %s %s", f, f, nameIt, headerAliases[f][0])
+	}
+	names := make([]string, len(m.fields))
+	for i, f := range m.fields {
+		names[i] = headerAliases[f][0]
+	}
+	return fmt.Sprintf("no column for any of %s: map one in columns or %s %s", strings.Join(m.fields, ", "), nameIt, strings.Join(names, " or "))
+}
+
 // Column refers to a source column by header name or by 1-based index. In JSON it is a
 // string or an integer.
 type Column struct {
@@ -110,9 +188,10 @@ func (c Column) MarshalJSON() ([]byte, error) {
 	return json.Marshal(c.Index)
 }
 
-// CSVConfig configures a CSV debtors source; it mirrors legacy-csv.schema.json. The zero
-// value of every optional field means its default.
-type CSVConfig struct {
+// CSVFileConfig is how a CSV export is written and where its columns are: what the
+// debtor and the people CSV kinds share. The zero value of every optional field means
+// its default.
+type CSVFileConfig struct {
 	Path      string            `json:"path"`
 	Delimiter string            `json:"delimiter,omitempty"` // default ","
 	Header    *bool             `json:"header,omitempty"`    // default true
@@ -121,70 +200,93 @@ type CSVConfig struct {
 	// MaxLineBytes bounds one record (default 64 KiB): a longer one is rejected, not
 	// buffered, so a binary file or a missing closing quote cannot eat the memory.
 	MaxLineBytes int `json:"maxLineBytes,omitempty"`
-	ValueFormat      // decimalComma (nil: detect per value), dateFormat (default dd/mm/yyyy), rules
+}
+
+// CSVConfig configures a CSV debtors source; it mirrors legacy-csv.schema.json.
+type CSVConfig struct {
+	CSVFileConfig
+	ValueFormat // decimalComma (nil: detect per value), dateFormat (default dd/mm/yyyy), rules
 }
 
 // CSVSource reads debtors from a delimited file, streaming. Each Read opens the file
 // again, so a retried read starts from the top.
 type CSVSource struct {
-	cfg     CSVConfig
+	cfg  CSVConfig
+	file *csvFile
+}
+
+// NewCSVSource checks cfg and returns a source; a relative Path resolves against baseDir.
+// The file itself is opened by Read.
+func NewCSVSource(cfg CSVConfig, baseDir string) (*CSVSource, error) {
+	f, err := newCSVFile(cfg.CSVFileConfig, baseDir, debtorLayout)
+	if err != nil {
+		return nil, err
+	}
+	if err := cfg.ValueFormat.check(KindCSV, f.header); err != nil {
+		return nil, err
+	}
+	f.extra = cfg.RecordRules.extraColumns()
+	return &CSVSource{cfg: cfg, file: f}, nil
+}
+
+// csvFile is the file handling of every CSV kind, whatever its records: the path,
+// delimiter, encoding (and UTF-8 byte order mark), the refusal of binary files, the
+// bound on line length, the header and the columns of the record type's fields.
+type csvFile struct {
+	cfg     CSVFileConfig
+	layout  recordLayout
+	extra   []string // other columns found by name: those the record rules name
 	path    string
 	comma   rune
 	header  bool
 	maxLine int
 }
 
-// NewCSVSource checks cfg and returns a source; a relative Path resolves against baseDir.
-// The file itself is opened by Read.
-func NewCSVSource(cfg CSVConfig, baseDir string) (*CSVSource, error) {
-	s := &CSVSource{cfg: cfg, header: cfg.Header == nil || *cfg.Header}
+func newCSVFile(cfg CSVFileConfig, baseDir string, layout recordLayout) (*csvFile, error) {
+	f := &csvFile{cfg: cfg, layout: layout, header: cfg.Header == nil || *cfg.Header}
 	if cfg.Path == "" {
 		return nil, errors.New("legacy: csv: path is required")
 	}
-	s.path = cfg.Path
-	if !filepath.IsAbs(s.path) && baseDir != "" {
-		s.path = filepath.Join(baseDir, s.path)
+	f.path = cfg.Path
+	if !filepath.IsAbs(f.path) && baseDir != "" {
+		f.path = filepath.Join(baseDir, f.path)
 	}
-	s.comma = ','
+	f.comma = ','
 	if cfg.Delimiter != "" {
 		r, n := utf8.DecodeRuneInString(cfg.Delimiter)
 		if n != len(cfg.Delimiter) || r == utf8.RuneError || r == '"' || r == '\r' || r == '\n' {
 			return nil, fmt.Errorf("legacy: csv: delimiter %q must be one character other than a quote or newline", cfg.Delimiter)
 		}
-		s.comma = r
+		f.comma = r
 	}
-	switch cfg.Encoding {
-	case "", "utf-8", "windows-1252", "iso-8859-1":
-	default:
-		return nil, fmt.Errorf("legacy: csv: unsupported encoding %q (use utf-8, windows-1252 or iso-8859-1)", cfg.Encoding)
-	}
-	if err := cfg.ValueFormat.check(KindCSV, s.header); err != nil {
+	if err := checkEncoding(KindCSV, cfg.Encoding); err != nil {
 		return nil, err
 	}
-	s.maxLine = cfg.MaxLineBytes
-	if s.maxLine == 0 {
-		s.maxLine = maxLineBytes
+	f.maxLine = cfg.MaxLineBytes
+	if f.maxLine == 0 {
+		f.maxLine = maxLineBytes
 	}
-	if s.maxLine < 0 {
+	if f.maxLine < 0 {
 		return nil, errors.New("legacy: csv: maxLineBytes must not be negative")
 	}
-	for f, c := range cfg.Columns {
-		if !containsStr(canonicalFields, f) {
-			return nil, fmt.Errorf("legacy: csv: columns: unknown field %q (fields: %s)", f, strings.Join(canonicalFields, ", "))
+	for name, c := range cfg.Columns {
+		if !containsStr(layout.fields, name) {
+			return nil, fmt.Errorf("legacy: csv: columns: unknown field %q (fields: %s)", name, strings.Join(layout.fields, ", "))
 		}
-		if !s.header && c.Index == 0 {
-			return nil, fmt.Errorf("legacy: csv: columns.%s: header is false, so give a 1-based column index, not a name", f)
-		}
-	}
-	if !s.header {
-		for _, f := range canonicalFields {
-			if _, ok := cfg.Columns[f]; !ok && requiredColumns[f] {
-				return nil, fmt.Errorf("legacy: csv: header is false, so columns must map %s to a 1-based index", f)
-			}
+		if !f.header && c.Index == 0 {
+			return nil, fmt.Errorf("legacy: csv: columns.%s: header is false, so give a 1-based column index, not a name", name)
 		}
 	}
-	return s, nil
+	if !f.header {
+		if _, miss := layout.columns(nil, cfg.Columns); miss != nil {
+			return nil, fmt.Errorf("legacy: csv: header is false, so columns must map %s to a 1-based index", miss.what())
+		}
+	}
+	return f, nil
 }
+
+// name is "csv:" and the file name.
+func (f *csvFile) name() string { return "csv:" + filepath.Base(f.path) }
 
 func containsStr(list []string, s string) bool {
 	for _, x := range list {
@@ -196,7 +298,7 @@ func containsStr(list []string, s string) bool {
 }
 
 // Name is "csv:" and the file name.
-func (s *CSVSource) Name() string { return "csv:" + filepath.Base(s.path) }
+func (s *CSVSource) Name() string { return s.file.name() }
 
 // HeaderError is returned by Read when the header line cannot be matched to the
 // configured columns.
@@ -234,58 +336,57 @@ func delimiterHint(header []string) string {
 	return fmt.Sprintf("; the header is one column, and split on %q it would be %d: is the delimiter %q? (set delimiter) / il separatore è %q?", shown, n+1, shown, shown)
 }
 
-// resolveColumns maps canonical fields to 0-based indexes (-1 when absent).
-func (s *CSVSource) resolveColumns(header []string) (map[string]int, error) {
-	idx := map[string]int{}
+// columns finds the record type's fields in the header line (nil when the file has
+// none: then every field is mapped by index), and the extra columns by name.
+func (f *csvFile) columns(header []string) (csvCols, error) {
 	byName := map[string]int{}
 	for i, h := range header {
 		k := foldName(h)
 		if _, dup := byName[k]; dup && k != "" {
-			return nil, &HeaderError{File: s.path, Headers: header, Reason: fmt.Sprintf("column %q appears twice", strings.TrimSpace(h))}
+			return csvCols{}, &HeaderError{File: f.path, Headers: header, Reason: fmt.Sprintf("column %q appears twice", strings.TrimSpace(h))}
 		}
 		byName[k] = i
 	}
-	for _, f := range canonicalFields {
-		idx[f] = -1
-		if c, ok := s.cfg.Columns[f]; ok {
-			if c.Index > 0 {
-				idx[f] = c.Index - 1
-				continue
-			}
-			i, found := byName[foldName(c.Name)]
-			if !found {
-				return nil, &HeaderError{File: s.path, Field: f, Column: c.Name, Headers: header,
-					Reason: fmt.Sprintf("columns.%s is %q but the header has no such column", f, c.Name)}
-			}
-			idx[f] = i
-			continue
-		}
-		for _, a := range headerAliases[f] {
-			if i, found := byName[foldName(a)]; found {
-				idx[f] = i
-				break
-			}
-		}
-		if idx[f] < 0 && requiredColumns[f] {
-			return nil, &HeaderError{File: s.path, Field: f, Headers: header,
-				Reason: fmt.Sprintf("no column for %s: map it in columns.%s or name the column %s", f, f, headerAliases[f][0])}
-		}
+	idx, miss := f.layout.columns(byName, f.cfg.Columns)
+	if miss != nil {
+		return csvCols{}, &HeaderError{File: f.path, Field: strings.Join(miss.fields, "|"), Column: miss.column, Headers: header,
+			Reason: miss.reason("the header", "name the column")}
 	}
-	return idx, nil
+	cols := csvCols{idx: idx, extra: map[string]int{}}
+	for _, name := range f.extra {
+		i, found := byName[foldName(name)]
+		if !found {
+			return csvCols{}, &HeaderError{File: f.path, Column: name, Headers: header,
+				Reason: fmt.Sprintf("identity or duplicates names the column %q but the header has no such column", name)}
+		}
+		cols.extra[name] = i
+	}
+	return cols, nil
 }
 
-func (s *CSVSource) openReader(f io.Reader) (io.Reader, error) {
-	switch s.cfg.Encoding {
-	case "windows-1252":
-		return charmap.Windows1252.NewDecoder().Reader(f), nil
-	case "iso-8859-1":
-		return charmap.ISO8859_1.NewDecoder().Reader(f), nil
-	}
-	br := bufio.NewReaderSize(f, 64<<10)
-	if b, err := br.Peek(3); err == nil && bytes.Equal(b, []byte{0xEF, 0xBB, 0xBF}) {
-		_, _ = br.Discard(3)
-	}
-	return br, nil
+// csvCols are the columns of one file: the 0-based index of each field of the record
+// type (-1 when the file has none) and of each extra column by name.
+type csvCols struct {
+	idx   map[string]int
+	extra map[string]int
+}
+
+// row is a record of the right width as the checker sees it.
+func (c csvCols) row(rec []string, line int) row {
+	return row{line: line, raw: rec,
+		get: func(f string) string {
+			if i, ok := c.idx[f]; ok && i >= 0 {
+				return strings.TrimSpace(rec[i])
+			}
+			return ""
+		},
+		col: func(name string) (string, bool) {
+			i, ok := c.extra[name]
+			if !ok || i >= len(rec) {
+				return "", false
+			}
+			return rec[i], true
+		}}
 }
 
 // Read streams the file: every data record goes to emit (as a Debtor) or to reject.
@@ -293,93 +394,95 @@ func (s *CSVSource) openReader(f io.Reader) (io.Reader, error) {
 // longer than MaxLineBytes are rejects, not errors. Duplicate externalIds and exact
 // duplicate rows are rejected after the first, and the duplicate rule applied, which
 // keeps a 64-bit hash per record in memory.
-func (s *CSVSource) Read(ctx context.Context, emit func(Debtor) error, reject func(Reject) error) (st Stats, err error) {
+func (s *CSVSource) Read(ctx context.Context, emit func(Debtor) error, reject func(Reject) error) (Stats, error) {
 	if emit == nil || reject == nil {
-		return st, errNoReject
+		return Stats{}, errNoReject
 	}
-	f, err := os.Open(s.path)
+	c := &counter[Debtor]{name: s.Name(), emit: emit, reject: reject}
+	chk := newChecker(s.cfg.ValueFormat, AmountAuto, DateDMY)
+	chk.source = s.Name()
+	err := readCSV(ctx, s.file, c, chk.checkRow)
+	return c.st, err
+}
+
+// readCSV streams f, whatever its records: the header (when there is one) is matched
+// to the record type's columns, and every data record of the right width is turned
+// into a record (or a reject) by record; a record of the wrong width, with bad quoting
+// or a physical line longer than the bound is a reject. Records and rejects go to c,
+// which counts them.
+func readCSV[T any](ctx context.Context, f *csvFile, c *counter[T], record func(row) (T, *Reject)) error {
+	file, err := os.Open(f.path)
 	if err != nil {
-		return st, fmt.Errorf("legacy: csv: %w", err)
+		return fmt.Errorf("legacy: csv: %w", err)
 	}
-	defer f.Close()
-	raw := bufio.NewReaderSize(f, 64<<10)
-	if err := sniffBinary(raw, s.path); err != nil {
-		return st, err
+	defer file.Close()
+	raw := bufio.NewReaderSize(file, 64<<10)
+	if err := sniffBinary(raw, f.path); err != nil {
+		return err
 	}
-	r, err := s.openReader(raw)
-	if err != nil {
-		return st, err
-	}
-	lr := &lineBound{r: r, max: s.maxLine, maxRecord: max(16*s.maxLine, 1<<20)}
+	lr := &lineBound{r: decodeReader(raw, f.cfg.Encoding), max: f.maxLine, maxRecord: max(16*f.maxLine, 1<<20)}
 	cr := csv.NewReader(lr)
-	cr.Comma = s.comma
+	cr.Comma = f.comma
 	cr.FieldsPerRecord = -1
 	cr.ReuseRecord = true
 
 	expected := 0
-	var idx map[string]int
-	var extra map[string]int
-	if s.header {
+	var cols csvCols
+	if f.header {
 		h, err := cr.Read()
 		if err == io.EOF {
-			return st, fmt.Errorf("legacy: csv %s: empty file, expected a header line", s.path)
+			return fmt.Errorf("legacy: csv %s: empty file, expected a header line", f.path)
 		}
 		if err != nil {
 			if errors.Is(err, errRecordTooLong) {
-				return st, fmt.Errorf("legacy: csv %s: header: %w", s.path, err)
+				return fmt.Errorf("legacy: csv %s: header: %w", f.path, err)
 			}
-			return st, fmt.Errorf("legacy: csv %s: header: %w", s.path, clipErr(err))
+			return fmt.Errorf("legacy: csv %s: header: %w", f.path, clipErr(err))
 		}
 		if lr.truncatedUpTo(cr.InputOffset()) {
-			return st, fmt.Errorf("legacy: csv %s: the header line is longer than %d bytes: is this a CSV file? (maxLineBytes)", s.path, s.maxLine)
+			return fmt.Errorf("legacy: csv %s: the header line is longer than %d bytes: is this a CSV file? (maxLineBytes)", f.path, f.maxLine)
 		}
 		header := append([]string(nil), h...)
 		expected = len(header)
-		if idx, err = s.resolveColumns(header); err != nil {
-			return st, err
+		if cols, err = f.columns(header); err != nil {
+			return err
 		}
-		if extra, err = s.resolveExtra(header); err != nil {
-			return st, err
-		}
-	} else {
-		idx, _ = s.resolveColumns(nil)
+	} else if cols, err = f.columns(nil); err != nil {
+		return err // checked by newCSVFile: every field is mapped by index
 	}
 	maxIdx := 0
-	for _, i := range idx {
+	for _, i := range cols.idx {
 		maxIdx = max(maxIdx, i+1)
 	}
-	chk := newChecker(s.cfg.ValueFormat, AmountAuto, DateDMY)
-	chk.source = s.Name()
-	name := s.Name()
-	sep := string(s.comma)
+	sep := string(f.comma)
 	for n := 0; ; n++ {
 		if n%256 == 0 {
 			if err := ctx.Err(); err != nil {
-				return st, err
+				return err
 			}
 		}
 		rec, rerr := cr.Read()
 		if rerr == io.EOF {
-			return st, nil
+			return nil
 		}
 		var rj *Reject
-		var d Debtor
+		var v T
 		switch {
 		case rerr != nil:
 			var pe *csv.ParseError
 			if !errors.As(rerr, &pe) {
-				return st, fmt.Errorf("legacy: csv %s: %w", s.path, rerr)
+				return fmt.Errorf("legacy: csv %s: %w", f.path, rerr)
 			}
 			rj = &Reject{Line: pe.StartLine, Rule: "syntax",
 				MessageIT: "riga non leggibile: virgolette non bilanciate (" + pe.Err.Error() + ")",
 				MessageEN: "unreadable row: unbalanced quotes (" + pe.Err.Error() + ")"}
 			if lr.truncatedUpTo(cr.InputOffset()) {
-				rj.Rule, rj.MessageIT, rj.MessageEN = lineLengthMessages(s.maxLine)
+				rj.Rule, rj.MessageIT, rj.MessageEN = lineLengthMessages(f.maxLine)
 			}
 		case lr.truncatedUpTo(cr.InputOffset()):
 			line, _ := cr.FieldPos(0)
 			rj = &Reject{Line: line}
-			rj.Rule, rj.MessageIT, rj.MessageEN = lineLengthMessages(s.maxLine)
+			rj.Rule, rj.MessageIT, rj.MessageEN = lineLengthMessages(f.maxLine)
 		default:
 			line, _ := cr.FieldPos(0)
 			if expected == 0 {
@@ -390,24 +493,13 @@ func (s *CSVSource) Read(ctx context.Context, emit func(Debtor) error, reject fu
 					MessageIT: fmt.Sprintf("la riga ha %d campi invece di %d: controllare il separatore e le virgolette", len(rec), max(expected, maxIdx)),
 					MessageEN: fmt.Sprintf("row has %d fields instead of %d: check the delimiter and quoting", len(rec), max(expected, maxIdx))}
 			} else {
-				d, rj = s.record(rec, idx, extra, line, chk)
+				v, rj = record(cols.row(rec, line))
 			}
 		}
 		lr.mark()
-		if rj != nil {
-			rj.Source = name
-			if err := reject(*rj); err != nil {
-				return st, err
-			}
-			st.Read++
-			st.Rejected++
-			continue
+		if err := c.put(v, rj); err != nil {
+			return err
 		}
-		if err := emit(d); err != nil {
-			return st, err
-		}
-		st.Read++
-		st.Valid++
 	}
 }
 
@@ -514,43 +606,4 @@ func clip(s string) string {
 		return s[:200] + "…"
 	}
 	return s
-}
-
-// record validates one row of the right width; extra are the columns the record rules
-// name besides the canonical fields.
-func (s *CSVSource) record(rec []string, idx, extra map[string]int, line int, c *checker) (Debtor, *Reject) {
-	return c.checkRow(row{line: line, raw: rec,
-		get: func(f string) string {
-			if i := idx[f]; i >= 0 {
-				return strings.TrimSpace(rec[i])
-			}
-			return ""
-		},
-		col: func(name string) (string, bool) {
-			i, ok := extra[name]
-			if !ok || i >= len(rec) {
-				return "", false
-			}
-			return rec[i], true
-		}})
-}
-
-// resolveExtra finds the columns named by the record rules (identity, duplicates)
-// that are not canonical fields.
-func (s *CSVSource) resolveExtra(header []string) (map[string]int, error) {
-	out := map[string]int{}
-	for _, name := range s.cfg.RecordRules.extraColumns() {
-		found := false
-		for i, h := range header {
-			if foldName(h) == foldName(name) {
-				out[name], found = i, true
-				break
-			}
-		}
-		if !found {
-			return nil, &HeaderError{File: s.path, Column: name, Headers: header,
-				Reason: fmt.Sprintf("identity or duplicates names the column %q but the header has no such column", name)}
-		}
-	}
-	return out, nil
 }

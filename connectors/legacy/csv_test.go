@@ -302,7 +302,7 @@ func FuzzCSVRow(f *testing.F) {
 		if err := os.WriteFile(p, []byte(data), 0o644); err != nil {
 			t.Fatal(err)
 		}
-		src, err := NewCSVSource(CSVConfig{Path: p, Delimiter: ";"}, "")
+		src, err := NewCSVSource(CSVConfig{CSVFileConfig: CSVFileConfig{Path: p, Delimiter: ";"}}, "")
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -341,7 +341,7 @@ func BenchmarkCSVSource(b *testing.B) {
 	if err := os.WriteFile(p, buf.Bytes(), 0o644); err != nil {
 		b.Fatal(err)
 	}
-	src, err := NewCSVSource(CSVConfig{Path: p, Delimiter: ";"}, "")
+	src, err := NewCSVSource(CSVConfig{CSVFileConfig: CSVFileConfig{Path: p, Delimiter: ";"}}, "")
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -232,7 +232,7 @@ func (s *FixedWidthSource) Read(ctx context.Context, emit func(Debtor) error, re
 	br := bufio.NewReaderSize(r, 64<<10)
 	chk := newChecker(s.cfg.ValueFormat, AmountAuto, DateDMY)
 	chk.source = s.Name()
-	c := &counter{name: s.Name(), emit: emit, reject: reject}
+	c := &counter[Debtor]{name: s.Name(), emit: emit, reject: reject}
 	specs := s.cfg.Fields
 	for line := 1; ; line++ {
 		if line%256 == 0 {

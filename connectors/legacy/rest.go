@@ -276,7 +276,7 @@ func (s *RESTSource) Read(ctx context.Context, emit func(Debtor) error, reject f
 	if err != nil {
 		return Stats{}, err
 	}
-	c := &counter{name: s.Name(), emit: emit, reject: reject}
+	c := &counter[Debtor]{name: s.Name(), emit: emit, reject: reject}
 	chk := newChecker(s.cfg.ValueFormat, AmountDecimalPoint, DateISO)
 	chk.source = s.Name()
 	p := s.cfg.Pagination

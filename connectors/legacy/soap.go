@@ -248,7 +248,7 @@ func (s *SOAPSource) Read(ctx context.Context, emit func(Debtor) error, reject f
 	for k, v := range s.cfg.Params {
 		params[k] = xmlEscape(v)
 	}
-	c := &counter{name: s.Name(), emit: emit, reject: reject}
+	c := &counter[Debtor]{name: s.Name(), emit: emit, reject: reject}
 	chk := newChecker(s.cfg.ValueFormat, AmountDecimalPoint, DateISO)
 	chk.source = s.Name()
 	line := 0

@@ -96,6 +96,7 @@ type SQLSource struct {
 	writeNames []string
 	writeByKey bool // writeBack finds rows by :key_<column>, not :externalId
 	timeout    time.Duration
+	layout     recordLayout // the records the query returns: debtors, or people
 }
 
 var identRe = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
@@ -155,7 +156,12 @@ func nullIfEmpty(s string) any {
 // NewSQLSource checks cfg. The DSN is resolved, and the database opened, by each Read
 // and WriteStatus.
 func NewSQLSource(cfg SQLConfig, baseDir string) (*SQLSource, error) {
-	s := &SQLSource{cfg: cfg, baseDir: baseDir, dialect: cfg.Driver}
+	return newSQLSource(cfg, baseDir, debtorLayout)
+}
+
+// newSQLSource checks cfg for a query that returns records of layout.
+func newSQLSource(cfg SQLConfig, baseDir string, layout recordLayout) (*SQLSource, error) {
+	s := &SQLSource{cfg: cfg, baseDir: baseDir, dialect: cfg.Driver, layout: layout}
 	switch cfg.Driver {
 	case "postgres":
 		s.driver = "pgx"
@@ -193,8 +199,8 @@ func NewSQLSource(cfg SQLConfig, baseDir string) (*SQLSource, error) {
 		s.timeout = d
 	}
 	for f := range cfg.Columns {
-		if !containsStr(canonicalFields, f) {
-			return nil, fmt.Errorf("legacy: sql: columns: unknown field %q (fields: %s)", f, strings.Join(canonicalFields, ", "))
+		if !containsStr(layout.fields, f) {
+			return nil, fmt.Errorf("legacy: sql: columns: unknown field %q (fields: %s)", f, strings.Join(layout.fields, ", "))
 		}
 	}
 	if cfg.Query != "" {
@@ -395,25 +401,32 @@ func (s *SQLSource) Read(ctx context.Context, emit func(Debtor) error, reject fu
 	if emit == nil || reject == nil {
 		return Stats{}, errNoReject
 	}
+	c := &counter[Debtor]{name: s.Name(), emit: emit, reject: reject}
+	chk := newChecker(s.cfg.ValueFormat, AmountDecimalPoint, DateISO)
+	chk.source = s.Name()
+	err := readSQL(ctx, s, c, chk.checkRow)
+	return c.st, err
+}
+
+// readSQL runs s's query, whatever its records, and turns every row into a record
+// (or a reject) with record; records and rejects go to c, which counts them.
+func readSQL[T any](ctx context.Context, s *SQLSource, c *counter[T], record func(row) (T, *Reject)) error {
 	db, err := s.open(ctx)
 	if err != nil {
-		return Stats{}, err
+		return err
 	}
 	defer db.Close()
 	tx, err := s.beginReadOnly(ctx, db)
 	if err != nil {
-		return Stats{}, err
+		return err
 	}
 	// Nothing is ever committed: a read-only transaction has nothing to keep.
 	defer tx.Rollback() //nolint:errcheck // the read's outcome is what matters
-	c := &counter{name: s.Name(), emit: emit, reject: reject}
-	chk := newChecker(s.cfg.ValueFormat, AmountDecimalPoint, DateISO)
-	chk.source = s.Name()
 	line := 0
 	if s.cfg.KeyColumn == "" {
 		q, names, _ := BindNamed(s.cfg.Query, s.dialect)
-		_, err := s.readRows(ctx, tx, q, s.args(names, nil), c, chk, &line)
-		return c.st, err
+		_, err := readRows(ctx, s, tx, q, s.args(names, nil), c, record, &line)
+		return err
 	}
 	const lastParam = "ponte_last_key"
 	first := fmt.Sprintf("SELECT * FROM (%s) ponte_src ORDER BY %s LIMIT %d", s.cfg.Query, s.cfg.KeyColumn, s.cfg.PageSize)
@@ -426,14 +439,14 @@ func (s *SQLSource) Read(ctx context.Context, emit func(Debtor) error, reject fu
 		}
 		q, names, err := BindNamed(text, s.dialect)
 		if err != nil {
-			return c.st, err
+			return err
 		}
-		r, err := s.readRows(ctx, tx, q, s.args(names, map[string]any{lastParam: last}), c, chk, &line)
+		r, err := readRows(ctx, s, tx, q, s.args(names, map[string]any{lastParam: last}), c, record, &line)
 		if err != nil {
-			return c.st, err
+			return err
 		}
 		if r.n < s.cfg.PageSize {
-			return c.st, nil
+			return nil
 		}
 		last = r.lastKey
 	}
@@ -478,7 +491,7 @@ type pageResult struct {
 	lastKey any
 }
 
-func (s *SQLSource) readRows(ctx context.Context, tx *sql.Tx, q string, args []any, c *counter, chk *checker, line *int) (pageResult, error) {
+func readRows[T any](ctx context.Context, s *SQLSource, tx *sql.Tx, q string, args []any, c *counter[T], record func(row) (T, *Reject), line *int) (pageResult, error) {
 	var res pageResult
 	qctx, cancel := context.WithTimeout(ctx, s.timeout+10*time.Second) // the server's limit first; this one if it is ignored
 	defer cancel()
@@ -527,6 +540,13 @@ func (s *SQLSource) readRows(ctx context.Context, tx *sql.Tx, q string, args []a
 		ptrs[i] = &vals[i]
 	}
 	strs := make([]string, len(cols))
+	amountCol, dateCol := -1, -1 // typed values are read in their canonical notation
+	if i, ok := idx[FieldAmount]; ok {
+		amountCol = i
+	}
+	if i, ok := idx[FieldDueDate]; ok {
+		dateCol = i
+	}
 	var key strings.Builder
 	for rows.Next() {
 		if err := rows.Scan(ptrs...); err != nil {
@@ -538,10 +558,10 @@ func (s *SQLSource) readRows(ctx context.Context, tx *sql.Tx, q string, args []a
 		for i, v := range vals {
 			str, isNum, isDate := rawString(v)
 			strs[i] = strings.TrimSpace(str)
-			if i == idx[FieldAmount] && isNum {
+			if i == amountCol && isNum {
 				ty.amountNumber = true
 			}
-			if i == idx[FieldDueDate] && isDate {
+			if i == dateCol && isDate {
 				ty.dateISO = true
 			}
 		}
@@ -558,9 +578,9 @@ func (s *SQLSource) readRows(ctx context.Context, tx *sql.Tx, q string, args []a
 				res.lastKey = string(b)
 			}
 		}
-		d, rj := chk.checkRow(row{line: *line, raw: strs, key: key.String(), ty: ty,
+		d, rj := record(row{line: *line, raw: strs, key: key.String(), ty: ty,
 			get: func(f string) string {
-				if i := idx[f]; i >= 0 {
+				if i, ok := idx[f]; ok && i >= 0 {
 					return strs[i]
 				}
 				return ""
@@ -587,26 +607,13 @@ func (s *SQLSource) mapColumns(cols []string) (map[string]int, error) {
 	for i, c := range cols {
 		byName[foldName(c)] = i
 	}
-	idx := map[string]int{}
-	for _, f := range canonicalFields {
-		idx[f] = -1
-		if name, ok := s.cfg.Columns[f]; ok {
-			i, found := byName[foldName(name)]
-			if !found {
-				return nil, fmt.Errorf("legacy: sql: columns.%s is %q but the query has no such column (columns: %s)", f, name, strings.Join(cols, ", "))
-			}
-			idx[f] = i
-			continue
-		}
-		for _, a := range headerAliases[f] {
-			if i, found := byName[foldName(a)]; found {
-				idx[f] = i
-				break
-			}
-		}
-		if idx[f] < 0 && requiredColumns[f] {
-			return nil, fmt.Errorf("legacy: sql: no column for %s: map it in columns.%s or alias a column AS %s (columns: %s)", f, f, headerAliases[f][0], strings.Join(cols, ", "))
-		}
+	mapped := make(map[string]Column, len(s.cfg.Columns))
+	for f, name := range s.cfg.Columns {
+		mapped[f] = Column{Name: name}
+	}
+	idx, miss := s.layout.columns(byName, mapped)
+	if miss != nil {
+		return nil, fmt.Errorf("legacy: sql: %s (columns: %s)", miss.reason("the query", "alias a column AS"), strings.Join(cols, ", "))
 	}
 	return idx, nil
 }
