@@ -174,11 +174,12 @@ type checker struct {
 	minCents   int64
 	iban       string // IBANItaly or IBANSEPA
 	rules      RecordRules
-	source     string // the source's name, for positional keys
+	source     string   // the source's name, for positional keys
+	fields     []string // the record type's fields: canonicalFields for debtors
 	seed       maphash.Seed
 	seen       map[uint64]idSeen // external ids of valid records
 	rows       map[uint64]int    // whole rows without an external id
-	debts      map[uint64]int    // duplicate-rule keys
+	debts      map[uint64]int    // duplicate-rule keys; people: fiscal codes used as keys
 }
 
 func (c *checker) idHash(id string) uint64 { return maphash.String(c.seed, id) }
@@ -186,7 +187,7 @@ func (c *checker) idHash(id string) uint64 { return maphash.String(c.seed, id) }
 // newChecker uses defAmounts and defDate when vf leaves them unset. vf has been checked
 // (ValueFormat.check) when the source was built.
 func newChecker(vf ValueFormat, defAmounts AmountFormat, defDate string) *checker {
-	c := &checker{amounts: defAmounts, dateFormat: vf.DateFormat, seed: maphash.MakeSeed(), seen: map[uint64]idSeen{},
+	c := &checker{amounts: defAmounts, dateFormat: vf.DateFormat, fields: canonicalFields, seed: maphash.MakeSeed(), seen: map[uint64]idSeen{},
 		rows: map[uint64]int{}, debts: map[uint64]int{}, rules: vf.RecordRules, minCents: 1, iban: vf.IBANCountries}
 	if vf.DecimalComma != nil {
 		c.amounts = AmountDecimalPoint
@@ -311,48 +312,95 @@ func (c *checker) rowHash(r row) uint64 {
 		}
 		return h.Sum64()
 	}
-	for _, f := range canonicalFields {
+	for _, f := range c.fields {
 		_, _ = h.WriteString(r.get(f))
 		_ = h.WriteByte(0x1f)
 	}
 	return h.Sum64()
 }
 
-func (c *checker) validate(r row) (Debtor, *Reject) {
-	get, line, ty := r.get, r.line, r.ty
-	for _, f := range canonicalFields {
+// admit runs the checks every record type shares before its own: values that are
+// valid UTF-8, no copy of an earlier row, an externalId of at most 64 characters that
+// no earlier valid record has. It returns the id and the row's hash, for remember
+// once the record passed its own checks.
+func (c *checker) admit(r row) (id string, rh uint64, rj *Reject) {
+	get, line := r.get, r.line
+	for _, f := range c.fields {
 		if v := get(f); !utf8.ValidString(v) {
-			return Debtor{}, &Reject{Line: line, Field: f, Value: strings.ToValidUTF8(clip(v), "\uFFFD"), Rule: "encoding",
+			return "", 0, &Reject{Line: line, Field: f, Value: strings.ToValidUTF8(clip(v), "\uFFFD"), Rule: "encoding",
 				MessageIT: "testo non valido in UTF-8: il file è forse in windows-1252? impostare encoding nella configurazione",
 				MessageEN: "text is not valid UTF-8: is the file windows-1252? set encoding in the source config"}
 		}
 	}
-	rh := c.rowHash(r)
+	rh = c.rowHash(r)
 	dupRow := func(first int) *Reject {
 		return &Reject{Line: line, Rule: "duplicateRow",
-			MessageIT: fmt.Sprintf("riga identica alla riga %d: lo stesso debito esportato due volte? togliere la copia dall'esportazione", first),
-			MessageEN: fmt.Sprintf("row identical to line %d: the same debt exported twice? remove the copy from the export", first)}
+			MessageIT: fmt.Sprintf("riga identica alla riga %d: lo stesso record esportato due volte? togliere la copia dall'esportazione", first),
+			MessageEN: fmt.Sprintf("row identical to line %d: the same record exported twice? remove the copy from the export", first)}
 	}
-	d := Debtor{Line: line}
-	d.ExternalID = get(FieldExternalID)
-	if d.ExternalID == "" {
+	id = get(FieldExternalID)
+	if id == "" {
 		if first, dup := c.rows[rh]; dup {
-			return Debtor{}, dupRow(first)
+			return "", rh, dupRow(first)
 		}
 		c.rows[rh] = line
 	}
-	if utf8.RuneCountInString(d.ExternalID) > 64 {
-		return d, rejectFromErr(ferr(FieldExternalID, d.ExternalID, "maxLength", "identificativo della pratica più lungo di 64 caratteri", "record id longer than 64 characters"), line)
+	if utf8.RuneCountInString(id) > 64 {
+		return id, rh, rejectFromErr(ferr(FieldExternalID, id, "maxLength", "identificativo del record più lungo di 64 caratteri", "record id longer than 64 characters"), line)
 	}
-	if d.ExternalID != "" {
-		if first, dup := c.seen[c.idHash(d.ExternalID)]; dup {
+	if id != "" {
+		if first, dup := c.seen[c.idHash(id)]; dup {
 			if first.row == uint32(rh) {
-				return Debtor{}, dupRow(int(first.line))
+				return id, rh, dupRow(int(first.line))
 			}
-			return d, rejectFromErr(ferr(FieldExternalID, d.ExternalID, "duplicate",
-				fmt.Sprintf("identificativo della pratica già presente alla riga %d", first.line),
+			return id, rh, rejectFromErr(ferr(FieldExternalID, id, "duplicate",
+				fmt.Sprintf("identificativo del record già presente alla riga %d", first.line),
 				fmt.Sprintf("record id already used on line %d", first.line)), line)
 		}
+	}
+	return id, rh, nil
+}
+
+// remember keeps the id of a record that passed every check, so that a later one
+// with the same id is rejected.
+func (c *checker) remember(id string, line int, rh uint64) {
+	if id != "" {
+		c.seen[c.idHash(id)] = idSeen{line: int32(line), row: uint32(rh)}
+	}
+}
+
+// optionalFields validates the optional phone and address codes debtors and people
+// share, and stores their normalised values: phone in E.164, CAP, ISTAT and
+// cadastral code upper case and trimmed.
+func optionalFields(get func(string) string, phone, postal, istat, cadastral *string) error {
+	if v := get(FieldPhone); v != "" {
+		p, err := NormalizePhoneIT(v)
+		if err != nil {
+			return err
+		}
+		*phone = p
+	}
+	for _, f := range []struct {
+		name  string
+		check func(string) error
+		dst   *string
+	}{{FieldCAP, ValidateCAP, postal}, {FieldISTAT, ValidateISTAT, istat}, {FieldCadastralCode, ValidateCadastralCode, cadastral}} {
+		if v := get(f.name); v != "" {
+			if err := f.check(v); err != nil {
+				return err
+			}
+			*f.dst = strings.ToUpper(strings.TrimSpace(v))
+		}
+	}
+	return nil
+}
+
+func (c *checker) validate(r row) (Debtor, *Reject) {
+	get, line, ty := r.get, r.line, r.ty
+	id, rh, rj := c.admit(r)
+	d := Debtor{Line: line, ExternalID: id}
+	if rj != nil {
+		return d, rj
 	}
 	cf := get(FieldFiscalCode)
 	if err := ValidateCodiceFiscale(cf); err != nil {
@@ -407,24 +455,8 @@ func (c *checker) validate(r row) (Debtor, *Reject) {
 		}
 		d.IBAN = NormalizeIBAN(v)
 	}
-	if v := get(FieldPhone); v != "" {
-		p, err := NormalizePhoneIT(v)
-		if err != nil {
-			return d, rejectFromErr(err, line)
-		}
-		d.Phone = p
-	}
-	for _, f := range []struct {
-		name  string
-		check func(string) error
-		dst   *string
-	}{{FieldCAP, ValidateCAP, &d.CAP}, {FieldISTAT, ValidateISTAT, &d.ISTAT}, {FieldCadastralCode, ValidateCadastralCode, &d.Cadastral}} {
-		if v := get(f.name); v != "" {
-			if err := f.check(v); err != nil {
-				return d, rejectFromErr(err, line)
-			}
-			*f.dst = strings.ToUpper(strings.TrimSpace(v))
-		}
+	if err := optionalFields(get, &d.Phone, &d.CAP, &d.ISTAT, &d.Cadastral); err != nil {
+		return d, rejectFromErr(err, line)
 	}
 	switch {
 	case d.ExternalID != "":
@@ -451,9 +483,7 @@ func (c *checker) validate(r row) (Debtor, *Reject) {
 			c.debts[h] = line
 		}
 	}
-	if d.ExternalID != "" {
-		c.seen[c.idHash(d.ExternalID)] = idSeen{line: int32(line), row: uint32(rh)}
-	}
+	c.remember(d.ExternalID, line, rh)
 	return d, nil
 }
 
