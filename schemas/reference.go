@@ -117,7 +117,7 @@ func Reference() ([]byte, error) {
 }
 
 func writeProps(b *strings.Builder, root, node map[string]any, prefix string, depth int) {
-	node = deref(root, node)
+	root, node = deref(root, node)
 	props, _ := node["properties"].(map[string]any)
 	req := map[string]bool{}
 	if r, ok := node["required"].([]any); ok {
@@ -135,7 +135,7 @@ func writeProps(b *strings.Builder, root, node map[string]any, prefix string, de
 	for _, k := range keys {
 		p, _ := props[k].(map[string]any)
 		desc, _ := p["description"].(string)
-		p = deref(root, p)
+		pRoot, p := deref(root, p)
 		if desc == "" {
 			desc, _ = p["description"].(string)
 		}
@@ -160,38 +160,56 @@ func writeProps(b *strings.Builder, root, node map[string]any, prefix string, de
 		fmt.Fprintf(b, "| `%s` | %s | %s | %s |\n", path, cellText(typ), def, cellText(desc))
 		if depth < 4 {
 			if _, ok := p["properties"]; ok {
-				writeProps(b, root, p, prefix+k+".", depth+1)
+				writeProps(b, pRoot, p, prefix+k+".", depth+1)
 			}
 			if ap, ok := p["additionalProperties"].(map[string]any); ok {
-				if _, ok := deref(root, ap)["properties"]; ok {
-					writeProps(b, root, ap, prefix+k+".NAME.", depth+1)
+				if _, n := deref(pRoot, ap); n["properties"] != nil {
+					writeProps(b, pRoot, ap, prefix+k+".NAME.", depth+1)
 				}
 			}
 			if it, ok := p["items"].(map[string]any); ok {
-				if _, ok := deref(root, it)["properties"]; ok {
-					writeProps(b, root, it, prefix+k+"[].", depth+1)
+				if _, n := deref(pRoot, it); n["properties"] != nil {
+					writeProps(b, pRoot, it, prefix+k+"[].", depth+1)
 				}
 			}
 		}
 	}
 }
 
-// deref follows a local $ref (#/$defs/x); other references stay as they are.
-func deref(root, node map[string]any) map[string]any {
+// deref follows a $ref to a definition of the same schema (#/$defs/x) or of
+// another schema of this directory (legacy-csv.schema.json#/properties/x), and
+// returns the schema the node is in with the node; other references (to
+// schemas registered beside their code) stay as they are.
+func deref(root, node map[string]any) (map[string]any, map[string]any) {
 	for range 4 {
 		ref, _ := node["$ref"].(string)
-		name, ok := strings.CutPrefix(ref, "#/$defs/")
-		if !ok {
-			return node
+		if ref == "" {
+			return root, node
 		}
-		defs, _ := root["$defs"].(map[string]any)
-		next, ok := defs[name].(map[string]any)
-		if !ok {
-			return node
+		doc, frag, _ := strings.Cut(ref, "#")
+		next := root
+		if doc != "" {
+			var other map[string]any
+			data, err := files.ReadFile(doc)
+			if err != nil || json.Unmarshal(data, &other) != nil {
+				return root, node
+			}
+			next = other
 		}
-		node = next
+		var target any = next
+		if frag != "" {
+			var found bool
+			if target, found = Walk(target, strings.Split(strings.TrimPrefix(frag, "/"), "/")); !found {
+				return root, node
+			}
+		}
+		m, ok := target.(map[string]any)
+		if !ok {
+			return root, node
+		}
+		root, node = next, m
 	}
-	return node
+	return root, node
 }
 
 func typeOf(p map[string]any) string {
