@@ -75,11 +75,29 @@ var referenceExamples = map[string]string{
       pattern: "*.csv"
       format: csv
       config: {delimiter: ";", encoding: windows-1252}`,
+	"people-csv.schema.json": `people:
+  residenti:
+    kind: csv
+    config:
+      path: residenti.csv          # relative to the tenant file
+      delimiter: ";"
+      encoding: windows-1252
+      columns: {fiscalCode: CF, phone: CELLULARE, channels: CANALI_PREFERITI, zone: ZONA_ALLERTA}`,
+	"people-sql.schema.json": `people:
+  iscritti-allerta:
+    kind: sql
+    config:
+      driver: postgres
+      dsn: env:ALLERTA_DSN          # a user with SELECT rights only
+      query: "SELECT id, codice_fiscale, nome, cognome, cellulare, email, lingua, canali, consensi, zona, lat, lon FROM iscritti WHERE attivo = :attivo"
+      params: {attivo: true}
+      keyColumn: id
+      columns: {externalId: id}`,
 }
 
 // Reference renders docs/config.md: every key of every schema of this
 // directory, with its type, default and description, and an example per source
-// kind, under Italian and English headings. A test keeps the file in sync.
+// and people source kind, under Italian and English headings. A test keeps the file in sync.
 func Reference() ([]byte, error) {
 	names, err := fs.Glob(files, "*.json")
 	if err != nil {

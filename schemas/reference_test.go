@@ -29,10 +29,9 @@ func TestConfigReference(t *testing.T) {
 		t.Errorf("docs/config.md is out of date with the schemas: run PONTE_UPDATE_DOCS=1 go test ./schemas -run TestConfigReference")
 	}
 	// Every source kind has an example, and every key of a source schema is listed.
-	for _, kind := range []string{"csv", "fixedwidth", "sql", "rest", "soap", "inbox"} {
-		n := "legacy-" + kind + ".schema.json"
-		if _, ok := referenceExamples[n]; !ok {
-			t.Errorf("no example for %s", n)
+	for _, n := range []string{"legacy-csv", "legacy-fixedwidth", "legacy-sql", "legacy-rest", "legacy-soap", "legacy-inbox", "people-csv", "people-sql"} {
+		if _, ok := referenceExamples[n+".schema.json"]; !ok {
+			t.Errorf("no example for %s.schema.json", n)
 		}
 	}
 	// Every example is a valid config of its kind.
@@ -41,13 +40,20 @@ func TestConfigReference(t *testing.T) {
 		if err != nil {
 			t.Fatalf("%s example: %v", n, err)
 		}
-		for name, src := range doc.(map[string]any)["sources"].(map[string]any) {
-			if err := Validate(n, src.(map[string]any)["config"]); err != nil {
-				t.Errorf("%s example %s: %v", n, name, err)
+		top, _ := doc.(map[string]any)
+		if len(top) != 1 {
+			t.Fatalf("%s example: want one top-level key, sources or people: %v", n, top)
+		}
+		for _, key := range []string{"sources", "people"} {
+			named, _ := top[key].(map[string]any)
+			for name, src := range named {
+				if err := Validate(n, src.(map[string]any)["config"]); err != nil {
+					t.Errorf("%s example %s: %v", n, name, err)
+				}
 			}
 		}
 	}
-	for _, key := range []string{"`duplicates.action`", "`dateFormat`", "`keyColumns`", "`statementTimeout`", "`columns.iban`", "`fields.dueDate *`", "`sources`"} {
+	for _, key := range []string{"`duplicates.action`", "`dateFormat`", "`keyColumns`", "`statementTimeout`", "`columns.iban`", "`fields.dueDate *`", "`sources`", "`columns.channels`"} {
 		if !strings.Contains(string(got), "| "+key+" |") {
 			t.Errorf("reference lacks %s", key)
 		}

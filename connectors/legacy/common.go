@@ -496,6 +496,17 @@ type counter[T any] struct {
 	reject func(Reject) error
 }
 
+// stream is a Read: it refuses missing callbacks, then runs read with a counter
+// of records named name, and returns the counter's stats with read's error.
+func stream[T any](name string, emit func(T) error, reject func(Reject) error, read func(*counter[T]) error) (Stats, error) {
+	if emit == nil || reject == nil {
+		return Stats{}, errNoReject
+	}
+	c := &counter[T]{name: name, emit: emit, reject: reject}
+	err := read(c)
+	return c.st, err
+}
+
 func (c *counter[T]) put(d T, rj *Reject) error {
 	if rj != nil {
 		rj.Source = c.name

@@ -69,6 +69,13 @@ var headerAliases = map[string][]string{
 	FieldCAP:           {"cap", "codice_postale", "postal_code"},
 	FieldISTAT:         {"istat", "codice_istat", "cod_istat"},
 	FieldCadastralCode: {"codice_catastale", "catastale", "belfiore"},
+	// People records only.
+	FieldLang:     {"lingua", "language", "lang"},
+	FieldChannels: {"canali", "canale_preferito", "channels", "canale"},
+	FieldTopics:   {"consensi", "argomenti", "topics"},
+	FieldZone:     {"zona", "zona_allerta", "zone", "alert_zone"},
+	FieldLat:      {"lat", "latitudine", "latitude"},
+	FieldLon:      {"lon", "lng", "longitudine", "longitude"},
 }
 
 func foldName(s string) string {
@@ -395,14 +402,9 @@ func (c csvCols) row(rec []string, line int) row {
 // duplicate rows are rejected after the first, and the duplicate rule applied, which
 // keeps a 64-bit hash per record in memory.
 func (s *CSVSource) Read(ctx context.Context, emit func(Debtor) error, reject func(Reject) error) (Stats, error) {
-	if emit == nil || reject == nil {
-		return Stats{}, errNoReject
-	}
-	c := &counter[Debtor]{name: s.Name(), emit: emit, reject: reject}
 	chk := newChecker(s.cfg.ValueFormat, AmountAuto, DateDMY)
 	chk.source = s.Name()
-	err := readCSV(ctx, s.file, c, chk.checkRow)
-	return c.st, err
+	return stream(s.Name(), emit, reject, func(c *counter[Debtor]) error { return readCSV(ctx, s.file, c, chk.checkRow) })
 }
 
 // readCSV streams f, whatever its records: the header (when there is one) is matched

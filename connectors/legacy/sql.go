@@ -398,14 +398,9 @@ func (s *SQLSource) args(names []string, extra map[string]any) []any {
 // (defence in depth: NewSQLSource has refused anything but a SELECT already), and
 // each statement is bounded by StatementTimeout.
 func (s *SQLSource) Read(ctx context.Context, emit func(Debtor) error, reject func(Reject) error) (Stats, error) {
-	if emit == nil || reject == nil {
-		return Stats{}, errNoReject
-	}
-	c := &counter[Debtor]{name: s.Name(), emit: emit, reject: reject}
 	chk := newChecker(s.cfg.ValueFormat, AmountDecimalPoint, DateISO)
 	chk.source = s.Name()
-	err := readSQL(ctx, s, c, chk.checkRow)
-	return c.st, err
+	return stream(s.Name(), emit, reject, func(c *counter[Debtor]) error { return readSQL(ctx, s, c, chk.checkRow) })
 }
 
 // readSQL runs s's query, whatever its records, and turns every row into a record
