@@ -53,7 +53,7 @@ func TestConfigReference(t *testing.T) {
 			}
 		}
 	}
-	for _, key := range []string{"`duplicates.action`", "`dateFormat`", "`keyColumns`", "`statementTimeout`", "`columns.iban`", "`fields.dueDate *`", "`sources`", "`columns.channels`"} {
+	for _, key := range []string{"`duplicates.action`", "`dateFormat`", "`keyColumns`", "`statementTimeout`", "`columns.iban`", "`fields.dueDate *`", "`sources`", "`people`", "`columns.channels`"} {
 		if !strings.Contains(string(got), "| "+key+" |") {
 			t.Errorf("reference lacks %s", key)
 		}

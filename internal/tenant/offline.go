@@ -10,6 +10,7 @@ import (
 	"strings"
 
 	"github.com/ponte-pa/ponte/connectors/legacy"
+	"github.com/ponte-pa/ponte/connectors/registry"
 	"github.com/ponte-pa/ponte/schemas"
 )
 
@@ -17,9 +18,9 @@ import (
 // alone and what would otherwise fail only when a campaign starts: secret
 // references (env: and file:) that do not resolve, source files that are
 // missing or not regular files (an inbox dir that is not a directory), other
-// referenced files (keys ending in File), and each source's own checks
-// (date layouts, fixed-width layouts, a SQL query that is not a read-only
-// SELECT, a multi-statement DSN). It returns nil or a *ConfigError with the
+// referenced files (keys ending in File), and the own checks of each source
+// and people source (date layouts, fixed-width layouts, a SQL query that is
+// not a read-only SELECT, a multi-statement DSN). It returns nil or a *ConfigError with the
 // file, line, pointer, rule and fix of every problem. Secret values are never
 // shown.
 func (t *Tenant) CheckOffline() error {
@@ -54,14 +55,29 @@ func (t *Tenant) CheckOffline() error {
 			}
 		}
 	})
-	names := make([]string, 0, len(t.Sources))
-	for n := range t.Sources {
-		names = append(names, n)
+	openSource := func(s Source) error {
+		_, err := legacy.OpenSource(s.Kind, s.Config, t.Dir)
+		return err
 	}
-	sort.Strings(names)
-	for _, n := range names {
-		s := t.Sources[n]
-		base := schemas.JoinPointer("/sources", n) + "/config"
+	openPeople := func(s Source) error {
+		_, err := legacy.People.Open(s.Kind, s.Config, registry.Env{Dir: t.Dir})
+		return err
+	}
+	t.checkSourcesOffline(add, "/sources", t.Sources, openSource)
+	t.checkSourcesOffline(add, "/people", t.People, openPeople)
+	if len(probs) == 0 {
+		return nil
+	}
+	sort.SliceStable(probs, func(i, j int) bool { return probs[i].Line < probs[j].Line })
+	return &ConfigError{File: t.File, Problems: probs}
+}
+
+// checkSourcesOffline checks the named sources at ptr: their files and
+// folders, and what opening each one checks.
+func (t *Tenant) checkSourcesOffline(add func(ptr, rule, msg, hint string), ptr string, srcs map[string]Source, open func(Source) error) {
+	for _, n := range sortedNames(srcs) {
+		s := srcs[n]
+		base := schemas.JoinPointer(ptr, n) + "/config"
 		var cfg struct {
 			Path string `json:"path"`
 			Dir  string `json:"dir"`
@@ -74,21 +90,16 @@ func (t *Tenant) CheckOffline() error {
 				checkPath(add, base+"/dir", t.Dir, cfg.Dir, true)
 			}
 		}
-		if _, err := legacy.OpenSource(s.Kind, s.Config, t.Dir); err != nil {
+		if err := open(s); err != nil {
 			var qe *legacy.QueryError
 			if errors.As(err, &qe) {
 				add(base, "read-only", "query or DSN refused ("+qe.Rule+"): "+qe.Reason,
-					"Ponte only reads the tributi database: write one SELECT (or WITH … SELECT), give Ponte a database user with SELECT rights only, no multiStatements")
+					"Ponte only reads the source database (tributi, anagrafe): write one SELECT (or WITH … SELECT), give Ponte a database user with SELECT rights only, no multiStatements")
 				continue
 			}
 			add(base, "source", err.Error(), "fix the source config as the message says")
 		}
 	}
-	if len(probs) == 0 {
-		return nil
-	}
-	sort.SliceStable(probs, func(i, j int) bool { return probs[i].Line < probs[j].Line })
-	return &ConfigError{File: t.File, Problems: probs}
 }
 
 func checkPath(add func(ptr, rule, msg, hint string), ptr, dir, p string, wantDir bool) {

@@ -19,8 +19,11 @@ var sampleFS embed.FS
 
 // SampleFS returns the files of the sample tenant "Comune di Esempio": tenant.yaml
 // (with {{.GPDURL}} and {{.IOURL}} placeholders), spid/sp.yaml (its SPID Service Provider),
-// demo secrets under secrets/ and a TARI 2026 debtors.csv with 20 rows, exactly two of
-// them invalid.
+// demo secrets under secrets/, a TARI 2026 debtors.csv with 20 rows, exactly two of
+// them invalid, and residenti.csv, the people source "residenti" for alerts: 12 people
+// of the comune (ISTAT 099999, fictional) with mixed channels and languages, some
+// without fiscal code or with a phone only, some with coordinates, exactly one of
+// them invalid (no contact).
 func SampleFS() fs.FS {
 	sub, err := fs.Sub(sampleFS, "sample")
 	if err != nil {

@@ -36,6 +36,7 @@ type Tenant struct {
 	PagoPA           PagoPA            `json:"pagopa"`
 	AppIO            AppIO             `json:"appio"`
 	Sources          map[string]Source `json:"sources,omitempty"`
+	People           map[string]Source `json:"people,omitempty"` // people sources for alerts and campaigns (legacy.People)
 	CampaignDefaults CampaignDefaults  `json:"campaignDefaults"`
 	Channels         []Channel         `json:"channels,omitempty"`
 	SPID             *SPID             `json:"spid,omitempty"`
@@ -88,7 +89,8 @@ type IOService struct {
 	Key       Secret `json:"key"`
 }
 
-// Source is a legacy source; Config is validated by the schema of its Kind.
+// Source is a legacy source of debtors (under sources) or of people (under people);
+// Config is validated by the schema of its Kind in the registry of its role.
 type Source struct {
 	Kind   string          `json:"kind"`
 	Config json.RawMessage `json:"config"`
@@ -192,13 +194,18 @@ func (t *Tenant) OpenSource(name string) (legacy.DebtorSource, error) {
 }
 
 // SourceNames lists the tenant's source names, sorted and comma-separated.
-func (t *Tenant) SourceNames() string {
-	names := make([]string, 0, len(t.Sources))
-	for n := range t.Sources {
+func (t *Tenant) SourceNames() string { return strings.Join(sortedNames(t.Sources), ", ") }
+
+// PeopleNames lists the tenant's people source names, sorted and comma-separated.
+func (t *Tenant) PeopleNames() string { return strings.Join(sortedNames(t.People), ", ") }
+
+func sortedNames[V any](m map[string]V) []string {
+	names := make([]string, 0, len(m))
+	for n := range m {
 		names = append(names, n)
 	}
 	sort.Strings(names)
-	return strings.Join(names, ", ")
+	return names
 }
 
 // Problem is one thing wrong in a config file.
@@ -296,12 +303,13 @@ func parse(path string, data []byte) (*Tenant, error) {
 		}
 	}
 	root, _ := doc.(map[string]any)
-	probs = append(probs, checkSources(root, addSchemaErr)...)
-	probs = append(probs, goChecks(root, probs)...)
 	dir, err := filepath.Abs(filepath.Dir(path))
 	if err != nil {
 		return nil, fmt.Errorf("tenant: %s: %w", path, err)
 	}
+	probs = append(probs, checkNamed(root, "sources", legacy.Sources, dir)...)
+	probs = append(probs, checkNamed(root, "people", legacy.People, dir)...)
+	probs = append(probs, goChecks(root, probs)...)
 	spidProbs, spidLoaded := checkSPID(root, dir, probs)
 	probs = append(probs, spidProbs...)
 	probs = append(probs, checkChannels(root, dir)...)
@@ -348,39 +356,53 @@ func parse(path string, data []byte) (*Tenant, error) {
 // lineOf finds the line of a pointer, or of its nearest ancestor.
 func lineOf(lines map[string]int, ptr string) int { return schemas.LineOf(lines, ptr) }
 
-// checkSources validates each source's config with the schema of its kind, looked up in
-// the legacy registry so that new kinds need no change here.
-func checkSources(root map[string]any, addSchemaErr func(string, error) error) []schemas.Problem {
-	srcs, _ := root["sources"].(map[string]any)
-	names := make([]string, 0, len(srcs))
-	for n := range srcs {
-		names = append(names, n)
-	}
-	sort.Strings(names)
+// checkNamed validates each connector named under key ("sources", "people") with
+// the schema and check of its kind in reg, so that new kinds need no change here.
+func checkNamed[T any](root map[string]any, key string, reg *registry.Registry[T], dir string) []schemas.Problem {
+	named, _ := root[key].(map[string]any)
 	var probs []schemas.Problem
-	for _, n := range names {
-		src, _ := srcs[n].(map[string]any)
+	for _, n := range sortedNames(named) {
+		src, _ := named[n].(map[string]any)
 		kind, ok := src["kind"].(string)
 		if !ok {
 			continue // the tenant schema reports it
 		}
-		base := schemas.JoinPointer("/sources", n)
-		schemaName, known := legacy.ConfigSchema(kind)
-		if !known {
-			probs = append(probs, schemas.Problem{Pointer: base + "/kind", Rule: "kind",
-				Message: fmt.Sprintf("unknown source kind %q", kind),
-				Hint:    "use one of: " + strings.Join(legacy.Kinds(), ", ")})
-			continue
-		}
-		cfg, ok := src["config"].(map[string]any)
-		if !ok || schemaName == "" {
-			continue
-		}
-		if err := schemas.Validate(schemaName, cfg); err != nil {
-			if e := addSchemaErr(base+"/config", err); e != nil {
-				probs = append(probs, schemas.Problem{Pointer: base + "/config", Rule: "schema", Message: e.Error()})
+		base := schemas.JoinPointer("/"+key, n)
+		var raw json.RawMessage // nil: the kind alone is checked, the tenant schema reports the config
+		if cfg, ok := src["config"].(map[string]any); ok {
+			var err error
+			if raw, err = json.Marshal(cfg); err != nil {
+				continue
 			}
 		}
+		probs = append(probs, checkKind(reg, kind, raw, base+"/kind", base+"/config", dir)...)
+	}
+	return probs
+}
+
+// checkKind validates one connector's config (nil: only its kind) with the schema
+// and check of its kind in reg: an unknown kind is a problem at kindPtr, those of
+// the config are under cfgPtr.
+func checkKind[T any](reg *registry.Registry[T], kind string, raw json.RawMessage, kindPtr, cfgPtr, dir string) []schemas.Problem {
+	var found []schemas.Problem
+	var err error
+	if raw == nil {
+		_, err = reg.Lookup(kind)
+	} else {
+		found, err = reg.Validate(kind, raw, registry.Env{Dir: dir})
+	}
+	var probs []schemas.Problem
+	var uk *registry.UnknownKindError
+	switch {
+	case errors.As(err, &uk):
+		probs = append(probs, schemas.Problem{Pointer: kindPtr, Rule: "kind",
+			Message: fmt.Sprintf("unknown %s kind %q", uk.Role, kind), Hint: "use one of: " + strings.Join(uk.Known, ", ")})
+	case err != nil:
+		probs = append(probs, schemas.Problem{Pointer: cfgPtr, Rule: "schema", Message: err.Error()})
+	}
+	for _, p := range found {
+		p.Pointer = cfgPtr + p.Pointer
+		probs = append(probs, p)
 	}
 	return probs
 }
@@ -528,19 +550,7 @@ func checkChannels(root map[string]any, dir string) []schemas.Problem {
 		if err != nil {
 			continue
 		}
-		found, err := channels.Kinds.Validate(kind, raw, registry.Env{Dir: dir})
-		var uk *registry.UnknownKindError
-		switch {
-		case errors.As(err, &uk):
-			probs = append(probs, schemas.Problem{Pointer: base + "/kind", Rule: "kind",
-				Message: fmt.Sprintf("unknown channel kind %q", kind), Hint: "use one of: " + strings.Join(uk.Known, ", ")})
-		case err != nil:
-			probs = append(probs, schemas.Problem{Pointer: base, Rule: "schema", Message: err.Error()})
-		}
-		for _, p := range found {
-			p.Pointer = base + p.Pointer
-			probs = append(probs, p)
-		}
+		probs = append(probs, checkKind(channels.Kinds, kind, raw, base+"/kind", base, dir)...)
 	}
 	return probs
 }

@@ -381,3 +381,161 @@ func TestChannels(t *testing.T) {
 		})
 	}
 }
+
+// TestSamplePeople reads the sample comune's people source: residenti.csv as
+// the sample tenant.yaml configures it.
+func TestSamplePeople(t *testing.T) {
+	p, err := WriteSample(t.TempDir(), map[string]string{"GPDURL": "http://127.0.0.1:9", "IOURL": "http://127.0.0.1:9/api/v1"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	tn, err := Load(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if tn.PeopleNames() != "residenti" || tn.People["residenti"].Kind != "csv" {
+		t.Fatalf("people sources %q: %+v", tn.PeopleNames(), tn.People)
+	}
+	src, err := legacy.People.Open(tn.People["residenti"].Kind, tn.People["residenti"].Config, tn.Env())
+	if err != nil {
+		t.Fatal(err)
+	}
+	var people []legacy.Person
+	var rejects []legacy.Reject
+	st, err := src.Read(context.Background(),
+		func(p legacy.Person) error { people = append(people, p); return nil },
+		func(r legacy.Reject) error { rejects = append(rejects, r); return nil })
+	if err != nil || st != (legacy.Stats{Read: 12, Valid: 11, Rejected: 1}) {
+		t.Fatalf("stats %+v err %v rejects %+v", st, err, rejects)
+	}
+	if r := rejects[0]; r.Line != 13 || r.Rule != "contact" || r.Source != "csv:residenti.csv" {
+		t.Errorf("reject %+v", r)
+	}
+	var en, noCF, phoneOnly, points int
+	for _, p := range people {
+		if p.ISTAT != "099999" {
+			t.Errorf("%s: ISTAT %q", p.Key, p.ISTAT)
+		}
+		if p.Lang == "en" {
+			en++
+		}
+		if p.FiscalCode == "" {
+			noCF++
+		}
+		if p.Phone != "" && p.Email == "" && p.FiscalCode == "" {
+			phoneOnly++
+		}
+		if p.HasPoint {
+			points++
+		}
+	}
+	if en != 3 || noCF != 4 || phoneOnly != 2 || points != 5 {
+		t.Errorf("en %d, without fiscal code %d, phone only %d, with coordinates %d", en, noCF, phoneOnly, points)
+	}
+	byKey := map[string]legacy.Person{}
+	for _, p := range people {
+		byKey[p.Key] = p
+	}
+	if p := byKey["ALL-0003"]; p.Lang != "en" || p.Phone != "+447700900123" || !p.HasPoint || p.Lat != 44.0598 || fmt.Sprint(p.Topics) != "[allerta-meteo eventi]" {
+		t.Errorf("ALL-0003 = %+v", p)
+	}
+	if p := byKey["ALL-0005"]; fmt.Sprint(p.Channels) != "[sms appio]" || p.Lat != 44.0655 || p.Lon != 12.558 || p.Zone != "Zona 2 - Fiume" {
+		t.Errorf("ALL-0005 = %+v", p)
+	}
+	if p := byKey["ALL-0006"]; fmt.Sprint(p.Channels) != "[appio]" {
+		t.Errorf("ALL-0006 = %+v", p)
+	}
+	// Without an id, the key is the fiscal code, else the line.
+	if p := byKey["CNTMRC70B18G273M"]; p.Surname != "Conti" || p.Channels != nil {
+		t.Errorf("the row of CNTMRC70B18G273M = %+v", p)
+	}
+	if p := byKey["csv:residenti.csv:10"]; p.Phone != "+393409876543" {
+		t.Errorf("line 10 = %+v", p)
+	}
+}
+
+// TestPeopleConfig: people sources are validated at load by the schemas of the
+// legacy.People kinds, and by CheckOffline as sources are.
+func TestPeopleConfig(t *testing.T) {
+	dir := t.TempDir()
+	p, err := WriteSample(dir, map[string]string{"GPDURL": "http://127.0.0.1:9", "IOURL": "http://127.0.0.1:9/api/v1"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	data, err := os.ReadFile(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sample := string(data)
+	broken := sample + `  iscritti:
+    kind: fixedwidth
+    config: {path: iscritti.txt}
+  crm:
+    kind: csv
+    config: {path: crm.csv, delimiter: ";;", decimalComma: true, columns: {amount: IMPORTO, channels: 0}}
+`
+	if err := os.WriteFile(p, []byte(broken), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	_, err = Load(p)
+	var ce *ConfigError
+	if !errors.As(err, &ce) {
+		t.Fatalf("Load = %v", err)
+	}
+	want := map[string]string{ // pointer and rule -> words
+		"/people/iscritti/kind kind":                             `unknown people source kind "fixedwidth"; use one of: csv, sql`,
+		"/people/crm/config/delimiter maxLength":                 "",
+		"/people/crm/config/decimalComma additionalProperties":   "unknown field",
+		"/people/crm/config/columns/amount additionalProperties": "unknown field",
+		"/people/crm/config/columns/channels minimum":            "",
+	}
+	got := map[string]Problem{}
+	for _, pr := range ce.Problems {
+		got[pr.Pointer+" "+pr.Rule] = pr
+	}
+	for k, words := range want {
+		pr, ok := got[k]
+		if !ok || !strings.Contains(pr.Message+"; "+pr.Hint, words) || pr.Line == 0 {
+			t.Errorf("%s: got %+v, want a problem with a line and %q", k, pr, words)
+		}
+	}
+	if len(ce.Problems) != len(want) {
+		t.Errorf("%d problems, want %d:\n%v", len(ce.Problems), len(want), err)
+	}
+
+	// Schema-valid, but the file is missing and the query writes.
+	offline := sample + `  assente:
+    kind: csv
+    config: {path: assente.csv}
+  anagrafe:
+    kind: sql
+    config: {driver: sqlite, dsn: "file:anagrafe.dsn", query: "DELETE FROM persone"}
+`
+	if err := os.WriteFile(p, []byte(offline), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "anagrafe.dsn"), []byte("file:anagrafe.db"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	tn, err := Load(p)
+	if err != nil {
+		t.Fatalf("schema-valid people refused by Load: %v", err)
+	}
+	err = tn.CheckOffline()
+	if !errors.As(err, &ce) {
+		t.Fatalf("CheckOffline = %v", err)
+	}
+	got = map[string]Problem{}
+	for _, pr := range ce.Problems {
+		got[pr.Pointer+" "+pr.Rule] = pr
+	}
+	if pr := got["/people/assente/config/path file"]; !strings.Contains(pr.Message, "assente.csv does not exist") {
+		t.Errorf("missing file: %+v", pr)
+	}
+	if pr := got["/people/anagrafe/config read-only"]; !strings.Contains(pr.Message, "DELETE") {
+		t.Errorf("writing query: %+v", pr)
+	}
+	if len(ce.Problems) != 2 {
+		t.Errorf("%d problems, want 2:\n%v", len(ce.Problems), err)
+	}
+}
