@@ -14,11 +14,12 @@ import (
 )
 
 // Connectors opens, once per tenant and worker, the connectors that
-// activities call: platform clients (GPD, App IO), the tenant's channels
-// and its legacy sources and sinks, each from its registry and the tenant's
-// config. Activities never build a client themselves. A connector is opened
-// on first use, so a worker resolves only the credentials of the
-// activities it runs. Safe for concurrent use; the zero value is ready.
+// activities call: platform clients (GPD, App IO), the tenant's channels,
+// its legacy sources and sinks and its people sources, each from its
+// registry and the tenant's config. Activities never build a client
+// themselves. A connector is opened on first use, so a worker resolves
+// only the credentials of the activities it runs. Safe for concurrent use;
+// the zero value is ready.
 type Connectors struct {
 	// HTTP is shared by every client of the worker; nil gives a pooled
 	// client sized for Concurrency calls in flight per host.
@@ -152,13 +153,27 @@ func (c *Connectors) Channels(t *tenant.Tenant) ([]channels.Sender, error) {
 
 // Source opens the tenant's legacy source name (legacy.Sources).
 func (c *Connectors) Source(t *tenant.Tenant, name string) (legacy.DebtorSource, error) {
-	src, ok := t.Sources[name]
+	return openNamed(c, t, "source", name, t.Sources, t.SourceNames, legacy.Sources)
+}
+
+// People opens the tenant's people source name (legacy.People): the
+// recipients of alerts and information campaigns.
+func (c *Connectors) People(t *tenant.Tenant, name string) (legacy.PeopleSource, error) {
+	return openNamed(c, t, "people source", name, t.People, t.PeopleNames, legacy.People)
+}
+
+// openNamed opens the connector called name among srcs with its kind in reg;
+// an unknown name or a config that does not open is bad input, which no retry
+// fixes.
+func openNamed[T any](c *Connectors, t *tenant.Tenant, what, name string, srcs map[string]tenant.Source, names func() string, reg *registry.Registry[T]) (T, error) {
+	var zero T
+	src, ok := srcs[name]
 	if !ok {
-		return nil, BadInput("tenant %q has no source %q (known: %s)", t.ID, name, t.SourceNames())
+		return zero, BadInput("tenant %q has no %s %q (known: %s)", t.ID, what, name, names())
 	}
-	s, err := legacy.Sources.Open(src.Kind, src.Config, c.Env(t))
+	s, err := reg.Open(src.Kind, src.Config, c.Env(t))
 	if err != nil {
-		return nil, BadInput("tenant %q source %q: %v", t.ID, name, err)
+		return zero, BadInput("tenant %q %s %q: %v", t.ID, what, name, err)
 	}
 	return s, nil
 }

@@ -2,6 +2,7 @@ package wfkit
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"strings"
@@ -137,6 +138,21 @@ func TestTenantLookupAndConnectors(t *testing.T) {
 	}
 	if _, err := c.Source(tn, "tributi"); !errors.As(err, &ae) || ae.Type() != ErrBadInput {
 		t.Errorf("missing source: %v", err)
+	}
+	tn.Dir = t.TempDir()
+	tn.People = map[string]tenant.Source{
+		"residenti": {Kind: "csv", Config: json.RawMessage(`{"path":"residenti.csv","delimiter":";"}`)},
+		"crm":       {Kind: "rest", Config: json.RawMessage(`{"url":"https://crm.example.it"}`)},
+	}
+	if p, err := c.People(tn, "residenti"); err != nil || p.Name() != "csv:residenti.csv" {
+		t.Errorf("People(residenti) = %v, %v", p, err)
+	}
+	if _, err := c.People(tn, "iscritti"); !errors.As(err, &ae) || ae.Type() != ErrBadInput || !ae.NonRetryable() ||
+		!strings.Contains(err.Error(), `tenant "esempio" has no people source "iscritti" (known: crm, residenti)`) {
+		t.Errorf("unknown people source: %v", err)
+	}
+	if _, err := c.People(tn, "crm"); !errors.As(err, &ae) || ae.Type() != ErrBadInput || !strings.Contains(err.Error(), `unknown people source kind "rest"`) {
+		t.Errorf("people source of an unknown kind: %v", err)
 	}
 	t.Setenv("PONTE_TEST_GPD_KEY", "")
 	tn.PagoPA.GPD.SubscriptionKey = tenant.NewSecret("env:PONTE_TEST_GPD_KEY", "")
