@@ -165,8 +165,8 @@ func configValidateHelp() string {
   the file against schemas/tenant.schema.json and each source's schema;
   fiscal codes, IBANs, SPID and channel settings;
   secrets (env:NAME, file:path) resolve; files named by path, dir and *File exist;
-  each source opens: date layouts, fixed-width fields, a SQL query that is one
-  read-only SELECT, a DSN without multiStatements;
+  each source and people source opens: date layouts, fixed-width fields, a SQL
+  query that is one read-only SELECT, a DSN without multiStatements;
   no two tenant files share an id;
   campaign definitions (a file with "source:" and no "pagopa:") against the
   campaign schema and, with one tenant file beside them, against its sources.
@@ -179,6 +179,7 @@ With --online, then, for each valid tenant (nothing is created or sent):
 One line per check, ok or FAILED with the reason; exit 1 if one failed.
 
 Source kinds: ` + strings.Join(legacy.Kinds(), ", ") + ` ('ponte source check --help' lists their fields).
+People source kinds (people:): ` + strings.Join(legacy.People.Kinds(), ", ") + ` (docs/config.md lists their fields).
 
 Example:
   ponte config validate my-comune/tenant.yaml my-comune/campaigns/tari-2026.yaml

@@ -15,7 +15,7 @@ type QueryError struct {
 
 func (e *QueryError) Error() string {
 	return "legacy: sql: query refused (" + e.Rule + "): " + e.Reason +
-		". Ponte only reads the tributi database: write one SELECT (or WITH … SELECT), and give Ponte a database user with SELECT rights only"
+		". Ponte only reads the source database (tributi, anagrafe): write one SELECT (or WITH … SELECT), and give Ponte a database user with SELECT rights only"
 }
 
 // writeWords are the words that make a statement write, lock or run code; a query
