@@ -6,6 +6,8 @@
 // constructor and a JSON Schema for sources (RegisterSource, OpenSource) and sinks
 // (RegisterSink, OpenSink); every source runs the same Italian validators (codice
 // fiscale, partita IVA, amounts, dates) and reports rejects in Italian and English.
+// People sources (the People registry: csv, sql) read, with the same machinery, the
+// people alerts and information campaigns reach as Person records.
 package legacy
 
 import (
