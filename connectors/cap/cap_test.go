@@ -55,6 +55,7 @@ func TestRefused(t *testing.T) {
 		{"wrong namespace", strings.Replace(good, "cap:1.2", "cap:1.1", 1), `namespace "urn:oasis:names:tc:emergency:cap:1.1"`},
 		{"no namespace", strings.Replace(good, ` xmlns="urn:oasis:names:tc:emergency:cap:1.2"`, "", 1), "a CAP 1.2 alert is <alert"},
 		{"DOCTYPE", strings.Replace(good, "<alert ", "<!DOCTYPE alert [<!ENTITY a \"aaaa\">]>\n<alert ", 1), "DTD"},
+		{"DOCTYPE after a comment", strings.Replace(good, "<alert ", "<!-- bollettino -->\n<!DOCTYPE alert [<!ENTITY a \"aaaa\">]>\n<alert ", 1), "DTD"},
 		{"entity expansion", strings.Replace(good, "<alert ", `<!DOCTYPE x [<!ENTITY a "&a;&a;">]><alert `, 1), "DTD"},
 		{"missing identifier", strings.Replace(good, "<identifier>IT-ESEMPIO-2026-0042</identifier>", "", 1), "identifier: required"},
 		{"space in identifier", strings.Replace(good, "IT-ESEMPIO-2026-0042", "IT ESEMPIO", 1), "identifier: characters"},

@@ -62,6 +62,10 @@ func parseTime(s string) (time.Time, error) {
 	return time.Parse(TimeLayout, s)
 }
 
+// errDTD refuses a document with a DTD: CAP needs none, and a DTD is how
+// entity-expansion attacks start.
+var errDTD = errors.New("cap: the message carries a DTD or declaration (<!DOCTYPE/<!ENTITY): CAP needs none, so it is refused")
+
 // Parse reads one CAP 1.2 alert from r and checks it against the
 // standard's rules (see Validate). It reads at most MaxSize bytes and
 // refuses a document with a DTD.
@@ -76,7 +80,7 @@ func Parse(r io.Reader) (*Alert, error) {
 	// A DTD is never needed by CAP and is how entity-expansion attacks
 	// start; refuse it before decoding.
 	if i := bytes.Index(data, []byte("<!")); i >= 0 && !bytes.HasPrefix(data[i:], []byte("<!--")) && !bytes.HasPrefix(data[i:], []byte("<![CDATA[")) {
-		return nil, errors.New("cap: the message carries a DTD or declaration (<!DOCTYPE/<!ENTITY): CAP needs none, so it is refused")
+		return nil, errDTD
 	}
 	dec := xml.NewDecoder(bytes.NewReader(data))
 	dec.Strict = true
@@ -85,6 +89,11 @@ func Parse(r io.Reader) (*Alert, error) {
 		tok, err := dec.Token()
 		if err != nil {
 			return nil, fmt.Errorf("cap: no <alert> element: %w", err)
+		}
+		// The byte check above sees the first "<!" only: a DOCTYPE after
+		// a leading comment reaches here as a directive.
+		if _, ok := tok.(xml.Directive); ok {
+			return nil, errDTD
 		}
 		if se, ok := tok.(xml.StartElement); ok {
 			if se.Name.Local != "alert" || se.Name.Space != Namespace {
