@@ -6,6 +6,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"golang.org/x/text/encoding/charmap"
 )
 
 func readExample(t testing.TB) []byte {
@@ -82,6 +84,28 @@ func TestRefused(t *testing.T) {
 				t.Fatalf("err = %v, want it to say %q", err, tt.want)
 			}
 		})
+	}
+}
+
+// A bulletin in ISO-8859-1, as some regional sites still write them,
+// reads as the same text.
+func TestLatin1(t *testing.T) {
+	doc := strings.Replace(string(readExample(t)), `encoding="UTF-8"`, `encoding="ISO-8859-1"`, 1)
+	doc = strings.Replace(doc, "piena del fiume Esempio</headline>", "piena del fiume Esempio, città allagata</headline>", 1)
+	latin1, err := charmap.ISO8859_1.NewEncoder().String(doc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	a, err := Parse(strings.NewReader(latin1))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := a.Info[0].Headline; got != "Allerta arancione: piena del fiume Esempio, città allagata" {
+		t.Errorf("headline %q", got)
+	}
+	_, err = Parse(strings.NewReader(strings.Replace(doc, "ISO-8859-1", "EBCDIC-IT", 1)))
+	if err == nil || !strings.Contains(err.Error(), `charset "EBCDIC-IT" is not read`) {
+		t.Errorf("unknown charset: %v", err)
 	}
 }
 
