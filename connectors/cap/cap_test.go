@@ -143,7 +143,7 @@ func TestItalianConventions(t *testing.T) {
 	if got := ItalianOf(a.Info[0]); got != (Italian{Arancione, Idraulico, Preallarme}) {
 		t.Errorf("example: %+v", got)
 	}
-	if Arancione.Label("it") != "allerta arancione" || Rosso.Label("en") != "red alert" || Allarme.Label("en") != "alarm phase" {
+	if Arancione.Label("it") != "allerta arancione" || Giallo.Label("it") != "allerta gialla" || Rosso.Label("it") != "allerta rossa" || Rosso.Label("en") != "red alert" || Allarme.Label("en") != "alarm phase" {
 		t.Error("labels")
 	}
 }
