@@ -60,11 +60,11 @@ func (s *site) count(p string) int {
 	return s.hits[p]
 }
 
-func serve(ctype, body string) http.HandlerFunc {
+func serve(t testing.TB, ctype, body string) http.HandlerFunc {
 	return func(w http.ResponseWriter, _ *http.Request) {
 		w.Header().Set("Content-Type", ctype)
 		if _, err := w.Write([]byte(body)); err != nil {
-			panic(err) // the client went away: the test reports what it read
+			t.Errorf("serving %s: %v", ctype, err)
 		}
 	}
 }
@@ -125,7 +125,7 @@ func ids(items []FeedItem) []string {
 func TestReadFeed(t *testing.T) {
 	rome := time.FixedZone("", 2*3600)
 	upd := time.Date(2026, 10, 12, 14, 30, 0, 0, rome)
-	capXML := func(id string) http.HandlerFunc { return serve(MediaType, capDoc(t, id)) }
+	capXML := func(id string) http.HandlerFunc { return serve(t, MediaType, capDoc(t, id)) }
 	tests := []struct {
 		name      string
 		routes    func(t *testing.T, base string) map[string]http.HandlerFunc
@@ -137,14 +137,14 @@ func TestReadFeed(t *testing.T) {
 		name: "Atom entries linking CAP documents",
 		routes: func(t *testing.T, base string) map[string]http.HandlerFunc {
 			return map[string]http.HandlerFunc{
-				"/feed.atom": serve(atomType, atom(
+				"/feed.atom": serve(t, atomType, atom(
 					entry("urn:b:2", "2026-10-12T14:30:00+02:00", `<link rel="alternate" type="text/html" href="/bollettino/2.html"/><link rel="alternate" type="application/cap+xml" href="cap/2"/>`),
 					// No type: the .xml path says it; the HTML page is not fetched.
 					entry("urn:b:1", "2026-10-12T10:00:00+02:00", `<link href="/bollettino/1.html"/><link rel="related" href="`+base+`/cap/1.xml"/>`),
 				)),
 				"/cap/2":             capXML("B-2"),
 				"/cap/1.xml":         capXML("B-1"),
-				"/bollettino/1.html": serve("text/html", "<html/>"),
+				"/bollettino/1.html": serve(t, "text/html", "<html/>"),
 			}
 		},
 		want: []string{"urn:b:2=B-2", "urn:b:1=B-1"}, wantURLs: []string{"/cap/2", "/cap/1.xml"}, wantFirst: upd,
@@ -154,7 +154,7 @@ func TestReadFeed(t *testing.T) {
 			// Every element with the cap: prefix, declared on <feed> only.
 			prefixed := regexp.MustCompile(`<(/?)([a-zA-Z])`).ReplaceAllString(inlineCAP(t, "I-2"), "<${1}cap:$2")
 			prefixed = strings.Replace(prefixed, ` xmlns="urn:oasis:names:tc:emergency:cap:1.2"`, "", 1)
-			return map[string]http.HandlerFunc{"/feed.atom": serve(atomType, atom(
+			return map[string]http.HandlerFunc{"/feed.atom": serve(t, atomType, atom(
 				entry("urn:i:1", "2026-10-12T14:30:00+02:00", `<content type="application/cap+xml">`+inlineCAP(t, "I-1")+`</content>`),
 				// The cap: prefix is declared on <feed>, outside the content.
 				entry("urn:i:2", "2026-10-12T14:30:00+02:00", `<content type="application/cap+xml">`+prefixed+`</content>`),
@@ -170,7 +170,7 @@ func TestReadFeed(t *testing.T) {
 		name: "RSS items: enclosure, link, permalink guid",
 		routes: func(t *testing.T, base string) map[string]http.HandlerFunc {
 			return map[string]http.HandlerFunc{
-				"/rss.xml": serve("application/rss+xml", rss(
+				"/rss.xml": serve(t, "application/rss+xml", rss(
 					`<item><title>Uno</title><link>/bollettino/1.html</link><guid isPermaLink="false">r-1</guid><pubDate>Mon, 12 Oct 2026 14:30:00 +0200</pubDate><enclosure url="/cap/r1" length="100" type="application/cap+xml"/></item>`,
 					`<item><title>Due</title><link>/cap/r2.xml</link><guid isPermaLink="false">r-2</guid><pubDate>Mon, 2 Nov 2026 9:00:00 +0100</pubDate></item>`,
 					`<item><title>Tre</title><guid>`+base+`/cap/r3.xml</guid></item>`,
@@ -194,7 +194,7 @@ func TestReadFeed(t *testing.T) {
 		routes: func(t *testing.T, base string) map[string]http.HandlerFunc {
 			return map[string]http.HandlerFunc{
 				"/feed.atom":            redirect("/allerte/v2/feed.atom"),
-				"/allerte/v2/feed.atom": serve(atomType, atom(entry("urn:r:1", "", `<link type="application/cap+xml" href="cap/1.xml"/>`))),
+				"/allerte/v2/feed.atom": serve(t, atomType, atom(entry("urn:r:1", "", `<link type="application/cap+xml" href="cap/1.xml"/>`))),
 				"/allerte/v2/cap/1.xml": redirect("/archivio/1.xml"),
 				"/archivio/1.xml":       capXML("M-1"),
 			}
@@ -204,7 +204,7 @@ func TestReadFeed(t *testing.T) {
 		name: "xml:base",
 		routes: func(t *testing.T, base string) map[string]http.HandlerFunc {
 			return map[string]http.HandlerFunc{
-				"/feed.atom":      serve(atomType, strings.Replace(atom(entry("urn:x:1", "", `<link type="application/cap+xml" href="1.xml"/>`)), "<feed ", `<feed xml:base="/docs/cap/" `, 1)),
+				"/feed.atom":      serve(t, atomType, strings.Replace(atom(entry("urn:x:1", "", `<link type="application/cap+xml" href="1.xml"/>`)), "<feed ", `<feed xml:base="/docs/cap/" `, 1)),
 				"/docs/cap/1.xml": capXML("X-1"),
 			}
 		},
@@ -213,7 +213,7 @@ func TestReadFeed(t *testing.T) {
 		name: "bad entries among good ones",
 		routes: func(t *testing.T, base string) map[string]http.HandlerFunc {
 			return map[string]http.HandlerFunc{
-				"/feed.atom": serve(atomType, atom(
+				"/feed.atom": serve(t, atomType, atom(
 					entry("urn:g:1", "", `<link type="application/cap+xml" href="/cap/good1.xml"/>`),
 					entry("urn:g:2", "", `<link type="application/cap+xml" href="/cap/gone.xml"/>`),
 					entry("urn:g:3", "", `<link type="application/cap+xml" href="/cap/invalid.xml"/>`),
@@ -224,9 +224,9 @@ func TestReadFeed(t *testing.T) {
 					entry("urn:g:8", "", `<link type="application/cap+xml" href="/cap/good2.xml"/>`),
 				)),
 				"/cap/good1.xml":   capXML("G-1"),
-				"/cap/invalid.xml": serve(MediaType, strings.Replace(capDoc(t, "G-3"), "<sent>2026-10-12T14:30:00+02:00</sent>", "", 1)),
+				"/cap/invalid.xml": serve(t, MediaType, strings.Replace(capDoc(t, "G-3"), "<sent>2026-10-12T14:30:00+02:00</sent>", "", 1)),
 				"/cap/busy.xml":    status(http.StatusServiceUnavailable, "7"),
-				"/cap/page.xml":    serve("text/html", "<html><body>Allerta</body></html>"),
+				"/cap/page.xml":    serve(t, "text/html", "<html><body>Allerta</body></html>"),
 				"/cap/good2.xml":   capXML("G-8"),
 			}
 		},
@@ -295,14 +295,14 @@ func TestReadFeedFailures(t *testing.T) {
 		{"500 without a hint", status(http.StatusInternalServerError, ""), failure.Retryable, 0, "HTTP 500"},
 		{"404", status(http.StatusNotFound, ""), failure.Permanent, 0, "HTTP 404"},
 		{"403", status(http.StatusForbidden, ""), failure.Permanent, 0, "HTTP 403"},
-		{"not XML", serve("text/plain", "allerta gialla"), failure.Permanent, 0, `not XML: no element (it begins "allerta gialla")`},
-		{"empty", serve(atomType, ""), failure.Permanent, 0, "the document is empty"},
-		{"an HTML page", serve("text/html", "<html><body>Allerte</body></html>"), failure.Permanent, 0, "the document is <html>"},
-		{"RSS 1.0", serve("application/rdf+xml", `<rdf:RDF xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#"/>`), failure.Permanent, 0, "not an Atom 1.0 feed"},
-		{"a DTD", serve(atomType, strings.Replace(good, "<feed ", `<!DOCTYPE feed [<!ENTITY a "aaaa">]><feed `, 1)), failure.Permanent, 0, "DTD"},
-		{"truncated", serve(atomType, good[:len(good)/2]), failure.Permanent, 0, "not well-formed XML"},
-		{"CAP 1.1", serve(MediaType, strings.Replace(capDoc(t, "S"), "cap:1.2", "cap:1.1", 1)), failure.Permanent, 0, `namespace "urn:oasis:names:tc:emergency:cap:1.1"`},
-		{"an invalid single CAP", serve(MediaType, strings.Replace(capDoc(t, "S"), "<msgType>Alert</msgType>", "", 1)), failure.Permanent, 0, "msgType: required"},
+		{"not XML", serve(t, "text/plain", "allerta gialla"), failure.Permanent, 0, `not XML: no element (it begins "allerta gialla")`},
+		{"empty", serve(t, atomType, ""), failure.Permanent, 0, "the document is empty"},
+		{"an HTML page", serve(t, "text/html", "<html><body>Allerte</body></html>"), failure.Permanent, 0, "the document is <html>"},
+		{"RSS 1.0", serve(t, "application/rdf+xml", `<rdf:RDF xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#"/>`), failure.Permanent, 0, "not an Atom 1.0 feed"},
+		{"a DTD", serve(t, atomType, strings.Replace(good, "<feed ", `<!DOCTYPE feed [<!ENTITY a "aaaa">]><feed `, 1)), failure.Permanent, 0, "DTD"},
+		{"truncated", serve(t, atomType, good[:len(good)/2]), failure.Permanent, 0, "not well-formed XML"},
+		{"CAP 1.1", serve(t, MediaType, strings.Replace(capDoc(t, "S"), "cap:1.2", "cap:1.1", 1)), failure.Permanent, 0, `namespace "urn:oasis:names:tc:emergency:cap:1.1"`},
+		{"an invalid single CAP", serve(t, MediaType, strings.Replace(capDoc(t, "S"), "<msgType>Alert</msgType>", "", 1)), failure.Permanent, 0, "msgType: required"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -319,7 +319,7 @@ func TestReadFeedFailures(t *testing.T) {
 		})
 	}
 	t.Run("a single CAP's problems are *Error", func(t *testing.T) {
-		_, _, _, _, err := read(t, FeedOptions{}, map[string]http.HandlerFunc{"/feed.atom": serve(MediaType, strings.Replace(capDoc(t, "S"), "<scope>Public</scope>", "", 1))}, "/feed.atom")
+		_, _, _, _, err := read(t, FeedOptions{}, map[string]http.HandlerFunc{"/feed.atom": serve(t, MediaType, strings.Replace(capDoc(t, "S"), "<scope>Public</scope>", "", 1))}, "/feed.atom")
 		var ce *Error
 		if !errors.As(err, &ce) || ce.Problems[0].Path != "scope" {
 			t.Errorf("error %v is not a *cap.Error about scope", err)
@@ -348,7 +348,7 @@ func TestReadFeedFailures(t *testing.T) {
 	t.Run("cancelled", func(t *testing.T) {
 		ctx, cancel := context.WithCancel(t.Context())
 		cancel()
-		s := &site{routes: map[string]http.HandlerFunc{"/feed.atom": serve(atomType, good)}}
+		s := &site{routes: map[string]http.HandlerFunc{"/feed.atom": serve(t, atomType, good)}}
 		srv := httptest.NewServer(s)
 		defer srv.Close()
 		_, _, err := ReadFeed(ctx, srv.Client(), srv.URL+"/feed.atom")
@@ -361,13 +361,13 @@ func TestReadFeedFailures(t *testing.T) {
 // Per-entry problems are classified like whole-feed ones.
 func TestFeedErrorClasses(t *testing.T) {
 	_, _, items, errs, err := read(t, FeedOptions{}, map[string]http.HandlerFunc{
-		"/feed.atom": serve(atomType, atom(
+		"/feed.atom": serve(t, atomType, atom(
 			entry("urn:1", "", `<link type="application/cap+xml" href="/cap/busy.xml"/>`),
 			entry("urn:2", "", `<link type="application/cap+xml" href="/cap/gone.xml"/>`),
 			entry("urn:3", "", `<link type="application/cap+xml" href="/cap/bad.xml"/>`),
 		)),
 		"/cap/busy.xml": status(http.StatusTooManyRequests, "7"),
-		"/cap/bad.xml":  serve(MediaType, strings.Replace(capDoc(t, "B"), "<status>Actual</status>", "<status>Reale</status>", 1)),
+		"/cap/bad.xml":  serve(t, MediaType, strings.Replace(capDoc(t, "B"), "<status>Actual</status>", "<status>Reale</status>", 1)),
 	}, "/feed.atom")
 	if err != nil || len(items) != 0 || len(errs) != 3 {
 		t.Fatalf("items %v, errors %v, err %v", ids(items), errs, err)
@@ -393,11 +393,17 @@ func TestReadFeedBounds(t *testing.T) {
 	big = strings.Replace(big, "<description>", "<description>"+strings.Repeat("pioggia ", 1024), 1)
 	t.Run("a linked document over MaxBytes", func(t *testing.T) {
 		_, _, items, errs, err := read(t, FeedOptions{MaxBytes: 4 << 10}, map[string]http.HandlerFunc{
-			"/feed.atom": serve(atomType, atom(
+			"/feed.atom": serve(t, atomType, atom(
 				entry("urn:1", "", `<link type="application/cap+xml" href="/cap/big.xml"/>`),
 				entry("urn:2", "", `<link type="application/cap+xml" href="/cap/small.xml"/>`),
 			)),
-			"/cap/big.xml": serve(MediaType, big),
+			"/cap/big.xml": func(w http.ResponseWriter, r *http.Request) {
+				w.Header().Set("Content-Type", MediaType)
+				w.Header().Set("Content-Length", fmt.Sprint(len(big)))
+				if _, err := w.Write([]byte(big)); err != nil {
+					t.Logf("the reader refused the large document before its end, as it may: %v", err)
+				}
+			},
 			// No Content-Length: the bound holds while reading.
 			"/cap/small.xml": func(w http.ResponseWriter, r *http.Request) {
 				w.Header().Set("Content-Type", MediaType)
@@ -416,7 +422,7 @@ func TestReadFeedBounds(t *testing.T) {
 	})
 	t.Run("a streamed document over MaxBytes", func(t *testing.T) {
 		_, _, _, errs, err := read(t, FeedOptions{MaxBytes: 4 << 10}, map[string]http.HandlerFunc{
-			"/feed.atom": serve(atomType, atom(entry("urn:1", "", `<link type="application/cap+xml" href="/cap/big.xml"/>`))),
+			"/feed.atom": serve(t, atomType, atom(entry("urn:1", "", `<link type="application/cap+xml" href="/cap/big.xml"/>`))),
 			"/cap/big.xml": func(w http.ResponseWriter, r *http.Request) {
 				w.(http.Flusher).Flush() // chunked: no Content-Length to refuse early
 				for range 100 {
@@ -432,7 +438,7 @@ func TestReadFeedBounds(t *testing.T) {
 	})
 	t.Run("an inline alert over MaxBytes", func(t *testing.T) {
 		_, _, _, errs, err := read(t, FeedOptions{MaxBytes: 4 << 10}, map[string]http.HandlerFunc{
-			"/feed.atom": serve(atomType, atom(entry("urn:1", "", `<content type="application/cap+xml">`+big[strings.Index(big, "<alert"):]+`</content>`))),
+			"/feed.atom": serve(t, atomType, atom(entry("urn:1", "", `<content type="application/cap+xml">`+big[strings.Index(big, "<alert"):]+`</content>`))),
 		}, "/feed.atom")
 		if err != nil || len(errs) != 1 || !errors.Is(errs[0], ErrTooLarge) {
 			t.Fatalf("errors %v, err %v", errs, err)
@@ -440,14 +446,14 @@ func TestReadFeedBounds(t *testing.T) {
 	})
 	t.Run("a feed over MaxFeedBytes", func(t *testing.T) {
 		_, _, _, _, err := read(t, FeedOptions{MaxFeedBytes: 1 << 10}, map[string]http.HandlerFunc{
-			"/feed.atom": serve(atomType, atom(entry("urn:1", "", `<content type="application/cap+xml">`+inlineCAP(t, "I")+`</content>`))),
+			"/feed.atom": serve(t, atomType, atom(entry("urn:1", "", `<content type="application/cap+xml">`+inlineCAP(t, "I")+`</content>`))),
 		}, "/feed.atom")
 		if !errors.Is(err, ErrTooLarge) || !failure.IsPermanent(err) {
 			t.Errorf("error %v: want ErrTooLarge, permanent", err)
 		}
 	})
 	t.Run("a single document over MaxBytes", func(t *testing.T) {
-		_, _, _, _, err := read(t, FeedOptions{MaxBytes: 4 << 10}, map[string]http.HandlerFunc{"/feed.atom": serve(MediaType, big)}, "/feed.atom")
+		_, _, _, _, err := read(t, FeedOptions{MaxBytes: 4 << 10}, map[string]http.HandlerFunc{"/feed.atom": serve(t, MediaType, big)}, "/feed.atom")
 		if !errors.Is(err, ErrTooLarge) || !failure.IsPermanent(err) {
 			t.Errorf("error %v: want ErrTooLarge, permanent", err)
 		}
@@ -457,9 +463,9 @@ func TestReadFeedBounds(t *testing.T) {
 		routes := map[string]http.HandlerFunc{}
 		for i := range 5 {
 			entries = append(entries, entry(fmt.Sprintf("urn:%d", i), "", fmt.Sprintf(`<link type="application/cap+xml" href="/cap/%d.xml"/>`, i)))
-			routes[fmt.Sprintf("/cap/%d.xml", i)] = serve(MediaType, capDoc(t, fmt.Sprintf("E-%d", i)))
+			routes[fmt.Sprintf("/cap/%d.xml", i)] = serve(t, MediaType, capDoc(t, fmt.Sprintf("E-%d", i)))
 		}
-		routes["/feed.atom"] = serve(atomType, atom(entries...))
+		routes["/feed.atom"] = serve(t, atomType, atom(entries...))
 		s, _, items, errs, err := read(t, FeedOptions{MaxEntries: 3}, routes, "/feed.atom")
 		if err != nil || len(items) != 3 || len(errs) != 1 || errs[0].Entry != "" || !strings.Contains(errs[0].Error(), "2 entries after the first 3 were not read") {
 			t.Fatalf("items %v, errors %v, err %v", ids(items), errs, err)
@@ -492,13 +498,13 @@ func TestReadFeedFetchesOnceAndBounded(t *testing.T) {
 			mu.Lock()
 			inFlight--
 			mu.Unlock()
-			serve(MediaType, doc)(w, r)
+			serve(t, MediaType, doc)(w, r)
 		}
 		for _, area := range []string{"A", "B"} {
 			entries = append(entries, entry(fmt.Sprintf("urn:%d:%s", i, area), "", `<link type="application/cap+xml" href="`+p+`"/>`))
 		}
 	}
-	routes["/feed.atom"] = serve(atomType, atom(entries...))
+	routes["/feed.atom"] = serve(t, atomType, atom(entries...))
 	s, _, items, errs, err := read(t, FeedOptions{Concurrency: 2}, routes, "/feed.atom")
 	if err != nil || len(errs) != 0 || len(items) != 8 {
 		t.Fatalf("items %v, errors %v, err %v", ids(items), errs, err)
