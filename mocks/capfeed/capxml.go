@@ -98,10 +98,10 @@ func capTime(t time.Time) string {
 	return s
 }
 
-// Geocode value names the mock writes. ISTAT is the comune's code as
-// Italian CAP producers name it; ZONA_ALLERTA is the regional alert zone
-// (no published profile names it: it is the name this mock, and Ponte's
-// sample configuration, use).
+// Geocode value names the mock writes. ISTAT is the comune's code, the
+// name found in Italian CAP in practice; ZONA_ALLERTA is the regional
+// alert zone (no published Italian profile naming it was found: a reader
+// should match zone ids on any geocode).
 const (
 	GeocodeISTAT = "ISTAT"
 	GeocodeZone  = "ZONA_ALLERTA"
