@@ -22,7 +22,7 @@ func TestEverySubcommandHasItsOwnFlags(t *testing.T) {
 		"demo":   {"dir", "keep", "log-level"},
 		"serve":  with(serving, "dev", "data", "temporal-port", "ui-port", "http"),
 		"worker": serving,
-		"mocks": {"record", "webhook-port", "sms-port", "host", "gpd-port", "io-port", "smtp-port", "smtp-http-port", "smtp-ca", "nodo-port", "idp-port", "cie-port",
+		"mocks": {"record", "webhook-port", "sms-port", "capfeed-port", "host", "gpd-port", "io-port", "smtp-port", "smtp-http-port", "smtp-ca", "nodo-port", "idp-port", "cie-port",
 			"tributi-port", "tributi-debtors", "io-all-known"},
 		"config validate":  {"online"},
 		"config sample":    {"gpd-url", "io-url", "smtp", "idp-url", "cie-url", "public-url"},

@@ -1,7 +1,9 @@
 // Package cap reads and writes alerts in the OASIS Common Alerting Protocol
 // 1.2 (CAP), the format of the Italian and European alerting systems
 // (IT-Alert, MeteoAlarm), and maps the Italian civil-protection
-// conventions — colour code, risk, operational phase — onto it.
+// conventions — colour code, risk, operational phase — onto it. ReadFeed
+// reads the Atom and RSS feeds alert systems publish CAP alerts in, and
+// Matches tells whether an alert concerns a comune's zones or ISTAT codes.
 //
 // Parse is strict where the standard is (CAP 1.2, OASIS Standard, 1 July
 // 2010, §3.2): required elements, enumerations, the dateTime form, polygon

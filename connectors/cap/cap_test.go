@@ -6,6 +6,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"golang.org/x/text/encoding/charmap"
 )
 
 func readExample(t testing.TB) []byte {
@@ -55,6 +57,7 @@ func TestRefused(t *testing.T) {
 		{"wrong namespace", strings.Replace(good, "cap:1.2", "cap:1.1", 1), `namespace "urn:oasis:names:tc:emergency:cap:1.1"`},
 		{"no namespace", strings.Replace(good, ` xmlns="urn:oasis:names:tc:emergency:cap:1.2"`, "", 1), "a CAP 1.2 alert is <alert"},
 		{"DOCTYPE", strings.Replace(good, "<alert ", "<!DOCTYPE alert [<!ENTITY a \"aaaa\">]>\n<alert ", 1), "DTD"},
+		{"DOCTYPE after a comment", strings.Replace(good, "<alert ", "<!-- bollettino -->\n<!DOCTYPE alert [<!ENTITY a \"aaaa\">]>\n<alert ", 1), "DTD"},
 		{"entity expansion", strings.Replace(good, "<alert ", `<!DOCTYPE x [<!ENTITY a "&a;&a;">]><alert `, 1), "DTD"},
 		{"missing identifier", strings.Replace(good, "<identifier>IT-ESEMPIO-2026-0042</identifier>", "", 1), "identifier: required"},
 		{"space in identifier", strings.Replace(good, "IT-ESEMPIO-2026-0042", "IT ESEMPIO", 1), "identifier: characters"},
@@ -81,6 +84,28 @@ func TestRefused(t *testing.T) {
 				t.Fatalf("err = %v, want it to say %q", err, tt.want)
 			}
 		})
+	}
+}
+
+// A bulletin in ISO-8859-1, as some regional sites still write them,
+// reads as the same text.
+func TestLatin1(t *testing.T) {
+	doc := strings.Replace(string(readExample(t)), `encoding="UTF-8"`, `encoding="ISO-8859-1"`, 1)
+	doc = strings.Replace(doc, "piena del fiume Esempio</headline>", "piena del fiume Esempio, città allagata</headline>", 1)
+	latin1, err := charmap.ISO8859_1.NewEncoder().String(doc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	a, err := Parse(strings.NewReader(latin1))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := a.Info[0].Headline; got != "Allerta arancione: piena del fiume Esempio, città allagata" {
+		t.Errorf("headline %q", got)
+	}
+	_, err = Parse(strings.NewReader(strings.Replace(doc, "ISO-8859-1", "EBCDIC-IT", 1)))
+	if err == nil || !strings.Contains(err.Error(), `charset "EBCDIC-IT" is not read`) {
+		t.Errorf("unknown charset: %v", err)
 	}
 }
 
@@ -118,7 +143,7 @@ func TestItalianConventions(t *testing.T) {
 	if got := ItalianOf(a.Info[0]); got != (Italian{Arancione, Idraulico, Preallarme}) {
 		t.Errorf("example: %+v", got)
 	}
-	if Arancione.Label("it") != "allerta arancione" || Rosso.Label("en") != "red alert" || Allarme.Label("en") != "alarm phase" {
+	if Arancione.Label("it") != "allerta arancione" || Giallo.Label("it") != "allerta gialla" || Rosso.Label("it") != "allerta rossa" || Rosso.Label("en") != "red alert" || Allarme.Label("en") != "alarm phase" {
 		t.Error("labels")
 	}
 }

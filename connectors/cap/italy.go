@@ -44,7 +44,8 @@ func (c Colour) Label(lang string) string {
 	if lang == "en" {
 		return map[Colour]string{Verde: "green", Giallo: "yellow", Arancione: "orange", Rosso: "red"}[c] + " alert"
 	}
-	return "allerta " + string(c)
+	// The adjective agrees with "allerta", which is feminine.
+	return "allerta " + map[Colour]string{Verde: "verde", Giallo: "gialla", Arancione: "arancione", Rosso: "rossa"}[c]
 }
 
 // Risk is the phenomenon an alert is about.

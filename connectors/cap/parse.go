@@ -12,6 +12,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"golang.org/x/text/encoding/charmap"
 )
 
 // Problem is one rule of CAP 1.2 an alert breaks.
@@ -62,6 +64,10 @@ func parseTime(s string) (time.Time, error) {
 	return time.Parse(TimeLayout, s)
 }
 
+// errDTD refuses a document with a DTD: CAP needs none, and a DTD is how
+// entity-expansion attacks start.
+var errDTD = errors.New("cap: the message carries a DTD or declaration (<!DOCTYPE/<!ENTITY): CAP needs none, so it is refused")
+
 // Parse reads one CAP 1.2 alert from r and checks it against the
 // standard's rules (see Validate). It reads at most MaxSize bytes and
 // refuses a document with a DTD.
@@ -76,15 +82,19 @@ func Parse(r io.Reader) (*Alert, error) {
 	// A DTD is never needed by CAP and is how entity-expansion attacks
 	// start; refuse it before decoding.
 	if i := bytes.Index(data, []byte("<!")); i >= 0 && !bytes.HasPrefix(data[i:], []byte("<!--")) && !bytes.HasPrefix(data[i:], []byte("<![CDATA[")) {
-		return nil, errors.New("cap: the message carries a DTD or declaration (<!DOCTYPE/<!ENTITY): CAP needs none, so it is refused")
+		return nil, errDTD
 	}
-	dec := xml.NewDecoder(bytes.NewReader(data))
-	dec.Strict = true
+	dec := newDecoder(data)
 	// Find the root first, to name a wrong namespace plainly.
 	for {
 		tok, err := dec.Token()
 		if err != nil {
 			return nil, fmt.Errorf("cap: no <alert> element: %w", err)
+		}
+		// The byte check above sees the first "<!" only: a DOCTYPE after
+		// a leading comment reaches here as a directive.
+		if _, ok := tok.(xml.Directive); ok {
+			return nil, errDTD
 		}
 		if se, ok := tok.(xml.StartElement); ok {
 			if se.Name.Local != "alert" || se.Name.Space != Namespace {
@@ -100,6 +110,31 @@ func Parse(r io.Reader) (*Alert, error) {
 			return &a, nil
 		}
 	}
+}
+
+// newDecoder is the strict decoder of CAP documents and feeds.
+func newDecoder(data []byte) *xml.Decoder {
+	dec := xml.NewDecoder(bytes.NewReader(data))
+	dec.Strict = true
+	dec.CharsetReader = charsetReader
+	return dec
+}
+
+// charsetReader reads the 8-bit charsets that Italian public sites still
+// declare in their XML (ISO-8859-1, ISO-8859-15, windows-1252); UTF-8
+// needs none, and any other charset is refused by name.
+func charsetReader(label string, r io.Reader) (io.Reader, error) {
+	switch strings.ToLower(strings.TrimSpace(label)) {
+	case "iso-8859-1", "iso8859-1", "iso_8859-1", "latin1", "latin-1", "l1":
+		return charmap.ISO8859_1.NewDecoder().Reader(r), nil
+	case "iso-8859-15", "iso8859-15", "iso_8859-15", "latin9", "latin-9":
+		return charmap.ISO8859_15.NewDecoder().Reader(r), nil
+	case "windows-1252", "cp1252":
+		return charmap.Windows1252.NewDecoder().Reader(r), nil
+	case "us-ascii", "ascii":
+		return r, nil
+	}
+	return nil, fmt.Errorf("charset %q is not read: write UTF-8 (ISO-8859-1, ISO-8859-15 and windows-1252 are read too)", label)
 }
 
 // Marshal writes a as a CAP 1.2 document, after checking it.

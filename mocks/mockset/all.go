@@ -4,6 +4,7 @@ package mockset
 // init (mocks/registry). A new kind of mock is one more import here.
 import (
 	_ "github.com/ponte-pa/ponte/mocks/appio"
+	_ "github.com/ponte-pa/ponte/mocks/capfeed"
 	_ "github.com/ponte-pa/ponte/mocks/gpd"
 	_ "github.com/ponte-pa/ponte/mocks/legacy"
 	_ "github.com/ponte-pa/ponte/mocks/nodo"

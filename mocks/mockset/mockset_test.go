@@ -10,6 +10,7 @@ import (
 	"time"
 
 	appiomock "github.com/ponte-pa/ponte/mocks/appio"
+	capfeedmock "github.com/ponte-pa/ponte/mocks/capfeed"
 	"github.com/ponte-pa/ponte/mocks/fault"
 	"github.com/ponte-pa/ponte/mocks/gpd"
 	legacymock "github.com/ponte-pa/ponte/mocks/legacy"
@@ -29,7 +30,7 @@ func TestStartServesEveryMock(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer s.Close()
-	names := []string{gpd.Kind, appiomock.Kind, smtpmock.Kind, nodomock.Kind, spididp.KindSPID, spididp.KindCIE, legacymock.Kind, webhookmock.Kind, smsmock.Kind}
+	names := []string{gpd.Kind, appiomock.Kind, smtpmock.Kind, nodomock.Kind, spididp.KindSPID, spididp.KindCIE, legacymock.Kind, webhookmock.Kind, smsmock.Kind, capfeedmock.Kind}
 	if got := len(s.Running()); got != len(names) {
 		t.Fatalf("%d mocks running, want %d", got, len(names))
 	}
