@@ -65,6 +65,7 @@ func init() {
 		{name: "mocks", summary: "start every mock (GPD, App IO, SMTP, Nodo, SPID IdP, tributi, webhook receiver, SMS gateway, CAP alert feed) and print their URLs", run: runMocks},
 		{name: "config", summary: "config validate|sample: check tenant config files, write the sample comune", subs: configCommands, notes: configNotes},
 		{name: "campaign", summary: "campaign start|status|pause|resume|cancel|report|print: run and watch payment campaigns", subs: campaignCommands, notes: campaignNotes},
+		{name: "alert", summary: "alert send|status|update|cancel|confirm|report|list|feed: Protezione Civile alerts to residents on App IO, SMS, e-mail and webhooks (CAP 1.2)", subs: alertCommands, notes: alertNotes},
 		{name: "reconcile", summary: "reconcile run|start|status|stop --tenant X: match pagoPA receipts, mark paid, write back, report", subs: reconcileCommands, notes: reconcileNotes},
 		{name: "source", summary: "source check --tenant X --source Y: count valid/invalid records, write the reject report", subs: sourceCommands},
 		{name: "notice", summary: "notice nav|parse|pdf: build/validate notice numbers, render payment notice PDFs", subs: noticeCommands, notes: noticeNotes},

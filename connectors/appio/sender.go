@@ -45,6 +45,30 @@ func (s *Sender) Verify(ctx context.Context) error {
 	return err
 }
 
+// Outcomes of Precheck for citizens App IO cannot reach.
+const (
+	StateNotOnIO     = "not_on_io"   // no App IO profile
+	StateNotAllowed  = "not_allowed" // opted out of the service
+	StateLegalPerson = "legal_person"
+)
+
+// Precheck implements channels.Prechecker: a profile lookup.
+func (s *Sender) Precheck(ctx context.Context, r channels.Recipient) (string, string, error) {
+	if !s.Reaches(r) {
+		return StateLegalPerson, "no personal fiscal code: App IO reaches citizens only", nil
+	}
+	prof, err := s.Client.GetProfile(ctx, s.Key, r.FiscalCode)
+	switch {
+	case errors.Is(err, ErrNotOnIO):
+		return StateNotOnIO, "the citizen has no App IO profile", nil
+	case err != nil:
+		return "", "", err
+	case !prof.SenderAllowed:
+		return StateNotAllowed, "the citizen turned this service off in App IO", nil
+	}
+	return "", "", nil
+}
+
 // Kind implements channels.Sender.
 func (*Sender) Kind() string { return KindAppIO }
 

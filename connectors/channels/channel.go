@@ -31,6 +31,16 @@ type Verifier interface {
 	Verify(ctx context.Context) error
 }
 
+// Prechecker is a Sender that can tell, without sending, that a person
+// cannot receive on it at all (App IO: no profile, or the citizen opted
+// out of the service), so that they go to their next channel at once
+// instead of after a failed delivery.
+type Prechecker interface {
+	// Precheck returns "" when r can receive, else a final state naming
+	// why not ("not_on_io") and a reason; a temporary failure is an error.
+	Precheck(ctx context.Context, r Recipient) (state, reason string, err error)
+}
+
 // Tracker is a Sender whose channel reports whether a message it sent
 // reached the person (an SMS gateway's delivery status): escalation waits
 // for it before trying another channel.

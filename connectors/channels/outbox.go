@@ -270,6 +270,12 @@ func (o *Outbox) Run(ctx context.Context, b Batch) ([]Result, error) {
 		started[i] = true
 		g.Go(func() error {
 			d := b.Send[i]
+			if d.Message.Key == "" {
+				// The business id travels with the message, so that a
+				// channel that deduplicates (an SMS reference, a webhook
+				// event id) sees the same one on every attempt.
+				d.Message.Key = d.Key.String()
+			}
 			id, err := d.Sender.Send(ctx, d.Message)
 			r := Result{Key: d.Key, Channel: d.Sender.Kind(), MessageID: id, Err: err}
 			switch {

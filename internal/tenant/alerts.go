@@ -1,8 +1,13 @@
 package tenant
 
 import (
+	"fmt"
 	"slices"
+	"strconv"
+	"strings"
 	"time"
+
+	"github.com/ponte-pa/ponte/schemas"
 )
 
 // Alerts configures Protezione Civile alerts (workflows/alert): who
@@ -118,4 +123,47 @@ func (l Localized) In(lang string) string {
 		return l.EN
 	}
 	return l.IT
+}
+
+// checkAlerts finds what the schema cannot in the alerts section: people
+// sources that do not exist, zones of comuni the tenant does not cover.
+func checkAlerts(root map[string]any) []schemas.Problem {
+	al, _ := root["alerts"].(map[string]any)
+	if al == nil {
+		return nil
+	}
+	var probs []schemas.Problem
+	people, _ := root["people"].(map[string]any)
+	recips, _ := al["recipients"].([]any)
+	for i, r := range recips {
+		name, _ := r.(string)
+		if _, ok := people[name]; !ok {
+			known := make([]string, 0, len(people))
+			for k := range people {
+				known = append(known, k)
+			}
+			slices.Sort(known)
+			probs = append(probs, schemas.Problem{Pointer: "/alerts/recipients/" + strconv.Itoa(i), Rule: "reference",
+				Message: fmt.Sprintf("no people source %q (people: %s)", name, strings.Join(known, ", ")),
+				Hint:    "name a source under people:, or add one (a residents export, a subscription list)"})
+		}
+	}
+	covered := map[string]bool{}
+	codes, _ := al["istat"].([]any)
+	for _, c := range codes {
+		covered[fmt.Sprint(c)] = true
+	}
+	zones, _ := al["zones"].([]any)
+	for i, z := range zones {
+		zm, _ := z.(map[string]any)
+		zc, _ := zm["istat"].([]any)
+		for j, c := range zc {
+			if len(covered) > 0 && !covered[fmt.Sprint(c)] {
+				probs = append(probs, schemas.Problem{Pointer: fmt.Sprintf("/alerts/zones/%d/istat/%d", i, j), Rule: "reference",
+					Message: fmt.Sprintf("comune %v is not among the tenant's (alerts.istat)", c),
+					Hint:    "list the comune in alerts.istat, or drop it from the zone"})
+			}
+		}
+	}
+	return probs
 }

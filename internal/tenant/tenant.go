@@ -456,7 +456,7 @@ func goChecks(root map[string]any, already []schemas.Problem) []schemas.Problem 
 				Hint:    "add it under appio.services or pick a configured purpose"})
 		}
 	}
-	return probs
+	return append(probs, checkAlerts(root)...)
 }
 
 // lowerFirst lower-cases the first letter unless it starts an acronym ("IBAN").

@@ -60,6 +60,13 @@ func (c *Connectors) httpClient() *http.Client {
 	return c.HTTP
 }
 
+// HTTPClient is the worker's shared HTTP client.
+func (c *Connectors) HTTPClient() *http.Client {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.httpClient()
+}
+
 // Env is the registry environment of t's connectors: its config directory,
 // its secrets and this worker's HTTP client.
 func (c *Connectors) Env(t *tenant.Tenant) registry.Env {
