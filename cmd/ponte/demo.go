@@ -21,6 +21,7 @@ import (
 	appiomock "github.com/ponte-pa/ponte/mocks/appio"
 	"github.com/ponte-pa/ponte/mocks/mockset"
 	"github.com/ponte-pa/ponte/mocks/record"
+	smsmock "github.com/ponte-pa/ponte/mocks/sms"
 	smtpmock "github.com/ponte-pa/ponte/mocks/smtp"
 	"github.com/ponte-pa/ponte/workflows/campaign"
 	"github.com/ponte-pa/ponte/workflows/reconcile"
@@ -68,6 +69,7 @@ type demoResult struct {
 	Recorded      record.Summary
 	TemporalStart time.Duration
 	CampaignWall  time.Duration
+	Alert         *demoAlertResult
 	TotalWall     time.Duration
 }
 
@@ -86,7 +88,7 @@ func demoRun(ctx context.Context, w io.Writer, o demoOptions) (*demoResult, erro
 	if err := os.RemoveAll(abs); err != nil {
 		return nil, fmt.Errorf("cleaning %s: %w", abs, err)
 	}
-	fmt.Fprintf(w, "Ponte demo — payment-notice campaign for a sample comune\n\n")
+	fmt.Fprintf(w, "Ponte demo — payment-notice campaign and Protezione Civile alert for a sample comune\n\n")
 
 	// 1. Mocks of the national platforms, on free loopback ports, and the
 	// sample comune: tenant config, secrets, the SMTP relay's CA
@@ -108,7 +110,8 @@ func demoRun(ctx context.Context, w io.Writer, o demoOptions) (*demoResult, erro
 		return nil, err
 	}
 	defer mocks.Close()
-	tenantPath, err := tenant.WriteSample(abs, map[string]string{"GPDURL": mocks.GPDURL, "IOURL": mocks.IOURL, "SMTPAddr": mocks.SMTPAddr})
+	tenantPath, err := tenant.WriteSample(abs, map[string]string{"GPDURL": mocks.GPDURL, "IOURL": mocks.IOURL, "SMTPAddr": mocks.SMTPAddr,
+		"SMSURL": mocks.URL(smsmock.Kind), "WebhookURL": mocks.WebhookURL})
 	if err != nil {
 		return nil, fmt.Errorf("writing the sample comune: %w", err)
 	}
@@ -197,6 +200,11 @@ func demoRun(ctx context.Context, w io.Writer, o demoOptions) (*demoResult, erro
 
 	// 6. Some citizens pay; reconciliation finds out and the report says so.
 	if err := demoPayAndReconcile(ctx, w, rt, mocks, t, in.CampaignID, res); err != nil {
+		return nil, err
+	}
+	// A Protezione Civile alert to the same comune's residents
+	// (cmd/ponte/demo_alert.go).
+	if res.Alert, err = demoAlert(ctx, w, abs, rt, mocks, t); err != nil {
 		return nil, err
 	}
 	// SPID login on the same comune (cmd/ponte/demo_spid.go).

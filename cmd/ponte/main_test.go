@@ -108,10 +108,19 @@ func TestConfigValidateSample(t *testing.T) {
 	if r := res.Recorded; !r.Conforms() || r.Mocks["gpd"].Calls < p.Valid || r.Mocks["appio"].Calls < p.MessagesSent {
 		t.Errorf("recording: %+v", r)
 	}
+	// The alert: 12 residents, one with no contact (rejected), one only on
+	// App IO who turned the service off (not reached, listed), everyone
+	// else reached on some channel; the cancel tells each one reached.
+	if a := res.Alert; a == nil || a.Progress.Stage.Recipients != 11 || a.Report.Reached != 10 || a.Report.Unreached != 1 ||
+		a.Revoked != 10 || a.Webhooks != 2 || a.SMS == 0 {
+		t.Errorf("alert: %+v", a)
+	} else if a.Report.People[10].Reached || a.Report.People[10].FiscalCode != "CNTMRC70B18G273M" {
+		t.Errorf("the one not reached: %+v", a.Report.People[10])
+	}
 	if p.RemindersWorkflowID == "" {
 		t.Error("the demo campaign has reminders, but no reminders workflow was started")
 	}
-	for _, want := range []string{"NOTICE CODE (NAV)", "Rejected rows (", "Totals", "Checked on the mocks:", "Conformance (every call"} {
+	for _, want := range []string{"NOTICE CODE (NAV)", "Rejected rows (", "Totals", "Checked on the mocks:", "Protezione Civile alert", "not reached: Marco Conti", "Alert cancelled:", "Conformance (every call"} {
 		if !strings.Contains(out.String(), want) {
 			t.Errorf("demo output lacks %q", want)
 		}

@@ -47,6 +47,20 @@ func checkDemoMetrics(t *testing.T, m *metrics.Metrics, res *demoResult) {
 	}
 	const tenant = "esempio"
 	pr := res.Progress
+	// The alert's messages (and the cancel's) count in the same series; a
+	// delivery receipt turns sent into delivered after the count.
+	alertN := func(channel, state string) int {
+		n := 0
+		if res.Alert == nil {
+			return 0
+		}
+		for _, c := range res.Alert.Report.Channels {
+			if c.Channel == channel && (c.State == state || state == "sent" && c.State == "delivered") {
+				n += c.Count
+			}
+		}
+		return n
+	}
 	tests := []struct {
 		metric string
 		labels map[string]string
@@ -54,11 +68,13 @@ func checkDemoMetrics(t *testing.T, m *metrics.Metrics, res *demoResult) {
 	}{
 		{"ponte_gpd_positions_total", map[string]string{"tenant": tenant, "outcome": "created"}, pr.PositionsPublished},
 		{"ponte_gpd_positions_total", map[string]string{"tenant": tenant, "outcome": "failed"}, pr.PositionsFailed},
-		{"ponte_messages_total", map[string]string{"tenant": tenant, "channel": "appio", "outcome": "sent"}, pr.MessagesSent},
-		{"ponte_messages_total", map[string]string{"tenant": tenant, "channel": "appio", "outcome": "not_on_io"}, pr.NotOnIO},
-		{"ponte_messages_total", map[string]string{"tenant": tenant, "channel": "appio", "outcome": "not_allowed"}, pr.SenderNotAllowed},
+		{"ponte_messages_total", map[string]string{"tenant": tenant, "channel": "appio", "outcome": "sent"}, pr.MessagesSent + alertN("appio", "sent")},
+		{"ponte_messages_total", map[string]string{"tenant": tenant, "channel": "appio", "outcome": "not_on_io"}, pr.NotOnIO + alertN("appio", "not_on_io")},
+		{"ponte_messages_total", map[string]string{"tenant": tenant, "channel": "appio", "outcome": "not_allowed"}, pr.SenderNotAllowed + alertN("appio", "not_allowed")},
 		{"ponte_messages_total", map[string]string{"tenant": tenant, "channel": "appio", "outcome": "failed"}, pr.MessagesFailed},
-		{"ponte_messages_total", map[string]string{"tenant": tenant, "channel": "email", "outcome": "sent"}, pr.EmailsSent},
+		{"ponte_messages_total", map[string]string{"tenant": tenant, "channel": "email", "outcome": "sent"}, pr.EmailsSent + alertN("email", "sent")},
+		{"ponte_messages_total", map[string]string{"tenant": tenant, "channel": "sms", "outcome": "sent"}, alertN("sms", "sent")},
+		{"ponte_messages_total", map[string]string{"tenant": tenant, "channel": "webhook", "outcome": "sent"}, alertN("webhook", "sent")},
 		{"ponte_messages_total", map[string]string{"tenant": tenant, "channel": "email", "outcome": "failed"}, pr.EmailsFailed},
 		{"ponte_messages_total", map[string]string{"tenant": tenant, "channel": "none"}, pr.NeedPrint},
 		{"ponte_reconcile_anomalies_total", map[string]string{"tenant": tenant}, res.Reconcile.Match.Anomalies},

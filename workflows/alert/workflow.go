@@ -261,6 +261,10 @@ func Workflow(ctx workflow.Context, in Input) (Progress, error) {
 	for {
 		if p.MsgType == "Cancel" {
 			p.Phase = "cancelling"
+			// The sirens and displays stop too.
+			if err := workflow.ExecuteActivity(actx, a.SendWebhooks, WebhookInput{AlertID: in.AlertID, TenantID: in.TenantID, Version: p.Version}).Get(ctx, &p.Webhooks); err != nil {
+				return p, err
+			}
 			t, _, err := round(RoundInput{AlertID: in.AlertID, TenantID: in.TenantID, Version: p.Version, MsgType: "Cancel", Started: workflow.Now(ctx)})
 			if err != nil {
 				return p, err
