@@ -53,6 +53,7 @@ func TestEverySubcommandHasItsOwnFlags(t *testing.T) {
 		"spid metadata":    {"config", "cie"},
 		"spid check-cert":  nil,
 		"bench campaign":   {"debtors", "batch", "parallel", "concurrency", "dir", "cpuprofile", "state", "mem-limit"},
+		"bench alert":      {"recipients", "batch", "parallel", "concurrency", "dir", "cpuprofile", "state", "mem-limit"},
 		"bench spid":       {"logins", "concurrency", "state", "replay-cache", "token-alg", "dir", "cpuprofile"},
 		"version":          nil,
 	}
