@@ -7,11 +7,13 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"log/slog"
 	"os"
 	"sort"
 	"strings"
 	"time"
 
+	"go.temporal.io/api/enums/v1"
 	"go.temporal.io/sdk/client"
 
 	"github.com/ponte-pa/ponte/connectors/cap"
@@ -479,4 +481,21 @@ func alertFeedCheckCmd(ctx context.Context, args []string) error {
 		return out
 	}
 	return alertFeedCheck(ctx, stdout, args[0], split(*zones), split(*istat))
+}
+
+// followFeeds starts, once per tenant with alerts.feeds, the workflow
+// that polls them (a running one is kept: serve may start many times).
+func followFeeds(ctx context.Context, c client.Client, ts []*tenant.Tenant, log *slog.Logger) error {
+	for _, t := range ts {
+		if t.Alerts == nil || len(t.Alerts.Feeds) == 0 {
+			continue
+		}
+		run, err := c.ExecuteWorkflow(ctx, client.StartWorkflowOptions{ID: alert.FeedWorkflowID(t.ID), TaskQueue: alert.Queue,
+			WorkflowIDConflictPolicy: enums.WORKFLOW_ID_CONFLICT_POLICY_USE_EXISTING}, alert.FeedWorkflowName, alert.FeedInput{TenantID: t.ID})
+		if err != nil {
+			return fmt.Errorf("following the CAP feeds of %s: %w", t.ID, err)
+		}
+		log.Info("following CAP feeds", "tenant", t.ID, "feeds", len(t.Alerts.Feeds), "workflow", run.GetID())
+	}
+	return nil
 }

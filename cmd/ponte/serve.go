@@ -166,6 +166,9 @@ func serve(ctx context.Context, cfg runtime.Config, wo runtime.WorkerOptions, ht
 		return err
 	}
 	log := cfg.Logger
+	if err := followFeeds(ctx, rt.Client, rt.Tenants(), log); err != nil {
+		return err
+	}
 	if metricsAddr != "" {
 		mux := http.NewServeMux()
 		mountOps(mux, rt)
