@@ -3,6 +3,8 @@ package cap
 import (
 	"bytes"
 	"os"
+	"path/filepath"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -181,4 +183,56 @@ func FuzzParse(f *testing.F) {
 			t.Fatalf("a marshalled alert does not parse: %v\n%s", err, out)
 		}
 	})
+}
+
+// TestStandardExamples: the four examples of the CAP 1.2 standard
+// (Appendix A) parse, and writing each one and reading it back gives the
+// same alert.
+func TestStandardExamples(t *testing.T) {
+	files, err := filepath.Glob("testdata/oasis/*.xml")
+	if err != nil || len(files) != 4 {
+		t.Fatalf("examples %v, %v", files, err)
+	}
+	for _, f := range files {
+		t.Run(filepath.Base(f), func(t *testing.T) {
+			b, err := os.ReadFile(f)
+			if err != nil {
+				t.Fatal(err)
+			}
+			a, err := Parse(bytes.NewReader(b))
+			if err != nil {
+				t.Fatal(err)
+			}
+			out, err := Marshal(a)
+			if err != nil {
+				t.Fatal(err)
+			}
+			back, err := Parse(bytes.NewReader(out))
+			if err != nil {
+				t.Fatalf("re-serialised example does not parse: %v\n%s", err, out)
+			}
+			if !reflect.DeepEqual(normalTimes(a), normalTimes(back)) {
+				t.Errorf("round trip changed the alert:\n%+v\n%+v", a, back)
+			}
+			if !a.Sent.Equal(back.Sent.Time) || a.Identifier == "" || len(a.Info) == 0 {
+				t.Errorf("sent %v / %v, identifier %q", a.Sent, back.Sent, a.Identifier)
+			}
+		})
+	}
+}
+
+// normalTimes puts every time of a in UTC, so that equal instants
+// compare equal whatever zone they were read in.
+func normalTimes(a *Alert) *Alert {
+	c := *a
+	c.Sent = Time{c.Sent.UTC()}
+	c.Info = append([]Info(nil), a.Info...)
+	for i := range c.Info {
+		for _, p := range []**Time{&c.Info[i].Effective, &c.Info[i].Onset, &c.Info[i].Expires} {
+			if *p != nil {
+				*p = &Time{(*p).UTC()}
+			}
+		}
+	}
+	return &c
 }
