@@ -285,6 +285,24 @@ type WorkerOptions struct {
 // what was registered on it (only opts.Queues when set).
 func (r *Runtime) StartWorkers(ctx context.Context, opts WorkerOptions) error {
 	conns := &wfkit.Connectors{Concurrency: opts.Concurrency}
+	// Channels with a rateLimit share one limiter per limit in the state
+	// store, keyed by tenant and channel, as App IO's is.
+	var limMu sync.Mutex
+	limiters := map[[2]int64]appio.Limiter{}
+	conns.ChannelLimiter = func(limit int, window time.Duration) (appio.Limiter, error) {
+		limMu.Lock()
+		defer limMu.Unlock()
+		k := [2]int64{int64(limit), int64(window)}
+		if l, ok := limiters[k]; ok {
+			return l, nil
+		}
+		l, err := appio.NewSQLLimiter(r.DB.DB, r.DB.Dialect, limit, window)
+		if err != nil {
+			return nil, fmt.Errorf("channel rate limiter: %w", err)
+		}
+		limiters[k] = l
+		return l, nil
+	}
 	if opts.IORateLimit > 0 {
 		window := opts.IORateWindow
 		if window <= 0 {

@@ -1,6 +1,8 @@
 package wfkit
 
 import (
+	"context"
+	"fmt"
 	"net/http"
 	"sync"
 	"time"
@@ -30,6 +32,10 @@ type Connectors struct {
 	// IOLimiter, when set, is waited on before every App IO request (one
 	// limit per subscription key, shared by the workers using it).
 	IOLimiter appio.Limiter
+	// ChannelLimiter, when set, makes the limiter of a channel with a
+	// rateLimit in its config (limit messages in any window); without it
+	// channels are not limited.
+	ChannelLimiter func(limit int, window time.Duration) (appio.Limiter, error)
 
 	mu        sync.Mutex
 	gpd       map[string]*pagopa.GPDClient // by tenant
@@ -148,6 +154,21 @@ func (c *Connectors) Channels(t *tenant.Tenant) ([]channels.Sender, error) {
 	s, err := t.OpenChannels(c.Env(t))
 	if err != nil {
 		return nil, BadInput("%v", err)
+	}
+	for i, ch := range t.Channels {
+		limit, window, err := channels.RateLimitOf(ch.Config)
+		if err != nil {
+			return nil, BadInput("tenant %q: channels/%d: %v", t.ID, i, err)
+		}
+		if limit == 0 || c.ChannelLimiter == nil {
+			continue
+		}
+		lim, err := c.ChannelLimiter(limit, window)
+		if err != nil {
+			return nil, err
+		}
+		key := fmt.Sprintf("channel:%s:%d:%s", t.ID, i, ch.Kind)
+		s[i] = &channels.Limited{Sender: s[i], Wait: func(ctx context.Context) error { return lim.Wait(ctx, key) }}
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
