@@ -122,13 +122,16 @@ web: https://www.comune.esempio.it/allerta
 
 // TestAlertReachesEveryoneOrListsThem: 2,000 residents with mixed
 // channels, one in ten not on App IO, the SMS gateway refusing a fifth of
-// the numbers: every person with a working channel is reached (through
+// the numbers and failing a fifth of its requests for a moment: every person with a working channel is reached (through
 // fallback when their first channel fails), the others are listed with
 // their contacts, people of another comune get nothing, the counts add
 // up, and nobody gets a message twice on one channel.
 func TestAlertReachesEveryoneOrListsThem(t *testing.T) {
 	ps := fixtures.Residents(2000, 1)
 	e := newAlertEnv(t, ps, 50, smsmock.Options{})
+	// Besides the numbers it refuses, the gateway fails one request in
+	// five for a moment (503): those messages are sent again.
+	e.mocks.Mock(smsmock.Kind).(*smsmock.Server).Faults().SetErrorRate(0.2, 7)
 	in := alert.Input{AlertID: "flood-1", TenantID: e.tenant.ID, Definition: definition(t, "arancione", "Piena del torrente Esempio"),
 		Origin: "test", BatchSize: 250, EscalateAfter: time.Hour}
 	e.start(t, in)

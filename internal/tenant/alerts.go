@@ -7,6 +7,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/ponte-pa/ponte/connectors/cap"
+
 	"github.com/ponte-pa/ponte/schemas"
 )
 
@@ -29,6 +31,20 @@ type AlertZone struct {
 	ID    string   `json:"id"`
 	Name  string   `json:"name,omitempty"`
 	ISTAT []string `json:"istat,omitempty"` // default: all of Alerts.ISTAT
+	// Polygon, for a zone smaller than a comune, is a CAP polygon.
+	Polygon string `json:"polygon,omitempty"`
+}
+
+// Zone returns the zone id, or false.
+func (a *Alerts) Zone(id string) (AlertZone, bool) {
+	if a != nil {
+		for _, z := range a.Zones {
+			if z.ID == id {
+				return z, true
+			}
+		}
+	}
+	return AlertZone{}, false
 }
 
 // AlertFeed is a CAP feed the tenant follows.
@@ -156,6 +172,12 @@ func checkAlerts(root map[string]any) []schemas.Problem {
 	zones, _ := al["zones"].([]any)
 	for i, z := range zones {
 		zm, _ := z.(map[string]any)
+		if poly, ok := zm["polygon"].(string); ok {
+			if _, err := cap.ParsePolygon(poly); err != nil {
+				probs = append(probs, schemas.Problem{Pointer: fmt.Sprintf("/alerts/zones/%d/polygon", i), Rule: "polygon", Message: err.Error(),
+					Hint: "write at least four lat,lon points separated by spaces, the last equal to the first (WGS 84)"})
+			}
+		}
 		zc, _ := zm["istat"].([]any)
 		for j, c := range zc {
 			if len(covered) > 0 && !covered[fmt.Sprint(c)] {

@@ -31,7 +31,7 @@ func TestAlertsConfig(t *testing.T) {
 		t.Fatal(err)
 	}
 	bad := strings.Replace(string(data), "recipients: [residenti]", "recipients: [residenti, iscritti]", 1)
-	bad = strings.Replace(bad, "      name: Pianura e fiume Esempio\n", "      name: Pianura e fiume Esempio\n      istat: [\"037006\"]\n", 1)
+	bad = strings.Replace(bad, "      name: Pianura e fiume Esempio\n", "      name: Pianura e fiume Esempio\n      istat: [\"037006\"]\n      polygon: 44.1,10.1 44.2,10.2\n", 1)
 	if err := os.WriteFile(path, []byte(bad), 0o600); err != nil {
 		t.Fatal(err)
 	}
@@ -41,7 +41,7 @@ func TestAlertsConfig(t *testing.T) {
 		t.Fatalf("Load: %v, want a ConfigError", err)
 	}
 	msg := err.Error()
-	for _, want := range []string{`/alerts/recipients/1: reference: no people source "iscritti" (people: residenti)`, "/alerts/zones/0/istat/0: reference: comune 037006"} {
+	for _, want := range []string{`/alerts/recipients/1: reference: no people source "iscritti" (people: residenti)`, "/alerts/zones/0/istat/0: reference: comune 037006", "/alerts/zones/0/polygon: polygon"} {
 		if !strings.Contains(msg, want) {
 			t.Errorf("error lacks %q:\n%s", want, msg)
 		}

@@ -73,6 +73,13 @@ func AreaOf(t *tenant.Tenant, a *cap.Alert) Area {
 		for _, c := range t.Alerts.ZoneISTAT(z) {
 			ar.istat[c] = true
 		}
+		// A zone smaller than a comune is drawn: people with coordinates
+		// are in it when inside.
+		if zone, _ := t.Alerts.Zone(z); zone.Polygon != "" {
+			if poly, err := cap.ParsePolygon(zone.Polygon); err == nil {
+				ar.polys = append(ar.polys, poly)
+			}
+		}
 	}
 	ar.whole = !named
 	if t.Alerts != nil && len(t.Alerts.ISTAT) > 0 && len(ar.polys) == 0 && len(ar.circles) == 0 {

@@ -38,6 +38,8 @@ func TestAreaIncludes(t *testing.T) {
 		{"zone by areaDesc, person by zone", cap.Area{AreaDesc: "EMR-B1"}, Place{Zone: "EMR-B1"}, true, true},
 		{"zone covering everything", cap.Area{AreaDesc: "EMR-B2"}, Place{ISTAT: "099002"}, true, true},
 		{"whole territory, resident of another comune", cap.Area{Geocode: []cap.ValuePair{{ValueName: "ISTAT", Value: "099001"}, {ValueName: "ISTAT", Value: "099002"}}}, Place{ISTAT: "037006"}, false, true},
+		{"own zone drawn as a polygon, point inside", cap.Area{Geocode: []cap.ValuePair{{ValueName: "ZONA_ALLERTA", Value: "FIUME"}}}, Place{Lat: 44.1, Lon: 10.1, HasPoint: true, ISTAT: "099001"}, true, true},
+		{"own zone drawn as a polygon, point outside", cap.Area{Geocode: []cap.ValuePair{{ValueName: "ZONA_ALLERTA", Value: "FIUME"}}}, Place{Lat: 44.3, Lon: 10.1, HasPoint: true, ISTAT: "099001"}, false, true},
 		{"another comune entirely", cap.Area{Geocode: []cap.ValuePair{{ValueName: "ISTAT", Value: "037006"}}}, Place{ISTAT: "099001"}, false, false},
 	} {
 		t.Run(c.name, func(t *testing.T) {

@@ -192,6 +192,9 @@ func tenantArea(t *tenant.Tenant, def *AreaDef) cap.Area {
 		for _, z := range def.Zones {
 			a.Geocode = append(a.Geocode, cap.ValuePair{ValueName: GeocodeZone, Value: z})
 			codes = append(codes, t.Alerts.ZoneISTAT(z)...)
+			if zone, _ := t.Alerts.Zone(z); zone.Polygon != "" {
+				a.Polygon = append(a.Polygon, zone.Polygon)
+			}
 		}
 		codes = append(codes, def.ISTAT...)
 	}

@@ -14,7 +14,8 @@ import (
 func sampleTenant() *tenant.Tenant {
 	return &tenant.Tenant{ID: "esempio", IPACode: "c_x000", Name: tenant.Localized{IT: "Comune di Esempio", EN: "Municipality of Esempio"},
 		Alerts: &tenant.Alerts{Recipients: []string{"residenti"}, ISTAT: []string{"099001", "099002"},
-			Zones: []tenant.AlertZone{{ID: "EMR-B1", ISTAT: []string{"099001"}}, {ID: "EMR-B2"}}}}
+			Zones: []tenant.AlertZone{{ID: "EMR-B1", ISTAT: []string{"099001"}}, {ID: "EMR-B2"},
+				{ID: "FIUME", ISTAT: []string{"099001"}, Polygon: "44.0,10.0 44.0,10.2 44.2,10.2 44.2,10.0 44.0,10.0"}}}}
 }
 
 // TestDefinitionToCAP: the operator's few lines become a valid CAP 1.2
