@@ -41,28 +41,9 @@ The alert id may be given as --id ID or as the argument: ponte alert cancel --te
 send, status, update, cancel and confirm talk to Temporal (--temporal, --namespace, --tls-*, as for
 'ponte campaign'); report and list read the state store (--state).`
 
-// alertTarget is the flags of a subcommand that acts on one alert through
-// Temporal.
-type alertTarget struct {
-	temporal   *temporalFlags
-	tenant, id *string
-}
-
-func addAlertTarget(fs *flag.FlagSet) *alertTarget {
-	return &alertTarget{temporal: addTemporalFlags(fs, devFrontend), tenant: tenantFlag(fs),
-		id: fs.String("id", "", "alert id (printed by send); may be given as the argument instead")}
-}
-
-func (t *alertTarget) workflowID(args []string) (string, error) {
-	id, err := campaignID(*t.id, args)
-	if err != nil {
-		return "", err
-	}
-	if id == "" || *t.tenant == "" {
-		return "", usagef("--tenant and the alert id are required")
-	}
-	*t.id = id
-	return alert.WorkflowID(*t.tenant, id), nil
+func addAlertTarget(fs *flag.FlagSet) *workflowTarget {
+	return &workflowTarget{temporal: addTemporalFlags(fs, devFrontend), tenant: tenantFlag(fs),
+		id: fs.String("id", "", "alert id (printed by send); may be given as the argument instead"), name: alert.WorkflowID}
 }
 
 // readChange reads --cap or --definition into a change of a running
@@ -125,30 +106,23 @@ func alertSend(ctx context.Context, args []string) error {
 		}
 	}
 	*at.id = id
-	wfID, err := at.workflowID(nil)
-	if err != nil {
-		return err
-	}
-	c, err := dialTemporal(at.temporal)
-	if err != nil {
-		return err
-	}
-	defer c.Close()
-	in := alert.Input{AlertID: id, TenantID: *at.tenant, CAP: ch.CAP, Definition: ch.Definition, Origin: "cli", AwaitConfirm: *confirm, EscalateAfter: *escalate}
-	run, err := c.ExecuteWorkflow(ctx, client.StartWorkflowOptions{ID: wfID, TaskQueue: alert.Queue}, alert.WorkflowName, in)
-	if err != nil {
-		return fmt.Errorf("starting alert %s: %w", wfID, err)
-	}
-	fmt.Fprintf(stdout, "alert %s started (workflow %s run %s)\n", id, run.GetID(), run.GetRunID())
-	if !*wait {
+	return at.run(nil, func(c client.Client, wfID string) error {
+		in := alert.Input{AlertID: id, TenantID: *at.tenant, CAP: ch.CAP, Definition: ch.Definition, Origin: "cli", AwaitConfirm: *confirm, EscalateAfter: *escalate}
+		run, err := c.ExecuteWorkflow(ctx, client.StartWorkflowOptions{ID: wfID, TaskQueue: alert.Queue}, alert.WorkflowName, in)
+		if err != nil {
+			return fmt.Errorf("starting alert %s: %w", wfID, err)
+		}
+		fmt.Fprintf(stdout, "alert %s started (workflow %s run %s)\n", id, run.GetID(), run.GetRunID())
+		if !*wait {
+			return nil
+		}
+		p, err := waitAlert(ctx, c, wfID, stdout)
+		if err != nil {
+			return err
+		}
+		printAlertProgress(stdout, p)
 		return nil
-	}
-	p, err := waitAlert(ctx, c, wfID, stdout)
-	if err != nil {
-		return err
-	}
-	printAlertProgress(stdout, p)
-	return nil
+	})
 }
 
 func queryAlert(ctx context.Context, c client.Client, wfID string) (alert.Progress, error) {
@@ -229,39 +203,25 @@ func alertStatus(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	wfID, err := at.workflowID(args)
-	if err != nil {
-		return err
-	}
-	c, err := dialTemporal(at.temporal)
-	if err != nil {
-		return err
-	}
-	defer c.Close()
-	p, err := queryAlert(ctx, c, wfID)
-	if err != nil {
-		return err
-	}
-	printAlertProgress(stdout, p)
-	return nil
+	return at.run(args, func(c client.Client, wfID string) error {
+		p, err := queryAlert(ctx, c, wfID)
+		if err != nil {
+			return err
+		}
+		printAlertProgress(stdout, p)
+		return nil
+	})
 }
 
 // signalAlert sends one signal with a Change to a running alert.
-func signalAlert(ctx context.Context, at *alertTarget, args []string, signal string, payload any, what string) error {
-	wfID, err := at.workflowID(args)
-	if err != nil {
-		return err
-	}
-	c, err := dialTemporal(at.temporal)
-	if err != nil {
-		return err
-	}
-	defer c.Close()
-	if err := c.SignalWorkflow(ctx, wfID, "", signal, payload); err != nil {
-		return fmt.Errorf("%s %s: %w (an alert takes changes until it expires)", what, wfID, err)
-	}
-	fmt.Fprintf(stdout, "%s sent to alert %s\n", what, *at.id)
-	return nil
+func signalAlert(ctx context.Context, at *workflowTarget, args []string, signal string, payload any, what string) error {
+	return at.run(args, func(c client.Client, wfID string) error {
+		if err := c.SignalWorkflow(ctx, wfID, "", signal, payload); err != nil {
+			return fmt.Errorf("%s %s: %w (an alert takes changes until it expires)", what, wfID, err)
+		}
+		fmt.Fprintf(stdout, "%s sent to alert %s\n", what, *at.id)
+		return nil
+	})
 }
 
 func alertUpdate(ctx context.Context, args []string) error {

@@ -36,7 +36,7 @@ func benchCampaign(ctx context.Context, args []string) error {
 	parallel := fs.Int("parallel", 4, "batches in flight")
 	conc := fs.Int("concurrency", 32, "calls in flight inside one batch")
 	dir := fs.String("dir", "", "work directory (default: a temporary one, removed at the end)")
-	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of the run to this file (go tool pprof)")
+	profilePath := fs.String("cpuprofile", "", "write a CPU profile of the run to this file (go tool pprof)")
 	state := fs.String("state", "", "state store DSN (default: SQLite file in the work directory)")
 	memLimit := fs.Int("mem-limit", 0, "soft memory limit in MiB for the Go runtime, like GOMEMLIMIT (0 = none)")
 	pos, err := parseFlags(fs, args)
@@ -49,15 +49,11 @@ func benchCampaign(ctx context.Context, args []string) error {
 	if *n <= 0 || *batch <= 0 || *parallel <= 0 || *conc <= 0 {
 		return usagef("--debtors, --batch, --parallel and --concurrency must be positive")
 	}
-	work := *dir
-	if work == "" {
-		d, err := os.MkdirTemp("", "ponte-bench-")
-		if err != nil {
-			return err
-		}
-		defer os.RemoveAll(d)
-		work = d
+	work, cleanup, err := benchDir(*dir, "ponte-bench-")
+	if err != nil {
+		return err
 	}
+	defer cleanup()
 	if *memLimit > 0 {
 		debug.SetMemoryLimit(int64(*memLimit) << 20)
 	}
@@ -91,17 +87,11 @@ func benchCampaign(ctx context.Context, args []string) error {
 	if err := rt.StartWorkers(ctx, runtime.WorkerOptions{Concurrency: *conc}); err != nil {
 		return err
 	}
-	if *cpuProfile != "" {
-		f, err := os.Create(*cpuProfile)
-		if err != nil {
-			return err
-		}
-		defer f.Close()
-		if err := pprof.StartCPUProfile(f); err != nil {
-			return err
-		}
-		defer pprof.StopCPUProfile()
+	stopProfile, err := cpuProfile(*profilePath)
+	if err != nil {
+		return err
 	}
+	defer stopProfile()
 	in := campaign.Input{CampaignID: "bench", TenantID: t.ID, Source: firstSource(t), Subject: "TARI 2026 bench",
 		DueDate: time.Now().AddDate(0, 0, 30).Format("2006-01-02"), BatchSize: *batch, Parallel: *parallel}
 	start := time.Now()
@@ -158,4 +148,34 @@ func peakRSS() string {
 		}
 	}
 	return "n/a"
+}
+
+// benchDir is the bench's work directory: dir, or a temporary one that
+// done removes.
+func benchDir(dir, prefix string) (work string, done func(), err error) {
+	if dir != "" {
+		return dir, func() {}, nil
+	}
+	d, err := os.MkdirTemp("", prefix)
+	if err != nil {
+		return "", nil, err
+	}
+	return d, func() { os.RemoveAll(d) }, nil
+}
+
+// cpuProfile starts a CPU profile into path ("" profiles nothing); stop
+// ends it.
+func cpuProfile(path string) (stop func(), err error) {
+	if path == "" {
+		return func() {}, nil
+	}
+	f, err := os.Create(path)
+	if err != nil {
+		return nil, err
+	}
+	if err := pprof.StartCPUProfile(f); err != nil {
+		f.Close()
+		return nil, err
+	}
+	return func() { pprof.StopCPUProfile(); f.Close() }, nil
 }

@@ -3,10 +3,8 @@ package main
 import (
 	"context"
 	"fmt"
-	"os"
 	"path/filepath"
 	"runtime/debug"
-	"runtime/pprof"
 	"sort"
 	"time"
 
@@ -33,7 +31,7 @@ func benchAlert(ctx context.Context, args []string) error {
 	parallel := fs.Int("parallel", 8, "round activities in flight")
 	conc := fs.Int("concurrency", 64, "messages in flight inside one activity")
 	dir := fs.String("dir", "", "work directory (default: a temporary one, removed at the end)")
-	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of the run to this file (go tool pprof)")
+	profilePath := fs.String("cpuprofile", "", "write a CPU profile of the run to this file (go tool pprof)")
 	state := fs.String("state", "", "state store DSN (default: SQLite file in the work directory)")
 	memLimit := fs.Int("mem-limit", 0, "soft memory limit in MiB for the Go runtime, like GOMEMLIMIT (0 = none)")
 	pos, err := parseFlags(fs, args)
@@ -46,15 +44,11 @@ func benchAlert(ctx context.Context, args []string) error {
 	if *n <= 0 || *batch <= 0 || *parallel <= 0 || *conc <= 0 {
 		return usagef("--recipients, --batch, --parallel and --concurrency must be positive")
 	}
-	work := *dir
-	if work == "" {
-		d, err := os.MkdirTemp("", "ponte-bench-")
-		if err != nil {
-			return err
-		}
-		defer os.RemoveAll(d)
-		work = d
+	work, cleanup, err := benchDir(*dir, "ponte-bench-")
+	if err != nil {
+		return err
 	}
+	defer cleanup()
 	if *memLimit > 0 {
 		debug.SetMemoryLimit(int64(*memLimit) << 20)
 	}
@@ -89,17 +83,11 @@ func benchAlert(ctx context.Context, args []string) error {
 	if err := rt.StartWorkers(ctx, runtime.WorkerOptions{Concurrency: *conc}); err != nil {
 		return err
 	}
-	if *cpuProfile != "" {
-		f, err := os.Create(*cpuProfile)
-		if err != nil {
-			return err
-		}
-		defer f.Close()
-		if err := pprof.StartCPUProfile(f); err != nil {
-			return err
-		}
-		defer pprof.StopCPUProfile()
+	stopProfile, err := cpuProfile(*profilePath)
+	if err != nil {
+		return err
 	}
+	defer stopProfile()
 	def, err := alert.ParseDefinition("alert.yaml", []byte(demoAlertDefinition))
 	if err != nil {
 		return err

@@ -4,10 +4,8 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"os"
 	"path/filepath"
 	goruntime "runtime"
-	"runtime/pprof"
 	"slices"
 	"sync"
 	"sync/atomic"
@@ -32,7 +30,7 @@ func benchSPID(ctx context.Context, args []string) error {
 	fill := fs.Int("replay-cache", 0, "live entries put in the replay cache before the run (a busy hour leaves two per login)")
 	alg := fs.String("token-alg", "", "algorithm of the hand-off token: ES256, EdDSA or RS256 (default: the tenant's, ES256)")
 	dir := fs.String("dir", "", "work directory (default: a temporary one, removed at the end)")
-	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of the timed logins to this file (go tool pprof)")
+	profilePath := fs.String("cpuprofile", "", "write a CPU profile of the timed logins to this file (go tool pprof)")
 	pos, err := parseFlags(fs, args)
 	if err != nil {
 		return err
@@ -46,15 +44,11 @@ func benchSPID(ctx context.Context, args []string) error {
 	if *n <= 0 || *conc <= 0 || *fill < 0 {
 		return usagef("--logins and --concurrency must be positive, --replay-cache not negative")
 	}
-	work := *dir
-	if work == "" {
-		d, err := os.MkdirTemp("", "ponte-bench-spid-")
-		if err != nil {
-			return err
-		}
-		defer os.RemoveAll(d)
-		work = d
+	work, cleanup, err := benchDir(*dir, "ponte-bench-spid-")
+	if err != nil {
+		return err
 	}
+	defer cleanup()
 	dsn := *state
 	if dsn == "" {
 		dsn = filepath.Join(work, "state.db")
@@ -87,17 +81,11 @@ func benchSPID(ctx context.Context, args []string) error {
 	fmt.Fprintf(stdout, "state store      %s (%s)\n", db.Where, db.Dialect)
 	fmt.Fprintf(stdout, "token            %s\n", tokenAlgOf(ab))
 	fmt.Fprintf(stdout, "prepared         %d signed IdP responses in %s (not timed)\n", *n, time.Since(prep).Round(time.Millisecond))
-	if *cpuProfile != "" {
-		f, err := os.Create(*cpuProfile)
-		if err != nil {
-			return err
-		}
-		defer f.Close()
-		if err := pprof.StartCPUProfile(f); err != nil {
-			return err
-		}
-		defer pprof.StopCPUProfile()
+	stopProfile, err := cpuProfile(*profilePath)
+	if err != nil {
+		return err
 	}
+	defer stopProfile()
 	cpu0 := cpuTime()
 	start := time.Now()
 	var next atomic.Int64

@@ -36,15 +36,17 @@ start, status, pause, resume and cancel talk to Temporal: --temporal host:port (
 what 'ponte serve --dev' listens on), --namespace and, for a cluster with mTLS, --tls-ca, --tls-cert,
 --tls-key and --tls-server-name, as for 'ponte worker'. report and print read the state store (--state).`
 
-// campaignTarget is the flags of a subcommand that acts on one campaign
-// through Temporal: the cluster flags, --tenant and --id (or the argument).
-type campaignTarget struct {
+// workflowTarget is the flags of a subcommand that acts on one running
+// thing (a campaign, an alert) through Temporal: the cluster flags,
+// --tenant and --id (or the argument), and how they name its workflow.
+type workflowTarget struct {
 	temporal   *temporalFlags
 	tenant, id *string
+	name       func(tenant, id string) string
 }
 
-func addCampaignTarget(fs *flag.FlagSet) *campaignTarget {
-	return &campaignTarget{temporal: addTemporalFlags(fs, devFrontend), tenant: tenantFlag(fs), id: campaignIDFlag(fs)}
+func addCampaignTarget(fs *flag.FlagSet) *workflowTarget {
+	return &workflowTarget{temporal: addTemporalFlags(fs, devFrontend), tenant: tenantFlag(fs), id: campaignIDFlag(fs), name: campaign.WorkflowID}
 }
 
 func tenantFlag(fs *flag.FlagSet) *string {
@@ -66,17 +68,31 @@ func campaignID(id string, args []string) (string, error) {
 	return "", usagef("unexpected arguments %q: give the campaign id once, as --id ID or as an argument", args)
 }
 
-// workflowID checks --tenant and the id and names the campaign's workflow.
-func (t *campaignTarget) workflowID(args []string) (string, error) {
+// workflowID checks --tenant and the id and names the workflow.
+func (t *workflowTarget) workflowID(args []string) (string, error) {
 	id, err := campaignID(*t.id, args)
 	if err != nil {
 		return "", err
 	}
 	if id == "" || *t.tenant == "" {
-		return "", usagef("--tenant and --id are required")
+		return "", usagef("--tenant and --id are required (the id may be given as the argument)")
 	}
 	*t.id = id
-	return campaign.WorkflowID(*t.tenant, id), nil
+	return t.name(*t.tenant, id), nil
+}
+
+// run names the workflow from args, connects to Temporal and calls fn.
+func (t *workflowTarget) run(args []string, fn func(c client.Client, wfID string) error) error {
+	wfID, err := t.workflowID(args)
+	if err != nil {
+		return err
+	}
+	c, err := dialTemporal(t.temporal)
+	if err != nil {
+		return err
+	}
+	defer c.Close()
+	return fn(c, wfID)
 }
 
 func campaignStart(ctx context.Context, args []string) error {
@@ -158,21 +174,14 @@ func campaignStatus(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	wfID, err := ct.workflowID(args)
-	if err != nil {
-		return err
-	}
-	c, err := dialTemporal(ct.temporal)
-	if err != nil {
-		return err
-	}
-	defer c.Close()
-	p, err := queryProgress(ctx, c, wfID)
-	if err != nil {
-		return err
-	}
-	printProgress(stdout, p)
-	return nil
+	return ct.run(args, func(c client.Client, wfID string) error {
+		p, err := queryProgress(ctx, c, wfID)
+		if err != nil {
+			return err
+		}
+		printProgress(stdout, p)
+		return nil
+	})
 }
 
 // campaignSignal is pause or resume: a signal to the campaign's workflow.
@@ -184,20 +193,13 @@ func campaignSignal(sub, signal string) func(context.Context, []string) error {
 		if err != nil {
 			return err
 		}
-		wfID, err := ct.workflowID(args)
-		if err != nil {
-			return err
-		}
-		c, err := dialTemporal(ct.temporal)
-		if err != nil {
-			return err
-		}
-		defer c.Close()
-		if err := c.SignalWorkflow(ctx, wfID, "", signal, nil); err != nil {
-			return fmt.Errorf("%s %s: %w", sub, wfID, err)
-		}
-		fmt.Fprintf(stdout, "%s sent to %s\n", sub, wfID)
-		return nil
+		return ct.run(args, func(c client.Client, wfID string) error {
+			if err := c.SignalWorkflow(ctx, wfID, "", signal, nil); err != nil {
+				return fmt.Errorf("%s %s: %w", sub, wfID, err)
+			}
+			fmt.Fprintf(stdout, "%s sent to %s\n", sub, wfID)
+			return nil
+		})
 	}
 }
 
@@ -209,16 +211,7 @@ func campaignCancel(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	wfID, err := ct.workflowID(args)
-	if err != nil {
-		return err
-	}
-	c, err := dialTemporal(ct.temporal)
-	if err != nil {
-		return err
-	}
-	defer c.Close()
-	return cancelCampaign(ctx, c, wfID, *wait)
+	return ct.run(args, func(c client.Client, wfID string) error { return cancelCampaign(ctx, c, wfID, *wait) })
 }
 
 func stateFlag(fs *flag.FlagSet) *string {

@@ -58,14 +58,7 @@ func newAlertEnv(t *testing.T, ps []fixtures.Resident, outside int, sms smsmock.
 		t.Fatal(err)
 	}
 	ctx := context.Background()
-	rt, err := runtime.Start(ctx, runtime.Config{Tenants: []string{path}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(rt.Close)
-	if err := rt.StartWorkers(ctx, runtime.WorkerOptions{}); err != nil {
-		t.Fatal(err)
-	}
+	rt := startRuntime(t, path)
 	tn, err := rt.Tenant("esempio")
 	if err != nil {
 		t.Fatal(err)
@@ -351,14 +344,7 @@ func TestFeedBulletinStartsAlertsOnlyInItsZone(t *testing.T) {
 		t.Fatal(err)
 	}
 	ctx := context.Background()
-	rt, err := runtime.Start(ctx, runtime.Config{Tenants: []string{e.tenant.File, otherPath}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(rt.Close)
-	if err := rt.StartWorkers(ctx, runtime.WorkerOptions{}); err != nil {
-		t.Fatal(err)
-	}
+	rt := startRuntime(t, e.tenant.File, otherPath)
 	st, err := alert.NewStore(ctx, rt.DB)
 	if err != nil {
 		t.Fatal(err)

@@ -30,7 +30,6 @@ type env struct {
 
 func newEnv(t *testing.T, debtors, broken int, notOnIO map[int]bool) *env {
 	t.Helper()
-	ctx := context.Background()
 	dir := t.TempDir()
 	fcs, err := writeDebtorsCSV(filepath.Join(t.TempDir(), "debtors.csv"), debtors, broken, 7)
 	if err != nil {
@@ -50,14 +49,7 @@ func newEnv(t *testing.T, debtors, broken int, notOnIO map[int]bool) *env {
 	if _, err := writeDebtorsCSV(filepath.Join(dir, "debtors.csv"), debtors, broken, 7); err != nil {
 		t.Fatal(err)
 	}
-	rt, err := runtime.Start(ctx, runtime.Config{Tenants: []string{path}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(rt.Close)
-	if err := rt.StartWorkers(context.Background(), runtime.WorkerOptions{}); err != nil {
-		t.Fatal(err)
-	}
+	rt := startRuntime(t, path)
 	tn, err := tenant.Load(path)
 	if err != nil {
 		t.Fatal(err)

@@ -76,3 +76,19 @@ func startMocks(t *testing.T, opts mockset.Options) *mockset.Set {
 	})
 	return mocks
 }
+
+// startRuntime starts the embedded Temporal server and the workers for
+// the tenant config files, closed at the end of the test.
+func startRuntime(t *testing.T, tenants ...string) *runtime.Runtime {
+	t.Helper()
+	ctx := context.Background()
+	rt, err := runtime.Start(ctx, runtime.Config{Tenants: tenants})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(rt.Close)
+	if err := rt.StartWorkers(ctx, runtime.WorkerOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	return rt
+}

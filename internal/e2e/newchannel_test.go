@@ -16,7 +16,6 @@ import (
 	"github.com/ponte-pa/ponte/connectors/channels"
 	"github.com/ponte-pa/ponte/connectors/failure"
 	"github.com/ponte-pa/ponte/connectors/registry"
-	"github.com/ponte-pa/ponte/internal/runtime"
 	"github.com/ponte-pa/ponte/internal/tenant"
 	"github.com/ponte-pa/ponte/mocks/mockset"
 	"github.com/ponte-pa/ponte/schemas"
@@ -171,14 +170,7 @@ func TestNewChannelKindInACampaignFallback(t *testing.T) {
 
 	withChannel("COMUNE")
 	ctx := context.Background()
-	rt, err := runtime.Start(ctx, runtime.Config{Tenants: []string{path}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(rt.Close)
-	if err := rt.StartWorkers(ctx, runtime.WorkerOptions{}); err != nil {
-		t.Fatal(err)
-	}
+	rt := startRuntime(t, path)
 	tn, err := rt.Tenant("esempio")
 	if err != nil {
 		t.Fatal(err)
