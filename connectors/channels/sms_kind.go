@@ -4,7 +4,9 @@ import (
 	"bytes"
 	"cmp"
 	"context"
+	"crypto/sha256"
 	_ "embed"
+	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -57,20 +59,68 @@ type SMSConfig struct {
 	StatusField string   `json:"statusField,omitempty"`
 	Delivered   []string `json:"delivered,omitempty"`
 	Failed      []string `json:"failed,omitempty"`
+	// Headers are sent with every request, the send and the status
+	// polls: gateways that want a second credential beside the token
+	// (Skebby's user_key) or a fixed header.
+	Headers map[string]SMSHeader `json:"headers,omitempty"`
+	// ReferenceStyle is how .Reference is made from the message's key:
+	// "key" (default) the key as it is, "hash" 32 lowercase hex digits of
+	// its SHA-256, for gateways that restrict their client reference.
+	ReferenceStyle string `json:"referenceStyle,omitempty"`
+}
+
+// SMSHeader is the value of one extra header: a secret reference
+// resolved like the token, or plain text for what is not secret. The
+// schema allows exactly one of the two.
+type SMSHeader struct {
+	Secret string  `json:"secret,omitempty"`
+	Value  *string `json:"value,omitempty"`
+}
+
+// Reference styles.
+const (
+	ReferenceKey  = "key"
+	ReferenceHash = "hash"
+)
+
+// SMSReference is the client reference a message with this key carries in
+// the given style; the same key gives the same reference on every retry.
+func SMSReference(style, key string) string {
+	if style == ReferenceHash {
+		sum := sha256.Sum256([]byte(key))
+		return hex.EncodeToString(sum[:16])
+	}
+	return key
 }
 
 // checkSMS finds what the schema cannot: the body template must parse and
-// render JSON.
+// render JSON, and an extra header must not replace one the kind sets.
 func checkSMS(raw json.RawMessage, _ registry.Env) []registry.Problem {
 	var c SMSConfig
-	if err := json.Unmarshal(raw, &c); err != nil || c.BodyTemplate == "" {
+	if err := json.Unmarshal(raw, &c); err != nil {
 		return nil
 	}
-	if _, err := smsBody(c.BodyTemplate); err != nil {
-		return []registry.Problem{{Pointer: "/bodyTemplate", Rule: "template", Message: err.Error(),
-			Hint: "write the JSON the gateway expects, with {{.To}}, {{.From}}, {{.Text}} and {{.Reference}} where the values go (they are inserted JSON-quoted)"}}
+	var probs []registry.Problem
+	if c.BodyTemplate != "" {
+		if _, err := smsBody(c.BodyTemplate); err != nil {
+			probs = append(probs, registry.Problem{Pointer: "/bodyTemplate", Rule: "template", Message: err.Error(),
+				Hint: "write the JSON the gateway expects, with {{.To}}, {{.From}}, {{.Text}}, {{.Reference}} and {{.Encoding}} where the values go (they are inserted JSON-quoted)"})
+		}
 	}
-	return nil
+	names := make([]string, 0, len(c.Headers))
+	for name := range c.Headers {
+		names = append(names, name)
+	}
+	slices.Sort(names)
+	auth := cmp.Or(c.AuthHeader, "Authorization")
+	for _, name := range names {
+		if http.CanonicalHeaderKey(name) == http.CanonicalHeaderKey(auth) || http.CanonicalHeaderKey(name) == "Content-Type" {
+			probs = append(probs, registry.Problem{Pointer: schemas.JoinPointer("/headers", name), Rule: "header",
+				Message: fmt.Sprintf("header %q is set by the channel itself (the token's header, or the JSON content type)", name),
+				Hint:    "carry the token with token, authHeader and authPrefix; list here only the other headers the gateway wants"})
+		}
+	}
+	return probs
 }
 
 // smsBody parses a body template and checks that it renders JSON.
@@ -80,7 +130,7 @@ func smsBody(text string) (*template.Template, error) {
 		return nil, err
 	}
 	var b bytes.Buffer
-	if err := t.Execute(&b, smsFields{To: `"+390000000000"`, From: `"X"`, Text: `"t"`, Reference: `"r"`}); err != nil {
+	if err := t.Execute(&b, smsFields{To: `"+390000000000"`, From: `"X"`, Text: `"t"`, Reference: `"r"`, Encoding: `"gsm"`}); err != nil {
 		return nil, err
 	}
 	if !json.Valid(b.Bytes()) {
@@ -89,7 +139,11 @@ func smsBody(text string) (*template.Template, error) {
 	return t, nil
 }
 
-type smsFields struct{ To, From, Text, Reference string }
+// smsFields are what a body template sees, each already JSON-quoted.
+// Encoding is "gsm" when the text fits the GSM 03.38 alphabet, else "ucs2"
+// (what SMSSegments counts with): gateways that send GSM-7 unless told
+// otherwise need it.
+type smsFields struct{ To, From, Text, Reference, Encoding string }
 
 func openSMS(raw json.RawMessage, env registry.Env) (Sender, error) {
 	var c SMSConfig
@@ -108,11 +162,25 @@ func openSMS(raw json.RawMessage, env registry.Env) (Sender, error) {
 	if c.AuthPrefix != nil {
 		prefix = *c.AuthPrefix
 	}
+	headers := make(http.Header, len(c.Headers))
+	for name, h := range c.Headers {
+		v := ""
+		switch {
+		case h.Value != nil:
+			v = *h.Value
+		default:
+			if v, err = env.Secret(h.Secret); err != nil {
+				return nil, fmt.Errorf("sms %s: header %s: %w", c.URL, name, err)
+			}
+		}
+		headers.Set(name, v)
+	}
 	hc := env.HTTP
 	if hc == nil {
 		hc = &http.Client{}
 	}
 	return &SMSSender{URL: c.URL, From: c.Sender, AuthHeader: cmp.Or(c.AuthHeader, "Authorization"), Auth: prefix + tok,
+		Header: headers, ReferenceStyle: cmp.Or(c.ReferenceStyle, ReferenceKey),
 		IDField: cmp.Or(c.IDField, "id"), MaxSegments: cmp.Or(c.MaxSegments, 4), body: body, HTTP: hc,
 		StatusURL: c.StatusURL, StatusField: cmp.Or(c.StatusField, "status"),
 		Delivered: orList(c.Delivered, "delivered"), Failed: orList(c.Failed, "failed", "undelivered", "rejected", "expired")}, nil
@@ -129,14 +197,63 @@ func orList(l []string, def ...string) []string {
 type SMSSender struct {
 	URL, From        string
 	AuthHeader, Auth string
-	IDField          string
-	MaxSegments      int
-	HTTP             *http.Client
-	body             *template.Template
-	Timeout          time.Duration
-	// StatusURL ("" when the gateway gives no receipts) and how to read it.
+	// Header is sent with every request besides the token's (resolved
+	// secrets among them: never log it).
+	Header http.Header
+	// ReferenceStyle turns a message's key into .Reference (SMSReference).
+	ReferenceStyle string
+	// IDField is a dotted path to the gateway's id in its answer, e.g. id
+	// or data.messages.0.id (object keys, array indexes in decimal).
+	IDField     string
+	MaxSegments int
+	HTTP        *http.Client
+	body        *template.Template
+	Timeout     time.Duration
+	// StatusURL ("" when the gateway gives no receipts) and how to read
+	// it: StatusField is a dotted path like IDField.
 	StatusURL, StatusField string
 	Delivered, Failed      []string
+}
+
+// setHeaders puts the token and the extra headers on a request.
+func (s *SMSSender) setHeaders(req *http.Request) {
+	for name, vs := range s.Header {
+		req.Header[name] = vs
+	}
+	req.Header.Set(s.AuthHeader, s.Auth)
+}
+
+// decodeAnswer parses a JSON answer keeping numbers as they are written
+// (an id of 20 digits must not become a float).
+func decodeAnswer(b []byte) (any, error) {
+	d := json.NewDecoder(bytes.NewReader(b))
+	d.UseNumber()
+	var v any
+	if err := d.Decode(&v); err != nil {
+		return nil, err
+	}
+	if d.More() {
+		return nil, fmt.Errorf("more than one JSON value")
+	}
+	return v, nil
+}
+
+// answerField reads a dotted path (recipients.0.status) in a decoded
+// answer; ok is false when it is missing or not a string, number or bool.
+func answerField(v any, path string) (string, bool) {
+	f, ok := schemas.Walk(v, strings.Split(path, "."))
+	if !ok {
+		return "", false
+	}
+	switch x := f.(type) {
+	case string:
+		return x, true
+	case json.Number:
+		return x.String(), true
+	case bool:
+		return fmt.Sprint(x), true
+	}
+	return "", false
 }
 
 var _ Sender = (*SMSSender)(nil)
@@ -161,8 +278,13 @@ func (s *SMSSender) Send(ctx context.Context, m Message) (string, error) {
 		return "", &HTTPError{Channel: KindSMS, Op: "message", Err: fmt.Errorf("the text takes %d SMS segments, at most %d are allowed: shorten it", n, s.MaxSegments)}
 	}
 	q := func(v string) string { b, _ := json.Marshal(v); return string(b) }
+	enc := "gsm"
+	if !IsGSM7(text) {
+		enc = "ucs2"
+	}
 	var body bytes.Buffer
-	if err := s.body.Execute(&body, smsFields{To: q(m.To.Phone), From: q(s.From), Text: q(text), Reference: q(m.Key)}); err != nil {
+	if err := s.body.Execute(&body, smsFields{To: q(m.To.Phone), From: q(s.From), Text: q(text),
+		Reference: q(SMSReference(s.ReferenceStyle, m.Key)), Encoding: q(enc)}); err != nil {
 		return "", &HTTPError{Channel: KindSMS, Op: "message", Err: err}
 	}
 	ctx, cancel := context.WithTimeout(ctx, cmp.Or(s.Timeout, 15*time.Second))
@@ -171,8 +293,8 @@ func (s *SMSSender) Send(ctx context.Context, m Message) (string, error) {
 	if err != nil {
 		return "", &HTTPError{Channel: KindSMS, Op: "request", Err: err}
 	}
+	s.setHeaders(req)
 	req.Header.Set("Content-Type", "application/json")
-	req.Header.Set(s.AuthHeader, s.Auth)
 	resp, err := s.HTTP.Do(req)
 	if err != nil {
 		return "", &HTTPError{Channel: KindSMS, Op: "POST", Err: err, Ambiguous: true}
@@ -185,15 +307,15 @@ func (s *SMSSender) Send(ctx context.Context, m Message) (string, error) {
 	if resp.StatusCode/100 != 2 {
 		return "", answerError(KindSMS, resp, fmt.Errorf("the gateway answered %s: %.200s", resp.Status, answer))
 	}
-	var out map[string]any
-	if err := json.Unmarshal(answer, &out); err != nil {
+	out, err := decodeAnswer(answer)
+	if err != nil {
 		return "", &HTTPError{Channel: KindSMS, Op: "answer", Err: fmt.Errorf("accepted, but the answer is not JSON: %.200s", answer), Ambiguous: true}
 	}
-	id, ok := out[s.IDField]
-	if !ok {
+	id, ok := answerField(out, s.IDField)
+	if !ok || id == "" {
 		return "", &HTTPError{Channel: KindSMS, Op: "answer", Err: fmt.Errorf("accepted, but the answer has no %q: %.200s", s.IDField, answer), Ambiguous: true}
 	}
-	return fmt.Sprint(id), nil
+	return id, nil
 }
 
 // Tracking says whether the gateway reports deliveries (statusUrl set).
@@ -210,7 +332,7 @@ func (s *SMSSender) Delivery(ctx context.Context, id string) (DeliveryState, err
 	if err != nil {
 		return "", &HTTPError{Channel: KindSMS, Op: "status", Err: err}
 	}
-	req.Header.Set(s.AuthHeader, s.Auth)
+	s.setHeaders(req)
 	resp, err := s.HTTP.Do(req)
 	if err != nil {
 		return "", &HTTPError{Channel: KindSMS, Op: "status", Err: err}
@@ -223,11 +345,12 @@ func (s *SMSSender) Delivery(ctx context.Context, id string) (DeliveryState, err
 	if resp.StatusCode/100 != 2 {
 		return "", answerError(KindSMS, resp, fmt.Errorf("status of %s: the gateway answered %s: %.200s", id, resp.Status, answer))
 	}
-	var out map[string]any
-	if err := json.Unmarshal(answer, &out); err != nil {
+	out, err := decodeAnswer(answer)
+	if err != nil {
 		return "", &HTTPError{Channel: KindSMS, Op: "status", Err: fmt.Errorf("status of %s is not JSON: %.200s", id, answer)}
 	}
-	st := fmt.Sprint(out[s.StatusField])
+	// A missing state (a gateway that lists no recipient yet) is pending.
+	st, _ := answerField(out, s.StatusField)
 	switch {
 	case slices.Contains(s.Delivered, st):
 		return DeliveryDelivered, nil
@@ -243,6 +366,17 @@ const (
 	gsm7    = "@£$¥èéùìòÇ\nØø\rÅåΔ_ΦΓΛΩΠΨΣΘΞÆæßÉ !\"#¤%&'()*+,-./0123456789:;<=>?¡ABCDEFGHIJKLMNOPQRSTUVWXYZÄÖÑÜ§¿abcdefghijklmnopqrstuvwxyzäöñüà"
 	gsm7Ext = "^{}\\[~]|€\f"
 )
+
+// IsGSM7 reports whether text can be sent in the GSM 03.38 alphabet
+// (basic table and extension).
+func IsGSM7(text string) bool {
+	for _, r := range text {
+		if !strings.ContainsRune(gsm7, r) && !strings.ContainsRune(gsm7Ext, r) {
+			return false
+		}
+	}
+	return true
+}
 
 // SMSSegments is how many SMS a text takes: in GSM-7, 160 septets alone or
 // 153 per segment when concatenated; with any other character, UCS-2, 70

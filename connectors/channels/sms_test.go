@@ -132,3 +132,107 @@ func TestSMSSegments(t *testing.T) {
 		}
 	}
 }
+
+// Extra headers go with the send and the status poll; the id and the state
+// are read at dotted paths, numbers as written; a hashed reference is the
+// same on every send of the key.
+func TestSMSHeadersPathsAndReference(t *testing.T) {
+	var refs []string
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Header.Get("X-Api-Key") != smsmock.DefaultToken || r.Header.Get("X-Account") != "account-secret" || r.Header.Get("X-Client") != "ponte" {
+			w.WriteHeader(401)
+			return
+		}
+		w.Header().Set("Content-Type", "application/json")
+		var answer string
+		switch r.Method {
+		case http.MethodPost:
+			var in struct{ Ref, Enc string }
+			if err := json.NewDecoder(r.Body).Decode(&in); err != nil {
+				w.WriteHeader(400)
+				return
+			}
+			refs = append(refs, in.Ref+" "+in.Enc)
+			answer = `{"data":{"messages":[{"id":12345678901234567890}]}}`
+		default:
+			answer = `{"items":[{"state":"OK"}]}`
+			if r.URL.Path != "/status/12345678901234567890" {
+				answer = `{"items":[]}`
+			}
+		}
+		if _, err := w.Write([]byte(answer)); err != nil {
+			t.Errorf("writing the answer: %v", err)
+		}
+	}))
+	defer srv.Close()
+	env := registry.Env{Secret: func(ref string) (string, error) {
+		if ref == "env:ACCOUNT" {
+			return "account-secret", nil
+		}
+		return smsmock.DefaultToken, nil
+	}}
+	s, err := Kinds.Open(KindSMS, json.RawMessage(`{"kind":"sms","url":"`+srv.URL+`/send","sender":"Comune","token":"env:T",
+		"authHeader":"X-Api-Key","authPrefix":"","referenceStyle":"hash",
+		"headers":{"X-Account":{"secret":"env:ACCOUNT"},"X-Client":{"value":"ponte"}},
+		"bodyTemplate":"{\"to\":{{.To}},\"text\":{{.Text}},\"ref\":{{.Reference}},\"enc\":{{.Encoding}}}",
+		"idField":"data.messages.0.id","statusUrl":"`+srv.URL+`/status/{id}","statusField":"items.0.state","delivered":["OK"]}`), env)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	key := "alert:flood-1/12/v1:sms"
+	for _, text := range []string{"Allerta: evitate i sottopassi", "Perché l’acqua sale"} {
+		id, err := s.Send(ctx, Message{Key: key, To: Recipient{Phone: "+393331234567"}, Text: text})
+		if err != nil || id != "12345678901234567890" {
+			t.Fatalf("send: %q %v", id, err)
+		}
+	}
+	want := SMSReference(ReferenceHash, key)
+	if len(want) != 32 || strings.Trim(want, "0123456789abcdef") != "" || want == SMSReference(ReferenceHash, key+"x") {
+		t.Fatalf("hash reference %q", want)
+	}
+	if len(refs) != 2 || refs[0] != want+" gsm" || refs[1] != want+" ucs2" {
+		t.Errorf("references and encodings sent: %q, want %s with gsm then ucs2", refs, want)
+	}
+	tr := s.(Tracker)
+	for id, st := range map[string]DeliveryState{"12345678901234567890": DeliveryDelivered, "other": DeliveryPending} {
+		if got, err := tr.Delivery(ctx, id); err != nil || got != st {
+			t.Errorf("delivery of %s: %q %v, want %q", id, got, err, st)
+		}
+	}
+	if SMSReference(ReferenceKey, key) != key || SMSReference("", key) != key {
+		t.Error("the key style keeps the key")
+	}
+}
+
+func TestSMSConfigProblems(t *testing.T) {
+	env := registry.Env{Secret: func(string) (string, error) { return "t", nil }}
+	base := `"kind":"sms","url":"https://x.example.it","sender":"C","token":"env:T"`
+	for _, tt := range []struct{ cfg, pointer, rule string }{
+		{`"headers":{"authorization":{"secret":"env:X"}}`, "/headers/authorization", "header"},
+		{`"authHeader":"Access_token","headers":{"access_token":{"value":"x"}}`, "/headers/access_token", "header"},
+		{`"headers":{"Content-Type":{"value":"text/plain"}}`, "/headers/Content-Type", "header"},
+		{`"headers":{"user_key":{"secret":"env:X","value":"x"}}`, "/headers/user_key", "maxProperties"},
+		{`"headers":{"user_key":{}}`, "/headers/user_key", "minProperties"},
+		{`"headers":{"user_key":{"secret":"plain-value"}}`, "/headers/user_key/secret", "pattern"},
+		{`"headers":{"bad header":{"value":"x"}}`, "/headers/bad", "pattern"},
+		{`"referenceStyle":"uuid"`, "/referenceStyle", "enum"},
+	} {
+		probs, err := Kinds.Validate(KindSMS, json.RawMessage(`{`+base+`,`+tt.cfg+`}`), env)
+		if err != nil {
+			t.Fatalf("%s: %v", tt.cfg, err)
+		}
+		found := false
+		for _, p := range probs {
+			if strings.HasPrefix(p.Pointer, tt.pointer) && p.Rule == tt.rule {
+				found = true
+			}
+		}
+		if !found {
+			t.Errorf("%s: problems %+v, want %s at %s", tt.cfg, probs, tt.rule, tt.pointer)
+		}
+	}
+	if probs, err := Kinds.Validate(KindSMS, json.RawMessage(`{`+base+`,"headers":{"user_key":{"secret":"env:X"},"X-Tag":{"value":"a"}},"referenceStyle":"hash"}`), env); err != nil || len(probs) != 0 {
+		t.Errorf("valid headers: %+v %v", probs, err)
+	}
+}
