@@ -13,6 +13,7 @@ import (
 	"github.com/ponte-pa/ponte/internal/probe"
 	"github.com/ponte-pa/ponte/internal/tenant"
 	"github.com/ponte-pa/ponte/schemas"
+	"github.com/ponte-pa/ponte/workflows/alert"
 	"github.com/ponte-pa/ponte/workflows/campaign"
 )
 
@@ -46,10 +47,14 @@ func runConfigValidate(ctx context.Context, args []string) error {
 	}
 	byID := map[string]string{} // tenant id -> first file
 	var tenants []*tenant.Tenant
-	var defs []string
+	var defs, alertDefs []string
 	for _, f := range files {
 		if isCampaignDefinition(f) {
 			defs = append(defs, f) // checked once the tenants are known
+			continue
+		}
+		if isAlertDefinition(f) {
+			alertDefs = append(alertDefs, f)
 			continue
 		}
 		t, err := tenant.Load(f)
@@ -94,6 +99,21 @@ func runConfigValidate(ctx context.Context, args []string) error {
 		}
 		fmt.Fprintf(stdout, "%s: ok (campaign definition %q, source %s; %s)\n", f, d.ID, d.Source, against)
 	}
+	for _, f := range alertDefs {
+		d, err := alert.LoadDefinition(f)
+		if err == nil && len(tenants) == 1 {
+			err = d.CheckTenant(tenants[0], f)
+		}
+		if err != nil {
+			report(f, err)
+			continue
+		}
+		against := "not checked against a tenant: give the tenant file too"
+		if len(tenants) == 1 {
+			against = "checked against tenant " + tenants[0].ID
+		}
+		fmt.Fprintf(stdout, "%s: ok (alert definition, %s %s; %s)\n", f, d.Colour, d.Risk, against)
+	}
 	if bad > 0 {
 		return usagef("%d of %d files invalid", bad, len(files))
 	}
@@ -124,12 +144,12 @@ func validateOnline(ctx context.Context, tenants []*tenant.Tenant) error {
 	return nil
 }
 
-// isCampaignDefinition tells a campaign definition (a source to read, no
-// pagopa block) from a tenant config by its top-level keys.
-func isCampaignDefinition(path string) bool {
+// topKeys are the top-level keys of a YAML or JSON file (nil when it
+// does not parse: tenant.Load then reports the error).
+func topKeys(path string) map[string]any {
 	data, err := os.ReadFile(path)
 	if err != nil || len(data) > 1<<20 {
-		return false // tenant.Load reports the error
+		return nil
 	}
 	var doc any
 	if strings.HasSuffix(strings.ToLower(path), ".json") {
@@ -139,12 +159,29 @@ func isCampaignDefinition(path string) bool {
 	}
 	m, ok := doc.(map[string]any)
 	if err != nil || !ok {
-		return false
+		return nil
 	}
+	return m
+}
+
+// isCampaignDefinition tells a campaign definition (a source to read, no
+// pagopa block) from a tenant config by its top-level keys.
+func isCampaignDefinition(path string) bool {
+	m := topKeys(path)
 	_, source := m["source"]
 	_, pagopa := m["pagopa"]
 	_, sources := m["sources"]
 	return source && !pagopa && !sources
+}
+
+// isAlertDefinition tells an alert definition (colour and risk) by its
+// top-level keys.
+func isAlertDefinition(path string) bool {
+	m := topKeys(path)
+	_, colour := m["colour"]
+	_, risk := m["risk"]
+	_, pagopa := m["pagopa"]
+	return colour && risk && !pagopa
 }
 
 // idLine is the line of the top-level id in a YAML file, or 0.
@@ -198,12 +235,14 @@ func indent(s string) string {
 }
 
 func runConfigSample(_ context.Context, args []string) error {
-	fs := newFlags("config sample", "config sample [--smtp host:port] [--gpd-url U] [--io-url U] [--idp-url U] [--cie-url U] [--public-url U] DIR")
+	fs := newFlags("config sample", "config sample [--smtp host:port] [--gpd-url U] [--io-url U] [--sms-url U] [--webhook-url U] [--idp-url U] [--cie-url U] [--public-url U] DIR")
 	gpdURL := fs.String("gpd-url", "http://127.0.0.1:18081", "GPD base URL to write in the sample (default: ponte mocks)")
 	ioURL := fs.String("io-url", "http://127.0.0.1:18082/api/v1", "App IO base URL to write in the sample (default: ponte mocks)")
 	smtp := fs.String("smtp", "", "SMTP relay host:port for the email fallback (e.g. 127.0.0.1:18025 for ponte mocks, with --smtp-ca); empty: no email channel")
 	idpURL := fs.String("idp-url", "http://127.0.0.1:18084", "base URL of the SPID IdP the sample trusts (default: ponte mocks); empty: no SPID login")
 	cieURL := fs.String("cie-url", "http://127.0.0.1:18086", "base URL of the CIE identity provider the sample trusts (default: ponte mocks); empty: no CIE login")
+	smsURL := fs.String("sms-url", "http://127.0.0.1:18088", "base URL of the SMS gateway for alerts (default: ponte mocks); empty: no SMS channel")
+	webhookURL := fs.String("webhook-url", "http://127.0.0.1:18087", "base URL of the sirens' webhook receiver for alerts (default: ponte mocks); empty: no webhook")
 	publicURL := fs.String("public-url", tenant.DefaultPublicURL, "public URL of the HTTP gateway ('ponte serve --http'); the sample's SP lives at <public-url>/t/esempio")
 	pos, err := parseFlags(fs, args)
 	if err != nil {
@@ -213,7 +252,7 @@ func runConfigSample(_ context.Context, args []string) error {
 		return usagef("give one directory: ponte config sample DIR")
 	}
 	dir := pos[0]
-	vars := map[string]string{"GPDURL": *gpdURL, "IOURL": *ioURL}
+	vars := map[string]string{"GPDURL": *gpdURL, "IOURL": *ioURL, "SMSURL": *smsURL, "WebhookURL": *webhookURL}
 	if *smtp != "" {
 		vars["SMTPAddr"] = *smtp
 	}
@@ -233,7 +272,14 @@ func runConfigSample(_ context.Context, args []string) error {
 	if err := os.WriteFile(def, []byte(sampleCampaign(time.Now())), 0o644); err != nil {
 		return err
 	}
-	fmt.Fprintf(stdout, "sample comune written: %s\ncampaign definition:  %s\n", path, def)
+	alertDef := filepath.Join(dir, "alerts", "allerta-arancione.yaml")
+	if err := os.MkdirAll(filepath.Dir(alertDef), 0o755); err != nil {
+		return err
+	}
+	if err := os.WriteFile(alertDef, []byte("# A Protezione Civile alert of the sample comune (schemas/alert.schema.json):\n# ponte alert send --tenant esempio --definition "+alertDef+" --wait\n"+demoAlertDefinition), 0o644); err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "sample comune written: %s\ncampaign definition:  %s\nalert definition:     %s\n", path, def, alertDef)
 	if *smtp != "" {
 		ca := filepath.Join(dir, "smtp-ca.pem")
 		fmt.Fprintf(stdout, "email relay:          %s, verified with the CA certificate %s (ponte mocks --smtp-ca %s writes it)\n", *smtp, ca, ca)

@@ -25,7 +25,7 @@ func TestEverySubcommandHasItsOwnFlags(t *testing.T) {
 		"mocks": {"record", "webhook-port", "sms-port", "capfeed-port", "host", "gpd-port", "io-port", "smtp-port", "smtp-http-port", "smtp-ca", "nodo-port", "idp-port", "cie-port",
 			"tributi-port", "tributi-debtors", "io-all-known"},
 		"config validate":  {"online"},
-		"config sample":    {"gpd-url", "io-url", "smtp", "idp-url", "cie-url", "public-url"},
+		"config sample":    {"gpd-url", "io-url", "smtp", "sms-url", "webhook-url", "idp-url", "cie-url", "public-url"},
 		"campaign start":   with(cluster, "tenant", "id", "definition", "source", "subject", "subject-en", "due", "batch", "wait"),
 		"campaign status":  with(cluster, "tenant", "id"),
 		"campaign pause":   with(cluster, "tenant", "id"),

@@ -87,3 +87,29 @@ func TestConfigValidateOffline(t *testing.T) {
 		t.Errorf("--help:\n%s", out.String())
 	}
 }
+
+// TestConfigValidateAlertDefinition: config sample writes an alert
+// definition that validates against its tenant; one naming a zone the
+// tenant does not have is refused with file, line and pointer.
+func TestConfigValidateAlertDefinition(t *testing.T) {
+	dir := t.TempDir()
+	var out, errOut bytes.Buffer
+	if code := run([]string{"config", "sample", dir}, &out, &errOut); code != exitOK {
+		t.Fatalf("config sample: exit %d\n%s%s", code, out.String(), errOut.String())
+	}
+	tn, def := filepath.Join(dir, "tenant.yaml"), filepath.Join(dir, "alerts", "allerta-arancione.yaml")
+	out.Reset()
+	if code := run([]string{"config", "validate", tn, def}, &out, &errOut); code != exitOK ||
+		!strings.Contains(out.String(), "ok (alert definition, arancione idraulico; checked against tenant esempio)") {
+		t.Fatalf("exit %d\n%s%s", code, out.String(), errOut.String())
+	}
+	bad := filepath.Join(dir, "alerts", "zona.yaml")
+	if err := os.WriteFile(bad, []byte("colour: rosso\nrisk: vento\nheadline: {it: Vento forte}\narea:\n  zones: [EMR-Z9]\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	out.Reset()
+	if code := run([]string{"config", "validate", tn, bad}, &out, &errOut); code != exitUsage ||
+		!strings.Contains(out.String(), `zona.yaml:5: /area/zones/0: reference: tenant "esempio" has no alert zone "EMR-Z9"`) {
+		t.Errorf("exit %d\n%s", code, out.String())
+	}
+}

@@ -2,6 +2,7 @@ package alert
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -30,6 +31,8 @@ type Definition struct {
 	Expires        *time.Time       `json:"expires,omitempty"`
 	ExpiresInHours int              `json:"expiresInHours,omitempty"`
 	Area           *AreaDef         `json:"area,omitempty"`
+
+	doc *tenant.Document // where it was read, for the lines of problems
 }
 
 // AreaDef is where a defined alert applies.
@@ -49,6 +52,7 @@ func LoadDefinition(path string) (*Definition, error) {
 	if err != nil {
 		return nil, err
 	}
+	d.doc = doc
 	return &d, d.check(doc)
 }
 
@@ -60,6 +64,7 @@ func ParseDefinition(path string, data []byte) (*Definition, error) {
 	if err != nil {
 		return nil, err
 	}
+	d.doc = doc
 	return &d, d.check(doc)
 }
 
@@ -82,6 +87,40 @@ func (d *Definition) check(doc *tenant.Document) error {
 	}
 	if d.Onset != nil && d.Expires != nil && !d.Expires.After(*d.Onset) {
 		probs = append(probs, tenant.Problem{Pointer: "/expires", Rule: "order", Message: "expires is not after onset", Hint: "give an end after the start"})
+	}
+	if len(probs) > 0 {
+		return doc.Error(probs...)
+	}
+	return nil
+}
+
+// CheckTenant checks the definition against tenant t, as read from file:
+// t sends alerts at all, and the zones and comuni of its area are t's.
+func (d *Definition) CheckTenant(t *tenant.Tenant, file string) error {
+	doc := d.doc
+	if doc == nil {
+		doc = &tenant.Document{File: file}
+	}
+	if t.Alerts == nil {
+		return doc.Error(tenant.Problem{Rule: "tenant", Message: fmt.Sprintf("tenant %q has no alerts section", t.ID),
+			Hint: "add alerts (recipients, istat, zones) to the tenant config"})
+	}
+	var probs []tenant.Problem
+	if d.Area != nil {
+		for i, z := range d.Area.Zones {
+			if _, ok := t.Alerts.Zone(z); !ok {
+				probs = append(probs, tenant.Problem{Pointer: fmt.Sprintf("/area/zones/%d", i), Rule: "reference",
+					Message: fmt.Sprintf("tenant %q has no alert zone %q (zones: %s)", t.ID, z, strings.Join(t.Alerts.ZoneIDs(), ", ")),
+					Hint:    "use a zone id of alerts.zones in the tenant config"})
+			}
+		}
+		for i, c := range d.Area.ISTAT {
+			if !slices.Contains(t.Alerts.ISTAT, c) {
+				probs = append(probs, tenant.Problem{Pointer: fmt.Sprintf("/area/istat/%d", i), Rule: "reference",
+					Message: fmt.Sprintf("comune %s is not one of tenant %q's (alerts.istat: %s)", c, t.ID, strings.Join(t.Alerts.ISTAT, ", ")),
+					Hint:    "name a comune of the tenant"})
+			}
+		}
 	}
 	if len(probs) > 0 {
 		return doc.Error(probs...)
