@@ -13,8 +13,10 @@ import (
 	"time"
 
 	"github.com/ponte-pa/ponte/connectors/appio"
+	"github.com/ponte-pa/ponte/internal/gateway/alertpage"
 	"github.com/ponte-pa/ponte/internal/metrics"
 	"github.com/ponte-pa/ponte/internal/runtime"
+	"github.com/ponte-pa/ponte/workflows/alert"
 	"github.com/ponte-pa/ponte/workflows/reconcile"
 )
 
@@ -194,7 +196,19 @@ func serve(ctx context.Context, cfg runtime.Config, wo runtime.WorkerOptions, ht
 		})
 		mountOps(mux, rt)
 		ts := rt.Tenants()
-		if err := mountGateway(ctx, mux, ts, rt.DB, cfg.Metrics, l.Addr().String(), log); err != nil {
+		// The alert operators' page (/t/<id>/allerte/) starts and follows
+		// alerts through Temporal and reads them from the state store.
+		alerts, err := alert.NewStore(ctx, rt.DB)
+		if err != nil {
+			_ = l.Close()
+			return err
+		}
+		ops, err := alertpage.New(ctx, alertpage.Options{Client: rt.Client, Store: alerts, DB: rt.DB, Logger: log})
+		if err != nil {
+			_ = l.Close()
+			return err
+		}
+		if err := mountGateway(ctx, mux, ts, rt.DB, cfg.Metrics, l.Addr().String(), log, ops.Mount); err != nil {
 			_ = l.Close()
 			return err
 		}
