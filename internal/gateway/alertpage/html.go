@@ -241,7 +241,7 @@ v.channels.forEach(function(c){var tr=document.createElement("tr");tr.dataset.ch
 var ub=document.querySelector("#unreached tbody");ub.textContent="";
 v.unreached.forEach(function(u){var tr=document.createElement("tr");cell(tr,u.name);cell(tr,u.phone);cell(tr,u.email);cell(tr,u.attempts);ub.appendChild(tr);});
 set("unreached-total",v.unreachedTotal);
-if(!v.final)setTimeout(tick,2000);
+if(!(p&&p.phase==="cancelled"))setTimeout(tick,v.final?5000:2000); // done stays open for updates
 }).catch(function(){setTimeout(tick,5000);});
 }
 tick();
