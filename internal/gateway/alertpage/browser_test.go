@@ -106,7 +106,7 @@ func TestOperatorPageInChromium(t *testing.T) {
 		chromedp.Click(chromedp.CSS(`button[value=login]`)),
 		chromedp.WaitVisible(chromedp.CSS("#compose")),
 	)
-	if operator := text("#operator");  !strings.Contains(operator, "RSSMRA85T10A562S") {
+	if operator := text("#operator"); !strings.Contains(operator, "RSSMRA85T10A562S") {
 		t.Fatalf("logged in as %q", operator)
 	}
 	// A template chosen in the select fills the form (its form is a GET).
