@@ -77,7 +77,7 @@ func runServe(ctx context.Context, args []string) error {
 	data := fs.String("data", ".ponte/dev", "with --dev: directory of the embedded server's and the state store's SQLite files")
 	port := fs.Int("temporal-port", 7233, "with --dev: port of the embedded Temporal frontend (0 = any free port)")
 	uiPort := fs.Int("ui-port", 8233, "with --dev: port of the Temporal Web UI (-1 disables it, 0 = any free port)")
-	httpAddr := fs.String("http", "127.0.0.1:8080", "address of the HTTP gateway (/healthz; SPID login at /t/<tenant>/; Nodo endpoints mount here)")
+	httpAddr := fs.String("http", "127.0.0.1:8080", "address of the HTTP gateway (/healthz; SPID login at /t/<tenant>/; alert operators at /t/<tenant>/allerte/; Nodo endpoints mount here)")
 	pos, err := parseFlags(fs, args)
 	if err != nil {
 		return err

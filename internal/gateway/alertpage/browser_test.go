@@ -177,6 +177,7 @@ func TestOperatorPageInChromium(t *testing.T) {
 		t.Errorf("no counts per channel: %q", channelsText)
 	}
 	step("cancel", 3*time.Minute,
+		chromedp.WaitVisible(chromedp.CSS("#update")), // the page reloaded once the alert was stored
 		clear("reason_it"),
 		chromedp.SendKeys(chromedp.CSS("#reason_it"), "Il livello del torrente è rientrato."),
 		chromedp.Click(chromedp.CSS("#cancel-send")),

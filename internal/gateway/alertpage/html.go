@@ -207,7 +207,7 @@ var pages = template.Must(template.New("pages").Funcs(funcs).Parse(`
 </section>
 {{with .Preview}}<details><summary>Messaggio attuale per canale <span class="en">/ Current message per channel</span></summary>{{template "preview" .}}</details>{{end}}
 <h2>Versioni <span lang="en">/ Versions</span></h2><ol id="versions">{{range .Versions}}<li>{{.MsgType}} {{.Identifier}} — {{when .CreatedAt}}</li>{{end}}</ol>
-{{if not .Preview}}<p class="notice" id="starting">L'allerta sta partendo: ricarica la pagina per aggiornarla o revocarla. <span lang="en">The alert is starting: reload the page to update or cancel it.</span></p>{{else}}
+{{if not .Preview}}<p class="notice" id="starting">L'allerta sta partendo: la pagina si ricarica per permettere l'aggiornamento. <span lang="en">The alert is starting: the page reloads to allow updates.</span></p>{{else}}
 <form method="post" action="{{.Base}}/a/{{.Alert.ID}}/update" id="update">
 <h2>Aggiorna <span lang="en">/ Update</span></h2>
 <p>Tutte le persone raggiunte ricevono l'aggiornamento; gli invii non ancora fatti della versione precedente sono annullati.<br><span lang="en">Everyone reached gets the update; pending sends of the previous version are dropped.</span></p>
@@ -216,6 +216,7 @@ var pages = template.Must(template.New("pages").Funcs(funcs).Parse(`
 {{template "fields" .}}
 <button type="submit" id="update-send">Invia aggiornamento <span class="en">/ Send update</span></button>
 </form>
+{{end}}
 <form method="post" action="{{.Base}}/a/{{.Alert.ID}}/cancel" id="cancel">
 <h2>Revoca <span lang="en">/ Cancel</span></h2>
 <input type="hidden" name="csrf" value="{{.CSRF}}">
@@ -223,7 +224,7 @@ var pages = template.Must(template.New("pages").Funcs(funcs).Parse(`
 <div id="err-reason_it">{{with .CancelErrors}}{{template "ferr" (index . "reason_it")}}{{end}}</div>
 <label for="reason_en" lang="en">Reason (English)</label><input id="reason_en" name="reason_en" lang="en" value="The alert is over.">
 <button class="send" type="submit" id="cancel-send">Revoca allerta <span class="en">/ Cancel alert</span></button>
-</form>{{end}}
+</form>
 <p><a href="{{.Base}}/">Tutte le allerte <span lang="en">/ All alerts</span></a></p>
 <script>
 (function(){
@@ -234,6 +235,8 @@ function tick(){
 fetch(url,{credentials:"same-origin",headers:{"Accept":"application/json"}}).then(function(r){return r.json();}).then(function(v){
 var err=document.getElementById("progress-error");err.hidden=!v.error;err.textContent=v.error||"";
 var p=v.progress;
+// Just started: the page lacks the update form until the alert is stored.
+if(p&&p.phase!=="staging"&&document.getElementById("starting")){location.reload();return;}
 if(p){var ph=document.getElementById("phase");if(ph){var l=labels[p.phase]||[p.phase,p.phase];ph.dataset.phase=p.phase;ph.textContent=l[0]+" / "+l[1];}
 set("version",p.version+" ("+p.msgType+")");set("recipients",p.stage.recipients);set("reached",p.reached);set("waiting",p.waiting);set("unreached-count",p.unreached);}
 var tb=document.querySelector("#channels tbody");tb.textContent="";
