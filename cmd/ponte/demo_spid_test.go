@@ -90,7 +90,7 @@ func TestServeGatewayMount(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := mountGateway(ctx, mux, ts, db, nil, l.Addr().String(), log); err != nil {
+	if err := mountGateway(ctx, mux, ts, db, nil, l.Addr().String(), log, nil); err != nil {
 		t.Fatal(err)
 	}
 	srv := &http.Server{Handler: mux}

@@ -6,6 +6,7 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"strings"
 
 	"github.com/ponte-pa/ponte/connectors/pagopa/nodo"
 	"github.com/ponte-pa/ponte/internal/gateway"
@@ -17,9 +18,11 @@ import (
 
 // mountGateway serves the citizens' pages of every tenant with a spid block
 // (SPID login under /t/<id>/) on mux, and keeps their IdP metadata fresh
-// until ctx ends. listenAddr is where the HTTP gateway listens.
-func mountGateway(ctx context.Context, mux *http.ServeMux, ts []*tenant.Tenant, db *store.DB, m *metrics.Metrics, listenAddr string, log *slog.Logger) error {
-	gw, err := gateway.New(ctx, ts, gateway.Options{DB: db, Logger: log, OnLogin: m.Login})
+// until ctx ends. listenAddr is where the HTTP gateway listens. mount, when
+// set, adds more of each tenant's applications (gateway.Options.Mount).
+func mountGateway(ctx context.Context, mux *http.ServeMux, ts []*tenant.Tenant, db *store.DB, m *metrics.Metrics, listenAddr string, log *slog.Logger,
+	mount func(*http.ServeMux, *gateway.Site)) error {
+	gw, err := gateway.New(ctx, ts, gateway.Options{DB: db, Logger: log, OnLogin: m.Login, Mount: mount})
 	if err != nil {
 		return err
 	}
@@ -28,6 +31,10 @@ func mountGateway(ctx context.Context, mux *http.ServeMux, ts []*tenant.Tenant, 
 	for _, s := range gw.Sites() {
 		log.Info("SPID login", "tenant", s.Tenant.ID, "url", s.LandingURL(), "idps", len(s.Registry.List()),
 			"metadata", s.SP.BaseURL()+"/spid/metadata")
+		if mount != nil && s.Tenant.Alerts != nil {
+			log.Info("alert operators' page", "tenant", s.Tenant.ID, "url", strings.TrimRight(s.SP.BaseURL(), "/")+"/allerte/",
+				"operators", len(s.Tenant.Alerts.Operators))
+		}
 		if u, err := url.Parse(s.SP.BaseURL()); err == nil && isLoopback(u.Hostname()) && u.Host != listenAddr {
 			log.Warn("the SP's baseURL (sp.yaml) is a loopback address other than this gateway's: IdPs will send citizens elsewhere",
 				"tenant", s.Tenant.ID, "baseURL", s.SP.BaseURL(), "gateway", listenAddr)

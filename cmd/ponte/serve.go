@@ -13,8 +13,10 @@ import (
 	"time"
 
 	"github.com/ponte-pa/ponte/connectors/appio"
+	"github.com/ponte-pa/ponte/internal/gateway/alertpage"
 	"github.com/ponte-pa/ponte/internal/metrics"
 	"github.com/ponte-pa/ponte/internal/runtime"
+	"github.com/ponte-pa/ponte/workflows/alert"
 	"github.com/ponte-pa/ponte/workflows/reconcile"
 )
 
@@ -75,7 +77,7 @@ func runServe(ctx context.Context, args []string) error {
 	data := fs.String("data", ".ponte/dev", "with --dev: directory of the embedded server's and the state store's SQLite files")
 	port := fs.Int("temporal-port", 7233, "with --dev: port of the embedded Temporal frontend (0 = any free port)")
 	uiPort := fs.Int("ui-port", 8233, "with --dev: port of the Temporal Web UI (-1 disables it, 0 = any free port)")
-	httpAddr := fs.String("http", "127.0.0.1:8080", "address of the HTTP gateway (/healthz; SPID login at /t/<tenant>/; Nodo endpoints mount here)")
+	httpAddr := fs.String("http", "127.0.0.1:8080", "address of the HTTP gateway (/healthz; SPID login at /t/<tenant>/; alert operators at /t/<tenant>/allerte/; Nodo endpoints mount here)")
 	pos, err := parseFlags(fs, args)
 	if err != nil {
 		return err
@@ -197,7 +199,19 @@ func serve(ctx context.Context, cfg runtime.Config, wo runtime.WorkerOptions, ht
 		})
 		mountOps(mux, rt)
 		ts := rt.Tenants()
-		if err := mountGateway(ctx, mux, ts, rt.DB, cfg.Metrics, l.Addr().String(), log); err != nil {
+		// The alert operators' page (/t/<id>/allerte/) starts and follows
+		// alerts through Temporal and reads them from the state store.
+		alerts, err := alert.NewStore(ctx, rt.DB)
+		if err != nil {
+			_ = l.Close()
+			return err
+		}
+		ops, err := alertpage.New(ctx, alertpage.Options{Client: rt.Client, Store: alerts, DB: rt.DB, Logger: log})
+		if err != nil {
+			_ = l.Close()
+			return err
+		}
+		if err := mountGateway(ctx, mux, ts, rt.DB, cfg.Metrics, l.Addr().String(), log, ops.Mount); err != nil {
 			_ = l.Close()
 			return err
 		}

@@ -41,6 +41,11 @@ type Options struct {
 	// OnLogin, when set, is called once per response posted to a tenant's
 	// ACS: accepted, or refused with a reason (see LoginReason).
 	OnLogin func(tenant string, accepted bool, reason string)
+	// Mount, when set, is called for every site once its own routes are on
+	// mux, to serve more of the tenant's applications under Site.Path()
+	// (e.g. the alert operators' page, internal/gateway/alertpage). They
+	// read who logged in with Site.Citizen.
+	Mount func(mux *http.ServeMux, s *Site)
 }
 
 // Gateway is an http.Handler serving every tenant's public pages.
@@ -111,6 +116,9 @@ func New(ctx context.Context, tenants []*tenant.Tenant, opts Options) (*Gateway,
 	g.mux.HandleFunc("GET /{$}", g.handleIndex)
 	for _, s := range g.sites {
 		s.mount(g.mux)
+		if opts.Mount != nil {
+			opts.Mount(g.mux, s)
+		}
 	}
 	return g, nil
 }
@@ -159,6 +167,9 @@ func (g *Gateway) Site(id string) *Site {
 	}
 	return nil
 }
+
+// Path is the site's path on the gateway: /t/<id>.
+func (s *Site) Path() string { return s.path }
 
 // LandingURL is the public URL of the tenant's login page.
 func (s *Site) LandingURL() string { return strings.TrimRight(s.SP.BaseURL(), "/") + "/" }

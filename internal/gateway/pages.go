@@ -132,10 +132,16 @@ func (s *Site) handleLanding(w http.ResponseWriter, r *http.Request) {
 		}
 		idps = append(idps, p)
 	}
+	// next sends the citizen, once logged in, to another of the tenant's
+	// applications (the operators' page) instead of /app/.
+	next := s.path + "/app/"
+	if n := r.URL.Query().Get("next"); strings.HasPrefix(n, s.path+"/") && !strings.ContainsAny(n, "\\\r\n") && !strings.Contains(n, "/../") {
+		next = n
+	}
 	render(w, http.StatusOK, "landing", map[string]any{
 		"Title": s.Tenant.Name.IT + " — Entra con SPID", "Name": s.Tenant.Name, "Icon": spidIcon,
 		"IdPs": idps, "CIE": cie, "Login": s.path + "/spid/login", "Level": s.Tenant.SPID.Level,
-		"Next": s.path + "/app/", "LoggedOut": r.URL.Query().Get("logout") == "1",
+		"Next": next, "LoggedOut": r.URL.Query().Get("logout") == "1",
 	})
 }
 
@@ -154,9 +160,10 @@ type Citizen struct {
 	Expires      time.Time
 }
 
-// citizen verifies the SP's token with the SP's public keys (JWKS), as an
-// application outside Ponte would, and reads the citizen from it.
-func (s *Site) citizen(r *http.Request) (*Citizen, error) {
+// Citizen verifies the SP's token in r's cookie with the SP's public keys
+// (JWKS), as an application outside Ponte would, and reads the citizen
+// from it.
+func (s *Site) Citizen(r *http.Request) (*Citizen, error) {
 	c, err := r.Cookie(s.cookie)
 	if err != nil {
 		return nil, err
@@ -199,7 +206,7 @@ type msg struct{ IT, EN string }
 
 func (s *Site) handleApp(w http.ResponseWriter, r *http.Request) {
 	base := map[string]any{"Title": s.Tenant.Name.IT + " — Servizi online", "Name": s.Tenant.Name, "Base": s.path}
-	ct, err := s.citizen(r)
+	ct, err := s.Citizen(r)
 	if err != nil {
 		m := msg{"Accedi con SPID per usare i servizi online.", "Log in with SPID to use the online services."}
 		if _, nc := r.Cookie(s.cookie); nc == nil {

@@ -23,7 +23,10 @@ type Alerts struct {
 	Order         []string    `json:"order,omitempty"`         // default appio, sms, email
 	EscalateAfter string      `json:"escalateAfter,omitempty"` // default 10m
 	Operators     []string    `json:"operators,omitempty"`     // fiscal codes
-	Feeds         []AlertFeed `json:"feeds,omitempty"`
+	// PushToken is the bearer token of the push endpoint (CAP alerts sent
+	// by another system, confirmed by an operator); none: endpoint off.
+	PushToken *Secret     `json:"pushToken,omitempty"`
+	Feeds     []AlertFeed `json:"feeds,omitempty"`
 }
 
 // AlertZone is a regional alert zone and the tenant's comuni in it.

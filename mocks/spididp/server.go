@@ -89,6 +89,18 @@ func DefaultUsers() []User {
 			"domicileStreetAddress": "Corso Buenos Aires 10", "domicilePostalCode": "20124",
 			"domicileMunicipality": "Milano", "domicileProvince": "MI", "domicileNation": "IT",
 		}},
+		// The sample comune's Protezione Civile operator (alerts.operators
+		// in internal/tenant/sample): logs in to the operators' page.
+		{Username: "operatore", Password: "password", MaxLevel: 3, Attrs: map[string]string{
+			"spidCode": "SPID-0000000003", "name": "Mario", "familyName": "Rossi",
+			"placeOfBirth": "A562", "countyOfBirth": "LU", "dateOfBirth": "1985-12-10",
+			"gender": "M", "fiscalNumber": "TINIT-RSSMRA85T10A562S",
+			"email": "protezione.civile@comune.esempio.it", "mobilePhone": "+393330000003",
+			"address": "Piazza del Municipio 1 42100 Esempio RE", "digitalAddress": "protezione.civile@pec.example.org",
+			"idCard": "CartaIdentita CA22222CC Comune 2022-03-03 2032-03-03", "expirationDate": "2032-03-03",
+			"domicileStreetAddress": "Piazza del Municipio 1", "domicilePostalCode": "42100",
+			"domicileMunicipality": "Esempio", "domicileProvince": "RE", "domicileNation": "IT",
+		}},
 	}
 }
 

@@ -104,6 +104,15 @@ func attrOf(n *html.Node, key string) string {
 	return ""
 }
 
+func hasAttr(n *html.Node, key string) bool {
+	for _, a := range n.Attr {
+		if a.Key == key {
+			return true
+		}
+	}
+	return false
+}
+
 func find(n *html.Node, match func(*html.Node) bool) []*html.Node {
 	var out []*html.Node
 	var walk func(*html.Node)
@@ -170,7 +179,9 @@ type Form struct {
 }
 
 // Forms returns the page's forms. A select takes its first (or selected)
-// option; submit buttons are left out: set the one to press in Values.
+// option, a radio button or checkbox counts only when checked, a textarea
+// gives its text; submit buttons are left out: set the one to press in
+// Values.
 func (p *Page) Forms() []*Form {
 	var out []*Form
 	for _, f := range find(p.doc, func(n *html.Node) bool { return n.Data == "form" }) {
@@ -182,9 +193,19 @@ func (p *Page) Forms() []*Form {
 		if fm.Method == "" {
 			fm.Method = http.MethodGet
 		}
-		for _, in := range find(f, func(n *html.Node) bool { return n.Data == "input" || n.Data == "select" }) {
+		for _, in := range find(f, func(n *html.Node) bool { return n.Data == "input" || n.Data == "select" || n.Data == "textarea" }) {
 			name := attrOf(in, "name")
 			if name == "" {
+				continue
+			}
+			if in.Data == "textarea" {
+				var b strings.Builder
+				for c := in.FirstChild; c != nil; c = c.NextSibling {
+					if c.Type == html.TextNode {
+						b.WriteString(c.Data)
+					}
+				}
+				fm.Values.Add(name, strings.TrimPrefix(b.String(), "\n"))
 				continue
 			}
 			if in.Data == "select" {
@@ -207,6 +228,14 @@ func (p *Page) Forms() []*Form {
 			switch strings.ToLower(attrOf(in, "type")) {
 			case "submit", "button", "image", "reset":
 				continue
+			case "radio", "checkbox":
+				if !hasAttr(in, "checked") {
+					continue
+				}
+				if attrOf(in, "value") == "" {
+					fm.Values.Add(name, "on")
+					continue
+				}
 			}
 			fm.Values.Add(name, attrOf(in, "value"))
 		}
@@ -285,17 +314,20 @@ func (b *Browser) LoginWithCIE(ctx context.Context, landingURL, user, password s
 	return b.loginAt(ctx, links[0].URL, user, password)
 }
 
-// loginAt follows a login link of the landing page through the IdP's form
-// back to the comune's application page.
-func (b *Browser) loginAt(ctx context.Context, loginURL, user, password string) (*gateway.Citizen, *Page, error) {
+// FollowLogin follows a login link of a landing page (its "next" says
+// where the SP sends the browser afterwards) through the IdP's form as
+// user/password and the signed response posted to the ACS, and returns
+// the page the SP sent the browser to. An error page on the way gives a
+// *LoginError.
+func (b *Browser) FollowLogin(ctx context.Context, loginURL, user, password string) (*Page, error) {
 	p, err := b.Get(ctx, loginURL)
 	if err != nil {
-		return nil, nil, err
+		return nil, err
 	}
 	// At the IdP: its login form, unless it answers straight away.
 	for step := 0; step < 3; step++ {
 		if p.Status != http.StatusOK {
-			return nil, p, &LoginError{Status: p.Status, URL: p.URL.String(), Text: textOf(p.doc)}
+			return p, &LoginError{Status: p.Status, URL: p.URL.String(), Text: textOf(p.doc)}
 		}
 		forms := p.Forms()
 		if len(forms) == 0 {
@@ -309,11 +341,21 @@ func (b *Browser) loginAt(ctx context.Context, loginURL, user, password string) 
 			f.Values.Set("password", password)
 			f.Values.Set("action", "login")
 		default:
-			return nil, p, fmt.Errorf("SPID login: unexpected form at %s", p.URL)
+			return p, nil // past the IdP: a form of the page the SP sent the browser to
 		}
 		if p, err = b.Submit(ctx, f); err != nil {
-			return nil, nil, err
+			return nil, err
 		}
+	}
+	return p, nil
+}
+
+// loginAt follows a login link of the landing page through the IdP's form
+// back to the comune's application page.
+func (b *Browser) loginAt(ctx context.Context, loginURL, user, password string) (*gateway.Citizen, *Page, error) {
+	p, err := b.FollowLogin(ctx, loginURL, user, password)
+	if err != nil {
+		return nil, p, err
 	}
 	if p.Status != http.StatusOK || p.Text("fiscalNumber") == "" {
 		return nil, p, &LoginError{Status: p.Status, URL: p.URL.String(), Text: textOf(p.doc)}
