@@ -96,7 +96,8 @@ func benchAlert(ctx context.Context, args []string) error {
 	in := alert.Input{AlertID: id, TenantID: "esempio", Definition: def, Origin: "bench", BatchSize: *batch, Parallel: *parallel}
 	wfID := alert.WorkflowID(in.TenantID, id)
 	start := time.Now()
-	if _, err := rt.Client.ExecuteWorkflow(ctx, client.StartWorkflowOptions{ID: wfID, TaskQueue: alert.Queue}, alert.WorkflowName, in); err != nil {
+	run, err := rt.Client.ExecuteWorkflow(ctx, client.StartWorkflowOptions{ID: wfID, TaskQueue: alert.Queue}, alert.WorkflowName, in)
+	if err != nil {
 		return err
 	}
 	// Poll the progress: the time the sent messages passed 10,000, and
@@ -126,6 +127,7 @@ func benchAlert(ctx context.Context, args []string) error {
 		}
 	}
 	all := time.Since(start)
+	events, bytes := historySize(ctx, rt.Client, run)
 	// The alert stays open for updates until it expires: end it here.
 	if err := rt.Client.TerminateWorkflow(ctx, wfID, "", "bench over"); err != nil {
 		return err
@@ -142,6 +144,7 @@ func benchAlert(ctx context.Context, args []string) error {
 	for _, k := range kinds {
 		fmt.Fprintf(stdout, "  %-8s sent %d, failed %d\n", k, p.Sent[k], p.Failed[k])
 	}
+	fmt.Fprintf(stdout, "history          %d events, %.1f KiB (rounds %d, batches of %d)\n", events, float64(bytes)/1024, p.Round+1, *batch)
 	fmt.Fprintf(stdout, "peak RSS         %s (whole process: embedded Temporal, workers, state store and the mocks)\n", peakRSS())
 	return nil
 }
