@@ -524,7 +524,7 @@ func checkContactOther(m *SPMetadata) error {
 
 func checkContactBilling(m *SPMetadata) error {
 	if !m.Private() {
-		return fmt.Errorf("%w: a public SP needs no billing contact", ErrNotApplicable)
+		return fmt.Errorf("%w: only a private SP (spid:Private) needs a billing contact", ErrNotApplicable)
 	}
 	if len(contacts(m, "billing")) == 0 {
 		return errors.New(`private SP without ContactPerson contactType="billing"`)

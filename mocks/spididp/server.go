@@ -241,6 +241,11 @@ func (s *Server) now() time.Time {
 	return time.Now()
 }
 
+// NewKeyCert makes a 2048-bit RSA key and a self-signed certificate for an
+// IdP named cn, as New does when Options has none (e.g. for a test IdP whose
+// key must outlive one run).
+func NewKeyCert(cn string) (*rsa.PrivateKey, *x509.Certificate, error) { return selfSigned(cn) }
+
 func selfSigned(cn string) (*rsa.PrivateKey, *x509.Certificate, error) {
 	k, err := rsa.GenerateKey(rand.Reader, 2048)
 	if err != nil {
