@@ -110,9 +110,7 @@ type run struct {
 }
 
 type fetchedMD struct {
-	url string
-	raw []byte
-	m   *spid.SPMetadata
+	m *spid.SPMetadata
 }
 
 type acceptance struct {
@@ -267,7 +265,7 @@ func (r *run) metadata(ctx context.Context) (*fetchedMD, error) {
 				return nil, fmt.Errorf("%s: the suite IdP cannot read it: %w", u, err)
 			}
 			logf(r.tg, "SP metadata from %s (entityID %s)", u, m.EntityID())
-			return &fetchedMD{url: u, raw: raw, m: m}, nil
+			return &fetchedMD{m: m}, nil
 		}
 		return nil, fmt.Errorf("no SP metadata found: %w", errors.Join(errs...))
 	})
