@@ -183,12 +183,7 @@ func CheckCert(cert *x509.Certificate, now time.Time) error {
 	if len(s.Locality) == 0 || strings.TrimSpace(s.Locality[0]) == "" {
 		p = append(p, "subject localityName missing")
 	}
-	orgID := ""
-	for _, n := range s.Names {
-		if n.Type.Equal(OIDOrganizationIdentifier) {
-			orgID, _ = n.Value.(string)
-		}
-	}
+	orgID := orgIdentifier(cert)
 	public := hasPolicy(cert, OIDSPIDPublicSP)
 	switch {
 	case orgID == "":
@@ -220,6 +215,17 @@ func CheckCert(cert *x509.Certificate, now time.Time) error {
 		return &CertError{Problems: p}
 	}
 	return nil
+}
+
+// orgIdentifier is the subject's organizationIdentifier ("" when absent).
+func orgIdentifier(cert *x509.Certificate) string {
+	id := ""
+	for _, n := range cert.Subject.Names {
+		if n.Type.Equal(OIDOrganizationIdentifier) {
+			id, _ = n.Value.(string)
+		}
+	}
+	return id
 }
 
 func hasPolicy(cert *x509.Certificate, id asn1.ObjectIdentifier) bool {

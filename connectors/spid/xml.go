@@ -185,7 +185,7 @@ func verifySigned(el *etree.Element, certs []*x509.Certificate) (*etree.Element,
 		return nil, errors.New("signature without SignedInfo")
 	}
 	sm, _ := attr(child(si, NSDSig, "SignatureMethod"), "Algorithm")
-	if sm != AlgRSASHA256 && sm != "http://www.w3.org/2001/04/xmldsig-more#rsa-sha512" && sm != "http://www.w3.org/2001/04/xmldsig-more#rsa-sha384" {
+	if !strongSigAlg(sm) {
 		return nil, errWeakAlg
 	}
 	refs := children(si, NSDSig, "Reference")
@@ -198,7 +198,7 @@ func verifySigned(el *etree.Element, certs []*x509.Certificate) (*etree.Element,
 		return nil, errors.New("signature does not reference the signed element")
 	}
 	dm, _ := attr(child(refs[0], NSDSig, "DigestMethod"), "Algorithm")
-	if dm != AlgSHA256 && dm != "http://www.w3.org/2001/04/xmlenc#sha512" && dm != "http://www.w3.org/2001/04/xmldsig-more#sha384" {
+	if !strongDigest(dm) {
 		return nil, errWeakAlg
 	}
 	// Work on a detached copy carrying the in-scope namespace declarations,

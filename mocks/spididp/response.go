@@ -334,8 +334,12 @@ func (s *Server) finish(resp *etree.Element, p ResponseParams) ([]byte, error) {
 			}
 		}
 		evil := as.Copy()
+		// The attacker's change: another fiscal number, or (for an SP that
+		// requests no attributes) another NameID.
 		if v := findFiscal(evil); v != nil {
 			v.SetText("TINIT-EVLVLE80A01H501X")
+		} else if n := evil.FindElement("./Subject/NameID"); n != nil {
+			n.SetText("_evil" + n.Text())
 		}
 		switch p.Defect {
 		case "tampered-assertion":

@@ -28,6 +28,7 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -129,8 +130,13 @@ type RequestInfo struct {
 	Level, ACSIndex, AttrIndex                   int
 	ForceAuthn                                   bool
 	SignatureOK                                  bool
-	Problems                                     []string
-	IssueInstant                                 time.Time
+	// ACSURL is AssertionConsumerServiceURL, when the request names the
+	// ACS by URL instead of by index.
+	ACSURL string
+	// Problems are the broken RequestChecks, readable; Failed their keys.
+	Problems     []string
+	Failed       []string
+	IssueInstant time.Time
 }
 
 type spInfo struct {
@@ -246,6 +252,11 @@ func (s *Server) now() time.Time {
 	}
 	return time.Now()
 }
+
+// NewKeyCert makes a 2048-bit RSA key and a self-signed certificate for an
+// IdP named cn, as New does when Options has none (e.g. for a test IdP whose
+// key must outlive one run).
+func NewKeyCert(cn string) (*rsa.PrivateKey, *x509.Certificate, error) { return selfSigned(cn) }
 
 func selfSigned(cn string) (*rsa.PrivateKey, *x509.Certificate, error) {
 	k, err := rsa.GenerateKey(rand.Reader, 2048)
@@ -548,6 +559,24 @@ func (s *Server) handleLoginForm(w http.ResponseWriter, r *http.Request) {
 	s.respond(w, p.req, r.PostForm.Get("user"), defect)
 }
 
+// ReadAuthnRequest decodes and checks an AuthnRequest sent to the IdP's
+// single sign-on endpoint (either binding), as the /sso handler does, and
+// logs it in Requests. A conformance suite that plays the IdP captures the
+// SP's request this way without a browser.
+func (s *Server) ReadAuthnRequest(r *http.Request) (RequestInfo, error) {
+	if err := r.ParseForm(); err != nil {
+		return RequestInfo{}, err
+	}
+	info, err := s.readRequest(r)
+	if err != nil {
+		return info, err
+	}
+	s.mu.Lock()
+	s.requests = append(s.requests, info)
+	s.mu.Unlock()
+	return info, nil
+}
+
 // readRequest decodes and checks an AuthnRequest of either binding.
 func (s *Server) readRequest(r *http.Request) (RequestInfo, error) {
 	info := RequestInfo{RelayState: r.Form.Get("RelayState")}
@@ -573,9 +602,6 @@ func (s *Server) readRequest(r *http.Request) (RequestInfo, error) {
 			redirectSigned += "&RelayState=" + v
 		}
 		redirectSigned += "&SigAlg=" + parts["SigAlg"]
-		if r.URL.Query().Get("SigAlg") != rsaSHA256 {
-			info.Problems = append(info.Problems, "SigAlg is not rsa-sha256")
-		}
 	} else {
 		info.Binding = bindPOST
 		var err error
@@ -600,6 +626,7 @@ func (s *Server) readRequest(r *http.Request) (RequestInfo, error) {
 	info.ForceAuthn = req.SelectAttrValue("ForceAuthn", "") == "true"
 	info.IssueInstant, _ = time.Parse(time.RFC3339Nano, req.SelectAttrValue("IssueInstant", ""))
 	info.ACSIndex, _ = strconv.Atoi(req.SelectAttrValue("AssertionConsumerServiceIndex", "0"))
+	info.ACSURL = req.SelectAttrValue("AssertionConsumerServiceURL", "")
 	info.AttrIndex, _ = strconv.Atoi(req.SelectAttrValue("AttributeConsumingServiceIndex", "0"))
 	iss := req.SelectElement("Issuer")
 	if iss != nil {
@@ -609,27 +636,6 @@ func (s *Server) readRequest(r *http.Request) (RequestInfo, error) {
 	if ref != nil {
 		info.Level, _ = strconv.Atoi(strings.TrimPrefix(strings.TrimSpace(ref.Text()), levelPrefix))
 	}
-	// SPID conformance of the request, recorded for tests.
-	prob := func(ok bool, p string) {
-		if !ok {
-			info.Problems = append(info.Problems, p)
-		}
-	}
-	prob(info.ID != "" && !(info.ID[0] >= '0' && info.ID[0] <= '9'), "ID missing or starts with a digit")
-	prob(req.SelectAttrValue("Version", "") == "2.0", "Version is not 2.0")
-	prob(strings.HasSuffix(req.SelectAttrValue("IssueInstant", ""), "Z"), "IssueInstant not in UTC")
-	prob(info.Destination == s.URL()+"/sso", "Destination is not the SSO endpoint")
-	prob(iss != nil && iss.SelectAttrValue("Format", "") == fmtEntity, "Issuer Format is not entity")
-	prob(iss != nil && iss.SelectAttrValue("NameQualifier", "") == info.Issuer, "Issuer NameQualifier is not the entityID")
-	nip := req.SelectElement("NameIDPolicy")
-	prob(nip != nil && nip.SelectAttrValue("Format", "") == fmtTransient, "NameIDPolicy Format is not transient")
-	prob(nip == nil || nip.SelectAttr("AllowCreate") == nil, "NameIDPolicy has AllowCreate")
-	rac := req.SelectElement("RequestedAuthnContext")
-	prob(rac != nil && rac.SelectAttrValue("Comparison", "") != "", "RequestedAuthnContext Comparison missing")
-	prob(info.Level >= 1 && info.Level <= 3, "AuthnContextClassRef is not SpidL1..3")
-	prob(info.Level <= 1 || info.ForceAuthn, "ForceAuthn missing above SpidL1")
-	prob(req.SelectAttrValue("IsPassive", "") != "true", "IsPassive is true")
-	prob(req.SelectAttr("AttributeConsumingServiceIndex") != nil, "AttributeConsumingServiceIndex missing")
 	s.mu.Lock()
 	sp := s.sps[info.Issuer]
 	s.mu.Unlock()
@@ -642,12 +648,126 @@ func (s *Server) readRequest(r *http.Request) (RequestInfo, error) {
 			vc := dsig.NewDefaultValidationContext(&dsig.MemoryX509CertificateStore{Roots: []*x509.Certificate{sp.cert}})
 			_, err := vc.Validate(req)
 			info.SignatureOK = err == nil
-			sm := req.FindElement("./Signature/SignedInfo/SignatureMethod")
-			prob(sm != nil && sm.SelectAttrValue("Algorithm", "") == rsaSHA256, "signature is not rsa-sha256")
 		}
-		prob(info.SignatureOK, "signature does not verify with the SP certificate")
 	}
+	s.checkRequest(&info, req, r, sp)
 	return info, nil
+}
+
+// RequestCheck is one SPID rule (spid-sp-rules.md §2) the mock checks on
+// every AuthnRequest it receives; a broken one adds its Key to
+// RequestInfo.Failed and its Problem (with what was found) to Problems.
+type RequestCheck struct {
+	Key, Problem string
+}
+
+// RequestChecks lists the checks, in the order of spid-sp-rules.md §2. The
+// ones about the signature and the ACS/attribute indexes need the SP to be
+// registered (RegisterSP).
+var RequestChecks = []RequestCheck{
+	{"id", "ID missing or starts with a digit"},
+	{"version", "Version is not 2.0"},
+	{"issue-instant", "IssueInstant not in UTC"},
+	{"destination", "Destination is not the SSO endpoint"},
+	{"acs", "not exactly one of AssertionConsumerServiceIndex or AssertionConsumerServiceURL+ProtocolBinding, or not in the SP metadata"},
+	{"attribute-index", "AttributeConsumingServiceIndex missing or not in the SP metadata"},
+	{"force-authn", "ForceAuthn missing above SpidL1"},
+	{"is-passive", "IsPassive is true"},
+	{"issuer-format", "Issuer Format is not entity"},
+	{"issuer-name-qualifier", "Issuer NameQualifier is not the entityID"},
+	{"nameid-policy", "NameIDPolicy Format is not transient"},
+	{"nameid-policy-allow-create", "NameIDPolicy has AllowCreate"},
+	{"requested-authn-context", "RequestedAuthnContext Comparison missing or not minimum/exact/better/maximum"},
+	{"authn-context-class-ref", "AuthnContextClassRef is not SpidL1..3"},
+	{"signature", "signature does not verify with the SP certificate"},
+	{"signature-algorithm", "signature is not rsa-sha256 (or stronger) with a sha256 digest"},
+	{"relay-state", "RelayState carries an absolute URL (an open redirect), not a server-side reference"},
+}
+
+func (s *Server) checkRequest(info *RequestInfo, req *etree.Element, r *http.Request, sp *spInfo) {
+	msgs := map[string]string{}
+	for _, c := range RequestChecks {
+		msgs[c.Key] = c.Problem
+	}
+	prob := func(ok bool, key, got string) {
+		if !ok {
+			info.Failed = append(info.Failed, key)
+			if got != "" {
+				info.Problems = append(info.Problems, msgs[key]+" (got "+got+")")
+			} else {
+				info.Problems = append(info.Problems, msgs[key])
+			}
+		}
+	}
+	attrOf := func(name string) string { return req.SelectAttrValue(name, "") }
+	q := func(s string) string { return strconv.Quote(s) }
+	prob(info.ID != "" && !(info.ID[0] >= '0' && info.ID[0] <= '9'), "id", q(info.ID))
+	prob(attrOf("Version") == "2.0", "version", q(attrOf("Version")))
+	_, terr := time.Parse(time.RFC3339Nano, attrOf("IssueInstant"))
+	prob(terr == nil && strings.HasSuffix(attrOf("IssueInstant"), "Z"), "issue-instant", q(attrOf("IssueInstant")))
+	prob(info.Destination == s.URL()+"/sso", "destination", q(info.Destination))
+	idx, url, pb := req.SelectAttr("AssertionConsumerServiceIndex"), attrOf("AssertionConsumerServiceURL"), attrOf("ProtocolBinding")
+	acsOK := (idx != nil) != (url != "" || pb != "")
+	got := ""
+	if sp != nil && acsOK {
+		if idx != nil {
+			_, acsOK = sp.acs[info.ACSIndex]
+			got = "index " + idx.Value
+		} else {
+			acsOK = pb == bindPOST && slices.Contains(valuesOf(sp.acs), url)
+			got = url + " " + pb
+		}
+	}
+	prob(acsOK, "acs", got)
+	ai := req.SelectAttr("AttributeConsumingServiceIndex")
+	aiOK := ai != nil
+	if sp != nil && ai != nil {
+		_, aiOK = sp.attrs[info.AttrIndex]
+	}
+	prob(aiOK, "attribute-index", "")
+	prob(info.Level <= 1 || info.ForceAuthn, "force-authn", "")
+	prob(attrOf("IsPassive") != "true", "is-passive", "")
+	iss := req.SelectElement("Issuer")
+	prob(iss != nil && iss.SelectAttrValue("Format", "") == fmtEntity, "issuer-format", "")
+	prob(iss != nil && iss.SelectAttrValue("NameQualifier", "") == info.Issuer, "issuer-name-qualifier", "")
+	nip := req.SelectElement("NameIDPolicy")
+	prob(nip != nil && nip.SelectAttrValue("Format", "") == fmtTransient, "nameid-policy", "")
+	prob(nip == nil || nip.SelectAttr("AllowCreate") == nil, "nameid-policy-allow-create", "")
+	rac := req.SelectElement("RequestedAuthnContext")
+	cmp := ""
+	if rac != nil {
+		cmp = rac.SelectAttrValue("Comparison", "")
+	}
+	prob(slices.Contains([]string{"minimum", "exact", "better", "maximum"}, cmp), "requested-authn-context", q(cmp))
+	prob(info.Level >= 1 && info.Level <= 3 && rac != nil && len(rac.SelectElements("AuthnContextClassRef")) == 1, "authn-context-class-ref", "")
+	if sp != nil && sp.cert != nil {
+		prob(info.SignatureOK, "signature", "")
+		alg, dig := r.URL.Query().Get("SigAlg"), ""
+		if info.Binding == bindPOST {
+			alg, dig = "", ""
+			if sm := req.FindElement("./Signature/SignedInfo/SignatureMethod"); sm != nil {
+				alg = sm.SelectAttrValue("Algorithm", "")
+			}
+			if dm := req.FindElement("./Signature/SignedInfo/Reference/DigestMethod"); dm != nil {
+				dig = dm.SelectAttrValue("Algorithm", "")
+			}
+			prob(alg == rsaSHA256 && strings.HasSuffix(dig, "sha256"), "signature-algorithm", q(alg)+" "+q(dig))
+		} else {
+			prob(alg == rsaSHA256, "signature-algorithm", q(alg))
+		}
+	}
+	rs := info.RelayState
+	// An absolute or scheme-relative URL is an open redirect if the SP
+	// follows it; a server-side reference or a local path is not.
+	prob(!strings.Contains(rs, "://") && !strings.HasPrefix(rs, "//"), "relay-state", q(rs))
+}
+
+func valuesOf(m map[int]string) []string {
+	out := make([]string, 0, len(m))
+	for _, v := range m {
+		out = append(out, v)
+	}
+	return out
 }
 
 var postTmpl = template.Must(template.New("p").Parse(`<!DOCTYPE html><html lang="it"><head><meta charset="utf-8"><title>Mock SPID IdP</title></head>

@@ -307,3 +307,34 @@ func TestRegisterSPOverHTTP(t *testing.T) {
 		}
 	}
 }
+
+// TestRequestChecks: a request breaking many §2 rules is read, and each
+// broken rule is named in Failed with a readable Problem.
+func TestRequestChecks(t *testing.T) {
+	s, err := spididp.New(spididp.Options{BaseURL: "https://idp.example"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	bad := `<samlp:AuthnRequest xmlns:samlp="urn:oasis:names:tc:SAML:2.0:protocol" xmlns:saml="urn:oasis:names:tc:SAML:2.0:assertion"
+ ID="1abc" Version="2.0" IssueInstant="2026-01-01T10:00:00+01:00" Destination="https://other.example/sso" IsPassive="true"
+ AssertionConsumerServiceIndex="0" AssertionConsumerServiceURL="https://sp.example/acs">
+ <saml:Issuer>https://sp.example</saml:Issuer>
+ <samlp:NameIDPolicy Format="urn:oasis:names:tc:SAML:2.0:nameid-format:transient" AllowCreate="true"/>
+ <samlp:RequestedAuthnContext><saml:AuthnContextClassRef>https://www.spid.gov.it/SpidL2</saml:AuthnContextClassRef></samlp:RequestedAuthnContext>
+</samlp:AuthnRequest>`
+	form := url.Values{"SAMLRequest": {base64.StdEncoding.EncodeToString([]byte(bad))}, "RelayState": {"https://evil.example/"}}
+	req := httptest.NewRequest(http.MethodPost, "/sso", strings.NewReader(form.Encode()))
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	info, err := s.ReadAuthnRequest(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []string{"id", "issue-instant", "destination", "acs", "attribute-index", "force-authn", "is-passive",
+		"issuer-format", "issuer-name-qualifier", "nameid-policy-allow-create", "requested-authn-context", "relay-state"}
+	if strings.Join(info.Failed, ",") != strings.Join(want, ",") || len(info.Problems) != len(want) {
+		t.Errorf("failed %v, want %v; problems %q", info.Failed, want, info.Problems)
+	}
+	if len(s.Requests()) != 1 {
+		t.Errorf("request not logged: %d", len(s.Requests()))
+	}
+}
