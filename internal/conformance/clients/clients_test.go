@@ -208,11 +208,11 @@ func TestBrokenClientsFail(t *testing.T) {
 	}{
 		{clients.GPD, "gpd-bad", map[string]string{
 			"call/001 POST /organizations/01234567890/debtpositions createPosition": "#1 gpd POST /organizations/01234567890/debtpositions (createPosition): request: ",
-			"coverage/create-and-publish": "no debt position was both created and published (1 createPosition calls",
+			"coverage/create-and-publish":                                           "no debt position was both created and published (1 createPosition calls",
 		}},
 		{clients.AppIO, "io-bad", map[string]string{
 			"call/001 POST /api/v1/messages submitMessageforUserWithFiscalCodeInBody": "request: ",
-			"coverage/profile-before-message": "1 of 1 messages were sent with no profile lookup of their fiscal code before them: call/001",
+			"coverage/profile-before-message":                                         "1 of 1 messages were sent with no profile lookup of their fiscal code before them: call/001",
 		}},
 	} {
 		t.Run(tc.suite, func(t *testing.T) {
