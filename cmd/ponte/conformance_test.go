@@ -7,12 +7,15 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"regexp"
+	"slices"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/ponte-pa/ponte/connectors/pagopa"
 	"github.com/ponte-pa/ponte/connectors/pagopa/nodo"
+	"github.com/ponte-pa/ponte/internal/conformance"
 )
 
 // TestConformanceRun runs `ponte conformance run --suite nodo-ec` against
@@ -89,6 +92,39 @@ func TestConformanceList(t *testing.T) {
 	for _, s := range []string{"appio-client\n", "gpd-client\n", "nodo-ec\n", "    soap/1.2 ", "coverage/create-and-publish"} {
 		if !strings.Contains(out.String(), s) {
 			t.Errorf("list lacks %q:\n%s", s, out.String())
+		}
+	}
+}
+
+// TestCIExamplesRunRealSuites: the pipelines in deploy/ci run each suite
+// with flags `ponte conformance run` has.
+func TestCIExamplesRunRealSuites(t *testing.T) {
+	cmdRe := regexp.MustCompile(`(?s)ponte conformance run (.*?--junit \S+)`)
+	flagRe := regexp.MustCompile(`--([a-z-]+)`)
+	suiteRe := regexp.MustCompile(`--suite (\S+)`)
+	known := map[string]bool{"suite": true, "target": true, "opt": true, "junit": true, "case-timeout": true}
+	for _, f := range []string{"github-actions.yml", "gitlab-ci.yml"} {
+		b, err := os.ReadFile(filepath.Join("../../deploy/ci", f))
+		if err != nil {
+			t.Fatal(err)
+		}
+		var suites []string
+		for _, m := range cmdRe.FindAllStringSubmatch(string(b), -1) {
+			for _, fm := range flagRe.FindAllStringSubmatch(m[1], -1) {
+				if !known[fm[1]] {
+					t.Errorf("%s: unknown flag --%s", f, fm[1])
+				}
+			}
+			for _, sm := range suiteRe.FindAllStringSubmatch(m[1], -1) {
+				if _, err := conformance.Lookup(sm[1]); err != nil {
+					t.Errorf("%s: %v", f, err)
+				}
+				suites = append(suites, sm[1])
+			}
+		}
+		slices.Sort(suites)
+		if want := []string{"appio-client", "gpd-client", "nodo-ec"}; !slices.Equal(suites, want) {
+			t.Errorf("%s runs suites %q, want %q", f, suites, want)
 		}
 	}
 }
