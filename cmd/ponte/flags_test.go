@@ -55,6 +55,8 @@ func TestEverySubcommandHasItsOwnFlags(t *testing.T) {
 		"bench campaign":   {"debtors", "batch", "parallel", "concurrency", "dir", "cpuprofile", "state", "mem-limit"},
 		"bench alert":      {"recipients", "batch", "parallel", "concurrency", "dir", "cpuprofile", "state", "mem-limit"},
 		"bench spid":       {"logins", "concurrency", "state", "replay-cache", "token-alg", "dir", "cpuprofile"},
+		"conformance run":  {"suite", "target", "junit", "opt", "case-timeout"},
+		"conformance list": nil,
 		"version":          nil,
 	}
 	// Every command that runs is in the table, and nothing else is.

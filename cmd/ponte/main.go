@@ -70,6 +70,7 @@ func init() {
 		{name: "source", summary: "source check --tenant X --source Y: count valid/invalid records, write the reject report", subs: sourceCommands},
 		{name: "notice", summary: "notice nav|parse|pdf: build/validate notice numbers, render payment notice PDFs", subs: noticeCommands, notes: noticeNotes},
 		{name: "spid", summary: "spid keygen|metadata|check-cert: SPID/CIE Service Provider tools", subs: spidCommands},
+		{name: "conformance", summary: "conformance run|list: check a comune's SPID SP, Nodo EC endpoint, GPD or App IO client against the platforms' rules, with JUnit XML for CI", subs: conformanceCommands, notes: conformanceNotes},
 		{name: "bench", summary: "bench campaign|spid: measure a whole campaign against the mocks (debtors/s, RSS), or SPID logins at the ACS (logins/s)", subs: benchCommands},
 		{name: "version", summary: "print the version", run: runVersion},
 	}
@@ -196,7 +197,7 @@ func run(args []string, out, errOut io.Writer) int {
 func printUsage(w io.Writer) {
 	fmt.Fprintf(w, "Ponte %s — connects a comune's systems to pagoPA, App IO and SPID.\n\nUsage: ponte <command> [flags]\n\nCommands:\n", appVersion)
 	for _, c := range commands {
-		fmt.Fprintf(w, "  %-9s %s\n", c.name, c.summary)
+		fmt.Fprintf(w, "  %-11s %s\n", c.name, c.summary)
 	}
 	fmt.Fprintf(w, "\nRun 'ponte <command> --help' for its usage and flags. Start with: go run ./cmd/ponte demo\n")
 }

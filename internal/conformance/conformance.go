@@ -8,6 +8,7 @@ package conformance
 import (
 	"context"
 	"encoding/xml"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -56,6 +57,11 @@ type Suite struct {
 	Name  string
 	Doc   string
 	Cases func(ctx context.Context, tg *Target) ([]Case, error)
+	// List, when set, returns the cases a run has without running or
+	// reaching anything (their Run may be nil), for `ponte conformance
+	// list`; a suite whose cases come from the target lists the kinds of
+	// case it makes.
+	List func() []Case
 }
 
 var (
@@ -160,15 +166,27 @@ func Run(ctx context.Context, s Suite, tg *Target, perCase time.Duration) (*Repo
 			case err != nil:
 				status = "FAIL"
 			}
-			fmt.Fprintf(tg.Log, "%s  %s", status, c.Name)
+			fmt.Fprintf(tg.Log, "%s  %s  [%s]\n", status, c.Name, c.Rule)
 			if err != nil {
-				fmt.Fprintf(tg.Log, ": %v", err)
+				fmt.Fprintf(tg.Log, "      %s\n", strings.ReplaceAll(err.Error(), "\n", "\n      "))
 			}
-			fmt.Fprintln(tg.Log)
 		}
 	}
 	return rep, nil
 }
+
+// ErrOption, wrapped in the error of a suite's Cases, says that the
+// options given (--target, --opt) are wrong or missing: a usage error,
+// which the CLI answers with exit code 2.
+var ErrOption = errors.New("bad option")
+
+// Optionf is an ErrOption saying what is wrong with the options.
+func Optionf(format string, args ...any) error {
+	return fmt.Errorf("%w: "+format, append([]any{ErrOption}, args...)...)
+}
+
+// Opt returns the option key (--opt key=value), "" when absent.
+func (tg *Target) Opt(key string) string { return tg.Options[key] }
 
 func isSkip(err error) bool {
 	for e := err; e != nil; {
