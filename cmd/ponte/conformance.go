@@ -14,8 +14,7 @@ import (
 	// a new suite is one more import here.
 	_ "github.com/ponte-pa/ponte/internal/conformance/clients"
 	_ "github.com/ponte-pa/ponte/internal/conformance/nodoec"
-	// SUITE spid-sp: add here, when internal/conformance/spidsp lands,
-	//	_ "github.com/ponte-pa/ponte/internal/conformance/spidsp"
+	_ "github.com/ponte-pa/ponte/internal/conformance/spidsp"
 )
 
 var conformanceCommands = []*command{

@@ -29,7 +29,7 @@ func TestRunAndJUnit(t *testing.T) {
 	if rep.Failed() != 2 || !rep.Results[2].Skipped || rep.Results[0].Err != nil {
 		t.Fatalf("results %+v", rep.Results)
 	}
-	for _, want := range []string{"PASS  ok", "FAIL  bad: the target said 500", "SKIP  n/a", "FAIL  slow: context deadline exceeded"} {
+	for _, want := range []string{"PASS  ok  [rule 1]", "FAIL  bad  [rule 2]\n      the target said 500", "SKIP  n/a", "FAIL  slow  [rule 4]\n      context deadline exceeded"} {
 		if !strings.Contains(log.String(), want) {
 			t.Errorf("log lacks %q:\n%s", want, log.String())
 		}
