@@ -118,7 +118,10 @@ func (e *FileError) Error() string {
 	if e.Line > 0 {
 		s += fmt.Sprintf(":%d", e.Line)
 	}
-	s += ": " + e.Rule + ": " + e.IT + " / " + e.EN
+	if s != "" {
+		s += ": "
+	}
+	s += e.Rule + ": " + e.IT + " / " + e.EN
 	if e.Fix != "" {
 		s += "; " + e.Fix
 	}

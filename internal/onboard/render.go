@@ -303,7 +303,7 @@ func render(c *config, e Entity) ([]byte, error) {
 		}
 	}
 	if len(c.secrets) > 0 {
-		b.WriteString("# Secrets to put in place (relative to this file) before 'ponte config validate --online':\n")
+		b.WriteString("# Secrets to put in place (relative to this file) before 'ponte config validate':\n")
 		for _, s := range c.secrets {
 			fmt.Fprintf(&b, "#   %s\n", s)
 		}
