@@ -2,6 +2,7 @@ package onboard
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -64,6 +65,9 @@ func writeTable(t testing.TB, path string, delim string, header []string, rows [
 		vals := make([]string, len(header))
 		for i, h := range header {
 			vals[i] = r[h]
+			if strings.Contains(vals[i], delim) {
+				vals[i] = `"` + strings.ReplaceAll(vals[i], `"`, `""`) + `"`
+			}
 		}
 		line := strings.Join(vals, delim)
 		if r["_short"] != "" {
@@ -333,4 +337,88 @@ func TestImport300Comuni(t *testing.T) {
 func summary(r Result) string {
 	return fmt.Sprintf("read %d skipped %d valid %d written %d unchanged %d changed %d refused %d",
 		r.Read, r.Skipped, r.Valid, r.Written, r.Unchanged, r.Changed, r.Refused)
+}
+
+func ibanAt(abi, cab string, account int) string {
+	acc := fmt.Sprintf("%012d", account)
+	bban := string(legacy.ItalianCIN(abi, cab, acc)) + abi + cab + acc
+	return "IT" + legacy.IBANCheckDigits("IT00"+bban) + bban
+}
+
+// TestImportExtraColumns covers the extra CSV's other columns: the * row,
+// auxDigit 0, a BancoPosta account, an id of one's own, a sources file, and
+// the rows refused for them.
+func TestImportExtraColumns(t *testing.T) {
+	dir := t.TempDir()
+	file, extra := filepath.Join(dir, "enti.csv"), filepath.Join(dir, "extra.csv")
+	var rows []ente
+	for i := 0; i < 4; i++ {
+		rows = append(rows, comune(t, i, "058"))
+	}
+	writeTable(t, file, ",", append([]string{"_id"}, indicePAHeader...), rows)
+	src := "sources:\n  tributi-csv:\n    kind: csv\n    config:\n      path: export/tari.csv\n      delimiter: \";\"\n"
+	if err := os.WriteFile(filepath.Join(dir, "fonti.yaml"), []byte(src), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	x := []ente{
+		{"Codice_IPA": "*", "iban": iban(99), "postalOwner": "Tesoreria comunale", "smtpAddr": "smtp.example.it:587", "sourcesFile": "fonti.yaml"},
+		{"Codice_IPA": "c_l001", "id": "prova-uno", "iban": iban(1), "auxDigit": "0", "applicationCode": "05", "postalIban": ibanAt("07601", "03200", 1),
+			"cbill": "A0B1C", "ioPaymentsServiceId": "01HZPROVA00000000000000001", "smtpFrom": "Comune di Prova 001 <tributi@prova001.it>"},
+		{"Codice_IPA": "c_l002", "iban": iban(2), "segregationCode": "02", "postalIban": ibanAt("03069", "09606", 2),
+			"ioPaymentsServiceId": "01HZPROVA00000000000000002", "smtpFrom": "Comune di Prova 002 <tributi@prova002.it>"},
+		{"Codice_IPA": "c_l003", "iban": iban(3), "segregationCode": "03", "ioPaymentsServiceId": "01HZPROVA00000000000000003"},
+		{"Codice_IPA": "c_l004", "iban": iban(4), "segregationCode": "04", "ioAlertsKey": "env:PONTE_ALERTS", "smtpFrom": "Comune di Prova 004 <tributi@prova004.it>"},
+		{"Codice_IPA": "c_zzz9", "iban": iban(5), "segregationCode": "05", "ioPaymentsServiceId": "01HZPROVA00000000000000005"},
+	}
+	cols := []string{"Codice_IPA", "id", "iban", "auxDigit", "applicationCode", "segregationCode", "postalIban", "postalOwner", "cbill",
+		"ioPaymentsServiceId", "ioAlertsKey", "smtpAddr", "smtpFrom", "sourcesFile"}
+	writeTable(t, extra, ";", cols, x)
+	out := filepath.Join(dir, "tenants")
+	res, err := Import(context.Background(), Options{File: file, Extra: extra, Province: "058", Out: out})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []string{
+		"extra.csv:2:iban:default",
+		"extra.csv:4:postalIban:postal",
+		"extra.csv:5:smtpFrom:required",
+		"extra.csv:6:ioAlertsServiceId:required",
+		"extra.csv:6:ioPaymentsServiceId:required",
+		"extra.csv:7:Codice_IPA:unknown",
+	}
+	if got := errorKeys(res.Errors); !slices.Equal(got, want) {
+		t.Errorf("errors:\n got %q\nwant %q", got, want)
+	}
+	if res.Valid != 1 || res.Written != 1 || res.Refused != 3 {
+		t.Errorf("summary: %s", summary(res))
+	}
+	tn, err := tenant.Load(filepath.Join(out, "prova-uno.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := tn.PagoPA
+	if tn.ID != "prova-uno" || p.AuxDigit != 0 || p.ApplicationCode != "05" || p.SegregationCode != "" || p.PostalIBAN != ibanAt("07601", "03200", 1) ||
+		p.PostalOwner != "Tesoreria comunale" || p.CBILL != "A0B1C" || p.IBAN != iban(1) {
+		t.Errorf("prova-uno: %+v", tn)
+	}
+	if s, ok := tn.Sources["tributi-csv"]; !ok || s.Kind != "csv" || !strings.Contains(string(s.Config), `"path":"export/tari.csv"`) {
+		t.Errorf("prova-uno sources: %+v", tn.Sources)
+	}
+
+	// Options and files refused as a whole.
+	for name, o := range map[string]Options{
+		"region and province":          {File: file, Region: "Lazio", Province: "058", Out: out},
+		"unknown region":               {File: file, Region: "Narnia", Out: out},
+		"province name, no column":     {File: file, Province: "RM", Out: out},
+		"extra with an unknown column": {File: file, Extra: filepath.Join(dir, "bad.csv"), Out: out},
+	} {
+		if err := os.WriteFile(filepath.Join(dir, "bad.csv"), []byte("Codice_IPA,IBAN2\nc_l001,x\n"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		_, err := Import(context.Background(), o)
+		var fe *FileError
+		if !errors.As(err, &fe) || fe.IT == "" || fe.EN == "" {
+			t.Errorf("%s: got %v, want a *FileError", name, err)
+		}
+	}
 }
