@@ -13,6 +13,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"sort"
 	"strings"
 
@@ -246,9 +247,16 @@ func Import(ctx context.Context, opts Options) (Result, error) {
 		}
 		keep, ferr := filter(e, reg, opts.Region, opts.Province, provinceByCode)
 		if ferr != nil {
-			ferr.File = opts.File
+			// A comune that cannot be placed is refused with every problem of its row.
+			errs := checkEntity(e)
+			if !slices.ContainsFunc(errs, func(re RowError) bool { return re.Column == ColISTAT }) {
+				errs = append(errs, *ferr)
+			}
 			res.Refused++
-			res.Errors = append(res.Errors, *ferr)
+			for _, re := range errs {
+				re.File, re.IPACode = opts.File, e.IPACode
+				res.Errors = append(res.Errors, re)
+			}
 			continue
 		}
 		if !keep {

@@ -422,3 +422,34 @@ func TestImportExtraColumns(t *testing.T) {
 		}
 	}
 }
+
+// TestRegionFilter: the region follows from the ISTAT code, or from a region
+// column when the file has one; a comune of a province not in the table is
+// refused, not dropped.
+func TestRegionFilter(t *testing.T) {
+	dir := t.TempDir()
+	file := filepath.Join(dir, "enti.tsv")
+	a, b, c := comune(t, 0, "090"), comune(t, 1, "112"), comune(t, 2, "058")
+	writeTable(t, file, "\t", indicePAHeader, []ente{a, b, c})
+	res, err := Import(context.Background(), Options{File: file, Region: "Sardegna", Out: filepath.Join(dir, "t1")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// a is Sardinian but has no extra row; b cannot be placed; c is in Lazio.
+	if got, want := errorKeys(res.Errors), []string{"enti.tsv:2:Codice_IPA:extra-missing", "enti.tsv:3:Codice_comune_ISTAT:region"}; !slices.Equal(got, want) {
+		t.Errorf("errors %q, want %q", got, want)
+	}
+	if res.Skipped != 1 || res.Refused != 2 {
+		t.Errorf("summary: %s", summary(res))
+	}
+	// With a region column, the file's names decide.
+	a["Denominazione_regione"], b["Denominazione_regione"], c["Denominazione_regione"] = "Sardegna", "SARDEGNA", "Lazio"
+	writeTable(t, file, "\t", append(slices.Clone(indicePAHeader), "Denominazione_regione"), []ente{a, b, c})
+	res, err = Import(context.Background(), Options{File: file, Region: "20", Out: filepath.Join(dir, "t2")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, want := errorKeys(res.Errors), []string{"enti.tsv:2:Codice_IPA:extra-missing", "enti.tsv:3:Codice_IPA:extra-missing"}; !slices.Equal(got, want) {
+		t.Errorf("with a region column: errors %q, want %q", got, want)
+	}
+}
