@@ -46,6 +46,7 @@ func TestEverySubcommandHasItsOwnFlags(t *testing.T) {
 		"reconcile status": with(cluster, "tenant", "periodic"),
 		"reconcile stop":   with(cluster, "tenant"),
 		"source check":     {"tenant", "source", "tenants", "reject-report", "show"},
+		"onboard import":   {"extra", "region", "province", "out", "force"},
 		"notice nav":       {"aux", "segregation", "app-code", "base", "ec", "amount"},
 		"notice parse":     nil,
 		"notice pdf":       {"in", "out", "lang", "zip"},

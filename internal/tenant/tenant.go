@@ -269,6 +269,17 @@ func Load(path string) (*Tenant, error) {
 	return parse(path, data)
 }
 
+// LoadBytes is Load for a config not yet on disk: data is validated as if
+// read from path (its extension picks YAML or JSON, its directory is where
+// relative paths and file: secrets resolve). Generators use it to refuse a
+// config before writing it.
+func LoadBytes(path string, data []byte) (*Tenant, error) {
+	if len(data) > maxConfigSize {
+		return nil, &ConfigError{File: path, Problems: []Problem{{Rule: "size", Message: fmt.Sprintf("file is larger than %d bytes", maxConfigSize)}}}
+	}
+	return parse(path, data)
+}
+
 func parse(path string, data []byte) (*Tenant, error) {
 	var doc any
 	var lines map[string]int

@@ -539,3 +539,21 @@ func TestPeopleConfig(t *testing.T) {
 		t.Errorf("%d problems, want 2:\n%v", len(ce.Problems), err)
 	}
 }
+
+// LoadBytes validates a config that is not on disk as Load would the file:
+// problems name the path given, with their lines.
+func TestLoadBytes(t *testing.T) {
+	_, err := LoadBytes("/nowhere/c.yaml", []byte("id: x\nname: {it: Comune}\nipaCode: c_x\nfiscalCode: \"80012345677\"\n"))
+	var ce *ConfigError
+	if !errors.As(err, &ce) || ce.File != "/nowhere/c.yaml" {
+		t.Fatalf("got %v, want a ConfigError for /nowhere/c.yaml", err)
+	}
+	var got []string
+	for _, p := range ce.Problems {
+		got = append(got, fmt.Sprintf("%d %s %s", p.Line, p.Pointer, p.Rule))
+	}
+	want := []string{"1 /appio required", "4 /fiscalCode checksum", "1 /id pattern", "1 /pagopa required"}
+	if strings.Join(got, "|") != strings.Join(want, "|") {
+		t.Errorf("problems %q, want %q", got, want)
+	}
+}
