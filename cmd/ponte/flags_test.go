@@ -53,7 +53,7 @@ func TestEverySubcommandHasItsOwnFlags(t *testing.T) {
 		"spid keygen":      {"ipa", "cn", "org", "entity-id", "locality", "out", "bits", "days", "vat", "force"},
 		"spid metadata":    {"config", "cie"},
 		"spid check-cert":  nil,
-		"bench campaign":   {"debtors", "batch", "parallel", "concurrency", "dir", "cpuprofile", "state", "mem-limit"},
+		"bench campaign":   {"debtors", "batch", "parallel", "concurrency", "dir", "cpuprofile", "state", "mem-limit", "workers", "temporal", "namespace"},
 		"bench alert":      {"recipients", "batch", "parallel", "concurrency", "dir", "cpuprofile", "state", "mem-limit"},
 		"bench spid":       {"logins", "concurrency", "state", "replay-cache", "token-alg", "dir", "cpuprofile"},
 		"version":          nil,
