@@ -196,8 +196,12 @@ func run(args []string, out, errOut io.Writer) int {
 
 func printUsage(w io.Writer) {
 	fmt.Fprintf(w, "Ponte %s — connects a comune's systems to pagoPA, App IO and SPID.\n\nUsage: ponte <command> [flags]\n\nCommands:\n", appVersion)
+	width := 0
 	for _, c := range commands {
-		fmt.Fprintf(w, "  %-9s %s\n", c.name, c.summary)
+		width = max(width, len(c.name))
+	}
+	for _, c := range commands {
+		fmt.Fprintf(w, "  %-*s %s\n", width, c.name, c.summary)
 	}
 	fmt.Fprintf(w, "\nRun 'ponte <command> --help' for its usage and flags. Start with: go run ./cmd/ponte demo\n")
 }
