@@ -1,6 +1,8 @@
 // Package temporalrt runs a Temporal server inside the ponte process (SQLite
 // persistence, static single-node membership, loopback ports), so that the demo,
-// `ponte serve --dev` and end-to-end tests need nothing installed.
+// `ponte serve --dev` and end-to-end tests need nothing installed; with
+// Options.Postgres it persists to PostgreSQL instead, as `ponte
+// temporal-server` runs it for the cluster test.
 //
 // It is the only package that imports go.temporal.io/server: the server is large
 // and slow to link, so everything else depends on the SDK alone.
