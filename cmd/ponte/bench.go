@@ -30,7 +30,7 @@ var benchCommands = []*command{
 }
 
 func benchCampaign(ctx context.Context, args []string) error {
-	fs := newFlags("bench campaign", "bench campaign [--debtors N] [--batch N] [--parallel N] [--concurrency N] [--mem-limit MiB] [--dir D]")
+	fs := newFlags("bench campaign", "bench campaign [--debtors N] [--batch N] [--parallel N] [--concurrency N] [--mem-limit MiB] [--dir D]\n       ponte bench campaign --workers 1,2 --temporal host:port --state postgres://… [--debtors N]")
 	n := fs.Int("debtors", 10000, "number of debtors")
 	batch := fs.Int("batch", 500, "debtors per batch activity")
 	parallel := fs.Int("parallel", 4, "batches in flight")
@@ -39,6 +39,9 @@ func benchCampaign(ctx context.Context, args []string) error {
 	profilePath := fs.String("cpuprofile", "", "write a CPU profile of the run to this file (go tool pprof)")
 	state := fs.String("state", "", "state store DSN (default: SQLite file in the work directory)")
 	memLimit := fs.Int("mem-limit", 0, "soft memory limit in MiB for the Go runtime, like GOMEMLIMIT (0 = none)")
+	workers := fs.String("workers", "", "with --temporal: run the campaign once per count (e.g. 1,2), each time by that many 'ponte worker' processes, and print debtors/s per count")
+	hostPort := fs.String("temporal", "", "with --workers: host:port of the Temporal cluster's frontend (e.g. one 'ponte temporal-server' runs)")
+	namespace := fs.String("namespace", "default", "with --workers: Temporal namespace")
 	pos, err := parseFlags(fs, args)
 	if err != nil {
 		return err
@@ -49,11 +52,25 @@ func benchCampaign(ctx context.Context, args []string) error {
 	if *n <= 0 || *batch <= 0 || *parallel <= 0 || *conc <= 0 {
 		return usagef("--debtors, --batch, --parallel and --concurrency must be positive")
 	}
+	if (*workers == "") != (*hostPort == "") {
+		return usagef("--workers and --temporal go together: worker processes need a cluster to reach (start one with 'ponte temporal-server')")
+	}
+	if *workers != "" && *state == "" {
+		return usagef("--workers needs --state: the worker processes must share one state store (postgres://…)")
+	}
 	work, cleanup, err := benchDir(*dir, "ponte-bench-")
 	if err != nil {
 		return err
 	}
 	defer cleanup()
+	if *workers != "" {
+		counts, err := parseWorkers(*workers)
+		if err != nil {
+			return err
+		}
+		b := &clusterBench{hostPort: *hostPort, namespace: *namespace, state: *state, debtors: *n, batch: *batch, parallel: *parallel, work: work}
+		return b.run(ctx, counts)
+	}
 	if *memLimit > 0 {
 		debug.SetMemoryLimit(int64(*memLimit) << 20)
 	}

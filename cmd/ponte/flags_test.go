@@ -19,9 +19,10 @@ func TestEverySubcommandHasItsOwnFlags(t *testing.T) {
 	with := func(a []string, b ...string) []string { return append(slices.Clone(a), b...) }
 	serving := with(cluster, "state", "tenants", "log-level", "io-rate-limit", "io-rate-window", "queues", "metrics")
 	want := map[string][]string{
-		"demo":   {"dir", "keep", "log-level"},
-		"serve":  with(serving, "dev", "data", "temporal-port", "ui-port", "http"),
-		"worker": serving,
+		"demo":            {"dir", "keep", "log-level"},
+		"serve":           with(serving, "dev", "data", "temporal-port", "ui-port", "http"),
+		"worker":          serving,
+		"temporal-server": {"postgres", "db-prefix", "port", "namespace", "shards", "log-level"},
 		"mocks": {"record", "webhook-port", "sms-port", "capfeed-port", "host", "gpd-port", "io-port", "smtp-port", "smtp-http-port", "smtp-ca", "nodo-port", "idp-port", "cie-port",
 			"tributi-port", "tributi-debtors", "io-all-known"},
 		"config validate":  {"online"},
@@ -53,7 +54,7 @@ func TestEverySubcommandHasItsOwnFlags(t *testing.T) {
 		"spid keygen":      {"ipa", "cn", "org", "entity-id", "locality", "out", "bits", "days", "vat", "force"},
 		"spid metadata":    {"config", "cie"},
 		"spid check-cert":  nil,
-		"bench campaign":   {"debtors", "batch", "parallel", "concurrency", "dir", "cpuprofile", "state", "mem-limit"},
+		"bench campaign":   {"debtors", "batch", "parallel", "concurrency", "dir", "cpuprofile", "state", "mem-limit", "workers", "temporal", "namespace"},
 		"bench alert":      {"recipients", "batch", "parallel", "concurrency", "dir", "cpuprofile", "state", "mem-limit"},
 		"bench spid":       {"logins", "concurrency", "state", "replay-cache", "token-alg", "dir", "cpuprofile"},
 		"conformance run":  {"suite", "target", "junit", "opt", "case-timeout"},

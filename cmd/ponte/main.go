@@ -62,6 +62,7 @@ func init() {
 		{name: "demo", summary: "run the whole payment-notice slice on embedded Temporal, mocks and a sample comune", run: runDemo},
 		{name: "serve", summary: "run workers and the HTTP gateway (--dev: embedded Temporal in a local file)", run: runServe},
 		{name: "worker", summary: "run workers only, against a Temporal cluster", run: runWorker},
+		{name: "temporal-server", summary: "run a single-node Temporal server on PostgreSQL in its own process (schemas created with Temporal's schema tool), to try workers against a separate cluster", run: runTemporalServer},
 		{name: "mocks", summary: "start every mock (GPD, App IO, SMTP, Nodo, SPID IdP, tributi, webhook receiver, SMS gateway, CAP alert feed) and print their URLs", run: runMocks},
 		{name: "config", summary: "config validate|sample: check tenant config files, write the sample comune", subs: configCommands, notes: configNotes},
 		{name: "campaign", summary: "campaign start|status|pause|resume|cancel|report|print: run and watch payment campaigns", subs: campaignCommands, notes: campaignNotes},
@@ -197,8 +198,12 @@ func run(args []string, out, errOut io.Writer) int {
 
 func printUsage(w io.Writer) {
 	fmt.Fprintf(w, "Ponte %s — connects a comune's systems to pagoPA, App IO and SPID.\n\nUsage: ponte <command> [flags]\n\nCommands:\n", appVersion)
+	width := 0
 	for _, c := range commands {
-		fmt.Fprintf(w, "  %-11s %s\n", c.name, c.summary)
+		width = max(width, len(c.name))
+	}
+	for _, c := range commands {
+		fmt.Fprintf(w, "  %-*s %s\n", width, c.name, c.summary)
 	}
 	fmt.Fprintf(w, "\nRun 'ponte <command> --help' for its usage and flags. Start with: go run ./cmd/ponte demo\n")
 }

@@ -1,6 +1,8 @@
 // Package temporalrt runs a Temporal server inside the ponte process (SQLite
 // persistence, static single-node membership, loopback ports), so that the demo,
-// `ponte serve --dev` and end-to-end tests need nothing installed.
+// `ponte serve --dev` and end-to-end tests need nothing installed; with
+// Options.Postgres it persists to PostgreSQL instead, as `ponte
+// temporal-server` runs it for the cluster test.
 //
 // It is the only package that imports go.temporal.io/server: the server is large
 // and slow to link, so everything else depends on the SDK alone.
@@ -50,6 +52,10 @@ type Options struct {
 	// LogLevel is the minimum server log level forwarded to Logger (default Warn):
 	// the server is chatty at info level.
 	LogLevel slog.Level
+	// Postgres, when set, keeps all state in PostgreSQL instead of SQLite
+	// (DBPath is then ignored): a single-node server other processes reach
+	// on FrontendPort, as `ponte temporal-server` runs it.
+	Postgres *PostgresOptions
 }
 
 // Server is a running embedded Temporal server.
@@ -71,7 +77,13 @@ func Start(ctx context.Context, opts Options) (*Server, error) {
 	}
 	begin := time.Now()
 	const ip = "127.0.0.1"
-	ports, err := freePorts(ip, 9)
+	pick := freePorts
+	if opts.Postgres != nil {
+		// PostgreSQL keeps membership ports as SMALLINT: stay below 32768,
+		// where Linux does not hand out ephemeral ports.
+		pick = freeLowPorts
+	}
+	ports, err := pick(ip, 9)
 	if err != nil {
 		return nil, fmt.Errorf("embedded temporal: finding free ports: %w", err)
 	}
@@ -79,11 +91,24 @@ func Start(ctx context.Context, opts Options) (*Server, error) {
 		ports[0] = opts.FrontendPort
 	}
 
+	var logger tlog.Logger = tlog.NewNoopLogger()
+	var bridge *slogBridge
+	if opts.Logger != nil {
+		lvl := opts.LogLevel
+		if lvl == 0 {
+			lvl = slog.LevelWarn
+		}
+		bridge = &slogBridge{l: opts.Logger.With("component", "temporal-server"), min: lvl}
+		logger = bridge
+	}
+
 	sqlCfg := config.SQL{
 		PluginName:        sqliteplugin.PluginName,
 		ConnectAttributes: map[string]string{},
 	}
-	if opts.DBPath == "" {
+	if opts.Postgres != nil {
+		opts.DBPath = ""
+	} else if opts.DBPath == "" {
 		sqlCfg.ConnectAttributes["mode"] = "memory"
 		sqlCfg.ConnectAttributes["cache"] = "shared"
 		sqlCfg.DatabaseName = fmt.Sprintf("ponte-%d", rand.IntN(1<<30))
@@ -114,11 +139,19 @@ func Start(ctx context.Context, opts Options) (*Server, error) {
 	cfg := &config.Config{}
 	cfg.Global.Membership = config.Membership{MaxJoinDuration: 30 * time.Second, BroadcastAddress: ip}
 	cfg.Global.PProf = config.PProf{Port: 0}
-	cfg.Persistence = config.Persistence{
-		DefaultStore:     sqliteplugin.PluginName,
-		VisibilityStore:  sqliteplugin.PluginName,
-		NumHistoryShards: 1,
-		DataStores:       map[string]config.DataStore{sqliteplugin.PluginName: {SQL: &sqlCfg}},
+	if opts.Postgres != nil {
+		// The schema tool logs every step at info level: it goes through
+		// the same bridge, which forwards only from LogLevel up.
+		if cfg.Persistence, err = postgresPersistence(ctx, *opts.Postgres, logger); err != nil {
+			return nil, fmt.Errorf("temporal server on PostgreSQL: %w", err)
+		}
+	} else {
+		cfg.Persistence = config.Persistence{
+			DefaultStore:     sqliteplugin.PluginName,
+			VisibilityStore:  sqliteplugin.PluginName,
+			NumHistoryShards: 1,
+			DataStores:       map[string]config.DataStore{sqliteplugin.PluginName: {SQL: &sqlCfg}},
+		}
 	}
 	cfg.ClusterMetadata = &cluster.Config{
 		EnableGlobalNamespace:    false,
@@ -154,25 +187,18 @@ func Start(ctx context.Context, opts Options) (*Server, error) {
 	}}
 	cfg.PublicClient = config.PublicClient{HostPort: fmt.Sprintf("%s:%d", ip, ports[0])}
 
-	ns, err := sqlite.NewNamespaceConfig(cfg.ClusterMetadata.CurrentClusterName, opts.Namespace, false, nil)
-	if err != nil {
-		return nil, fmt.Errorf("embedded temporal: namespace config: %w", err)
-	}
-	// Three days of retention: enough to inspect finished campaigns in dev mode.
-	ns.Detail.Config.Retention = durationpbHours(72)
-	if err := sqlite.CreateNamespaces(&sqlCfg, ns); err != nil {
-		return nil, fmt.Errorf("embedded temporal: creating namespace %q: %w", opts.Namespace, err)
-	}
-
-	var logger tlog.Logger = tlog.NewNoopLogger()
-	var bridge *slogBridge
-	if opts.Logger != nil {
-		lvl := opts.LogLevel
-		if lvl == 0 {
-			lvl = slog.LevelWarn
+	// On PostgreSQL the namespace is registered through the frontend once
+	// it is up (below): the server's own API, whatever the database.
+	if opts.Postgres == nil {
+		ns, err := sqlite.NewNamespaceConfig(cfg.ClusterMetadata.CurrentClusterName, opts.Namespace, false, nil)
+		if err != nil {
+			return nil, fmt.Errorf("embedded temporal: namespace config: %w", err)
 		}
-		bridge = &slogBridge{l: opts.Logger.With("component", "temporal-server"), min: lvl}
-		logger = bridge
+		// Three days of retention: enough to inspect finished campaigns in dev mode.
+		ns.Detail.Config.Retention = durationpbHours(72)
+		if err := sqlite.CreateNamespaces(&sqlCfg, ns); err != nil {
+			return nil, fmt.Errorf("embedded temporal: creating namespace %q: %w", opts.Namespace, err)
+		}
 	}
 	authorizer, err := authorization.GetAuthorizerFromConfig(&cfg.Global.Authorization)
 	if err != nil {
@@ -203,6 +229,12 @@ func Start(ctx context.Context, opts Options) (*Server, error) {
 		return nil, fmt.Errorf("embedded temporal: start: %w", err)
 	}
 	s := &Server{srv: srv, bridge: bridge, hostPort: cfg.PublicClient.HostPort, namespace: opts.Namespace, dbPath: opts.DBPath, started: begin}
+	if opts.Postgres != nil {
+		if err := registerNamespace(ctx, s.hostPort, opts.Namespace, 72); err != nil {
+			_ = srv.Stop()
+			return nil, err
+		}
+	}
 	if err := s.waitReady(ctx); err != nil {
 		_ = srv.Stop()
 		return nil, err
@@ -285,6 +317,30 @@ func freePorts(ip string, n int) ([]int, error) {
 	return ports, nil
 }
 
+// freeLowPorts is freePorts in 20000–32767, tried at random.
+func freeLowPorts(ip string, n int) ([]int, error) {
+	ls := make([]net.Listener, 0, n)
+	defer func() {
+		for _, l := range ls {
+			_ = l.Close()
+		}
+	}()
+	ports := make([]int, 0, n)
+	for tries := 0; len(ports) < n; tries++ {
+		if tries > 1000 {
+			return nil, errors.New("no free port in 20000-32767")
+		}
+		p := 20000 + rand.IntN(32768-20000)
+		l, err := net.Listen("tcp", fmt.Sprintf("%s:%d", ip, p))
+		if err != nil {
+			continue
+		}
+		ls = append(ls, l)
+		ports = append(ports, p)
+	}
+	return ports, nil
+}
+
 // slogBridge forwards the server's structured logs to slog, above a level.
 type slogBridge struct {
 	l       *slog.Logger
@@ -316,12 +372,23 @@ func (b *slogBridge) DPanic(msg string, tags ...tag.Tag) {
 	b.log(slog.LevelError, msg, tags)
 }
 func (b *slogBridge) Panic(msg string, tags ...tag.Tag) {
-	b.log(slog.LevelError, msg, tags)
+	b.always(msg, tags)
 	panic(msg)
 }
+
+// Fatal ends the process: its message is logged even before the frontend
+// is ready, or the process would exit without a word.
 func (b *slogBridge) Fatal(msg string, tags ...tag.Tag) {
-	b.log(slog.LevelError, msg, tags)
+	b.always(msg, tags)
 	os.Exit(1)
+}
+
+func (b *slogBridge) always(msg string, tags []tag.Tag) {
+	attrs := make([]any, 0, len(tags)*2)
+	for _, t := range tags {
+		attrs = append(attrs, t.Key(), fmt.Sprint(t.Value()))
+	}
+	b.l.Log(context.Background(), slog.LevelError, msg, attrs...)
 }
 
 func durationpbHours(h int) *durationpb.Duration { return durationpb.New(time.Duration(h) * time.Hour) }
