@@ -92,23 +92,11 @@ func benchCampaign(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	dsn := *state
-	if dsn == "" {
-		dsn = filepath.Join(work, "state.db")
-	}
-	rt, err := runtime.Start(ctx, runtime.Config{Tenants: []string{path}, StateDSN: dsn})
+	rt, stop, err := benchRuntime(ctx, work, *state, path, *conc, *profilePath)
 	if err != nil {
 		return err
 	}
-	defer rt.Close()
-	if err := rt.StartWorkers(ctx, runtime.WorkerOptions{Concurrency: *conc}); err != nil {
-		return err
-	}
-	stopProfile, err := cpuProfile(*profilePath)
-	if err != nil {
-		return err
-	}
-	defer stopProfile()
+	defer stop()
 	in := campaign.Input{CampaignID: "bench", TenantID: t.ID, Source: firstSource(t), Subject: "TARI 2026 bench",
 		DueDate: time.Now().AddDate(0, 0, 30).Format("2006-01-02"), BatchSize: *batch, Parallel: *parallel}
 	start := time.Now()
@@ -195,4 +183,27 @@ func cpuProfile(path string) (stop func(), err error) {
 		return nil, err
 	}
 	return func() { pprof.StopCPUProfile(); f.Close() }, nil
+}
+
+// benchRuntime starts the embedded server and the workers for the tenant
+// at path, with the state store dsn (default: a SQLite file in work), and
+// the CPU profile; stop ends all three.
+func benchRuntime(ctx context.Context, work, dsn, path string, conc int, profile string) (*runtime.Runtime, func(), error) {
+	if dsn == "" {
+		dsn = filepath.Join(work, "state.db")
+	}
+	rt, err := runtime.Start(ctx, runtime.Config{Tenants: []string{path}, StateDSN: dsn})
+	if err != nil {
+		return nil, nil, err
+	}
+	if err := rt.StartWorkers(ctx, runtime.WorkerOptions{Concurrency: conc}); err != nil {
+		rt.Close()
+		return nil, nil, err
+	}
+	stopProfile, err := cpuProfile(profile)
+	if err != nil {
+		rt.Close()
+		return nil, nil, err
+	}
+	return rt, func() { stopProfile(); rt.Close() }, nil
 }

@@ -11,7 +11,6 @@ import (
 	"go.temporal.io/sdk/client"
 
 	"github.com/ponte-pa/ponte/internal/fixtures"
-	"github.com/ponte-pa/ponte/internal/runtime"
 	"github.com/ponte-pa/ponte/internal/tenant"
 	appiomock "github.com/ponte-pa/ponte/mocks/appio"
 	"github.com/ponte-pa/ponte/mocks/mockset"
@@ -54,8 +53,7 @@ func benchAlert(ctx context.Context, args []string) error {
 	}
 	mocks, err := mockset.Start(mockset.Options{Config: mockset.Config{
 		appiomock.Kind: appiomock.Options{DefaultKnown: true, RequestLogSize: 1000},
-		smtpmock.Kind: smtpmock.Config{CAFile: filepath.Join(work, "smtp-ca.pem"),
-			Options: smtpmock.Options{Username: mockset.SampleSMTPUser, Password: mockset.SampleSMTPPassword}},
+		smtpmock.Kind:  mockset.SampleSMTP(work),
 	}})
 	if err != nil {
 		return err
@@ -71,23 +69,11 @@ func benchAlert(ctx context.Context, args []string) error {
 		return err
 	}
 	fmt.Fprintf(stdout, "generated %d residents in %s\n", *n, time.Since(genStart).Round(time.Millisecond))
-	dsn := *state
-	if dsn == "" {
-		dsn = filepath.Join(work, "state.db")
-	}
-	rt, err := runtime.Start(ctx, runtime.Config{Tenants: []string{path}, StateDSN: dsn})
+	rt, stop, err := benchRuntime(ctx, work, *state, path, *conc, *profilePath)
 	if err != nil {
 		return err
 	}
-	defer rt.Close()
-	if err := rt.StartWorkers(ctx, runtime.WorkerOptions{Concurrency: *conc}); err != nil {
-		return err
-	}
-	stopProfile, err := cpuProfile(*profilePath)
-	if err != nil {
-		return err
-	}
-	defer stopProfile()
+	defer stop()
 	def, err := alert.ParseDefinition("alert.yaml", []byte(demoAlertDefinition))
 	if err != nil {
 		return err

@@ -84,36 +84,20 @@ func runConfigValidate(ctx context.Context, args []string) error {
 		tenants = append(tenants, t)
 		fmt.Fprintf(stdout, "%s: ok (tenant %q, %s, %d sources)\n", f, t.ID, t.Name.IT, len(t.Sources))
 	}
-	for _, f := range defs {
+	validateDefinitions(defs, tenants, report, func(f string) (string, func(*tenant.Tenant) error, error) {
 		d, err := campaign.LoadDefinition(f)
-		if err == nil && len(tenants) == 1 {
-			err = d.Check(tenants[0], f)
-		}
 		if err != nil {
-			report(f, err)
-			continue
+			return "", nil, err
 		}
-		against := "not checked against a tenant: give the tenant file too"
-		if len(tenants) == 1 {
-			against = "checked against tenant " + tenants[0].ID
-		}
-		fmt.Fprintf(stdout, "%s: ok (campaign definition %q, source %s; %s)\n", f, d.ID, d.Source, against)
-	}
-	for _, f := range alertDefs {
+		return fmt.Sprintf("campaign definition %q, source %s", d.ID, d.Source), func(t *tenant.Tenant) error { return d.Check(t, f) }, nil
+	})
+	validateDefinitions(alertDefs, tenants, report, func(f string) (string, func(*tenant.Tenant) error, error) {
 		d, err := alert.LoadDefinition(f)
-		if err == nil && len(tenants) == 1 {
-			err = d.CheckTenant(tenants[0], f)
-		}
 		if err != nil {
-			report(f, err)
-			continue
+			return "", nil, err
 		}
-		against := "not checked against a tenant: give the tenant file too"
-		if len(tenants) == 1 {
-			against = "checked against tenant " + tenants[0].ID
-		}
-		fmt.Fprintf(stdout, "%s: ok (alert definition, %s %s; %s)\n", f, d.Colour, d.Risk, against)
-	}
+		return fmt.Sprintf("alert definition, %s %s", d.Colour, d.Risk), func(t *tenant.Tenant) error { return d.CheckTenant(t, f) }, nil
+	})
 	if bad > 0 {
 		return usagef("%d of %d files invalid", bad, len(files))
 	}
@@ -121,6 +105,28 @@ func runConfigValidate(ctx context.Context, args []string) error {
 		return validateOnline(ctx, tenants)
 	}
 	return nil
+}
+
+// validateDefinitions checks definition files (campaigns, alerts): load
+// reads one and says what it is and how to check it against a tenant,
+// which is done when exactly one tenant file was given beside them.
+func validateDefinitions(files []string, tenants []*tenant.Tenant, report func(string, error),
+	load func(f string) (what string, check func(*tenant.Tenant) error, err error)) {
+	for _, f := range files {
+		what, check, err := load(f)
+		if err == nil && len(tenants) == 1 {
+			err = check(tenants[0])
+		}
+		if err != nil {
+			report(f, err)
+			continue
+		}
+		against := "not checked against a tenant: give the tenant file too"
+		if len(tenants) == 1 {
+			against = "checked against tenant " + tenants[0].ID
+		}
+		fmt.Fprintf(stdout, "%s: ok (%s; %s)\n", f, what, against)
+	}
 }
 
 // validateOnline prints the online checks of each tenant (internal/probe)

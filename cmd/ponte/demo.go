@@ -103,9 +103,7 @@ func demoRun(ctx context.Context, w io.Writer, o demoOptions) (*demoResult, erro
 		return nil, err
 	}
 	defer rec.Close()
-	mocks, err := mockset.Start(mockset.Options{Record: rec, Config: mockset.Config{smtpmock.Kind: smtpmock.Config{
-		CAFile:  filepath.Join(abs, "smtp-ca.pem"),
-		Options: smtpmock.Options{Username: mockset.SampleSMTPUser, Password: mockset.SampleSMTPPassword}}}})
+	mocks, err := mockset.Start(mockset.Options{Record: rec, Config: mockset.Config{smtpmock.Kind: mockset.SampleSMTP(abs)}})
 	if err != nil {
 		return nil, err
 	}

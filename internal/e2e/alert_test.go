@@ -43,8 +43,7 @@ func newAlertEnv(t *testing.T, ps []fixtures.Resident, outside int, sms smsmock.
 	}
 	dir := t.TempDir()
 	mocks, err := mockset.Start(mockset.Options{Config: mockset.Config{appiomock.Kind: appiomock.Options{Profiles: profiles}, smsmock.Kind: sms,
-		smtpmock.Kind: smtpmock.Config{CAFile: filepath.Join(dir, "smtp-ca.pem"),
-			Options: smtpmock.Options{Username: mockset.SampleSMTPUser, Password: mockset.SampleSMTPPassword}}}})
+		smtpmock.Kind: mockset.SampleSMTP(dir)}})
 	if err != nil {
 		t.Fatal(err)
 	}

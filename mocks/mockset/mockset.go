@@ -10,6 +10,7 @@ import (
 	"maps"
 	"net"
 	"net/http"
+	"path/filepath"
 	"strconv"
 
 	appiomock "github.com/ponte-pa/ponte/mocks/appio"
@@ -48,6 +49,14 @@ const (
 	SampleSMTPUser     = "tributi"
 	SampleSMTPPassword = "demo-smtp-password-not-secret"
 )
+
+// SampleSMTP is the SMTP mock's configuration for the sample comune
+// written in dir: its credentials, and the relay's CA certificate written
+// to dir/smtp-ca.pem, where the sample's email channel reads it.
+func SampleSMTP(dir string) smtpmock.Config {
+	return smtpmock.Config{CAFile: filepath.Join(dir, "smtp-ca.pem"),
+		Options: smtpmock.Options{Username: SampleSMTPUser, Password: SampleSMTPPassword}}
+}
 
 // Set is a running set of mocks.
 type Set struct {
