@@ -102,3 +102,17 @@ type CheckInput struct {
 	Tenant string `json:"tenant"`
 	Check  string `json:"check"`
 }
+
+// Unloadable is the report of a comune whose config does not load: the
+// config check failed with err, every other check missing until it loads.
+func Unloadable(id string, err error, runAt time.Time) Report {
+	r := Report{Tenant: id, Name: Text{IT: id, EN: id}, RunAt: runAt.UTC()}
+	for _, c := range Checks {
+		if c == CheckConfig {
+			r.Items = append(r.Items, item(c, Failed, err.Error()))
+			continue
+		}
+		r.Items = append(r.Items, item(c, Missing, "not checked: the config does not load"))
+	}
+	return r
+}
