@@ -50,6 +50,10 @@ func TestOnboardCheckAfterImport(t *testing.T) {
 	if err := os.WriteFile(key, []byte("any-key\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
+	// A config that does not load is a comune whose config check failed.
+	if err := os.WriteFile(filepath.Join(tenants, "rotto.yaml"), []byte("id: rotto\nname: [\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
 	out := filepath.Join(dir, "checklists")
 	state := filepath.Join(dir, "state.db")
 	stdout.Reset()
@@ -61,21 +65,22 @@ func TestOnboardCheckAfterImport(t *testing.T) {
 	for _, want := range []string{
 		"c-x123 (Comune di Esempio): NOT READY",
 		"c-x124 (Comune di Altrove): NOT READY",
-		"0 of 2 comuni ready",
+		"rotto (rotto): NOT READY, 0/9 checks ok\n  failed  config         ",
+		"0 of 3 comuni ready",
 	} {
 		if !strings.Contains(stdout.String(), want) {
 			t.Errorf("output lacks %q:\n%s", want, stdout.String())
 		}
 	}
-	if !strings.Contains(stderr.String(), "2 of 2 comuni not ready") {
+	if !strings.Contains(stderr.String(), "3 of 3 comuni not ready") {
 		t.Errorf("stderr: %s", stderr.String())
 	}
 	entries, err := os.ReadDir(out)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(entries) != 2*4+4 {
-		t.Errorf("%d files in %s, want 12", len(entries), out)
+	if len(entries) != 3*4+4 {
+		t.Errorf("%d files in %s, want 16", len(entries), out)
 	}
 	read := func(name string) string {
 		b, err := os.ReadFile(filepath.Join(out, name))
@@ -101,7 +106,7 @@ func TestOnboardCheckAfterImport(t *testing.T) {
 		}
 	}
 	sum := read("summary.it.md")
-	if !strings.Contains(sum, "Pronti: 0 su 2") || !strings.Contains(sum, "[Comune di Altrove](c-x124.it.md)") || !strings.Contains(sum, "| **verifiche ok** |") {
+	if !strings.Contains(sum, "Pronti: 0 su 3") || !strings.Contains(sum, "[Comune di Altrove](c-x124.it.md)") || !strings.Contains(sum, "| **verifiche ok** |") {
 		t.Errorf("summary:\n%s", sum)
 	}
 
@@ -114,5 +119,19 @@ func TestOnboardCheckAfterImport(t *testing.T) {
 	if !strings.HasPrefix(stdout.String(), "week") || !strings.Contains(stdout.String(), fmt.Sprintf("%04d-W%02d      1       1      0          2/9\n", y, w)) ||
 		!strings.Contains(stdout.String(), "runs of c-x123:") || !strings.Contains(stdout.String(), "spid-metadata missing") {
 		t.Errorf("history:\n%s", stdout.String())
+	}
+}
+
+func TestOnboardCheckUsage(t *testing.T) {
+	for _, args := range [][]string{
+		{"onboard", "check", "--tenants", "x"},
+		{"onboard", "check", "--all", "--tenant", "a", "--tenants", "x"},
+		{"onboard", "check", "--all"},
+		{"onboard", "check", "--all", "--tenants", filepath.Join(t.TempDir(), "none")},
+	} {
+		var stdout, stderr bytes.Buffer
+		if code := run(args, &stdout, &stderr); code != exitUsage {
+			t.Errorf("%v: exit %d, want 2\n%s", args, code, stderr.String())
+		}
 	}
 }
