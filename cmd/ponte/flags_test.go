@@ -48,6 +48,8 @@ func TestEverySubcommandHasItsOwnFlags(t *testing.T) {
 		"reconcile stop":   with(cluster, "tenant"),
 		"source check":     {"tenant", "source", "tenants", "reject-report", "show"},
 		"onboard import":   {"extra", "region", "province", "out", "force"},
+		"onboard check":    {"tenant", "all", "tenants", "out", "state", "public-url", "guide"},
+		"onboard history":  {"tenant", "state"},
 		"notice nav":       {"aux", "segregation", "app-code", "base", "ec", "amount"},
 		"notice parse":     nil,
 		"notice pdf":       {"in", "out", "lang", "zip"},

@@ -68,7 +68,7 @@ func init() {
 		{name: "campaign", summary: "campaign start|status|pause|resume|cancel|report|print: run and watch payment campaigns", subs: campaignCommands, notes: campaignNotes},
 		{name: "alert", summary: "alert send|status|update|cancel|confirm|report|list|feed: Protezione Civile alerts to residents on App IO, SMS, e-mail and webhooks (CAP 1.2)", subs: alertCommands, notes: alertNotes},
 		{name: "reconcile", summary: "reconcile run|start|status|stop --tenant X: match pagoPA receipts, mark paid, write back, report", subs: reconcileCommands, notes: reconcileNotes},
-		{name: "onboard", summary: "onboard import: create the tenant configs of many comuni from IndicePA's open data and a CSV of their pagoPA, App IO and SMTP settings", subs: onboardCommands, notes: onboardNotes},
+		{name: "onboard", summary: "onboard import: create the tenant configs of many comuni from IndicePA's open data and a CSV of their pagoPA, App IO and SMTP settings; onboard check: readiness checklists per comune; onboard history: progress week by week", subs: onboardCommands, notes: onboardNotes},
 		{name: "source", summary: "source check --tenant X --source Y: count valid/invalid records, write the reject report", subs: sourceCommands},
 		{name: "notice", summary: "notice nav|parse|pdf: build/validate notice numbers, render payment notice PDFs", subs: noticeCommands, notes: noticeNotes},
 		{name: "spid", summary: "spid keygen|metadata|check-cert: SPID/CIE Service Provider tools", subs: spidCommands},

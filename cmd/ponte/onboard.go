@@ -13,11 +13,15 @@ import (
 // of bringing comuni live, added here as it is built.
 var onboardCommands = []*command{
 	{name: "import", summary: "create one tenant config per comune from the IndicePA open data of enti (TSV or CSV) and an extra CSV of what IndicePA does not hold; per-row errors, never overwrites a config that differs without --force (shows the diff)", run: runOnboardImport, help: onboardImportHelp},
+	{name: "check", summary: "readiness of one comune or all: config, secrets, SPID metadata and IdPs, App IO keys, GPD key, EC endpoint, sources, SMTP, each ok / missing / failed with the next step and who to ask; checklists in Italian and English and a summary (--out); exit 1 if some comune is not ready", run: runOnboardCheck, help: onboardCheckHelp},
+	{name: "history", summary: "readiness week by week from the runs of 'onboard check' kept in the state store", run: runOnboardHistory},
 }
 
 const onboardNotes = `Download the enti export from https://indicepa.gov.it/ipa-dati/dataset/enti, then:
   ponte onboard import enti.csv --extra extra.csv --region Lombardia --out tenants
   ponte config validate tenants/*.yaml
+  ponte onboard check --all --tenants tenants --out checklists
+  ponte onboard history
 The guide: docs/onboarding.it.md (italiano), docs/onboarding.en.md (English).`
 
 func onboardImportHelp() string {
