@@ -48,7 +48,7 @@ func TestEverySubcommandHasItsOwnFlags(t *testing.T) {
 		"reconcile stop":   with(cluster, "tenant"),
 		"source check":     {"tenant", "source", "tenants", "reject-report", "show"},
 		"onboard import":   {"extra", "region", "province", "out", "force"},
-		"onboard check":    {"tenant", "all", "tenants", "out", "state", "public-url", "guide"},
+		"onboard check":    {"tenant", "all", "tenants", "out", "state", "public-url", "checks", "guide"},
 		"onboard history":  {"tenant", "state"},
 		"notice nav":       {"aux", "segregation", "app-code", "base", "ec", "amount"},
 		"notice parse":     nil,

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -70,6 +71,7 @@ func runOnboardCheck(ctx context.Context, args []string) error {
 	out := fs.String("out", "", "write the checklists and the summary (Markdown and HTML, Italian and English) to this directory")
 	stateDSN := stateFlag(fs)
 	publicURL := fs.String("public-url", "", "public root of the HTTP gateway ('ponte serve --http'), where the Nodo reaches the EC endpoints")
+	only := fs.String("checks", "", "run only these checks, comma-separated ("+strings.Join(onboarding.Checks, ", ")+"; 'offline' for "+strings.Join(onboarding.Offline, ", ")+"); default all")
 	guide := fs.String("guide", onboarding.DefaultGuide, "base URL of the guide the checklists link to (onboarding.<lang>.md#section)")
 	pos, err := parseFlags(fs, args)
 	if err != nil {
@@ -104,6 +106,17 @@ func runOnboardCheck(ctx context.Context, args []string) error {
 	}
 	runAt := time.Now().UTC()
 	checker := &onboarding.Checker{PublicURL: *publicURL, Conns: &wfkit.Connectors{}}
+	for _, c := range strings.Split(*only, ",") {
+		switch c = strings.TrimSpace(c); {
+		case c == "":
+		case c == "offline":
+			checker.Only = append(checker.Only, onboarding.Offline...)
+		case slices.Contains(onboarding.Checks, c):
+			checker.Only = append(checker.Only, c)
+		default:
+			return usagef("--checks: unknown check %q (checks: %s, or offline)", c, strings.Join(onboarding.Checks, ", "))
+		}
+	}
 	var reports []onboarding.Report
 	if *all {
 		var mu sync.Mutex

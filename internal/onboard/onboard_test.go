@@ -9,9 +9,11 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/ponte-pa/ponte/connectors/legacy"
 	"github.com/ponte-pa/ponte/internal/tenant"
+	"github.com/ponte-pa/ponte/workflows/onboarding"
 )
 
 // indicePAHeader is the header of AgID's enti export (see indicepa.go).
@@ -331,6 +333,37 @@ func TestImport300Comuni(t *testing.T) {
 	}
 	if now, err := os.ReadFile(p); err != nil || string(now) != string(orig) {
 		t.Errorf("--force did not restore the generated file (err %v)", err)
+	}
+
+	// The region's first readiness run, before the comuni have put their
+	// secrets in place: the offline checks of all 285, one checklist each
+	// in Italian and English, and the summary.
+	ts, err := tenant.LoadDir(out)
+	if err != nil || len(ts) != 285 {
+		t.Fatalf("%d configs load (%v), want 285", len(ts), err)
+	}
+	checker := &onboarding.Checker{Only: onboarding.Offline}
+	var reports []onboarding.Report
+	for _, tn := range ts {
+		reports = append(reports, checker.All(context.Background(), tn, time.Date(2026, 12, 2, 9, 0, 0, 0, time.UTC)))
+	}
+	lists := filepath.Join(f.dir, "checklists")
+	files, err := onboarding.WriteChecklists(lists, reports, onboarding.DefaultGuide)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(files) != 285*4+4 {
+		t.Errorf("%d checklist files, want %d (md and html, it and en, per comune, and the summary)", len(files), 285*4+4)
+	}
+	for _, r := range reports {
+		if r.Count(onboarding.OK) == 0 || r.Ready() || len(r.Items) != len(onboarding.Offline) {
+			t.Errorf("%s: %d of %d offline checks ok, ready %v", r.Tenant, r.Count(onboarding.OK), len(r.Items), r.Ready())
+			break
+		}
+	}
+	sum, err := os.ReadFile(filepath.Join(lists, "summary.it.md"))
+	if err != nil || !strings.Contains(string(sum), "Pronti: 0 su 285") || !strings.Contains(string(sum), "| Comune | Configurazione | Segreti | SPID: chiavi e metadata | Fonti dati | verifiche ok | Pronto |") {
+		t.Errorf("summary (%v):\n%.600s", err, sum)
 	}
 }
 

@@ -41,6 +41,8 @@ func mark(s Status) string {
 		return "✅"
 	case Missing:
 		return "⬜"
+	case "":
+		return "–" // not checked in this run
 	}
 	return "❌"
 }
@@ -89,7 +91,7 @@ var htmlTpl = template.Must(template.New("checklist").Funcs(template.FuncMap{
 <p>{{index .W "counts"}}: {{.ReadyN}} {{index .W "of"}} {{len .Reports}}</p>
 <table><tr><th>{{index .W "comune"}}</th>{{range .Checks}}<th>{{title . $.Lang}}</th>{{end}}<th>{{index .W "checksOK"}}</th><th>{{index .W "readyCol"}}</th></tr>
 {{- range .Reports}}
-<tr><td><a href="{{.Tenant}}.{{$.Lang}}.html">{{.Name.In $.Lang}}</a></td>{{range .Items}}<td class="{{.Status}}">{{mark .Status}}</td>{{end}}<td>{{.Count "ok"}}/{{len .Items}}</td><td>{{if .Ready}}{{index $.W "yes"}}{{else}}{{index $.W "no"}}{{end}}</td></tr>
+<tr><td><a href="{{.Tenant}}.{{$.Lang}}.html">{{.Name.In $.Lang}}</a></td>{{range .Row $.Checks}}<td class="{{.Status}}">{{mark .Status}}</td>{{end}}<td>{{.Count "ok"}}/{{len .Items}}</td><td>{{if .Ready}}{{index $.W "yes"}}{{else}}{{index $.W "no"}}{{end}}</td></tr>
 {{- end}}
 <tr><th>{{index .W "checksOK"}}</th>{{range .PerCheck}}<th>{{.}}/{{len $.Reports}}</th>{{end}}<th></th><th>{{.ReadyN}}/{{len .Reports}}</th></tr>
 </table>
@@ -124,18 +126,51 @@ func HTML(r Report, lang, guide string) (string, error) {
 	return b.String(), err
 }
 
-// summaryCounts are the comuni ready and, per check, the comuni ok.
-func summaryCounts(rs []Report) (ready int, perCheck []int) {
-	perCheck = make([]int, len(Checks))
+// checksOf are the checks the reports hold, in the order of Checks (all
+// of them, unless the runs were limited with Checker.Only).
+func checksOf(rs []Report) []string {
+	var out []string
+	for _, c := range Checks {
+		for _, r := range rs {
+			if _, ok := r.item(c); ok {
+				out = append(out, c)
+				break
+			}
+		}
+	}
+	return out
+}
+
+// item is the report's item of check c.
+func (r Report) item(c string) (Item, bool) {
+	for _, it := range r.Items {
+		if it.Check == c {
+			return it, true
+		}
+	}
+	return Item{}, false
+}
+
+// Row is the report's items in the columns' order; a check it does not
+// hold is an empty Item.
+func (r Report) Row(cols []string) []Item {
+	out := make([]Item, len(cols))
+	for i, c := range cols {
+		out[i], _ = r.item(c)
+	}
+	return out
+}
+
+// summaryCounts are the comuni ready and, per column, the comuni ok.
+func summaryCounts(rs []Report, cols []string) (ready int, perCheck []int) {
+	perCheck = make([]int, len(cols))
 	for _, r := range rs {
 		if r.Ready() {
 			ready++
 		}
-		for _, it := range r.Items {
-			for i, c := range Checks {
-				if it.Check == c && it.Status == OK {
-					perCheck[i]++
-				}
+		for i, it := range r.Row(cols) {
+			if it.Status == OK {
+				perCheck[i]++
 			}
 		}
 	}
@@ -146,16 +181,17 @@ func summaryCounts(rs []Report) (ready int, perCheck []int) {
 // per check, with the counts, in lang.
 func SummaryMarkdown(rs []Report, lang string) string {
 	w := words[lang]
-	ready, per := summaryCounts(rs)
+	cols := checksOf(rs)
+	ready, per := summaryCounts(rs, cols)
 	var b strings.Builder
 	fmt.Fprintf(&b, "# %s\n\n%s: %d %s %d\n\n| %s |", w["summary"], w["counts"], ready, w["of"], len(rs), w["comune"])
-	for _, c := range Checks {
+	for _, c := range cols {
 		fmt.Fprintf(&b, " %s |", Title[c].In(lang))
 	}
-	fmt.Fprintf(&b, " %s | %s |\n|---|%s---|---|\n", w["checksOK"], w["readyCol"], strings.Repeat("---|", len(Checks)))
+	fmt.Fprintf(&b, " %s | %s |\n|---|%s---|---|\n", w["checksOK"], w["readyCol"], strings.Repeat("---|", len(cols)))
 	for _, r := range rs {
 		fmt.Fprintf(&b, "| [%s](%s.%s.md) |", mdCell(r.Name.In(lang)), r.Tenant, lang)
-		for _, it := range r.Items {
+		for _, it := range r.Row(cols) {
 			fmt.Fprintf(&b, " %s |", mark(it.Status))
 		}
 		yes := w["no"]
@@ -174,9 +210,10 @@ func SummaryMarkdown(rs []Report, lang string) string {
 
 // SummaryHTML is SummaryMarkdown as a page.
 func SummaryHTML(rs []Report, lang string) (string, error) {
-	ready, per := summaryCounts(rs)
+	cols := checksOf(rs)
+	ready, per := summaryCounts(rs, cols)
 	var b bytes.Buffer
-	err := htmlTpl.Execute(&b, htmlData{Lang: lang, W: words[lang], Summary: true, Reports: rs, Checks: Checks, PerCheck: per, ReadyN: ready})
+	err := htmlTpl.Execute(&b, htmlData{Lang: lang, W: words[lang], Summary: true, Reports: rs, Checks: cols, PerCheck: per, ReadyN: ready})
 	return b.String(), err
 }
 

@@ -79,7 +79,8 @@ type Report struct {
 }
 
 // Ready is true when every check is ok.
-func (r Report) Ready() bool { return r.Count(OK) == len(r.Items) }
+// A run of only some checks (Checker.Only) never says ready.
+func (r Report) Ready() bool { return len(r.Items) == len(Checks) && r.Count(OK) == len(r.Items) }
 
 // Count is the number of items with status s.
 func (r Report) Count(s Status) int {
