@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -60,6 +61,9 @@ func TestOperatorPageInChromium(t *testing.T) {
 		}
 		t.Fatalf("%s: %v\nat %s:\n%.2000s", what, err, loc, body)
 	}
+	// With PONTE_SCREENSHOTS=DIR, every step ends with a screenshot (PNG) of the page
+	// in DIR: what an operator sees, for the docs and for a person's eyes.
+	shots, shot := os.Getenv("PONTE_SCREENSHOTS"), 0
 	// One deadline per step: a loaded machine is slow, not broken.
 	step := func(what string, timeout time.Duration, actions ...chromedp.Action[chromedp.Void]) {
 		t.Helper()
@@ -67,6 +71,17 @@ func TestOperatorPageInChromium(t *testing.T) {
 		defer cancel()
 		if err := chromedp.Do(ctx, actions...); err != nil {
 			fail(what, err)
+		}
+		if shots != "" {
+			img, err := chromedp.Run(ctx, chromedp.FullScreenshot(100)) // 100: PNG
+			if err != nil {
+				t.Fatalf("screenshot after %s: %v", what, err)
+			}
+			shot++
+			name := filepath.Join(shots, fmt.Sprintf("%02d-%s.png", shot, strings.ReplaceAll(what, " ", "-")))
+			if err := os.WriteFile(name, img, 0o644); err != nil {
+				t.Fatal(err)
+			}
 		}
 	}
 	// clear empties a field, as select-all and delete would.
