@@ -445,4 +445,3 @@ func (s *Store) Withdraw(ctx context.Context, c Claims, source string, at time.T
 		Subject: c.Subject, FiscalCode: prev.FiscalCode, Phone: prev.Phone, Email: prev.Email, Topic: c.Topic, Status: Withdrawn, At: at,
 		Source: source, Campaign: c.Campaign})
 }
-
