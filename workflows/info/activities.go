@@ -184,7 +184,7 @@ func personIDs(fc, phone, email string) []string {
 type BatchInput struct {
 	TenantID, CampaignID string
 	// PublicURL is the tenant's base URL on the gateway (…/t/<id>) for
-	// the unsubscribe links.
+	// the unsubscribe links; default its SPID SP's base URL.
 	PublicURL string
 	From, To  int64
 }
@@ -264,6 +264,13 @@ func (a *Activities) SendBatch(ctx context.Context, in BatchInput) (BatchResult,
 	if err != nil {
 		return res, wfkit.BadInput("%v", err)
 	}
+	base := strings.TrimRight(in.PublicURL, "/")
+	if base == "" && t.SPID != nil {
+		base = strings.TrimRight(t.SPID.SP.BaseURL, "/") // the gateway serves the tenant at its SP's base URL
+	}
+	if base == "" {
+		return res, wfkit.BadInput("tenant %s: no public URL for the unsubscribe links: give one (ponte info send --public-url) or configure spid", t.ID)
+	}
 	rs, err := a.Store.Recipients(ctx, t.ID, d.ID, in.From, in.To)
 	if err != nil {
 		return res, wfkit.ActivityError(err)
@@ -307,7 +314,7 @@ func (a *Activities) SendBatch(ctx context.Context, in BatchInput) (BatchResult,
 				continue
 			}
 			k := p.plan[p.next]
-			m := message(d, p.r, k, in.PublicURL+"/info/unsubscribe?token="+url.QueryEscape(Sign(key, Claims{Tenant: t.ID, Campaign: d.ID, Subject: p.r.Subject, Topic: d.Topic})))
+			m := message(d, p.r, k, base+"/info/unsubscribe?token="+url.QueryEscape(Sign(key, Claims{Tenant: t.ID, Campaign: d.ID, Subject: p.r.Subject, Topic: d.Topic})))
 			batch.Send = append(batch.Send, channels.Delivery{Key: channels.Key{Scope: scope, Item: p.r.Seq, Slot: Slot(k)}, Sender: senders[k], Message: m})
 			sending = append(sending, p)
 		}

@@ -15,7 +15,9 @@ import (
 	"github.com/ponte-pa/ponte/internal/tenant"
 )
 
-func at(day, hour, minute int) time.Time { return time.Date(2026, 12, day, hour, minute, 0, 0, rome.Location) }
+func at(day, hour, minute int) time.Time {
+	return time.Date(2026, 12, day, hour, minute, 0, 0, rome.Location)
+}
 
 func TestNotQuiet(t *testing.T) {
 	night := &QuietHours{From: "21:00", To: "08:00"}
