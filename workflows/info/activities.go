@@ -137,7 +137,7 @@ func (a *Activities) Stage(ctx context.Context, in StageInput) (StageResult, err
 				res.Withdrawn++
 				return nil
 			}
-			ids := personIDs(p.FiscalCode, p.Phone, p.Email)
+			ids := legacy.ContactIDs(p.FiscalCode, p.Phone, p.Email)
 			for _, id := range ids {
 				if seen[id] {
 					res.Duplicates++
@@ -163,21 +163,6 @@ func (a *Activities) Stage(ctx context.Context, in StageInput) (StageResult, err
 	n, err := a.Store.Stage(ctx, t.ID, d.ID, rs)
 	res.Recipients = n
 	return res, wfkit.ActivityError(err)
-}
-
-// personIDs are the contacts that make two records one person.
-func personIDs(fc, phone, email string) []string {
-	var ids []string
-	if fc != "" {
-		ids = append(ids, "cf:"+fc)
-	}
-	if phone != "" {
-		ids = append(ids, "tel:"+phone)
-	}
-	if email != "" {
-		ids = append(ids, "mail:"+strings.ToLower(email))
-	}
-	return ids
 }
 
 // BatchInput is one batch of recipients, seq in [From, To).
