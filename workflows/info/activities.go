@@ -421,11 +421,6 @@ func (a *Activities) Finish(ctx context.Context, in FinishInput) (Report, error)
 	return r, wfkit.ActivityError(a.Store.SetState(ctx, in.TenantID, in.CampaignID, in.State))
 }
 
-// SetState records where the campaign stands.
-func (a *Activities) SetState(ctx context.Context, tenantID, id, state string) error {
-	return wfkit.ActivityError(a.Store.SetState(ctx, tenantID, id, state))
-}
-
 // Withdraw records a withdrawal of consent through an unsubscribe link;
 // a second one through the same link changes nothing.
 func (s *Store) Withdraw(ctx context.Context, c Claims, source string, at time.Time) (bool, error) {

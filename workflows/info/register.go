@@ -24,6 +24,5 @@ func Register(ctx context.Context, h *wfkit.Host) error {
 	h.Activity(Queue, "InfoStage", a.Stage)
 	h.Activity(Queue, "InfoSendBatch", a.SendBatch)
 	h.Activity(Queue, "InfoFinish", a.Finish)
-	h.Activity(Queue, "InfoSetState", a.SetState)
 	return nil
 }
