@@ -13,7 +13,7 @@ func TestNames(t *testing.T) {
 	// The embedded ones and those registered beside their code by the
 	// packages this test links (platforms_test.go).
 	want := []string{
-		"alert.schema.json", "campaign.schema.json", "channel-email.schema.json", "channel-sms.schema.json", "channel-webhook.schema.json", "legacy-csv.schema.json", "legacy-fixedwidth.schema.json", "legacy-inbox.schema.json",
+		"alert.schema.json", "campaign.schema.json", "channel-email.schema.json", "channel-sms.schema.json", "channel-webhook.schema.json", "info.schema.json", "legacy-csv.schema.json", "legacy-fixedwidth.schema.json", "legacy-inbox.schema.json",
 		"legacy-rest.schema.json", "legacy-soap.schema.json", "legacy-sql.schema.json", "people-csv.schema.json", "people-sql.schema.json", "platform-appio.schema.json", "platform-gpd.schema.json", "tenant.schema.json",
 	}
 	if got := Names(); !reflect.DeepEqual(got, want) {

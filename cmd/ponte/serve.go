@@ -13,10 +13,13 @@ import (
 	"time"
 
 	"github.com/ponte-pa/ponte/connectors/appio"
+	"github.com/ponte-pa/ponte/internal/gateway"
 	"github.com/ponte-pa/ponte/internal/gateway/alertpage"
+	"github.com/ponte-pa/ponte/internal/gateway/infopage"
 	"github.com/ponte-pa/ponte/internal/metrics"
 	"github.com/ponte-pa/ponte/internal/runtime"
 	"github.com/ponte-pa/ponte/workflows/alert"
+	"github.com/ponte-pa/ponte/workflows/info"
 	"github.com/ponte-pa/ponte/workflows/reconcile"
 )
 
@@ -211,7 +214,19 @@ func serve(ctx context.Context, cfg runtime.Config, wo runtime.WorkerOptions, ht
 			_ = l.Close()
 			return err
 		}
-		if err := mountGateway(ctx, mux, ts, rt.DB, cfg.Metrics, l.Addr().String(), log, ops.Mount); err != nil {
+		// Every information-campaign message links to its unsubscribe page
+		// (/t/<id>/info/unsubscribe).
+		infos, err := info.NewStore(ctx, rt.DB)
+		if err != nil {
+			_ = l.Close()
+			return err
+		}
+		unsub := &infopage.Pages{Store: infos, Logger: log}
+		mount := func(mux *http.ServeMux, s *gateway.Site) {
+			ops.Mount(mux, s)
+			unsub.Mount(mux, s)
+		}
+		if err := mountGateway(ctx, mux, ts, rt.DB, cfg.Metrics, l.Addr().String(), log, mount); err != nil {
 			_ = l.Close()
 			return err
 		}

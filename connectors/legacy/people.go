@@ -305,3 +305,20 @@ func parseDegrees(field, s string, limit float64) (float64, error) {
 	}
 	return f, nil
 }
+
+// ContactIDs are the identities that make two person records one person
+// when they are merged across sources: "cf:<fiscal code>", "tel:<phone>",
+// "mail:<lower-case e-mail>", for those given.
+func ContactIDs(fc, phone, email string) []string {
+	var ids []string
+	if fc != "" {
+		ids = append(ids, "cf:"+fc)
+	}
+	if phone != "" {
+		ids = append(ids, "tel:"+phone)
+	}
+	if email != "" {
+		ids = append(ids, "mail:"+strings.ToLower(email))
+	}
+	return ids
+}

@@ -50,7 +50,7 @@ func byCheck(rs []probe.Result) map[string]probe.Result {
 func TestEverySystemAnswers(t *testing.T) {
 	ten := sample(t, nil, mockset.SampleSMTPPassword)
 	rs := probe.Tenant(context.Background(), ten)
-	want := []string{"source tributi-csv", "gpd", "appio alerts", "appio payments", "channel email (channels/0)"}
+	want := []string{"source tributi-csv", "gpd", "appio alerts", "appio news", "appio payments", "channel email (channels/0)"}
 	if len(rs) != len(want) {
 		t.Fatalf("%d checks, want %d: %+v", len(rs), len(want), rs)
 	}

@@ -104,24 +104,10 @@ type merger struct {
 
 func newMerger() *merger { return &merger{by: map[string]int{}} }
 
-func idsOf(fc, phone, email string) []string {
-	var ids []string
-	if fc != "" {
-		ids = append(ids, "cf:"+fc)
-	}
-	if phone != "" {
-		ids = append(ids, "tel:"+phone)
-	}
-	if email != "" {
-		ids = append(ids, "mail:"+strings.ToLower(email))
-	}
-	return ids
-}
-
 // add keeps p, or merges it into the person it is; it reports whether p
 // was new.
 func (m *merger) add(source string, p legacy.Person) bool {
-	for _, id := range idsOf(p.FiscalCode, p.Phone, p.Email) {
+	for _, id := range legacy.ContactIDs(p.FiscalCode, p.Phone, p.Email) {
 		if i, ok := m.by[id]; ok {
 			r := &m.people[i]
 			fill := func(dst *string, v string) {
@@ -142,7 +128,7 @@ func (m *merger) add(source string, p legacy.Person) bool {
 			if !slices.Contains(strings.Split(r.Sources, ","), source) {
 				r.Sources += "," + source
 			}
-			for _, id := range idsOf(r.FiscalCode, r.Phone, r.Email) {
+			for _, id := range legacy.ContactIDs(r.FiscalCode, r.Phone, r.Email) {
 				m.by[id] = i
 			}
 			return false
@@ -150,7 +136,7 @@ func (m *merger) add(source string, p legacy.Person) bool {
 	}
 	r := Recipient{Seq: int64(len(m.people) + 1), Key: p.Key, Sources: source, FiscalCode: p.FiscalCode,
 		Name: strings.TrimSpace(p.Name + " " + p.Surname), Email: p.Email, Phone: p.Phone, Lang: p.Lang, Channels: p.Channels}
-	for _, id := range idsOf(r.FiscalCode, r.Phone, r.Email) {
+	for _, id := range legacy.ContactIDs(r.FiscalCode, r.Phone, r.Email) {
 		m.by[id] = len(m.people)
 	}
 	m.people = append(m.people, r)
