@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/ponte-pa/ponte/connectors/appio"
+	"github.com/ponte-pa/ponte/internal/gateway"
 	"github.com/ponte-pa/ponte/internal/gateway/alertpage"
 	"github.com/ponte-pa/ponte/internal/metrics"
 	"github.com/ponte-pa/ponte/internal/runtime"
@@ -211,7 +212,18 @@ func serve(ctx context.Context, cfg runtime.Config, wo runtime.WorkerOptions, ht
 			_ = l.Close()
 			return err
 		}
-		if err := mountGateway(ctx, mux, ts, rt.DB, cfg.Metrics, l.Addr().String(), log, ops.Mount); err != nil {
+		// Citizen reports through Open311 GeoReport v2 (/t/<id>/open311/v2/)
+		// for tenants with a reports section.
+		intake, err := reportsIntake(ctx, rt.DB, log)
+		if err != nil {
+			_ = l.Close()
+			return err
+		}
+		mount := func(m *http.ServeMux, s *gateway.Site) {
+			ops.Mount(m, s)
+			intake(m, s)
+		}
+		if err := mountGateway(ctx, mux, ts, rt.DB, cfg.Metrics, l.Addr().String(), log, mount); err != nil {
 			_ = l.Close()
 			return err
 		}
