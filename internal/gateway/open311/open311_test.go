@@ -44,7 +44,7 @@ type env struct {
 // start serves the sample comune's intake on a test server, with photos
 // limited to photoMax bytes. A request with the cookie "citizen" is from a
 // citizen logged in with SPID, as gateway.Site.Citizen would read it.
-func start(t *testing.T, photoMax int) *env {
+func start(t testing.TB, photoMax int) *env {
 	t.Helper()
 	dir := t.TempDir()
 	path, err := tenant.WriteSample(dir, map[string]string{"GPDURL": "http://127.0.0.1:1", "IOURL": "http://127.0.0.1:2/api/v1"})
@@ -513,4 +513,47 @@ func TestNeedsStore(t *testing.T) {
 	if _, err := open311.New(open311.Options{}); err == nil {
 		t.Error("New without a store succeeded")
 	}
+}
+
+// FuzzPostRequests: whatever form a client posts, the intake answers 201
+// or a 4xx in the Open311 error format, never a 5xx, and stores a report
+// only when it answers 201.
+func FuzzPostRequests(f *testing.F) {
+	f.Add(valid().Encode())
+	f.Add("api_key=" + apiKey + "&service_code=buca-stradale&lat=1e400&long=-0&attribute[dimensione]=grande&email=a@b.it")
+	f.Add("api_key=" + apiKey + "&service_code=lampione-guasto&address_string=%ff%fe&attribute[guasto][]=spento&attribute[guasto][]=spento&phone=1")
+	f.Add("api_key=" + apiKey + "&service_code=rifiuti-abbandonati&lat=44.06&long=12.56&email=x@y.it&media_url=http://[::1")
+	e := start(f, 50_000)
+	f.Fuzz(func(t *testing.T, body string) {
+		before, err := e.st.Count(context.Background(), "")
+		if err != nil {
+			t.Fatal(err)
+		}
+		req, err := http.NewRequest(http.MethodPost, e.api+"/requests.json", strings.NewReader(body))
+		if err != nil {
+			t.Fatal(err)
+		}
+		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		a := e.do(t, req)
+		after, err := e.st.Count(context.Background(), "")
+		if err != nil {
+			t.Fatal(err)
+		}
+		switch {
+		case a.status == http.StatusCreated:
+			if after != before+1 {
+				t.Fatalf("201 but %d reports stored", after-before)
+			}
+		case a.status >= 400 && a.status < 500:
+			var errs []apiError
+			if err := json.Unmarshal(a.body, &errs); err != nil || len(errs) == 0 || errs[0].Code != a.status {
+				t.Fatalf("HTTP %d without the Open311 error array: %s", a.status, a.body)
+			}
+			if after != before {
+				t.Fatalf("HTTP %d but a report was stored", a.status)
+			}
+		default:
+			t.Fatalf("HTTP %d: %s", a.status, a.body)
+		}
+	})
 }
