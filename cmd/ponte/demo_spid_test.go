@@ -90,7 +90,11 @@ func TestServeGatewayMount(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := mountGateway(ctx, mux, ts, db, nil, l.Addr().String(), log, nil); err != nil {
+	intake, err := reportsIntake(ctx, db, log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := mountGateway(ctx, mux, ts, db, nil, l.Addr().String(), log, intake); err != nil {
 		t.Fatal(err)
 	}
 	srv := &http.Server{Handler: mux}
@@ -105,5 +109,17 @@ func TestServeGatewayMount(t *testing.T) {
 	ct, _, err := gatewaytest.NewBrowser().LoginWithSPID(ctx, base+"/t/esempio/", "", "anna", "password")
 	if err != nil || ct.FiscalNumber != "BNCNNA90E55F205X" || ct.Level != 2 {
 		t.Fatalf("login: %+v %v", ct, err)
+	}
+	// The sample's citizen reports intake (Open311 GeoReport v2).
+	resp, err = http.Get(base + "/t/esempio/open311/v2/services.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, err := io.ReadAll(resp.Body)
+	if cerr := resp.Body.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil || resp.StatusCode != http.StatusOK || !strings.Contains(string(body), `"service_code":"lampione-guasto"`) {
+		t.Fatalf("Open311 services: HTTP %d %s %v", resp.StatusCode, body, err)
 	}
 }

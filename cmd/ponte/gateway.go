@@ -10,10 +10,12 @@ import (
 
 	"github.com/ponte-pa/ponte/connectors/pagopa/nodo"
 	"github.com/ponte-pa/ponte/internal/gateway"
+	"github.com/ponte-pa/ponte/internal/gateway/open311"
 	"github.com/ponte-pa/ponte/internal/metrics"
 	"github.com/ponte-pa/ponte/internal/store"
 	"github.com/ponte-pa/ponte/internal/tenant"
 	"github.com/ponte-pa/ponte/workflows/reconcile"
+	"github.com/ponte-pa/ponte/workflows/reports"
 )
 
 // mountGateway serves the citizens' pages of every tenant with a spid block
@@ -49,6 +51,21 @@ func isLoopback(host string) bool {
 	}
 	ip := net.ParseIP(host)
 	return ip != nil && ip.IsLoopback()
+}
+
+// reportsIntake returns what mounts, for a tenant with a reports section,
+// the Open311 GeoReport v2 intake of citizen reports at
+// /t/<id>/open311/v2/ (internal/gateway/open311), keeping reports in db.
+func reportsIntake(ctx context.Context, db *store.DB, log *slog.Logger) (func(*http.ServeMux, *gateway.Site), error) {
+	st, err := reports.NewStore(ctx, db)
+	if err != nil {
+		return nil, err
+	}
+	in, err := open311.New(open311.Options{Store: st, Logger: log})
+	if err != nil {
+		return nil, err
+	}
+	return in.Mount, nil
 }
 
 // mountNodo serves, for every tenant, the EC SOAP endpoint the pagoPA Nodo

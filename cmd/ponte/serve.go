@@ -221,10 +221,18 @@ func serve(ctx context.Context, cfg runtime.Config, wo runtime.WorkerOptions, ht
 			_ = l.Close()
 			return err
 		}
+		// Citizen reports through Open311 GeoReport v2 (/t/<id>/open311/v2/)
+		// for tenants with a reports section.
+		intake, err := reportsIntake(ctx, rt.DB, log)
+		if err != nil {
+			_ = l.Close()
+			return err
+		}
 		unsub := &infopage.Pages{Store: infos, Logger: log}
 		mount := func(mux *http.ServeMux, s *gateway.Site) {
 			ops.Mount(mux, s)
 			unsub.Mount(mux, s)
+			intake(mux, s)
 		}
 		if err := mountGateway(ctx, mux, ts, rt.DB, cfg.Metrics, l.Addr().String(), log, mount); err != nil {
 			_ = l.Close()

@@ -41,6 +41,7 @@ type Tenant struct {
 	Channels         []Channel         `json:"channels,omitempty"`
 	SPID             *SPID             `json:"spid,omitempty"`
 	Alerts           *Alerts           `json:"alerts,omitempty"`
+	Reports          *Reports          `json:"reports,omitempty"`
 
 	Dir  string `json:"-"` // absolute directory of the config file; relative paths resolve here
 	File string `json:"-"` // the config file as passed to Load
@@ -348,6 +349,7 @@ func parse(path string, data []byte) (*Tenant, error) {
 	t.doc, t.lines = doc, lines
 	t.attachSPID(spidLoaded)
 	t.PagoPA.GPD.SubscriptionKey.baseDir = dir
+	t.Reports.setBaseDir(dir)
 	for k, s := range t.AppIO.Services {
 		s.Key.baseDir = dir
 		t.AppIO.Services[k] = s
@@ -467,7 +469,8 @@ func goChecks(root map[string]any, already []schemas.Problem) []schemas.Problem 
 				Hint:    "add it under appio.services or pick a configured purpose"})
 		}
 	}
-	return append(probs, checkAlerts(root)...)
+	probs = append(probs, checkAlerts(root)...)
+	return append(probs, checkReports(root)...)
 }
 
 // lowerFirst lower-cases the first letter unless it starts an acronym ("IBAN").
