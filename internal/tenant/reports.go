@@ -2,7 +2,13 @@ package tenant
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/ponte-pa/ponte/connectors/registry"
 
 	"github.com/ponte-pa/ponte/schemas"
 )
@@ -21,6 +27,168 @@ type Reports struct {
 	// Agency is Open311's agency_responsible (default: the tenant's name).
 	Agency  *Localized `json:"agency,omitempty"`
 	Contact string     `json:"contact,omitempty"`
+
+	// Routes send each category to the comune's CRM (a kind of
+	// reports.CRMs): the route of its code, else the one of "*".
+	Routes []ReportRoute `json:"routes,omitempty"`
+	// SLA are the deadlines per category code (or "*"), from when a
+	// report is received.
+	SLA map[string]ReportSLA `json:"sla,omitempty"`
+	// Supervisor is who is told when a deadline passes.
+	Supervisor *ReportSupervisor `json:"supervisor,omitempty"`
+	// IOPurpose is the App IO service citizens are told on (default reports).
+	IOPurpose string `json:"ioPurpose,omitempty"`
+	// Duplicates bounds the open reports of the same category suggested
+	// as duplicates of a new one.
+	Duplicates *ReportDuplicates `json:"duplicates,omitempty"`
+	// PollInterval is how often the CRM is asked for a ticket's state
+	// (default 15m).
+	PollInterval string `json:"pollInterval,omitempty"`
+}
+
+// ReportRoute is the CRM the reports of a category go to.
+type ReportRoute struct {
+	Service string          `json:"service"` // a category code or "*"
+	Kind    string          `json:"kind"`
+	Config  json.RawMessage `json:"config,omitempty"`
+}
+
+// ReportSLA are a category's deadlines, as Go durations ("48h").
+type ReportSLA struct {
+	TakeInCharge string `json:"takeInCharge,omitempty"`
+	Resolve      string `json:"resolve,omitempty"`
+}
+
+// ReportSupervisor is where SLA breaches go: an e-mail address through
+// the tenant's email channel, or the tenant's webhook channel.
+type ReportSupervisor struct {
+	Kind  string `json:"kind"` // email or webhook
+	Email string `json:"email,omitempty"`
+}
+
+// ReportDuplicates is the neighbourhood of a report in space and time.
+type ReportDuplicates struct {
+	Metres float64 `json:"metres,omitempty"` // default 50
+	Days   int     `json:"days,omitempty"`   // default 7
+}
+
+// Report defaults.
+const (
+	DefaultReportsPurpose  = "reports"
+	DefaultDuplicateMetres = 50
+	DefaultDuplicateDays   = 7
+	DefaultReportsPoll     = 15 * time.Minute
+)
+
+// Route returns the route of category code: its own, else "*".
+func (r *Reports) Route(code string) (ReportRoute, bool) {
+	if r == nil {
+		return ReportRoute{}, false
+	}
+	var star *ReportRoute
+	for i, rt := range r.Routes {
+		if rt.Service == code {
+			return rt, true
+		}
+		if rt.Service == "*" && star == nil {
+			star = &r.Routes[i]
+		}
+	}
+	if star != nil {
+		return *star, true
+	}
+	return ReportRoute{}, false
+}
+
+// Deadlines are the SLA of category code (its own, else "*"): how long
+// until it must be taken in charge and resolved; zero: none.
+func (r *Reports) Deadlines(code string) (takeInCharge, resolve time.Duration) {
+	if r == nil {
+		return 0, 0
+	}
+	s, ok := r.SLA[code]
+	if !ok {
+		s = r.SLA["*"]
+	}
+	return durationOr(s.TakeInCharge, 0), durationOr(s.Resolve, 0)
+}
+
+// Purpose is the App IO purpose of report messages.
+func (r *Reports) Purpose() string {
+	if r == nil || r.IOPurpose == "" {
+		return DefaultReportsPurpose
+	}
+	return r.IOPurpose
+}
+
+// Nearby is the distance and age within which an open report of the same
+// category is suggested as a duplicate.
+func (r *Reports) Nearby() (metres float64, age time.Duration) {
+	metres, days := float64(DefaultDuplicateMetres), DefaultDuplicateDays
+	if r != nil && r.Duplicates != nil {
+		if r.Duplicates.Metres > 0 {
+			metres = r.Duplicates.Metres
+		}
+		if r.Duplicates.Days > 0 {
+			days = r.Duplicates.Days
+		}
+	}
+	return metres, time.Duration(days) * 24 * time.Hour
+}
+
+// Poll is how often a ticket's state is read from the CRM.
+func (r *Reports) Poll() time.Duration {
+	if r == nil {
+		return DefaultReportsPoll
+	}
+	return durationOr(r.PollInterval, DefaultReportsPoll)
+}
+
+// CRMKinds validates a route's kind and config: reports.CRMs, set by
+// package workflows/reports (which imports this package, so it cannot be
+// named here). Nil: routes are only checked by the schema.
+var CRMKinds interface {
+	Validate(kind string, cfg json.RawMessage, env registry.Env) ([]schemas.Problem, error)
+}
+
+// checkRoutes validates each route's config with its CRM kind.
+func checkRoutes(root map[string]any, dir string) []schemas.Problem {
+	rp, _ := root["reports"].(map[string]any)
+	list, _ := rp["routes"].([]any)
+	if CRMKinds == nil {
+		return nil
+	}
+	var probs []schemas.Problem
+	for i, item := range list {
+		obj, _ := item.(map[string]any)
+		kind, ok := obj["kind"].(string)
+		if !ok {
+			continue // the tenant schema reports it
+		}
+		base := "/reports/routes/" + strconv.Itoa(i)
+		cfg, ok := obj["config"].(map[string]any)
+		if !ok {
+			cfg = map[string]any{}
+		}
+		raw, err := json.Marshal(cfg)
+		if err != nil {
+			continue
+		}
+		found, err := CRMKinds.Validate(kind, raw, registry.Env{Dir: dir})
+		var uk *registry.UnknownKindError
+		switch {
+		case errors.As(err, &uk):
+			probs = append(probs, schemas.Problem{Pointer: base + "/kind", Rule: "kind",
+				Message: fmt.Sprintf("unknown %s kind %q", uk.Role, kind), Hint: "use one of: " + strings.Join(uk.Known, ", ")})
+		case err != nil:
+			probs = append(probs, schemas.Problem{Pointer: base + "/config", Rule: "schema", Message: err.Error()})
+		}
+		for _, p := range found {
+			p.Pointer = base + "/config" + p.Pointer
+			probs = append(probs, p)
+		}
+	}
+	return probs
 }
 
 // ReportService is one category of report: an Open311 service.

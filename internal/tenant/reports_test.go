@@ -5,6 +5,7 @@ import (
 	"os"
 	"strings"
 	"testing"
+	"time"
 )
 
 // TestReportsConfig: the sample's reports section loads (taxonomy, client
@@ -85,5 +86,36 @@ func TestReportsConfig(t *testing.T) {
 		if p.Line == 0 {
 			t.Errorf("problem without a line: %+v", p)
 		}
+	}
+}
+
+// TestReportsLifecycleConfig: routes fall back to "*", SLA to "*",
+// duplicates and poll interval to their defaults.
+func TestReportsLifecycleConfig(t *testing.T) {
+	r := &Reports{
+		Routes: []ReportRoute{{Service: "*", Kind: "rest"}, {Service: "buca", Kind: "open311"}},
+		SLA:    map[string]ReportSLA{"*": {TakeInCharge: "72h"}, "buca": {TakeInCharge: "1h", Resolve: "24h"}},
+	}
+	if rt, ok := r.Route("buca"); !ok || rt.Kind != "open311" {
+		t.Errorf("route buca %+v %v", rt, ok)
+	}
+	if rt, ok := r.Route("rifiuti"); !ok || rt.Kind != "rest" {
+		t.Errorf("route rifiuti %+v %v", rt, ok)
+	}
+	if tic, res := r.Deadlines("buca"); tic != time.Hour || res != 24*time.Hour {
+		t.Errorf("deadlines buca %v %v", tic, res)
+	}
+	if tic, res := r.Deadlines("rifiuti"); tic != 72*time.Hour || res != 0 {
+		t.Errorf("deadlines rifiuti %v %v", tic, res)
+	}
+	if m, age := r.Nearby(); m != DefaultDuplicateMetres || age != 7*24*time.Hour {
+		t.Errorf("nearby %v %v", m, age)
+	}
+	if r.Purpose() != "reports" || r.Poll() != DefaultReportsPoll {
+		t.Errorf("purpose %q poll %v", r.Purpose(), r.Poll())
+	}
+	var none *Reports
+	if _, ok := none.Route("x"); ok {
+		t.Error("a route without reports config")
 	}
 }

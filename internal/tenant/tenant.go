@@ -325,6 +325,7 @@ func parse(path string, data []byte) (*Tenant, error) {
 	spidProbs, spidLoaded := checkSPID(root, dir, probs)
 	probs = append(probs, spidProbs...)
 	probs = append(probs, checkChannels(root, dir)...)
+	probs = append(probs, checkRoutes(root, dir)...)
 	probs = append(probs, checkPlatforms(root, dir, probs)...)
 
 	if len(probs) > 0 {
