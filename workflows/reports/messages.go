@@ -1,0 +1,54 @@
+package reports
+
+import (
+	"fmt"
+
+	"github.com/ponte-pa/ponte/connectors/channels"
+	"github.com/ponte-pa/ponte/internal/tenant"
+)
+
+var stateText = map[string]map[State]string{
+	"it": {
+		StateReceived:  "è stata ricevuta",
+		StateForwarded: "è stata inoltrata all'ufficio competente",
+		StateInCharge:  "è stata presa in carico",
+		StateResolved:  "è stata risolta",
+		StateRejected:  "è stata respinta",
+		StateDuplicate: "è stata riunita a un'altra segnalazione dello stesso problema",
+	},
+	"en": {
+		StateReceived:  "has been received",
+		StateForwarded: "has been forwarded to the office in charge",
+		StateInCharge:  "has been taken in charge",
+		StateResolved:  "has been resolved",
+		StateRejected:  "has been rejected",
+		StateDuplicate: "has been merged into another report of the same problem",
+	},
+}
+
+// stateMessage tells the citizen that report r is now in state, in lang
+// (it or en).
+func stateMessage(t *tenant.Tenant, r *Report, state State, note, lang string) channels.Message {
+	if lang != "en" {
+		lang = "it"
+	}
+	what := r.ServiceName
+	if s, ok := t.Reports.Service(r.ServiceCode); ok {
+		what = s.Name.In(lang)
+	}
+	var subject, text string
+	if lang == "en" {
+		subject = fmt.Sprintf("Your report %s %s", r.ID, stateText[lang][state])
+		text = fmt.Sprintf("Your report \"%s\" (%s) %s.", what, r.ID, stateText[lang][state])
+		if note != "" {
+			text += "\n\nNote from the office: " + note
+		}
+	} else {
+		subject = fmt.Sprintf("La tua segnalazione %s %s", r.ID, stateText[lang][state])
+		text = fmt.Sprintf("La tua segnalazione \"%s\" (%s) %s.", what, r.ID, stateText[lang][state])
+		if note != "" {
+			text += "\n\nNota dell'ufficio: " + note
+		}
+	}
+	return channels.Message{Subject: subject, Text: text}
+}
