@@ -90,7 +90,7 @@ func TestServeGatewayMount(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	intake, err := reportsIntake(ctx, db, log)
+	intake, err := reportsIntake(ctx, db, log, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

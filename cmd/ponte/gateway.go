@@ -8,6 +8,8 @@ import (
 	"net/url"
 	"strings"
 
+	"go.temporal.io/sdk/client"
+
 	"github.com/ponte-pa/ponte/connectors/pagopa/nodo"
 	"github.com/ponte-pa/ponte/internal/gateway"
 	"github.com/ponte-pa/ponte/internal/gateway/open311"
@@ -56,12 +58,16 @@ func isLoopback(host string) bool {
 // reportsIntake returns what mounts, for a tenant with a reports section,
 // the Open311 GeoReport v2 intake of citizen reports at
 // /t/<id>/open311/v2/ (internal/gateway/open311), keeping reports in db.
-func reportsIntake(ctx context.Context, db *store.DB, log *slog.Logger) (func(*http.ServeMux, *gateway.Site), error) {
+func reportsIntake(ctx context.Context, db *store.DB, log *slog.Logger, c client.Client) (func(*http.ServeMux, *gateway.Site), error) {
 	st, err := reports.NewStore(ctx, db)
 	if err != nil {
 		return nil, err
 	}
-	in, err := open311.New(open311.Options{Store: st, Logger: log})
+	opts := open311.Options{Store: st, Logger: log}
+	if c != nil {
+		opts.OnReceived = reports.OnReceived(c)
+	}
+	in, err := open311.New(opts)
 	if err != nil {
 		return nil, err
 	}

@@ -68,6 +68,7 @@ func init() {
 		{name: "campaign", summary: "campaign start|status|pause|resume|cancel|report|print: run and watch payment campaigns", subs: campaignCommands, notes: campaignNotes},
 		{name: "alert", summary: "alert send|status|update|cancel|confirm|report|list|feed: Protezione Civile alerts to residents on App IO, SMS, e-mail and webhooks (CAP 1.2)", subs: alertCommands, notes: alertNotes},
 		{name: "info", summary: "info send|status|pause|resume|cancel|report|consent export: information campaigns to the people who consented to their topic, with unsubscribe and consent evidence", subs: infoCommands, notes: infoNotes},
+		{name: "reports", summary: "reports list|show|status: citizen reports (segnalazioni) and their lifecycle: list and read them, follow a report's workflow or set its state by hand", subs: reportsCommands, notes: reportsNotes},
 		{name: "reconcile", summary: "reconcile run|start|status|stop --tenant X: match pagoPA receipts, mark paid, write back, report", subs: reconcileCommands, notes: reconcileNotes},
 		{name: "onboard", summary: "onboard import: create the tenant configs of many comuni from IndicePA's open data and a CSV of their pagoPA, App IO and SMTP settings; onboard check: readiness checklists per comune; onboard history: progress week by week", subs: onboardCommands, notes: onboardNotes},
 		{name: "source", summary: "source check --tenant X --source Y: count valid/invalid records, write the reject report", subs: sourceCommands},

@@ -223,7 +223,7 @@ func serve(ctx context.Context, cfg runtime.Config, wo runtime.WorkerOptions, ht
 		}
 		// Citizen reports through Open311 GeoReport v2 (/t/<id>/open311/v2/)
 		// for tenants with a reports section.
-		intake, err := reportsIntake(ctx, rt.DB, log)
+		intake, err := reportsIntake(ctx, rt.DB, log, rt.Client)
 		if err != nil {
 			_ = l.Close()
 			return err
