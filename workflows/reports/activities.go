@@ -69,6 +69,11 @@ func (a *Activities) Open(ctx context.Context, in Input) (OpenResult, error) {
 	}
 	if resolve > 0 {
 		res.ResolveBy = r.Requested.Add(resolve)
+		if r.Expected.IsZero() { // Open311 expected_datetime: the resolution deadline
+			if err := a.Store.SetExpected(ctx, r.ID, res.ResolveBy, ""); err != nil {
+				return res, wfkit.ActivityError(err)
+			}
+		}
 	}
 	res.Duplicates, err = a.Nearby(ctx, t, r)
 	return res, wfkit.ActivityError(err)

@@ -1,9 +1,12 @@
 package reports
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"os"
 	"slices"
 	"strings"
 	"sync"
@@ -292,6 +295,13 @@ func TestLifecycleSLAEscalatesOnce(t *testing.T) {
 	if len(toSupervisor) != 1 || !strings.Contains(toSupervisor[0].Subject, "presa in carico") || !strings.Contains(toSupervisor[0].Text, r.ID) {
 		t.Fatalf("supervisor messages %+v", toSupervisor)
 	}
+	got, err := f.store.Get(context.Background(), r.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !got.Expected.Equal(r.Requested.Add(240 * time.Hour)) {
+		t.Errorf("expected_datetime %v, want the resolution deadline", got.Expected)
+	}
 }
 
 // TestLifecycleForwardRetriedWithoutSecondTicket: the CRM fails twice
@@ -338,5 +348,37 @@ func TestNearbyDuplicates(t *testing.T) {
 	}
 	if d := Distance(44.06120, 12.56620, 44.06300, 12.56620); d < 195 || d > 205 {
 		t.Errorf("distance %v", d)
+	}
+}
+
+// TestRoutesCheckedAtLoad: a tenant whose route names an unknown CRM kind
+// is refused at load with the route's pointer; a registered kind loads.
+func TestRoutesCheckedAtLoad(t *testing.T) {
+	dir := t.TempDir()
+	path, err := tenant.WriteSample(dir, map[string]string{"GPDURL": "http://127.0.0.1:1", "IOURL": "http://127.0.0.1:2/api/v1"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	data, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	with := func(kind string) []byte {
+		return []byte(strings.Replace(string(data), "  pollInterval: 15m\n", "  pollInterval: 15m\n  routes:\n    - {service: \"*\", kind: "+kind+"}\n", 1))
+	}
+	if bytes.Equal(with("x"), data) {
+		t.Fatal("the sample has no reports.pollInterval to put routes after")
+	}
+	_, err = tenant.LoadBytes(path, with("nope"))
+	var ce *tenant.ConfigError
+	if !errors.As(err, &ce) || !strings.Contains(err.Error(), "/reports/routes/0/kind") || !strings.Contains(err.Error(), "test-crm") {
+		t.Fatalf("unknown kind: %v", err)
+	}
+	tn, err := tenant.LoadBytes(path, with("test-crm"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rt, ok := tn.Reports.Route("buca-stradale"); !ok || rt.Kind != "test-crm" {
+		t.Errorf("route %+v %v", rt, ok)
 	}
 }
