@@ -27,7 +27,8 @@ var stateText = map[string]map[State]string{
 }
 
 // stateMessage tells the citizen that report r is now in state, in lang
-// (it or en).
+// (it or en). The closing line keeps the text above App IO's 80-character
+// minimum for a message's Markdown.
 func stateMessage(t *tenant.Tenant, r *Report, state State, note, lang string) channels.Message {
 	if lang != "en" {
 		lang = "it"
@@ -43,12 +44,14 @@ func stateMessage(t *tenant.Tenant, r *Report, state State, note, lang string) c
 		if note != "" {
 			text += "\n\nNote from the office: " + note
 		}
+		text += "\n\nYou will get a message at every change of state. This message is sent automatically: please do not reply."
 	} else {
 		subject = fmt.Sprintf("La tua segnalazione %s %s", r.ID, stateText[lang][state])
 		text = fmt.Sprintf("La tua segnalazione \"%s\" (%s) %s.", what, r.ID, stateText[lang][state])
 		if note != "" {
 			text += "\n\nNota dell'ufficio: " + note
 		}
+		text += "\n\nRiceverai un messaggio a ogni cambio di stato. Questo messaggio è inviato automaticamente: non rispondere."
 	}
 	return channels.Message{Subject: subject, Text: text}
 }

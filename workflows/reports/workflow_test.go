@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"net/http/httptest"
 	"os"
 	"slices"
 	"strings"
@@ -17,11 +18,13 @@ import (
 	"go.temporal.io/sdk/testsuite"
 	"go.temporal.io/sdk/workflow"
 
+	"github.com/ponte-pa/ponte/connectors/appio"
 	"github.com/ponte-pa/ponte/connectors/channels"
 	"github.com/ponte-pa/ponte/connectors/failure"
 	"github.com/ponte-pa/ponte/connectors/registry"
 	"github.com/ponte-pa/ponte/internal/store/storetest"
 	"github.com/ponte-pa/ponte/internal/tenant"
+	appiomock "github.com/ponte-pa/ponte/mocks/appio"
 )
 
 // testCRM is a CRM kind that exists only in these tests: tickets keyed by
@@ -380,5 +383,36 @@ func TestRoutesCheckedAtLoad(t *testing.T) {
 	}
 	if rt, ok := tn.Reports.Route("buca-stradale"); !ok || rt.Kind != "test-crm" {
 		t.Errorf("route %+v %v", rt, ok)
+	}
+}
+
+// TestNotifyThroughAppIOMock: with the real App IO sender against the App
+// IO mock, a citizen whose profile prefers English is told in English on
+// App IO (the message passes the mock's contract checks); one without an
+// App IO profile gets the e-mail, in Italian.
+func TestNotifyThroughAppIOMock(t *testing.T) {
+	f := newFixture(t, tenant.ReportSLA{})
+	m := appiomock.New(appiomock.Options{})
+	m.SetProfile("RSSMRA85T10A562S", appiomock.ProfileSpec{SenderAllowed: true, Languages: []string{"en_GB", "it_IT"}})
+	srv := httptest.NewServer(m)
+	defer srv.Close()
+	io := &appio.Sender{Client: appio.NewClient(appio.Options{BaseURL: srv.URL + "/api/v1"}), Key: "k"}
+	f.acts.AppIO = func(*tenant.Tenant, string) (channels.Sender, error) { return io, nil }
+	f.acts.Lang = nil
+	ctx := context.Background()
+	onIO := f.file(t, &Report{Reporter: Reporter{FiscalCode: "RSSMRA85T10A562S", Email: "mario@example.it"}})
+	notOnIO := f.file(t, &Report{Reporter: Reporter{FiscalCode: "VRDLGU80A01H501U", Email: "luigi@example.it"}})
+	for _, r := range []*Report{onIO, notOnIO} {
+		if err := f.acts.Notify(ctx, NotifyInput{TenantID: "esempio", ReportID: r.ID, State: StateInCharge}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	msgs := m.Messages()
+	if len(msgs) != 1 || msgs[0].FiscalCode != "RSSMRA85T10A562S" || !strings.Contains(msgs[0].Subject, "taken in charge") {
+		t.Fatalf("App IO messages %+v", msgs)
+	}
+	mails := f.email.all()
+	if len(mails) != 1 || mails[0].To.Email != "luigi@example.it" || !strings.Contains(mails[0].Subject, "presa in carico") {
+		t.Fatalf("e-mails %+v", mails)
 	}
 }
