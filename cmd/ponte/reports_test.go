@@ -52,7 +52,7 @@ func TestReportsListShow(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := ob.Set(ctx, channels.Entry{Key: channels.Key{Scope: reports.Scope("esempio", buca.ID), Slot: "state:in_charge"}, Channel: "email", State: channels.StateSent}); err != nil {
+	if err := ob.Set(ctx, channels.Entry{Key: channels.Key{Scope: reports.Scope("esempio", buca.ID), Slot: reports.StateSlot(reports.StateInCharge, "email")}, Channel: "email", State: channels.StateSent}); err != nil {
 		t.Fatal(err)
 	}
 	if err := db.Close(); err != nil {
@@ -75,7 +75,7 @@ func TestReportsListShow(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, want := range []string{"in_charge (open): Squadra in arrivo", "Via Roma 1", "anna@example.it", "state:in_charge", "sent"} {
+	for _, want := range []string{"in_charge (open): Squadra in arrivo", "Via Roma 1", "anna@example.it", "state:in_charge:email", "sent"} {
 		if !strings.Contains(out, want) {
 			t.Errorf("show lacks %q:\n%s", want, out)
 		}

@@ -254,9 +254,10 @@ func (a *Activities) lang(ctx context.Context, s channels.Sender, fc string) (st
 }
 
 // Notify tells the citizen the report's new state, once (the outbox key is
-// the report and the state): on App IO when they filed it logged in with
-// SPID and App IO reaches them, else by e-mail to their contact, in their
-// language (App IO profile, else Italian). Nobody to tell is not an error.
+// the report, the state and the channel): on App IO when they filed it
+// logged in with SPID and App IO reaches them, in their App IO profile's
+// language; else, or when App IO refuses the message for good, by e-mail
+// to their contact, in Italian. Nobody to tell is not an error.
 func (a *Activities) Notify(ctx context.Context, in NotifyInput) error {
 	t, r, err := a.load(ctx, in.TenantID, in.ReportID)
 	if err != nil {
@@ -264,8 +265,11 @@ func (a *Activities) Notify(ctx context.Context, in NotifyInput) error {
 	}
 	to := channels.Recipient{FiscalCode: r.Reporter.FiscalCode, Email: r.Reporter.Email,
 		Name: strings.TrimSpace(r.Reporter.FirstName + " " + r.Reporter.LastName)}
-	var sender channels.Sender
-	lang := "it"
+	type try struct {
+		s    channels.Sender
+		lang string
+	}
+	var plan []try
 	if to.FiscalCode != "" {
 		io, err := a.appIO(t)
 		if err != nil {
@@ -279,45 +283,55 @@ func (a *Activities) Notify(ctx context.Context, in NotifyInput) error {
 				}
 			}
 			if st == "" {
-				if lang, err = a.lang(ctx, io, to.FiscalCode); err != nil {
+				lang, err := a.lang(ctx, io, to.FiscalCode)
+				if err != nil {
 					return wfkit.ActivityError(err)
 				}
-				sender = io
+				plan = append(plan, try{io, lang})
 			}
 		}
 	}
-	if sender == nil && to.Email != "" {
+	if to.Email != "" {
 		all, err := a.channels(t)
 		if err != nil {
 			return err
 		}
 		for _, s := range all {
 			if s.Kind() == "email" && s.Reaches(to) {
-				sender = s
+				plan = append(plan, try{s, "it"})
 				break
 			}
 		}
 	}
-	if sender == nil {
-		wfkit.ActivityLogger(ctx, t.ID).Info("report: nobody to tell", "report", r.ID, "state", string(in.State))
-		return nil
+	for _, p := range plan {
+		m := stateMessage(t, r, in.State, in.Note, p.lang)
+		m.To = to
+		m.To.Lang = p.lang
+		st, err := a.send(ctx, t.ID, channels.Key{Scope: Scope(t.ID, r.ID), Slot: StateSlot(in.State, p.s.Kind())}, p.s, m)
+		if err != nil || st != channels.StateFailed {
+			return err // sent, or unknown (it may have arrived: never twice)
+		}
 	}
-	to.Lang = lang
-	m := stateMessage(t, r, in.State, in.Note, lang)
-	m.To = to
-	key := channels.Key{Scope: Scope(t.ID, r.ID), Slot: "state:" + string(in.State)}
-	return a.send(ctx, t.ID, key, sender, m)
+	if len(plan) == 0 {
+		wfkit.ActivityLogger(ctx, t.ID).Info("report: nobody to tell", "report", r.ID, "state", string(in.State))
+	}
+	return nil
 }
 
-func (a *Activities) send(ctx context.Context, tenantID string, key channels.Key, s channels.Sender, m channels.Message) error {
+// StateSlot is the outbox slot of the message telling state on channel
+// kind.
+func StateSlot(state State, kind string) string { return "state:" + string(state) + ":" + kind }
+
+// send runs one message through the outbox and returns its final state.
+func (a *Activities) send(ctx context.Context, tenantID string, key channels.Key, s channels.Sender, m channels.Message) (string, error) {
 	res, err := a.Outbox.Run(ctx, channels.Batch{Tenant: tenantID, Send: []channels.Delivery{{Key: key, Sender: s, Message: m}}})
 	if err != nil {
-		return wfkit.ActivityError(err)
+		return "", wfkit.ActivityError(err)
 	}
 	if res[0].State == channels.StateRetry {
-		return wfkit.ActivityError(res[0].Err)
+		return "", wfkit.ActivityError(res[0].Err)
 	}
-	return nil // sent, or failed/unknown for good: the outbox keeps the outcome
+	return res[0].State, nil
 }
 
 // EscalateInput is a passed deadline.
@@ -358,5 +372,6 @@ func (a *Activities) Escalate(ctx context.Context, in EscalateInput) error {
 		Subject: fmt.Sprintf("Segnalazione %s: scaduto il termine di %s", r.ID, what),
 		Text: fmt.Sprintf("La segnalazione %s (%s, %s) ricevuta il %s è nello stato %s: il termine di %s è scaduto.\nTicket: %s\n",
 			r.ID, r.ServiceName, r.Address, r.Requested.Format(time.DateTime), in.State, what, in.Ticket)}
-	return a.send(ctx, t.ID, channels.Key{Scope: Scope(t.ID, r.ID), Slot: "sla:" + in.Deadline}, sender, m)
+	_, err = a.send(ctx, t.ID, channels.Key{Scope: Scope(t.ID, r.ID), Slot: "sla:" + in.Deadline}, sender, m)
+	return err
 }

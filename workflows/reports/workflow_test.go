@@ -92,9 +92,11 @@ func init() {
 // fakeSender records what it sends; App IO (kind appio) reaches fiscal
 // codes, e-mail addresses.
 type fakeSender struct {
-	kind string
-	mu   sync.Mutex
-	sent []channels.Message
+	kind  string
+	fail  error // every Send fails with it
+	mu    sync.Mutex
+	sent  []channels.Message
+	tries int
 }
 
 func (s *fakeSender) Kind() string { return s.kind }
@@ -107,6 +109,10 @@ func (s *fakeSender) Reaches(r channels.Recipient) bool {
 func (s *fakeSender) Send(_ context.Context, m channels.Message) (string, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	s.tries++
+	if s.fail != nil {
+		return "", s.fail
+	}
 	s.sent = append(s.sent, m)
 	return fmt.Sprintf("%s-%d", s.kind, len(s.sent)), nil
 }
@@ -414,5 +420,23 @@ func TestNotifyThroughAppIOMock(t *testing.T) {
 	mails := f.email.all()
 	if len(mails) != 1 || mails[0].To.Email != "luigi@example.it" || !strings.Contains(mails[0].Subject, "presa in carico") {
 		t.Fatalf("e-mails %+v", mails)
+	}
+}
+
+// TestNotifyFallsBackToEmail: App IO refuses the message for good, so the
+// citizen gets the e-mail; notifying again sends nothing more anywhere.
+func TestNotifyFallsBackToEmail(t *testing.T) {
+	f := newFixture(t, tenant.ReportSLA{})
+	f.io.fail = failure.Permanentf("appio: 400 bad request")
+	r := f.file(t, &Report{Reporter: Reporter{FiscalCode: "RSSMRA85T10A562S", Email: "mario@example.it"}})
+	ctx := context.Background()
+	for range 2 {
+		if err := f.acts.Notify(ctx, NotifyInput{TenantID: "esempio", ReportID: r.ID, State: StateResolved}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	mails := f.email.all()
+	if f.io.tries != 1 || len(mails) != 1 || mails[0].To.Email != "mario@example.it" || !strings.Contains(mails[0].Subject, "risolta") {
+		t.Fatalf("App IO tries %d, e-mails %+v", f.io.tries, mails)
 	}
 }
