@@ -118,8 +118,14 @@ func TestReportLifecycleEmbedded(t *testing.T) {
 	wctx, cancel := context.WithTimeout(ctx, 3*time.Minute)
 	defer cancel()
 	var p reports.Progress
-	if err := rt.Client.GetWorkflow(wctx, reports.WorkflowID("esempio", r.ID), "").Get(wctx, &p); err != nil {
+	run := rt.Client.GetWorkflow(wctx, reports.WorkflowID("esempio", r.ID), "")
+	if err := run.Get(wctx, &p); err != nil {
 		t.Fatal(err)
+	}
+	// PONTE_RECORD_REPORT_HISTORY=lifecycle-vN records this run for the
+	// replay test of workflows/reports.
+	if name := os.Getenv("PONTE_RECORD_REPORT_HISTORY"); name != "" {
+		recordHistory(t, rt.Client, run, "../../workflows/reports/testdata/"+name+"-history.json")
 	}
 	if p.State != reports.StateResolved || p.Ticket != "CRM-1" || len(theLifecycleCRM.byRef) != 1 {
 		t.Fatalf("progress %+v, tickets %v", p, theLifecycleCRM.byRef)
