@@ -8,9 +8,13 @@ import (
 	"go.temporal.io/sdk/workflow"
 )
 
-// maxHistory is the history length past which the workflow continues as
-// new, so that months of polling keep the history bounded.
-const maxHistory = 5000
+// A run continues as new past maxHistory events or maxPolls polls of its
+// own, so that months of polling keep the history bounded (variables for
+// tests: the test environment keeps no history length).
+var (
+	maxHistory = 5000
+	maxPolls   = 1000
+)
 
 // Workflow is a report's lifecycle: forward it to its category's CRM, then
 // follow the ticket (polling Status, and StatusSignal from a webhook or an
@@ -60,8 +64,9 @@ func Workflow(ctx workflow.Context, in Input) (Progress, error) {
 	}
 
 	signals := workflow.GetSignalChannel(ctx, SignalStatus)
+	polls := 0 // in this run
 	for !p.State.Closed() {
-		if workflow.GetInfo(ctx).GetCurrentHistoryLength() > maxHistory {
+		if polls >= maxPolls || workflow.GetInfo(ctx).GetCurrentHistoryLength() > maxHistory {
 			resume := p
 			return p, workflow.NewContinueAsNewError(ctx, WorkflowName, Input{TenantID: in.TenantID, ReportID: in.ReportID, Resume: &resume})
 		}
@@ -100,6 +105,7 @@ func Workflow(ctx workflow.Context, in Input) (Progress, error) {
 			p.Escalated = append(p.Escalated, breach)
 		case poll:
 			p.Polls++
+			polls++
 			var st StatusResult
 			if err := workflow.ExecuteActivity(actx, "ReportStatus", StatusInput{TenantID: in.TenantID, ReportID: in.ReportID, Ticket: p.Ticket}).Get(ctx, &st); err != nil {
 				return p, err

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"go.temporal.io/sdk/activity"
+	"go.temporal.io/sdk/converter"
 	"go.temporal.io/sdk/testsuite"
 	"go.temporal.io/sdk/workflow"
 
@@ -438,5 +439,59 @@ func TestNotifyFallsBackToEmail(t *testing.T) {
 	mails := f.email.all()
 	if f.io.tries != 1 || len(mails) != 1 || mails[0].To.Email != "mario@example.it" || !strings.Contains(mails[0].Subject, "risolta") {
 		t.Fatalf("App IO tries %d, e-mails %+v", f.io.tries, mails)
+	}
+}
+
+// TestLifecycleContinuesAsNew: past maxPolls polls the workflow
+// continues as new with its ticket, deadlines and escalations, so it never
+// forwards again; the continued run ends the report.
+func TestLifecycleContinuesAsNew(t *testing.T) {
+	old := maxPolls
+	maxPolls = 5
+	t.Cleanup(func() { maxPolls = old })
+	f := newFixture(t, tenant.ReportSLA{TakeInCharge: "2h"})
+	script := make([]State, 30)
+	for i := range script {
+		script[i] = StateForwarded
+	}
+	f.crm.script = append(script, StateResolved)
+	r := f.file(t, &Report{Reporter: Reporter{Email: "anna@example.it"}})
+	f.env.SetStartTime(r.Requested)
+	f.env.ExecuteWorkflow(WorkflowName, Input{TenantID: "esempio", ReportID: r.ID})
+	var can *workflow.ContinueAsNewError
+	if err := f.env.GetWorkflowError(); !errors.As(err, &can) {
+		t.Fatalf("err = %v, want continue-as-new", err)
+	}
+	var in Input
+	if err := converter.GetDefaultDataConverter().FromPayloads(can.Input, &in); err != nil {
+		t.Fatal(err)
+	}
+	if in.Resume == nil || in.Resume.Ticket != "T-1" || in.Resume.State != StateForwarded || !slices.Equal(in.Resume.Escalated, []string{DeadlineTakeInCharge}) {
+		t.Fatalf("carried over %+v", in.Resume)
+	}
+	maxPolls = old
+	var suite testsuite.WorkflowTestSuite
+	env := suite.NewTestWorkflowEnvironment()
+	env.RegisterWorkflowWithOptions(Workflow, workflow.RegisterOptions{Name: WorkflowName})
+	for name, fn := range map[string]any{"ReportOpen": f.acts.Open, "ReportForward": f.acts.Forward, "ReportStatus": f.acts.Status,
+		"ReportSetState": f.acts.SetState, "ReportNotify": f.acts.Notify, "ReportEscalate": f.acts.Escalate} {
+		env.RegisterActivityWithOptions(fn, activity.RegisterOptions{Name: name})
+	}
+	env.ExecuteWorkflow(WorkflowName, in)
+	if err := env.GetWorkflowError(); err != nil {
+		t.Fatal(err)
+	}
+	var p Progress
+	if err := env.GetWorkflowResult(&p); err != nil {
+		t.Fatal(err)
+	}
+	var toSupervisor int
+	for _, m := range f.email.all() {
+		if m.To.Email == "urp@comune.esempio.it" {
+			toSupervisor++
+		}
+	}
+	if p.State != StateResolved || f.crm.forwards != 1 || toSupervisor != 1 {
+		t.Fatalf("progress %+v, forwards %d, supervisor told %d times", p, f.crm.forwards, toSupervisor)
 	}
 }
