@@ -495,3 +495,25 @@ func TestLifecycleContinuesAsNew(t *testing.T) {
 		t.Fatalf("progress %+v, forwards %d, supervisor told %d times", p, f.crm.forwards, toSupervisor)
 	}
 }
+
+// TestLifecycleResolveDeadline: taken in charge in time but not resolved
+// within its deadline: the supervisor is told once, of the resolution.
+func TestLifecycleResolveDeadline(t *testing.T) {
+	f := newFixture(t, tenant.ReportSLA{TakeInCharge: "2h", Resolve: "4h"})
+	f.crm.script = []State{StateInCharge, StateInCharge, StateInCharge, StateInCharge, StateInCharge, StateInCharge, StateResolved}
+	r := f.file(t, &Report{Reporter: Reporter{Email: "anna@example.it"}})
+	f.env.SetStartTime(r.Requested)
+	p := f.run(t, r)
+	if p.State != StateResolved || !slices.Equal(p.Escalated, []string{DeadlineResolve}) {
+		t.Fatalf("progress %+v", p)
+	}
+	var toSupervisor []string
+	for _, m := range f.email.all() {
+		if m.To.Email == "urp@comune.esempio.it" {
+			toSupervisor = append(toSupervisor, m.Subject)
+		}
+	}
+	if len(toSupervisor) != 1 || !strings.Contains(toSupervisor[0], "risoluzione") {
+		t.Fatalf("supervisor messages %q", toSupervisor)
+	}
+}
