@@ -84,16 +84,22 @@ func checkREST(raw json.RawMessage, _ registry.Env) []registry.Problem {
 	}
 	slices.Sort(names)
 	var probs []registry.Problem
-	doc := map[string]any{}
-	if err := setPath(doc, c.ReferenceField, ""); err != nil {
-		return nil
-	}
+	placed := [][2]string{{"referenceField", c.ReferenceField}}
 	for _, n := range names {
-		if err := setPath(doc, c.Fields[n], ""); err != nil {
-			probs = append(probs, registry.Problem{Pointer: schemas.JoinPointer("/fields", n), Rule: "path",
-				Message: fmt.Sprintf("%s collides with another mapping or with referenceField %s: %v", c.Fields[n], c.ReferenceField, err),
-				Hint:    "give each report field its own place in the ticket's JSON"})
+		p := c.Fields[n]
+		for _, q := range placed {
+			if p == q[1] || strings.HasPrefix(p, q[1]+".") || strings.HasPrefix(q[1], p+".") {
+				what := q[0]
+				if what != "referenceField" {
+					what = "fields/" + what
+				}
+				probs = append(probs, registry.Problem{Pointer: schemas.JoinPointer("/fields", n), Rule: "path",
+					Message: fmt.Sprintf("%s collides with %s (%s): one is the other or inside it", p, what, q[1]),
+					Hint:    "give each report field its own place in the ticket's JSON"})
+				break
+			}
 		}
+		placed = append(placed, [2]string{n, p})
 	}
 	return probs
 }
