@@ -34,8 +34,8 @@ func env(secrets map[string]string) registry.Env {
 func report(id string) *reports.Report {
 	return &reports.Report{ID: id, Tenant: "c_a944", ServiceCode: "illuminazione", Description: "Lampione spento in via Irnerio",
 		Address: "Via Irnerio 10, Bologna", HasLocation: true, Lat: 44.4991, Long: 11.3522,
-		Requested: time.Date(2026, 12, 2, 9, 0, 0, 0, time.UTC),
-		Reporter:  reports.Reporter{Email: "mario.rossi@example.it", FirstName: "Mario"},
+		Requested:  time.Date(2026, 12, 2, 9, 0, 0, 0, time.UTC),
+		Reporter:   reports.Reporter{Email: "mario.rossi@example.it", FirstName: "Mario"},
 		Attributes: map[string][]string{"tipo": {"lampione"}}}
 }
 
