@@ -201,8 +201,19 @@ func TestRESTFailures(t *testing.T) {
 	if _, _, err := c.Status(ctx, id); !failure.IsRetryable(err) {
 		t.Fatalf("status 503: %v, want retryable", err)
 	}
-	if n := len(m.Tickets()); n != 1 {
-		t.Errorf("%d tickets, want 1", n)
+	// The CRM files the ticket and the answer is lost: ambiguous, and the
+	// retry gets the same ticket by the client reference.
+	m.Faults().LoseNext(1)
+	_, err = c.Forward(ctx, report("SR-7"))
+	if !failure.IsAmbiguous(err) {
+		t.Fatalf("lost answer: %v, want ambiguous", err)
+	}
+	lost, err := c.Forward(ctx, report("SR-7"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := len(m.Tickets()); n != 2 || m.Tickets()[1].ID != lost || m.Tickets()[1].ExternalID != "SR-7" {
+		t.Errorf("tickets %+v, want SR-6 and SR-7 (%s) once each", m.Tickets(), lost)
 	}
 }
 

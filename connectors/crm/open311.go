@@ -158,6 +158,9 @@ func (c *Open311) Form(r *reports.Report) url.Values {
 // answers with a token only is asked tokens/{token} for the id a few
 // times; if it still has none, the ticket is "token:<token>".
 func (c *Open311) Forward(ctx context.Context, r *reports.Report) (string, error) {
+	if c.cfg.ReferenceAttribute != "" && r.ID == "" {
+		return "", failure.Permanentf("crm open311: a report without an id cannot be forwarded (it is the client reference)")
+	}
 	f := c.Form(r)
 	f.Set("api_key", c.key)
 	ans, err := c.call(ctx, http.MethodPost, "/requests.json", "forward "+r.ID, []byte(f.Encode()))
