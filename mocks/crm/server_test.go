@@ -25,7 +25,13 @@ func (c *clock) add(d time.Duration) {
 	c.mu.Unlock()
 }
 
-func call(t *testing.T, method, url, token, body string) (int, map[string]any) {
+// answer is the status and JSON body of a call.
+type answer struct {
+	code int
+	body map[string]any
+}
+
+func call(t *testing.T, method, url, token, body string) answer {
 	t.Helper()
 	req, err := http.NewRequest(method, url, strings.NewReader(body))
 	if err != nil {
@@ -45,7 +51,7 @@ func call(t *testing.T, method, url, token, body string) (int, map[string]any) {
 			t.Fatalf("%s %s: %d, body not JSON: %v", method, url, resp.StatusCode, err)
 		}
 	}
-	return resp.StatusCode, out
+	return answer{resp.StatusCode, out}
 }
 
 func TestTicketsScheduleAndWebhook(t *testing.T) {
@@ -58,35 +64,35 @@ func TestTicketsScheduleAndWebhook(t *testing.T) {
 	srv := httptest.NewServer(s)
 	defer srv.Close()
 
-	if code, _ := call(t, "POST", srv.URL+"/api/tickets", "wrong", `{"externalId":"SR-1"}`); code != http.StatusUnauthorized {
+	if code := call(t, "POST", srv.URL+"/api/tickets", "wrong", `{"externalId":"SR-1"}`).code; code != http.StatusUnauthorized {
 		t.Fatalf("wrong token: %d", code)
 	}
-	if code, _ := call(t, "POST", srv.URL+"/api/tickets", DefaultToken, `{"description":"x"}`); code != http.StatusUnprocessableEntity {
+	if code := call(t, "POST", srv.URL+"/api/tickets", DefaultToken, `{"description":"x"}`).code; code != http.StatusUnprocessableEntity {
 		t.Fatalf("no externalId: %d", code)
 	}
-	code, first := call(t, "POST", srv.URL+"/api/tickets", DefaultToken, `{"externalId":"SR-1","description":"Buca"}`)
-	if code != http.StatusCreated || first["id"] != "T-000001" || first["status"] != StatusNew {
-		t.Fatalf("create: %d %v", code, first)
+	a := call(t, "POST", srv.URL+"/api/tickets", DefaultToken, `{"externalId":"SR-1","description":"Buca"}`)
+	if a.code != http.StatusCreated || a.body["id"] != "T-000001" || a.body["status"] != StatusNew {
+		t.Fatalf("create: %d %v", a.code, a.body)
 	}
-	code, again := call(t, "POST", srv.URL+"/api/tickets", DefaultToken, `{"externalId":"SR-1","description":"Buca"}`)
-	if code != http.StatusOK || again["id"] != "T-000001" {
-		t.Fatalf("same reference: %d %v", code, again)
+	a = call(t, "POST", srv.URL+"/api/tickets", DefaultToken, `{"externalId":"SR-1","description":"Buca"}`)
+	if a.code != http.StatusOK || a.body["id"] != "T-000001" {
+		t.Fatalf("same reference: %d %v", a.code, a.body)
 	}
 	clk.add(time.Hour)
-	if _, got := call(t, "GET", srv.URL+"/api/tickets/T-000001", DefaultToken, ""); got["status"] != StatusInProgress {
+	if got := call(t, "GET", srv.URL+"/api/tickets/T-000001", DefaultToken, "").body; got["status"] != StatusInProgress {
 		t.Fatalf("after an hour: %v", got)
 	}
-	if code, _ := call(t, "POST", srv.URL+"/__mock/tickets/T-000001/status", "", `{"status":"REJECTED","note":"Area privata"}`); code != http.StatusNoContent {
+	if code := call(t, "POST", srv.URL+"/__mock/tickets/T-000001/status", "", `{"status":"REJECTED","note":"Area privata"}`).code; code != http.StatusNoContent {
 		t.Fatalf("status on demand: %d", code)
 	}
-	if code, _ := call(t, "POST", srv.URL+"/__mock/tickets/T-000001/status", "", `{"status":"CLOSED"}`); code != http.StatusBadRequest {
+	if code := call(t, "POST", srv.URL+"/__mock/tickets/T-000001/status", "", `{"status":"CLOSED"}`).code; code != http.StatusBadRequest {
 		t.Fatalf("unknown status: %d", code)
 	}
 	clk.add(2 * time.Hour) // the schedule does not reopen a rejected ticket
-	if _, got := call(t, "GET", srv.URL+"/api/tickets/T-000001", DefaultToken, ""); got["status"] != StatusRejected || got["note"] != "Area privata" {
+	if got := call(t, "GET", srv.URL+"/api/tickets/T-000001", DefaultToken, "").body; got["status"] != StatusRejected || got["note"] != "Area privata" {
 		t.Fatalf("after rejection: %v", got)
 	}
-	if code, _ := call(t, "GET", srv.URL+"/api/tickets/T-000009", DefaultToken, ""); code != http.StatusNotFound {
+	if code := call(t, "GET", srv.URL+"/api/tickets/T-000009", DefaultToken, "").code; code != http.StatusNotFound {
 		t.Fatalf("unknown ticket: %d", code)
 	}
 	// Two changes, two signed deliveries the receiver accepted.
@@ -113,7 +119,7 @@ func TestWebhookWrongSecretIsCounted(t *testing.T) {
 	s := New(Options{WebhookURL: hooks.URL, WebhookSecret: "another-secret-entirely"})
 	srv := httptest.NewServer(s)
 	defer srv.Close()
-	if code, _ := call(t, "POST", srv.URL+"/api/tickets", DefaultToken, `{"externalId":"SR-2"}`); code != http.StatusCreated {
+	if code := call(t, "POST", srv.URL+"/api/tickets", DefaultToken, `{"externalId":"SR-2"}`).code; code != http.StatusCreated {
 		t.Fatal(code)
 	}
 	if err := s.SetStatus("T-000001", StatusResolved, ""); err != nil {
@@ -133,10 +139,10 @@ func TestFaults(t *testing.T) {
 		t.Fatal(err)
 	}
 	resp.Body.Close()
-	if code, body := call(t, "POST", srv.URL+"/api/tickets", DefaultToken, `{"externalId":"SR-3"}`); code != http.StatusServiceUnavailable || body["detail"] == nil {
-		t.Fatalf("injected: %d %v", code, body)
+	if a := call(t, "POST", srv.URL+"/api/tickets", DefaultToken, `{"externalId":"SR-3"}`); a.code != http.StatusServiceUnavailable || a.body["detail"] == nil {
+		t.Fatalf("injected: %d %v", a.code, a.body)
 	}
-	if code, _ := call(t, "POST", srv.URL+"/api/tickets", DefaultToken, `{"externalId":"SR-3"}`); code != http.StatusCreated {
+	if code := call(t, "POST", srv.URL+"/api/tickets", DefaultToken, `{"externalId":"SR-3"}`).code; code != http.StatusCreated {
 		t.Fatalf("after the fault: %d", code)
 	}
 	if n := len(s.Tickets()); n != 1 {
