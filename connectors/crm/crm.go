@@ -40,14 +40,12 @@ const maxAnswer = 1 << 20
 func do(hc *http.Client, kind, op string, req *http.Request, okStatus ...int) ([]byte, int, error) {
 	resp, err := hc.Do(req)
 	if err != nil {
-		// A GET changes nothing: sending it again is harmless; a POST may
-		// have been applied.
-		return nil, 0, &channels.HTTPError{Channel: kind, Op: op, Err: err, Ambiguous: req.Method != http.MethodGet}
+		return nil, 0, noAnswer(&channels.HTTPError{Channel: kind, Op: op, Err: err, Ambiguous: true}, req)
 	}
 	defer resp.Body.Close()
 	body, err := io.ReadAll(io.LimitReader(resp.Body, maxAnswer))
 	if err != nil {
-		return nil, resp.StatusCode, &channels.HTTPError{Channel: kind, Op: op, Status: resp.StatusCode, Err: fmt.Errorf("reading the answer: %w", err), Ambiguous: req.Method != http.MethodGet}
+		return nil, resp.StatusCode, noAnswer(&channels.HTTPError{Channel: kind, Op: op, Status: resp.StatusCode, Err: fmt.Errorf("reading the answer: %w", err), Ambiguous: true}, req)
 	}
 	if resp.StatusCode/100 == 2 {
 		return body, resp.StatusCode, nil
@@ -63,6 +61,20 @@ func do(hc *http.Client, kind, op string, req *http.Request, okStatus ...int) ([
 		e.RetryAfter = d
 	}
 	return nil, resp.StatusCode, e
+}
+
+// noAnswer classifies a request that got no (readable) answer: a POST
+// may have been applied (ambiguous: the CRM finds it again by the client
+// reference); a GET changes nothing, so it is simply retryable.
+func noAnswer(e *channels.HTTPError, req *http.Request) error {
+	if req.Method == http.MethodGet {
+		if req.Context().Err() != nil {
+			return failure.Mark(failure.Permanent, e)
+		}
+		e.Ambiguous = false
+		return failure.Mark(failure.Retryable, e)
+	}
+	return e
 }
 
 // redact is the request's URL without its query (an api_key may be there).

@@ -201,6 +201,15 @@ func TestRESTFailures(t *testing.T) {
 	if _, _, err := c.Status(ctx, id); !failure.IsRetryable(err) {
 		t.Fatalf("status 503: %v, want retryable", err)
 	}
+	gone := httptest.NewServer(m)
+	gone.Close()
+	down := openCRM(t, crm.KindREST, restConfig(gone.URL), map[string]string{"CRM_TOKEN": crmmock.DefaultToken})
+	if _, _, err := down.Status(ctx, id); !failure.IsRetryable(err) {
+		t.Fatalf("status without an answer: %v, want retryable", err)
+	}
+	if _, err := down.Forward(ctx, report("SR-8")); !failure.IsAmbiguous(err) {
+		t.Fatalf("forward without an answer: %v, want ambiguous", err)
+	}
 	// The CRM files the ticket and the answer is lost: ambiguous, and the
 	// retry gets the same ticket by the client reference.
 	m.Faults().LoseNext(1)
