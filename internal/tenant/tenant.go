@@ -16,6 +16,7 @@ import (
 	"strings"
 
 	_ "github.com/ponte-pa/ponte/connectors/appio"  // platform-appio.schema.json, which tenant.schema.json refers to
+	_ "github.com/ponte-pa/ponte/connectors/crm"    // the CRM kinds of reports.CRMs (rest, open311) that report routes name
 	_ "github.com/ponte-pa/ponte/connectors/pagopa" // platform-gpd.schema.json
 
 	"github.com/ponte-pa/ponte/connectors/channels"
