@@ -100,7 +100,7 @@ func alertSend(ctx context.Context, args []string) error {
 	if id == "" {
 		if ch.CAP != "" {
 			al, _ := cap.Parse(strings.NewReader(ch.CAP)) // parsed by readChange
-			id = alert.AlertID(al.Identifier)
+			id = alert.AlertID(*at.tenant, al.Identifier)
 		} else {
 			id = time.Now().In(rome.Location).Format("20060102-150405")
 		}

@@ -23,7 +23,7 @@ func TestEverySubcommandHasItsOwnFlags(t *testing.T) {
 		"serve":           with(serving, "dev", "data", "temporal-port", "ui-port", "http"),
 		"worker":          serving,
 		"temporal-server": {"postgres", "db-prefix", "port", "namespace", "shards", "log-level"},
-		"mocks": {"record", "webhook-port", "sms-port", "capfeed-port", "host", "gpd-port", "io-port", "smtp-port", "smtp-http-port", "smtp-ca", "nodo-port", "idp-port", "cie-port",
+		"mocks": {"record", "webhook-port", "sms-port", "capfeed-port", "crm-port", "open311-port", "host", "gpd-port", "io-port", "smtp-port", "smtp-http-port", "smtp-ca", "nodo-port", "idp-port", "cie-port",
 			"tributi-port", "tributi-debtors", "io-all-known"},
 		"config validate":     {"online"},
 		"config sample":       {"gpd-url", "io-url", "smtp", "sms-url", "webhook-url", "idp-url", "cie-url", "public-url"},

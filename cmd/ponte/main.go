@@ -17,6 +17,12 @@ import (
 	"syscall"
 
 	_ "time/tzdata" // due dates are computed in Europe/Rome on any machine
+
+	// The CRM kinds (rest, open311) of reports.CRMs that tenants'
+	// reports.routes name. Not linked from internal/tenant: the kinds
+	// implement workflows/reports' CRM, and that package imports tenant
+	// (it sets tenant.CRMKinds, the check of routes at load).
+	_ "github.com/ponte-pa/ponte/connectors/crm"
 )
 
 // Exit codes.
@@ -63,7 +69,7 @@ func init() {
 		{name: "serve", summary: "run workers and the HTTP gateway (--dev: embedded Temporal in a local file)", run: runServe},
 		{name: "worker", summary: "run workers only, against a Temporal cluster", run: runWorker},
 		{name: "temporal-server", summary: "run a single-node Temporal server on PostgreSQL in its own process (schemas created with Temporal's schema tool), to try workers against a separate cluster", run: runTemporalServer},
-		{name: "mocks", summary: "start every mock (GPD, App IO, SMTP, Nodo, SPID IdP, tributi, webhook receiver, SMS gateway, CAP alert feed) and print their URLs", run: runMocks},
+		{name: "mocks", summary: "start every mock (GPD, App IO, SMTP, Nodo, SPID IdP, tributi, webhook receiver, SMS gateway, CAP alert feed, CRM, Open311 server) and print their URLs", run: runMocks},
 		{name: "config", summary: "config validate|sample: check tenant config files, write the sample comune", subs: configCommands, notes: configNotes},
 		{name: "campaign", summary: "campaign start|status|pause|resume|cancel|report|print: run and watch payment campaigns", subs: campaignCommands, notes: campaignNotes},
 		{name: "alert", summary: "alert send|status|update|cancel|confirm|report|list|feed: Protezione Civile alerts to residents on App IO, SMS, e-mail and webhooks (CAP 1.2)", subs: alertCommands, notes: alertNotes},

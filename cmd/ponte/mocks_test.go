@@ -21,7 +21,7 @@ func TestMocksCommand(t *testing.T) {
 	if code := run([]string{"mocks", "--help"}, &help, &errOut); code != exitOK {
 		t.Fatalf("--help: exit %d: %s", code, errOut.String())
 	}
-	for _, flag := range []string{"gpd-port 18081", "io-port 18082", "smtp-port 18025", "nodo-port 18083", "idp-port 18084", "cie-port 18086", "tributi-port 18085", "smtp-http-port 18026", "webhook-port 18087", "sms-port 18088", "capfeed-port 18089"} {
+	for _, flag := range []string{"gpd-port 18081", "io-port 18082", "smtp-port 18025", "nodo-port 18083", "idp-port 18084", "cie-port 18086", "tributi-port 18085", "smtp-http-port 18026", "webhook-port 18087", "sms-port 18088", "capfeed-port 18089", "crm-port 18090", "open311-port 18091"} {
 		if !strings.Contains(help.String(), "[--"+flag+"]") {
 			t.Errorf("usage lacks [--%s]:\n%s", flag, help.String())
 		}
@@ -32,7 +32,7 @@ func TestMocksCommand(t *testing.T) {
 	cancel() // print the lines and return
 	ca := filepath.Join(t.TempDir(), "ca.pem")
 	args := []string{"--smtp-ca", ca, "--tributi-debtors", "3"}
-	for _, f := range []string{"gpd-port", "io-port", "smtp-port", "smtp-http-port", "nodo-port", "idp-port", "cie-port", "tributi-port", "webhook-port", "sms-port", "capfeed-port"} {
+	for _, f := range []string{"gpd-port", "io-port", "smtp-port", "smtp-http-port", "nodo-port", "idp-port", "cie-port", "tributi-port", "webhook-port", "sms-port", "capfeed-port", "crm-port", "open311-port"} {
 		args = append(args, "--"+f, "0")
 	}
 	if err := runMocks(ctx, args); err != nil {
@@ -50,6 +50,8 @@ func TestMocksCommand(t *testing.T) {
 		`^Webhook receiver  http://127\.0\.0\.1:\d+   \(secret "demo-webhook-secret-not-secret"; inspect: `,
 		`^SMS gateway mock  http://127\.0\.0\.1:\d+   \(token "demo-sms-token-not-secret"; send: `,
 		`^CAP feed mock     http://127\.0\.0\.1:\d+   \(Atom: http://127\.0\.0\.1:\d+/feed\.atom, RSS: http://127\.0\.0\.1:\d+/rss\.xml; publish: POST http://127\.0\.0\.1:\d+/__mock/publish; inspect: http://127\.0\.0\.1:\d+/__mock/published\)$`,
+		`^CRM mock          http://127\.0\.0\.1:\d+   \(token "demo-crm-token-not-secret"; tickets: http://127\.0\.0\.1:\d+/api/tickets; status: POST http://127\.0\.0\.1:\d+/__mock/tickets/\{id\}/status; inspect: http://127\.0\.0\.1:\d+/__mock/tickets\)$`,
+		`^Open311 mock      http://127\.0\.0\.1:\d+   \(api_key "demo-open311-key-not-secret"; services: http://127\.0\.0\.1:\d+/services\.json; status: POST http://127\.0\.0\.1:\d+/__mock/requests/\{id\}/status; inspect: http://127\.0\.0\.1:\d+/__mock/requests\)$`,
 		`/__mock/faults`,
 	}
 	if len(lines) != len(want) {
@@ -80,7 +82,7 @@ func TestMocksRecord(t *testing.T) {
 	stdout = &out
 	dir := t.TempDir()
 	args := []string{"--record", dir, "--smtp-ca", filepath.Join(t.TempDir(), "ca.pem"), "--gpd-port", strconv.Itoa(port)}
-	for _, f := range []string{"io-port", "smtp-port", "smtp-http-port", "nodo-port", "idp-port", "cie-port", "tributi-port", "webhook-port", "sms-port", "capfeed-port"} {
+	for _, f := range []string{"io-port", "smtp-port", "smtp-http-port", "nodo-port", "idp-port", "cie-port", "tributi-port", "webhook-port", "sms-port", "capfeed-port", "crm-port", "open311-port"} {
 		args = append(args, "--"+f, "0")
 	}
 	ctx, cancel := context.WithCancel(context.Background())

@@ -361,7 +361,7 @@ func TestFeedBulletinStartsAlertsOnlyInItsZone(t *testing.T) {
 	deadline := time.Now().Add(2 * time.Minute)
 	var p alert.Progress
 	for time.Now().Before(deadline) {
-		v, err := rt.Client.QueryWorkflow(ctx, alert.WorkflowID("esempio", alert.AlertID(id)), "", alert.QueryProgress)
+		v, err := rt.Client.QueryWorkflow(ctx, alert.WorkflowID("esempio", alert.AlertID("esempio", id)), "", alert.QueryProgress)
 		if err == nil && v.Get(&p) == nil && p.Phase == alert.StateDone {
 			break
 		}
@@ -382,5 +382,30 @@ func TestFeedBulletinStartsAlertsOnlyInItsZone(t *testing.T) {
 	}
 	if len(mine) != 1 || !strings.HasPrefix(mine[0].Origin, "feed:") || len(others) != 0 {
 		t.Errorf("alerts: esempio %+v, altro %+v; want one from the feed for esempio only", mine, others)
+	}
+
+	// A bulletin for both zones: each comune gets an alert of its own.
+	both, err := feed.Publish(capfeedmock.Publication{Zones: []string{"EMR-Z1", "EMR-Z2"}, Colour: "rosso", Risk: "vento",
+		Headline: map[string]string{"it": "Vento forte su Z1 e Z2", "en": "Strong wind in Z1 and Z2"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tid := range []string{"esempio", "altro"} {
+		id := alert.AlertID(tid, both)
+		deadline := time.Now().Add(2 * time.Minute)
+		var p alert.Progress
+		for time.Now().Before(deadline) {
+			v, err := rt.Client.QueryWorkflow(ctx, alert.WorkflowID(tid, id), "", alert.QueryProgress)
+			if err == nil && v.Get(&p) == nil && p.Phase == alert.StateDone {
+				break
+			}
+			time.Sleep(200 * time.Millisecond)
+		}
+		rec, err := st.Get(ctx, id)
+		// The residents' file lists people of esempio's comune (099999):
+		// altro's own alert finds none of them in its area.
+		if p.Phase != alert.StateDone || err != nil || rec.Tenant != tid || (tid == "esempio") != (p.Stage.Recipients > 0) {
+			t.Errorf("%s: the regional bulletin's alert %s: %+v, stored %+v (%v)", tid, id, p, rec, err)
+		}
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"strconv"
 	"strings"
 	"time"
@@ -151,6 +152,25 @@ var CRMKinds interface {
 	Validate(kind string, cfg json.RawMessage, env registry.Env) ([]schemas.Problem, error)
 }
 
+// RouteConfig is the config a route's CRM kind is given: its config
+// object (cfg, a map or raw JSON; nil: none) with the kind in it, as a
+// channel's config carries its kind.
+func RouteConfig(kind string, cfg any) (json.RawMessage, error) {
+	m := map[string]any{}
+	switch c := cfg.(type) {
+	case map[string]any:
+		maps.Copy(m, c)
+	case json.RawMessage:
+		if len(c) > 0 {
+			if err := json.Unmarshal(c, &m); err != nil {
+				return nil, err
+			}
+		}
+	}
+	m["kind"] = kind
+	return json.Marshal(m)
+}
+
 // checkRoutes validates each route's config with its CRM kind.
 func checkRoutes(root map[string]any, dir string) []schemas.Problem {
 	rp, _ := root["reports"].(map[string]any)
@@ -166,11 +186,7 @@ func checkRoutes(root map[string]any, dir string) []schemas.Problem {
 			continue // the tenant schema reports it
 		}
 		base := "/reports/routes/" + strconv.Itoa(i)
-		cfg, ok := obj["config"].(map[string]any)
-		if !ok {
-			cfg = map[string]any{}
-		}
-		raw, err := json.Marshal(cfg)
+		raw, err := RouteConfig(kind, obj["config"])
 		if err != nil {
 			continue
 		}

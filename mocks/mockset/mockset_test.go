@@ -11,10 +11,12 @@ import (
 
 	appiomock "github.com/ponte-pa/ponte/mocks/appio"
 	capfeedmock "github.com/ponte-pa/ponte/mocks/capfeed"
+	crmmock "github.com/ponte-pa/ponte/mocks/crm"
 	"github.com/ponte-pa/ponte/mocks/fault"
 	"github.com/ponte-pa/ponte/mocks/gpd"
 	legacymock "github.com/ponte-pa/ponte/mocks/legacy"
 	nodomock "github.com/ponte-pa/ponte/mocks/nodo"
+	open311mock "github.com/ponte-pa/ponte/mocks/open311"
 	smsmock "github.com/ponte-pa/ponte/mocks/sms"
 	smtpmock "github.com/ponte-pa/ponte/mocks/smtp"
 	"github.com/ponte-pa/ponte/mocks/spididp"
@@ -30,7 +32,7 @@ func TestStartServesEveryMock(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer s.Close()
-	names := []string{gpd.Kind, appiomock.Kind, smtpmock.Kind, nodomock.Kind, spididp.KindSPID, spididp.KindCIE, legacymock.Kind, webhookmock.Kind, smsmock.Kind, capfeedmock.Kind}
+	names := []string{gpd.Kind, appiomock.Kind, smtpmock.Kind, nodomock.Kind, spididp.KindSPID, spididp.KindCIE, legacymock.Kind, webhookmock.Kind, smsmock.Kind, capfeedmock.Kind, crmmock.Kind, open311mock.Kind}
 	if got := len(s.Running()); got != len(names) {
 		t.Fatalf("%d mocks running, want %d", got, len(names))
 	}

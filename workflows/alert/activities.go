@@ -80,7 +80,9 @@ func (a *Activities) RecordAlert(ctx context.Context, in Input) (string, error) 
 	if err != nil {
 		return "", err
 	}
-	if rec, err := a.Store.Get(ctx, in.AlertID); err == nil { // an earlier attempt stored it
+	if rec, err := a.Store.Get(ctx, in.AlertID); err == nil && rec.Tenant != in.TenantID {
+		return "", wfkit.BadInput("alert id %q is already tenant %q's: give this alert another id", in.AlertID, rec.Tenant)
+	} else if err == nil { // an earlier attempt stored it
 		vs, err := a.Store.Versions(ctx, rec.ID)
 		if err != nil || len(vs) == 0 {
 			return "", wfkit.ActivityError(fmt.Errorf("alert %s: %v", rec.ID, err))

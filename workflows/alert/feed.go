@@ -142,7 +142,7 @@ func (a *Activities) PollFeeds(ctx context.Context, tenantID string) (FeedPoll, 
 			}
 			switch al.MsgType {
 			case "Alert":
-				poll.Start = append(poll.Start, Input{AlertID: AlertID(al.Identifier), TenantID: t.ID, CAP: string(b),
+				poll.Start = append(poll.Start, Input{AlertID: AlertID(t.ID, al.Identifier), TenantID: t.ID, CAP: string(b),
 					Origin: "feed:" + f.URL, AwaitConfirm: f.NeedsConfirm()})
 			case "Update", "Cancel":
 				orig := firstReference(al.References)
@@ -150,7 +150,7 @@ func (a *Activities) PollFeeds(ctx context.Context, tenantID string) (FeedPoll, 
 					poll.Errors = append(poll.Errors, fmt.Sprintf("%s: %s: an %s without references", f.URL, entry, al.MsgType))
 					continue
 				}
-				poll.Changes = append(poll.Changes, FeedChange{WorkflowID: WorkflowID(t.ID, AlertID(orig)), Change: Change{CAP: string(b), By: "feed:" + f.URL}})
+				poll.Changes = append(poll.Changes, FeedChange{WorkflowID: WorkflowID(t.ID, AlertID(t.ID, orig)), Change: Change{CAP: string(b), By: "feed:" + f.URL}})
 			default:
 				continue
 			}

@@ -32,10 +32,14 @@ const (
 // WorkflowID is the workflow id of a tenant's alert.
 func WorkflowID(tenantID, alertID string) string { return "alert:" + tenantID + ":" + alertID }
 
-// AlertID is the alert id for a CAP identifier: its letters, digits, dots,
-// dashes and underscores (CAP identifiers may hold other characters).
-func AlertID(identifier string) string {
+// AlertID is tenant's alert id for a CAP identifier: the tenant's id and
+// the identifier's letters, digits, dots, dashes and underscores (CAP
+// identifiers may hold other characters). A regional bulletin concerns
+// several comuni: each gets an alert of its own, with its own id.
+func AlertID(tenantID, identifier string) string {
 	var b strings.Builder
+	b.WriteString(tenantID)
+	b.WriteByte('.')
 	for _, r := range identifier {
 		switch {
 		case r >= 'a' && r <= 'z', r >= 'A' && r <= 'Z', r >= '0' && r <= '9', r == '.', r == '-', r == '_':

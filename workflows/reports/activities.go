@@ -116,9 +116,9 @@ func (a *Activities) crm(t *tenant.Tenant, code string) (CRM, error) {
 	if !ok {
 		return nil, wfkit.BadInput("tenant %s has no route for category %q (reports.routes)", t.ID, code)
 	}
-	cfg := rt.Config
-	if len(cfg) == 0 {
-		cfg = []byte("{}")
+	cfg, err := tenant.RouteConfig(rt.Kind, rt.Config)
+	if err != nil {
+		return nil, wfkit.BadInput("tenant %s: route of %q: %v", t.ID, code, err)
 	}
 	env := t.Env()
 	if a.Conns != nil {

@@ -397,7 +397,7 @@ func (st *site) handleComposePost(w http.ResponseWriter, r *http.Request) {
 			st.render(w, http.StatusUnprocessableEntity, "compose", data)
 			return
 		}
-		in.AlertID, in.CAP = alert.AlertID(al.Identifier), string(b)
+		in.AlertID, in.CAP = alert.AlertID(st.t.ID, al.Identifier), string(b)
 	}
 	started, err := st.startAlert(r.Context(), in)
 	if err != nil {

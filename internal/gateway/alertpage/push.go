@@ -104,7 +104,7 @@ func (st *site) handlePush(w http.ResponseWriter, r *http.Request) {
 		writeProblem(w, http.StatusUnprocessableEntity, "CAP message not written", err.Error())
 		return
 	}
-	id := alert.AlertID(al.Identifier)
+	id := alert.AlertID(st.t.ID, al.Identifier)
 	started, err := st.startAlert(r.Context(), alert.Input{AlertID: id, TenantID: st.t.ID, CAP: string(capXML), Origin: "push", AwaitConfirm: true})
 	if err != nil {
 		st.opts.Logger.Error("alertpage: push: starting alert", "tenant", st.t.ID, "alert", id, "err", err)

@@ -138,8 +138,8 @@ func TestPushCAP(t *testing.T) {
 	}
 
 	first := push(t, e, pushToken, good)
-	if first.status != http.StatusAccepted || !first.result.Created || first.result.AlertID != "IT-REGIONE.2026.0042" ||
-		first.result.State != alert.StateAwaiting || !strings.HasSuffix(first.result.URL, "/allerte/a/IT-REGIONE.2026.0042") {
+	if first.status != http.StatusAccepted || !first.result.Created || first.result.AlertID != "esempio.IT-REGIONE.2026.0042" ||
+		first.result.State != alert.StateAwaiting || !strings.HasSuffix(first.result.URL, "/allerte/a/esempio.IT-REGIONE.2026.0042") {
 		t.Fatalf("first push: HTTP %d %+v", first.status, first.result)
 	}
 	again := push(t, e, pushToken, good)
