@@ -268,14 +268,19 @@ func alertConfirm(ctx context.Context, args []string) error {
 }
 
 func openAlertStore(ctx context.Context, dsn string) (*alert.Store, func(), error) {
+	return openStateStore(ctx, dsn, alert.NewStore)
+}
+
+// openStateStore opens the state store at dsn and one package's store on
+// it; done closes the database.
+func openStateStore[S any](ctx context.Context, dsn string, open func(context.Context, *store.DB) (S, error)) (st S, done func(), err error) {
 	db, err := store.Open(ctx, dsn)
 	if err != nil {
-		return nil, nil, err
+		return st, nil, err
 	}
-	st, err := alert.NewStore(ctx, db)
-	if err != nil {
+	if st, err = open(ctx, db); err != nil {
 		db.Close()
-		return nil, nil, err
+		return st, nil, err
 	}
 	return st, func() { db.Close() }, nil
 }

@@ -14,7 +14,6 @@ import (
 
 	"go.temporal.io/sdk/client"
 
-	"github.com/ponte-pa/ponte/internal/store"
 	"github.com/ponte-pa/ponte/workflows/info"
 )
 
@@ -161,16 +160,7 @@ func infoSignal(signal, what string) func(context.Context, []string) error {
 }
 
 func openInfoStore(ctx context.Context, dsn string) (*info.Store, func(), error) {
-	db, err := store.Open(ctx, dsn)
-	if err != nil {
-		return nil, nil, err
-	}
-	st, err := info.NewStore(ctx, db)
-	if err != nil {
-		db.Close()
-		return nil, nil, err
-	}
-	return st, func() { db.Close() }, nil
+	return openStateStore(ctx, dsn, info.NewStore)
 }
 
 func infoReport(ctx context.Context, args []string) error {
