@@ -101,7 +101,7 @@ func TestTwoHundredReports(t *testing.T) {
 		` statusUrl: "` + crmURL + `/api/tickets/{id}", statuses: {NEW: forwarded, IN_PROGRESS: in_charge, RESOLVED: resolved, REJECTED: rejected, DUPLICATE: duplicate}}}`
 	cfg := strings.Replace(string(data), "    \"*\": {takeInCharge: 72h, resolve: 720h}\n",
 		"    \"*\": {takeInCharge: 72h, resolve: 720h}\n    rifiuti-abbandonati: {takeInCharge: 2s, resolve: 720h}\n", 1)
-	cfg = strings.Replace(cfg, "  pollInterval: 15m\n", "  pollInterval: 1s\n  ioPurpose: news\n  routes:\n    - "+route+"\n", 1)
+	cfg = strings.Replace(cfg, "  pollInterval: 15m\n", "  pollInterval: 2s\n  ioPurpose: news\n  routes:\n    - "+route+"\n", 1)
 	if strings.Count(cfg, "\n") != strings.Count(string(data), "\n")+4 {
 		t.Fatal("the sample's reports section changed: sla or pollInterval not found")
 	}
