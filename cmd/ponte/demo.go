@@ -19,6 +19,7 @@ import (
 	"github.com/ponte-pa/ponte/internal/runtime"
 	"github.com/ponte-pa/ponte/internal/tenant"
 	appiomock "github.com/ponte-pa/ponte/mocks/appio"
+	crmmock "github.com/ponte-pa/ponte/mocks/crm"
 	"github.com/ponte-pa/ponte/mocks/mockset"
 	"github.com/ponte-pa/ponte/mocks/record"
 	smsmock "github.com/ponte-pa/ponte/mocks/sms"
@@ -70,6 +71,7 @@ type demoResult struct {
 	TemporalStart time.Duration
 	CampaignWall  time.Duration
 	Alert         *demoAlertResult
+	Report        *demoReportResult
 	TotalWall     time.Duration
 }
 
@@ -112,6 +114,10 @@ func demoRun(ctx context.Context, w io.Writer, o demoOptions) (*demoResult, erro
 		"SMSURL": mocks.URL(smsmock.Kind), "WebhookURL": mocks.WebhookURL})
 	if err != nil {
 		return nil, fmt.Errorf("writing the sample comune: %w", err)
+	}
+	// Citizen reports go to the CRM mock (cmd/ponte/demo_reports.go).
+	if err := demoReportsConfig(tenantPath, mocks.URL(crmmock.Kind)); err != nil {
+		return nil, err
 	}
 	t, err := tenant.Load(tenantPath)
 	if err != nil {
@@ -203,6 +209,11 @@ func demoRun(ctx context.Context, w io.Writer, o demoOptions) (*demoResult, erro
 	// A Protezione Civile alert to the same comune's residents
 	// (cmd/ponte/demo_alert.go).
 	if res.Alert, err = demoAlert(ctx, w, abs, rt, mocks, t); err != nil {
+		return nil, err
+	}
+	// A citizen's report through Open311 to the comune's CRM
+	// (cmd/ponte/demo_reports.go).
+	if res.Report, err = demoReports(ctx, w, rt, mocks, t); err != nil {
 		return nil, err
 	}
 	// SPID login on the same comune (cmd/ponte/demo_spid.go).

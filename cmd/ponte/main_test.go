@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/ponte-pa/ponte/internal/metrics"
+	"github.com/ponte-pa/ponte/workflows/reports"
 )
 
 func TestUsageAndExitCodes(t *testing.T) {
@@ -125,7 +126,14 @@ func TestConfigValidateSample(t *testing.T) {
 	if p.RemindersWorkflowID == "" {
 		t.Error("the demo campaign has reminders, but no reminders workflow was started")
 	}
-	for _, want := range []string{"NOTICE CODE (NAV)", "Rejected rows (", "Totals", "Checked on the mocks:", "Protezione Civile alert", "not reached: Marco Conti", "Alert cancelled:", "Conformance (every call"} {
+	// The citizen report: filed through Open311, forwarded to the CRM mock
+	// once, taken in charge and resolved there, an e-mail at each change.
+	if r := res.Report; r == nil || r.Progress.State != reports.StateResolved || r.Progress.Ticket == "" || r.Status != "closed" ||
+		len(r.Progress.History) != 3 || len(r.Messages) != 3 ||
+		!strings.Contains(r.Messages[0], "inoltrata") || !strings.Contains(r.Messages[1], "presa in carico") || !strings.Contains(r.Messages[2], "risolta") {
+		t.Errorf("citizen report: %+v", r)
+	}
+	for _, want := range []string{"NOTICE CODE (NAV)", "Rejected rows (", "Totals", "Checked on the mocks:", "Protezione Civile alert", "not reached: Marco Conti", "Alert cancelled:", "Citizen report (Open311", "GET requests/", "status closed", "E-mails to " + demoReporter, "Conformance (every call"} {
 		if !strings.Contains(out.String(), want) {
 			t.Errorf("demo output lacks %q", want)
 		}

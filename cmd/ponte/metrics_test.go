@@ -61,6 +61,11 @@ func checkDemoMetrics(t *testing.T, m *metrics.Metrics, res *demoResult) {
 		}
 		return n
 	}
+	// The citizen report's e-mails, one per change of state.
+	reportN := 0
+	if res.Report != nil {
+		reportN = len(res.Report.Messages)
+	}
 	tests := []struct {
 		metric string
 		labels map[string]string
@@ -72,7 +77,7 @@ func checkDemoMetrics(t *testing.T, m *metrics.Metrics, res *demoResult) {
 		{"ponte_messages_total", map[string]string{"tenant": tenant, "channel": "appio", "outcome": "not_on_io"}, pr.NotOnIO + alertN("appio", "not_on_io")},
 		{"ponte_messages_total", map[string]string{"tenant": tenant, "channel": "appio", "outcome": "not_allowed"}, pr.SenderNotAllowed + alertN("appio", "not_allowed")},
 		{"ponte_messages_total", map[string]string{"tenant": tenant, "channel": "appio", "outcome": "failed"}, pr.MessagesFailed},
-		{"ponte_messages_total", map[string]string{"tenant": tenant, "channel": "email", "outcome": "sent"}, pr.EmailsSent + alertN("email", "sent")},
+		{"ponte_messages_total", map[string]string{"tenant": tenant, "channel": "email", "outcome": "sent"}, pr.EmailsSent + alertN("email", "sent") + reportN},
 		{"ponte_messages_total", map[string]string{"tenant": tenant, "channel": "sms", "outcome": "sent"}, alertN("sms", "sent")},
 		{"ponte_messages_total", map[string]string{"tenant": tenant, "channel": "webhook", "outcome": "sent"}, alertN("webhook", "sent")},
 		{"ponte_messages_total", map[string]string{"tenant": tenant, "channel": "email", "outcome": "failed"}, pr.EmailsFailed},
