@@ -90,7 +90,7 @@ func demoRun(ctx context.Context, w io.Writer, o demoOptions) (*demoResult, erro
 	if err := os.RemoveAll(abs); err != nil {
 		return nil, fmt.Errorf("cleaning %s: %w", abs, err)
 	}
-	fmt.Fprintf(w, "Ponte demo — payment-notice campaign and Protezione Civile alert for a sample comune\n\n")
+	fmt.Fprintf(w, "Ponte demo — payment-notice campaign, Protezione Civile alert and a citizen report for a sample comune\n\n")
 
 	// 1. Mocks of the national platforms, on free loopback ports, and the
 	// sample comune: tenant config, secrets, the SMTP relay's CA
