@@ -71,7 +71,22 @@ func reportsIntake(ctx context.Context, db *store.DB, log *slog.Logger, c client
 	if err != nil {
 		return nil, err
 	}
-	return in.Mount, nil
+	if c == nil {
+		return in.Mount, nil
+	}
+	poke := func(ctx context.Context, tenantID, id string) error { return reports.Poke(ctx, c, tenantID, id) }
+	return func(mux *http.ServeMux, s *gateway.Site) {
+		in.Mount(mux, s)
+		// The CRM's signed status events wake a report's lifecycle.
+		if r := s.Tenant.Reports; r != nil && r.CRMWebhook != nil {
+			h, err := reports.CRMEvents(s.Tenant, poke, log)
+			if err != nil {
+				log.Error("CRM webhook not mounted", "tenant", s.Tenant.ID, "err", err)
+				return
+			}
+			mux.Handle("POST "+s.Path()+reports.WebhookPath, h)
+		}
+	}, nil
 }
 
 // mountNodo serves, for every tenant, the EC SOAP endpoint the pagoPA Nodo

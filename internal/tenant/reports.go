@@ -45,6 +45,15 @@ type Reports struct {
 	// PollInterval is how often the CRM is asked for a ticket's state
 	// (default 15m).
 	PollInterval string `json:"pollInterval,omitempty"`
+	// CRMWebhook, when set, lets the CRM's signed webhook wake a report's
+	// lifecycle at once.
+	CRMWebhook *ReportWebhook `json:"crmWebhook,omitempty"`
+}
+
+// ReportWebhook is the CRM's signed status webhook.
+type ReportWebhook struct {
+	Secret    Secret `json:"secret"`
+	Reference string `json:"reference,omitempty"` // default ticket.externalId
 }
 
 // ReportRoute is the CRM the reports of a category go to.
@@ -313,6 +322,9 @@ func (r *Reports) setBaseDir(dir string) {
 	}
 	for i := range r.Clients {
 		r.Clients[i].APIKey.baseDir = dir
+	}
+	if r.CRMWebhook != nil {
+		r.CRMWebhook.Secret.baseDir = dir
 	}
 }
 

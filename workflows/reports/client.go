@@ -47,3 +47,8 @@ func Query(ctx context.Context, c client.Client, tenantID, id string) (Progress,
 	}
 	return p, v.Get(&p)
 }
+
+// Poke makes report id's workflow read its ticket now (SignalPoll).
+func Poke(ctx context.Context, c client.Client, tenantID, id string) error {
+	return c.SignalWorkflow(ctx, WorkflowID(tenantID, id), "", SignalPoll, nil)
+}

@@ -9,6 +9,9 @@ const (
 	// SignalStatus carries a StatusSignal: a CRM that calls back by
 	// webhook, or an operator (ponte reports status --state).
 	SignalStatus = "status"
+	// SignalPoll makes the workflow read its ticket now (a CRM's webhook
+	// said something changed).
+	SignalPoll = "poll"
 	// QueryProgress returns the workflow's Progress.
 	QueryProgress = "progress"
 )

@@ -64,6 +64,7 @@ func Workflow(ctx workflow.Context, in Input) (Progress, error) {
 	}
 
 	signals := workflow.GetSignalChannel(ctx, SignalStatus)
+	pokes := workflow.GetSignalChannel(ctx, SignalPoll)
 	polls := 0 // in this run
 	for !p.State.Closed() {
 		if polls >= maxPolls || workflow.GetInfo(ctx).GetCurrentHistoryLength() > maxHistory {
@@ -80,6 +81,10 @@ func Workflow(ctx workflow.Context, in Input) (Progress, error) {
 			next, source = &s, "signal"
 		})
 		poll := false
+		sel.AddReceive(pokes, func(c workflow.ReceiveChannel, _ bool) {
+			c.Receive(ctx, nil)
+			poll = true
+		})
 		sel.AddFuture(workflow.NewTimer(tctx, open.Poll), func(workflow.Future) { poll = true })
 		breach := ""
 		deadline := func(name string, by time.Time, due bool) {

@@ -517,3 +517,21 @@ func TestLifecycleResolveDeadline(t *testing.T) {
 		t.Fatalf("supervisor messages %q", toSupervisor)
 	}
 }
+
+// TestLifecyclePokedByWebhook: a poke (the CRM's webhook) makes the
+// workflow read the ticket at once, not at the next poll; the CRM's own
+// answer decides the state.
+func TestLifecyclePokedByWebhook(t *testing.T) {
+	f := newFixture(t, tenant.ReportSLA{})
+	f.crm.script = []State{StateResolved}
+	r := f.file(t, &Report{Reporter: Reporter{Email: "anna@example.it"}})
+	f.env.RegisterDelayedCallback(func() { f.env.SignalWorkflow(SignalPoll, nil) }, time.Minute)
+	p := f.run(t, r)
+	if p.State != StateResolved || p.Polls != 1 {
+		t.Fatalf("progress %+v", p)
+	}
+	first, last := p.History[0], p.History[len(p.History)-1]
+	if last.Source != "crm" || last.At.Sub(first.At) > 5*time.Minute {
+		t.Errorf("resolved by %s %v after forwarding; the poll interval is %v", last.Source, last.At.Sub(first.At), 15*time.Minute)
+	}
+}
