@@ -43,7 +43,9 @@ func TestCRMEvents(t *testing.T) {
 		}
 		return w.Code
 	}
-	sign := func(body string, at time.Time) string { return channels.SignWebhook([]byte("crm-secret"), at, []byte(body)) }
+	sign := func(body string, at time.Time) string {
+		return channels.SignWebhook([]byte("crm-secret"), at, []byte(body))
+	}
 	good := `{"eventId":"T-1-2","ticket":{"id":"T-1","externalId":"r123","status":"IN_PROGRESS"}}`
 	for _, c := range []struct {
 		name, body, sig string
