@@ -40,12 +40,15 @@ func TestConfigReference(t *testing.T) {
 		if err != nil {
 			t.Fatalf("%s example: %v", n, err)
 		}
-		top, _ := doc.(map[string]any)
-		if len(top) != 1 {
+		top, ok := doc.(map[string]any)
+		if !ok || len(top) != 1 {
 			t.Fatalf("%s example: want one top-level key, sources or people: %v", n, top)
 		}
 		for _, key := range []string{"sources", "people"} {
-			named, _ := top[key].(map[string]any)
+			named, ok := top[key].(map[string]any)
+			if !ok && top[key] != nil {
+				t.Fatalf("%s example: %s is a %T, want a mapping of named connectors", n, key, top[key])
+			}
 			for name, src := range named {
 				if err := Validate(n, src.(map[string]any)["config"]); err != nil {
 					t.Errorf("%s example %s: %v", n, name, err)

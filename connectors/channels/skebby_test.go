@@ -167,8 +167,12 @@ func skebbyProfile(t *testing.T) map[string]any {
 	if err != nil {
 		t.Fatalf("the Skebby profile is not YAML: %v", err)
 	}
-	chans, _ := v.(map[string]any)["channels"].([]any)
-	if len(chans) != 1 {
+	top, ok := v.(map[string]any)
+	if !ok {
+		t.Fatalf("the Skebby profile is a %T, want a mapping with channels", v)
+	}
+	chans, ok := top["channels"].([]any)
+	if !ok || len(chans) != 1 {
 		t.Fatalf("the Skebby profile has %d channels, want 1", len(chans))
 	}
 	ch, ok := chans[0].(map[string]any)
@@ -204,8 +208,8 @@ func TestSkebbyProfileFromTheDoc(t *testing.T) {
 			p[k] = v
 		}
 		for _, k := range []string{"url", "statusUrl"} {
-			u, _ := p[k].(string)
-			if !strings.HasPrefix(u, "https://api.skebby.it/") {
+			u, ok := p[k].(string)
+			if !ok || !strings.HasPrefix(u, "https://api.skebby.it/") {
 				t.Fatalf("%s is %q, want Skebby's address", k, u)
 			}
 			p[k] = srv.URL + strings.TrimPrefix(u, "https://api.skebby.it")

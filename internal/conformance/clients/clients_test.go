@@ -229,10 +229,10 @@ func TestBrokenClientsFail(t *testing.T) {
 		})
 	}
 	t.Run("subject", func(t *testing.T) {
-		rep, _ := runSuite(t, clients.AppIO, "127.0.0.1:0", map[string]string{"command": command("io-bad")})
+		rep, log := runSuite(t, clients.AppIO, "127.0.0.1:0", map[string]string{"command": command("io-bad")})
 		e := outcome(rep)["call/001 POST /api/v1/messages submitMessageforUserWithFiscalCodeInBody"]
 		if !strings.Contains(e, "subject") {
-			t.Errorf("the bad message's case does not name the subject: %s", e)
+			t.Errorf("the bad message's case does not name the subject: %s\n%s", e, log)
 		}
 	})
 }
@@ -240,13 +240,13 @@ func TestBrokenClientsFail(t *testing.T) {
 // TestCommandFails: a test command that fails, having called nothing,
 // fails with its output.
 func TestCommandFails(t *testing.T) {
-	rep, _ := runSuite(t, clients.GPD, "127.0.0.1:0", map[string]string{"command": "echo no GPD_URL here; exit 3"})
+	rep, log := runSuite(t, clients.GPD, "127.0.0.1:0", map[string]string{"command": "echo no GPD_URL here; exit 3"})
 	got := outcome(rep)
 	if e := got["client/command"]; !strings.Contains(e, "exit status 3") || !strings.Contains(e, "no GPD_URL here") {
-		t.Errorf("client/command: %q", e)
+		t.Errorf("client/command: %q\n%s", e, log)
 	}
 	if e := got["client/calls"]; !strings.Contains(e, "no call reached the gpd mock") {
-		t.Errorf("client/calls: %q", e)
+		t.Errorf("client/calls: %q\n%s", e, log)
 	}
 }
 
