@@ -49,6 +49,14 @@ type Tracker interface {
 	Delivery(ctx context.Context, id string) (DeliveryState, error)
 }
 
+// Tracks says whether s reports deliveries: it is a Tracker and, when it
+// says (a Tracking method: an SMS gateway with a statusUrl), it tracks.
+func Tracks(s Sender) bool {
+	t, ok := s.(interface{ Tracking() bool })
+	_, tracker := s.(Tracker)
+	return tracker && (!ok || t.Tracking())
+}
+
 // DeliveryState is what a channel knows of a sent message.
 type DeliveryState string
 

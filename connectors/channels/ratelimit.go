@@ -60,11 +60,7 @@ func (l *Limited) Precheck(ctx context.Context, r Recipient) (string, string, er
 }
 
 // Tracking says whether the inner Sender reports deliveries.
-func (l *Limited) Tracking() bool {
-	t, ok := l.Sender.(interface{ Tracking() bool })
-	_, tracker := l.Sender.(Tracker)
-	return tracker && (!ok || t.Tracking())
-}
+func (l *Limited) Tracking() bool { return Tracks(l.Sender) }
 
 // Delivery implements Tracker for an inner Sender that reports deliveries.
 func (l *Limited) Delivery(ctx context.Context, id string) (DeliveryState, error) {

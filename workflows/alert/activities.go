@@ -442,7 +442,7 @@ func (a *Activities) SendRound(ctx context.Context, in RoundInput) (RoundResult,
 		reached, waiting, acted := false, false, false
 		for k, e := range p.entries {
 			switch {
-			case e.State == StateDelivered, e.State == channels.StateSent && !tracks(senders[k]):
+			case e.State == StateDelivered, e.State == channels.StateSent && !channels.Tracks(senders[k]):
 				reached = true
 			case e.State == channels.StateSent:
 				waiting = true
@@ -510,7 +510,7 @@ func (a *Activities) SendRound(ctx context.Context, in RoundInput) (RoundResult,
 				res.Sent[r.Channel]++
 			}
 			o = "reached"
-			if r.State == channels.StateSent && tracks(senders[r.Channel]) {
+			if r.State == channels.StateSent && channels.Tracks(senders[r.Channel]) {
 				o = "waiting"
 			}
 		default:
@@ -535,13 +535,6 @@ func (a *Activities) SendRound(ctx context.Context, in RoundInput) (RoundResult,
 	return res, nil
 }
 
-// tracks says whether s reports deliveries.
-func tracks(s channels.Sender) bool {
-	t, ok := s.(interface{ Tracking() bool })
-	_, isTracker := s.(channels.Tracker)
-	return isTracker && (!ok || t.Tracking())
-}
-
 // confirmDeliveries asks the channels that report deliveries about this
 // version's messages sent and not confirmed yet: delivered ones become
 // StateDelivered, failed ones StateUndelivered (the next round tries
@@ -555,7 +548,7 @@ func (a *Activities) confirmDeliveries(ctx context.Context, scope string, versio
 	var checks []check
 	for i := range people {
 		for k, e := range people[i].entries {
-			if e.State == channels.StateSent && e.MessageID != "" && tracks(senders[k]) {
+			if e.State == channels.StateSent && e.MessageID != "" && channels.Tracks(senders[k]) {
 				checks = append(checks, check{&people[i], k, e})
 			}
 		}
