@@ -2,11 +2,16 @@ package spid
 
 import (
 	"bytes"
+	"crypto"
 	"crypto/rsa"
+	_ "crypto/sha256" // SHA-256 for crypto.Hash
+	_ "crypto/sha512" // SHA-384 and SHA-512 for crypto.Hash
 	"crypto/x509"
 	"encoding/base64"
 	"errors"
+	"fmt"
 	"strings"
+	"time"
 
 	"github.com/beevik/etree"
 	dsig "github.com/russellhaering/goxmldsig"
@@ -168,9 +173,12 @@ func countDescendants(el *etree.Element, tag string) int {
 
 // verifySigned checks the enveloped signature that is a direct child of el
 // against the trusted certificates only: any KeyInfo in the signature is
-// ignored. It refuses SHA-1, signatures not referencing el's ID, and returns
-// the signed content as goxmldsig verified it, which is the only copy the
-// caller may read.
+// ignored. The profile is SAML's (and SPID's): one Reference to el's ID,
+// the enveloped-signature and exclusive C14N transforms and nothing else,
+// exclusive C14N for SignedInfo, RSA with SHA-256 or stronger (SHA-1 is
+// refused). It returns el: what was digested is el's subtree without the
+// Signature, so the caller reads only signed content as long as it reads
+// el's children other than the Signature.
 func verifySigned(el *etree.Element, certs []*x509.Certificate) (*etree.Element, error) {
 	sigs := children(el, NSDSig, "Signature")
 	if len(sigs) == 0 {
@@ -180,59 +188,174 @@ func verifySigned(el *etree.Element, certs []*x509.Certificate) (*etree.Element,
 		return nil, errors.New("more than one signature")
 	}
 	sig := sigs[0]
-	si := child(sig, NSDSig, "SignedInfo")
-	if si == nil {
-		return nil, errors.New("signature without SignedInfo")
+	var si, sv *etree.Element
+	for _, c := range sig.ChildElements() {
+		switch {
+		case c.NamespaceURI() != NSDSig:
+			return nil, fmt.Errorf("unexpected <%s> in the signature", c.FullTag())
+		case c.Tag == "SignedInfo" && si == nil:
+			si = c
+		case c.Tag == "SignatureValue" && sv == nil:
+			sv = c
+		case c.Tag == "KeyInfo" || c.Tag == "Object":
+		default:
+			return nil, fmt.Errorf("unexpected or repeated <%s> in the signature", c.FullTag())
+		}
 	}
-	sm, _ := attr(child(si, NSDSig, "SignatureMethod"), "Algorithm")
-	if !strongSigAlg(sm) {
+	if si == nil || sv == nil {
+		return nil, errors.New("signature without SignedInfo or SignatureValue")
+	}
+	cm := children(si, NSDSig, "CanonicalizationMethod")
+	if len(cm) != 1 {
+		return nil, errors.New("SignedInfo needs one CanonicalizationMethod")
+	}
+	siComments, siPrefixes, err := excC14NAlg(cm[0])
+	if err != nil {
+		return nil, err
+	}
+	sms := children(si, NSDSig, "SignatureMethod")
+	if len(sms) != 1 {
+		return nil, errors.New("SignedInfo needs one SignatureMethod")
+	}
+	sm, _ := attr(sms[0], "Algorithm")
+	sigHash, ok := sigHashes[sm]
+	if !ok {
 		return nil, errWeakAlg
 	}
 	refs := children(si, NSDSig, "Reference")
 	if len(refs) != 1 {
 		return nil, errors.New("signature must have exactly one Reference")
 	}
+	ref := refs[0]
 	id, _ := attr(el, "ID")
-	uri, _ := attr(refs[0], "URI")
+	uri, _ := attr(ref, "URI")
 	if id == "" || uri != "#"+id {
 		return nil, errors.New("signature does not reference the signed element")
 	}
-	dm, _ := attr(child(refs[0], NSDSig, "DigestMethod"), "Algorithm")
-	if !strongDigest(dm) {
+	comments, prefixes, err := referenceTransforms(ref)
+	if err != nil {
+		return nil, err
+	}
+	dms := children(ref, NSDSig, "DigestMethod")
+	if len(dms) != 1 {
+		return nil, errors.New("Reference needs one DigestMethod")
+	}
+	dm, _ := attr(dms[0], "Algorithm")
+	digestHash, ok := digestHashes[dm]
+	if !ok {
 		return nil, errWeakAlg
 	}
-	// Work on a detached copy carrying the in-scope namespace declarations,
-	// without KeyInfo (it is outside SignedInfo, so removing it is safe).
-	cp := el.Copy()
-	declared := map[string]bool{}
-	for _, a := range cp.Attr {
-		if a.Space == "xmlns" || (a.Space == "" && a.Key == "xmlns") {
-			declared[a.FullKey()] = true
-		}
+	dvs := children(ref, NSDSig, "DigestValue")
+	if len(dvs) != 1 {
+		return nil, errors.New("Reference needs one DigestValue")
 	}
-	for p := el.Parent(); p != nil; p = p.Parent() {
-		for _, a := range p.Attr {
-			if (a.Space == "xmlns" || (a.Space == "" && a.Key == "xmlns")) && !declared[a.FullKey()] {
-				declared[a.FullKey()] = true
-				cp.CreateAttr(a.FullKey(), a.Value)
-			}
-		}
+	want, err := decodeB64(textOf(dvs[0]))
+	if err != nil {
+		return nil, errors.New("DigestValue is not base64")
 	}
-	if s := child(cp, NSDSig, "Signature"); s != nil {
-		for _, ki := range children(s, NSDSig, "KeyInfo") {
-			s.RemoveChild(ki)
-		}
+	h := digestHash.New()
+	if err := canonicalize(h, el, sig, prefixes, comments); err != nil {
+		return nil, err
 	}
+	if !bytes.Equal(h.Sum(nil), want) {
+		return nil, errors.New("digest mismatch: the signed content was changed")
+	}
+	value, err := decodeB64(textOf(sv))
+	if err != nil || len(value) == 0 {
+		return nil, errors.New("SignatureValue is not base64")
+	}
+	h = sigHash.New()
+	if err := canonicalize(h, si, nil, siPrefixes, siComments); err != nil {
+		return nil, err
+	}
+	sum := h.Sum(nil)
+	now := time.Now()
 	var lastErr error = errors.New("no trusted certificate")
 	for _, c := range certs {
-		vc := dsig.NewDefaultValidationContext(&dsig.MemoryX509CertificateStore{Roots: []*x509.Certificate{c}})
-		out, err := vc.Validate(cp)
-		if err == nil {
-			return out, nil
+		pub, ok := c.PublicKey.(*rsa.PublicKey)
+		switch {
+		case !ok:
+			lastErr = errors.New("trusted certificate without an RSA key")
+		case now.Before(c.NotBefore) || now.After(c.NotAfter):
+			lastErr = errors.New("trusted certificate not valid at this time")
+		default:
+			if lastErr = rsa.VerifyPKCS1v15(pub, sigHash, sum, value); lastErr == nil {
+				return el, nil
+			}
+			lastErr = errors.New("signature not made by a trusted certificate")
 		}
-		lastErr = err
 	}
 	return nil, lastErr
+}
+
+// Hashes of the allowed signature and digest algorithms (SHA-256 and up).
+var (
+	sigHashes = map[string]crypto.Hash{
+		AlgRSASHA256: crypto.SHA256,
+		"http://www.w3.org/2001/04/xmldsig-more#rsa-sha384": crypto.SHA384,
+		"http://www.w3.org/2001/04/xmldsig-more#rsa-sha512": crypto.SHA512,
+	}
+	digestHashes = map[string]crypto.Hash{
+		AlgSHA256: crypto.SHA256,
+		"http://www.w3.org/2001/04/xmldsig-more#sha384": crypto.SHA384,
+		"http://www.w3.org/2001/04/xmlenc#sha512":       crypto.SHA512,
+	}
+)
+
+// nsExcC14N is the namespace of InclusiveNamespaces.
+const nsExcC14N = "http://www.w3.org/2001/10/xml-exc-c14n#"
+
+// excC14NAlg reads a CanonicalizationMethod or Transform that must be
+// exclusive C14N: whether with comments, and its InclusiveNamespaces
+// PrefixList.
+func excC14NAlg(m *etree.Element) (comments bool, prefixes string, err error) {
+	switch a, _ := attr(m, "Algorithm"); a {
+	case AlgExcC14N:
+	case AlgExcC14NComments:
+		comments = true
+	default:
+		return false, "", fmt.Errorf("canonicalization %q is not exclusive C14N", a)
+	}
+	for _, c := range m.ChildElements() {
+		if c.Tag != "InclusiveNamespaces" || c.NamespaceURI() != nsExcC14N {
+			return false, "", fmt.Errorf("unexpected <%s> in a canonicalization method", c.FullTag())
+		}
+		prefixes, _ = attr(c, "PrefixList")
+	}
+	return comments, prefixes, nil
+}
+
+// referenceTransforms checks that a Reference's transforms are the
+// enveloped signature and exclusive C14N, once each, and returns the
+// latter's settings.
+func referenceTransforms(ref *etree.Element) (comments bool, prefixes string, err error) {
+	ts := children(ref, NSDSig, "Transforms")
+	if len(ts) != 1 {
+		return false, "", errors.New("Reference needs one Transforms")
+	}
+	enveloped, c14n := 0, 0
+	for _, t := range ts[0].ChildElements() {
+		if t.Tag != "Transform" || t.NamespaceURI() != NSDSig {
+			return false, "", fmt.Errorf("unexpected <%s> in Transforms", t.FullTag())
+		}
+		if a, _ := attr(t, "Algorithm"); a == AlgEnveloped {
+			enveloped++
+			continue
+		}
+		c14n++
+		if comments, prefixes, err = excC14NAlg(t); err != nil {
+			return false, "", err
+		}
+	}
+	if enveloped != 1 || c14n != 1 {
+		return false, "", errors.New("transforms must be the enveloped signature and exclusive C14N")
+	}
+	return comments, prefixes, nil
+}
+
+// decodeB64 decodes base64 text, ignoring the white space XML puts in it.
+func decodeB64(s string) ([]byte, error) {
+	return base64.StdEncoding.DecodeString(strings.Join(strings.Fields(s), ""))
 }
 
 var (
