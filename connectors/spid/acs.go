@@ -111,7 +111,7 @@ func parseInstant(s string) (time.Time, error) {
 
 // ValidateResponse checks a base64 SAMLResponse from the HTTP-POST binding
 // in a fixed order and returns the login, or a *ValidationError.
-func (sp *SP) ValidateResponse(ctx context.Context, b64, relayState string) (*Login, error) {
+func (sp *SP) ValidateResponse(ctx context.Context, b64, relayState string) (_ *Login, err error) {
 	now := sp.now()
 	skew := sp.opts.ClockSkew
 	if len(b64) > sp.opts.MaxResponseBytes {
@@ -148,22 +148,31 @@ func (sp *SP) ValidateResponse(ctx context.Context, b64, relayState string) (*Lo
 	if respInstant.After(now.Add(skew)) {
 		return nil, fail(ErrResponseIssueInstant, "in the future")
 	}
-	if ok, err := sp.store.MarkSeen(ctx, "resp:"+respID, now.Add(sp.opts.ReplayWindow), now); err != nil {
-		return nil, err
-	} else if !ok {
-		return nil, fail(ErrReplay, "response ID already seen")
-	}
 	irt, _ := attr(resp, "InResponseTo")
 	if irt == "" {
 		return nil, fail(ErrInResponseTo, "missing or empty")
 	}
-	pending, err := sp.store.Take(ctx, irt, now)
+	// The request is read here and consumed, with the response's and the
+	// assertion's IDs recorded against replays, only once every check has
+	// passed: one write per login.
+	pending, err := sp.store.Pending(ctx, irt, now)
 	if errors.Is(err, ErrNotPending) {
-		return nil, fail(ErrInResponseTo, "not a pending request")
+		return nil, sp.notPending(ctx, respID, now)
 	}
 	if err != nil {
 		return nil, err
 	}
+	consumed := false
+	defer func() {
+		// A refused response still uses up its request: one attempt per
+		// request, and no later answer to it is accepted.
+		var ve *ValidationError
+		if !consumed && errors.As(err, &ve) {
+			if cerr := sp.store.Consume(context.WithoutCancel(ctx), pending.ID, nil, now); cerr != nil && !errors.Is(cerr, ErrNotPending) {
+				err = errors.Join(err, cerr)
+			}
+		}
+	}()
 	if relayState != pending.RelayState {
 		return nil, fail(ErrRelayState, "does not match the request")
 	}
@@ -324,16 +333,41 @@ func (sp *SP) ValidateResponse(ctx context.Context, b64, relayState string) (*Lo
 			}
 		}
 	}
-	if ok, err := sp.store.MarkSeen(ctx, "assertion:"+asID, validUntil.Add(skew), now); err != nil {
+	err = sp.store.Consume(ctx, pending.ID, []SeenID{
+		{ID: "resp:" + respID, Until: now.Add(sp.opts.ReplayWindow)},
+		{ID: "assertion:" + asID, Until: validUntil.Add(skew)},
+	}, now)
+	consumed = true
+	if errors.Is(err, ErrNotPending) {
+		// Answered meanwhile (the same response posted twice at once) or
+		// expired since it was read.
+		return nil, sp.notPending(ctx, respID, now)
+	}
+	if re := (*ReplayError)(nil); errors.As(err, &re) {
+		return nil, fail(ErrReplay, "%s", strings.Join(re.IDs, ", "))
+	}
+	if err != nil {
 		return nil, err
-	} else if !ok {
-		return nil, fail(ErrReplay, "assertion ID already seen")
 	}
 	return &Login{
 		IdP: idp.EntityID, Level: level, NameID: textOf(nid), NameQualifier: nq,
 		SessionIndex: sessionIndex, Attributes: got, RequestID: pending.ID,
 		ReturnTo: pending.ReturnTo, ValidUntil: validUntil,
 	}, nil
+}
+
+// notPending is the error for a response to no pending request: a replay
+// when its ID was seen with a login, else an unknown, used or expired
+// request.
+func (sp *SP) notPending(ctx context.Context, respID string, now time.Time) error {
+	seen, err := sp.store.Seen(ctx, "resp:"+respID, now)
+	if err != nil {
+		return err
+	}
+	if seen {
+		return fail(ErrReplay, "response ID already seen")
+	}
+	return fail(ErrInResponseTo, "not a pending request")
 }
 
 func contains(list []string, s string) bool {

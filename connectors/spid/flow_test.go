@@ -199,7 +199,7 @@ func TestLoginParameters(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		p, err := e.store.Take(t.Context(), inflate(t, lu.Query().Get("SAMLRequest")).SelectAttrValue("ID", ""), now0())
+		p, err := e.store.Pending(t.Context(), inflate(t, lu.Query().Get("SAMLRequest")).SelectAttrValue("ID", ""), now0())
 		if err != nil || p.ReturnTo != want {
 			t.Errorf("next=%s: %v %q", next, err, p.ReturnTo)
 		}

@@ -154,14 +154,16 @@ func TestSignedAggregate(t *testing.T) {
 	}
 }
 
-// benchStore answers every Take with one pending request and never sees a
+// benchStore answers every read with one pending request and never sees a
 // replay, so one signed response can be validated over and over.
 type benchStore struct{ p spid.PendingRequest }
 
 func (b *benchStore) Put(context.Context, spid.PendingRequest) error { return nil }
-func (b *benchStore) Take(context.Context, string, time.Time) (spid.PendingRequest, error) {
+func (b *benchStore) Pending(context.Context, string, time.Time) (spid.PendingRequest, error) {
 	return b.p, nil
 }
+func (b *benchStore) Consume(context.Context, string, []spid.SeenID, time.Time) error { return nil }
+func (b *benchStore) Seen(context.Context, string, time.Time) (bool, error)           { return false, nil }
 func (b *benchStore) MarkSeen(context.Context, string, time.Time, time.Time) (bool, error) {
 	return true, nil
 }

@@ -152,8 +152,11 @@ func (sp *SP) checkLogoutResponse(r *http.Request) error {
 		return errors.New("not a LogoutResponse")
 	}
 	irt, _ := attr(root, "InResponseTo")
-	p, err := sp.store.Take(r.Context(), irt, sp.now())
+	p, err := sp.store.Pending(r.Context(), irt, sp.now())
 	if err != nil {
+		return err
+	}
+	if err := sp.store.Consume(r.Context(), irt, nil, sp.now()); err != nil {
 		return err
 	}
 	if err := checkIssuer(child(root, NSAssertion, "Issuer"), p.IdP, false, ErrIssuer, ErrIssuerFormat); err != nil {

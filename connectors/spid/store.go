@@ -6,6 +6,9 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
+	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -29,18 +32,49 @@ type PendingRequest struct {
 	ReturnTo string `json:"returnTo,omitempty"`
 }
 
-// ErrNotPending is returned by Take for an unknown, used or expired request.
+// ErrNotPending is returned for an unknown, used or expired request.
 var ErrNotPending = errors.New("spid: no such pending request")
 
+// ErrReplayed is returned (wrapped in a *ReplayError) by Consume when an ID
+// is already in the replay cache.
+var ErrReplayed = errors.New("spid: ID already seen")
+
+// ReplayError names the IDs Consume found already in the replay cache.
+type ReplayError struct{ IDs []string }
+
+func (e *ReplayError) Error() string { return "spid: already seen: " + strings.Join(e.IDs, ", ") }
+func (e *ReplayError) Unwrap() error { return ErrReplayed }
+
+// SeenID is an ID for the replay cache, refused again until Until (the
+// second of Until included).
+type SeenID struct {
+	ID    string
+	Until time.Time
+}
+
 // RequestStore keeps pending requests (single use, with expiry) and the IDs
-// already seen, against replays.
+// already seen, against replays. A login reads its request with Pending,
+// and only once the response has passed every check consumes it and
+// records the response's and assertion's IDs with Consume: one atomic
+// write per login.
 type RequestStore interface {
 	// Put stores a pending request.
 	Put(ctx context.Context, r PendingRequest) error
-	// Take returns and deletes a pending request; ErrNotPending when it is
-	// unknown, already taken or expired at now.
-	Take(ctx context.Context, id string, now time.Time) (PendingRequest, error)
-	// MarkSeen records id until until; it returns false when id was already seen.
+	// Pending returns a pending request without taking it; ErrNotPending
+	// when it is unknown, already taken or expired at now.
+	Pending(ctx context.Context, id string, now time.Time) (PendingRequest, error)
+	// Consume takes the pending request id and records seen in the replay
+	// cache, in one atomic step. It returns ErrNotPending when the request
+	// was taken meanwhile or expired at now (nothing is recorded), and a
+	// *ReplayError when an ID of seen is already live: the request is
+	// consumed all the same (it is single use) and the fresh IDs recorded.
+	Consume(ctx context.Context, id string, seen []SeenID, now time.Time) error
+	// Seen reports whether id is live in the replay cache at now: it tells a
+	// replayed response from one answering an unknown request.
+	Seen(ctx context.Context, id string, now time.Time) (bool, error)
+	// MarkSeen records id until until, for a message that answers no
+	// request of ours (an IdP's LogoutRequest); it returns false when id
+	// was already seen.
 	MarkSeen(ctx context.Context, id string, until, now time.Time) (bool, error)
 }
 
@@ -73,25 +107,26 @@ func (m *MemoryStore) Put(_ context.Context, r PendingRequest) error {
 	return nil
 }
 
-// Take implements RequestStore.
-func (m *MemoryStore) Take(_ context.Context, id string, now time.Time) (PendingRequest, error) {
+// Pending implements RequestStore.
+func (m *MemoryStore) Pending(_ context.Context, id string, now time.Time) (PendingRequest, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	r, ok := m.pending[id]
-	if !ok {
-		return PendingRequest{}, ErrNotPending
-	}
-	delete(m.pending, id)
-	if now.After(r.Expires) {
+	if !ok || now.After(r.Expires) {
 		return PendingRequest{}, ErrNotPending
 	}
 	return r, nil
 }
 
-// MarkSeen implements RequestStore.
-func (m *MemoryStore) MarkSeen(_ context.Context, id string, until, now time.Time) (bool, error) {
+// Consume implements RequestStore.
+func (m *MemoryStore) Consume(_ context.Context, id string, seen []SeenID, now time.Time) error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
+	r, ok := m.pending[id]
+	if !ok || now.After(r.Expires) {
+		return ErrNotPending
+	}
+	delete(m.pending, id)
 	if len(m.seen) > 4096 {
 		for k, v := range m.seen {
 			if now.After(v) {
@@ -99,6 +134,24 @@ func (m *MemoryStore) MarkSeen(_ context.Context, id string, until, now time.Tim
 			}
 		}
 	}
+	var replayed []string
+	for _, s := range seen {
+		if exp, ok := m.seen[s.ID]; ok && !now.After(exp) {
+			replayed = append(replayed, s.ID)
+			continue
+		}
+		m.seen[s.ID] = s.Until
+	}
+	if replayed != nil {
+		return &ReplayError{IDs: replayed}
+	}
+	return nil
+}
+
+// MarkSeen implements RequestStore.
+func (m *MemoryStore) MarkSeen(_ context.Context, id string, until, now time.Time) (bool, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
 	if exp, ok := m.seen[id]; ok && !now.After(exp) {
 		return false, nil
 	}
@@ -106,23 +159,43 @@ func (m *MemoryStore) MarkSeen(_ context.Context, id string, until, now time.Tim
 	return true, nil
 }
 
+// Seen implements RequestStore.
+func (m *MemoryStore) Seen(_ context.Context, id string, now time.Time) (bool, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	exp, ok := m.seen[id]
+	return ok && !now.After(exp), nil
+}
+
 // SQLStore is a RequestStore on the shared state database (SQLite or
 // PostgreSQL), so that several SP instances share pending requests and the
 // replay cache.
 //
-// Each call is one prepared statement, one round trip. Expired rows are not
-// deleted on every call: MarkSeen sweeps both tables in bulk at most every
-// SweepEvery, through the expires_at indexes, so the cost of a login does
-// not grow with the logins of the last hour. Expired rows waiting for the
-// sweep are harmless: Take refuses an expired request and MarkSeen treats
-// an expired entry as absent.
+// A login costs one read (Pending) and one atomic write (Consume): one
+// statement on PostgreSQL, where the request's deletion and the replay
+// cache's inserts are one data-modifying WITH; one transaction on SQLite.
+// Expired rows are not deleted on every call: Consume sweeps both tables in
+// bulk at most every SweepEvery, through the expires_at indexes, so the
+// cost of a login does not grow with the logins of the last hour. Expired
+// rows waiting for the sweep are harmless: an expired request is not
+// pending and an expired cache entry does not refuse its ID.
 type SQLStore struct {
 	db *store.DB
 	// SweepEvery is how often expired rows are deleted (default 1m).
 	SweepEvery time.Duration
 
-	put, take, seen, sweepSeen, sweepPending *sql.Stmt
-	lastSweep                                atomic.Int64 // unix nanoseconds of the last sweep's clock
+	put, pending, seen, mark, take, sweepSeen, sweepPending *sql.Stmt
+	lastSweep                                               atomic.Int64 // unix nanoseconds of the last sweep's clock
+	consumeStmts                                            sync.Map     // PostgreSQL: number of IDs -> *sql.Stmt
+}
+
+// markSeenSQL inserts n IDs in the replay cache (id, until pairs, then
+// now): the unique key refuses a live ID; an expired one not yet swept is
+// renewed. It returns the IDs it recorded, so that whatever the number of
+// SP instances each ID is accepted once.
+func markSeenSQL(n int) string {
+	return `INSERT INTO spid_seen (id, expires_at) VALUES ` + strings.TrimSuffix(strings.Repeat("(?, ?),", n), ",") + `
+		ON CONFLICT (id) DO UPDATE SET expires_at = excluded.expires_at WHERE spid_seen.expires_at < ? RETURNING id`
 }
 
 // NewSQLStore brings its tables in db up to date (see Migrations) and
@@ -137,12 +210,10 @@ func NewSQLStore(ctx context.Context, db *store.DB) (*SQLStore, error) {
 		q  string
 	}{
 		{&s.put, `INSERT INTO spid_pending (id, data, expires_at) VALUES (?, ?, ?)`},
-		{&s.take, `DELETE FROM spid_pending WHERE id = ? RETURNING data`},
-		// One atomic statement whatever the number of SP instances: the
-		// unique key refuses a live ID; an expired one not yet swept is
-		// renewed. RowsAffected is 1 when id was not live.
-		{&s.seen, `INSERT INTO spid_seen (id, expires_at) VALUES (?, ?)
-			ON CONFLICT (id) DO UPDATE SET expires_at = excluded.expires_at WHERE spid_seen.expires_at < ?`},
+		{&s.pending, `SELECT data FROM spid_pending WHERE id = ?`},
+		{&s.seen, `SELECT expires_at FROM spid_seen WHERE id = ?`},
+		{&s.mark, markSeenSQL(1)},
+		{&s.take, `DELETE FROM spid_pending WHERE id = ? RETURNING expires_at`},
 		{&s.sweepSeen, `DELETE FROM spid_seen WHERE expires_at < ?`},
 		{&s.sweepPending, `DELETE FROM spid_pending WHERE expires_at < ?`},
 	} {
@@ -159,11 +230,15 @@ func NewSQLStore(ctx context.Context, db *store.DB) (*SQLStore, error) {
 // Close releases the prepared statements (not the database).
 func (s *SQLStore) Close() error {
 	var errs []error
-	for _, st := range []*sql.Stmt{s.put, s.take, s.seen, s.sweepSeen, s.sweepPending} {
+	for _, st := range []*sql.Stmt{s.put, s.pending, s.seen, s.mark, s.take, s.sweepSeen, s.sweepPending} {
 		if st != nil {
 			errs = append(errs, st.Close())
 		}
 	}
+	s.consumeStmts.Range(func(_, v any) bool {
+		errs = append(errs, v.(*sql.Stmt).Close())
+		return true
+	})
 	return errors.Join(errs...)
 }
 
@@ -177,11 +252,10 @@ func (s *SQLStore) Put(ctx context.Context, r PendingRequest) error {
 	return err
 }
 
-// Take implements RequestStore: the DELETE … RETURNING makes it single-use
-// even with concurrent callers.
-func (s *SQLStore) Take(ctx context.Context, id string, now time.Time) (PendingRequest, error) {
+// Pending implements RequestStore.
+func (s *SQLStore) Pending(ctx context.Context, id string, now time.Time) (PendingRequest, error) {
 	var data string
-	err := s.take.QueryRowContext(ctx, id).Scan(&data)
+	err := s.pending.QueryRowContext(ctx, id).Scan(&data)
 	if errors.Is(err, sql.ErrNoRows) {
 		return PendingRequest{}, ErrNotPending
 	}
@@ -198,21 +272,174 @@ func (s *SQLStore) Take(ctx context.Context, id string, now time.Time) (PendingR
 	return r, nil
 }
 
-// MarkSeen implements RequestStore. An entry counts as seen until the
-// second of until included.
+// Seen implements RequestStore.
+func (s *SQLStore) Seen(ctx context.Context, id string, now time.Time) (bool, error) {
+	var until int64
+	err := s.seen.QueryRowContext(ctx, id).Scan(&until)
+	if errors.Is(err, sql.ErrNoRows) {
+		return false, nil
+	}
+	return err == nil && until >= now.Unix(), err
+}
+
+// MarkSeen implements RequestStore.
 func (s *SQLStore) MarkSeen(ctx context.Context, id string, until, now time.Time) (bool, error) {
 	if err := s.maybeSweep(ctx, now); err != nil {
 		return false, err
 	}
-	res, err := s.seen.ExecContext(ctx, id, until.Unix(), now.Unix())
-	if err != nil {
-		return false, err
+	var r string
+	err := s.mark.QueryRowContext(ctx, id, until.Unix(), now.Unix()).Scan(&r)
+	if errors.Is(err, sql.ErrNoRows) {
+		return false, nil
 	}
-	n, err := res.RowsAffected()
-	if err != nil {
-		return false, err
+	return err == nil, err
+}
+
+// Consume implements RequestStore.
+func (s *SQLStore) Consume(ctx context.Context, id string, seen []SeenID, now time.Time) error {
+	if err := s.maybeSweep(ctx, now); err != nil {
+		return err
 	}
-	return n == 1, nil
+	args := make([]any, 0, 2+2*len(seen))
+	for _, x := range seen {
+		args = append(args, x.ID, x.Until.Unix())
+	}
+	args = append(args, now.Unix())
+	var (
+		recorded []string
+		err      error
+	)
+	if s.db.Dialect == store.Postgres {
+		recorded, err = s.consumePostgres(ctx, id, len(seen), args, now)
+	} else {
+		recorded, err = s.consumeTx(ctx, id, len(seen), args, now)
+	}
+	if err != nil {
+		return err
+	}
+	if len(recorded) == len(seen) {
+		return nil
+	}
+	re := &ReplayError{}
+	for _, x := range seen {
+		if !slices.Contains(recorded, x.ID) {
+			re.IDs = append(re.IDs, x.ID)
+		}
+	}
+	return re
+}
+
+// consumePostgres deletes the request and records the IDs in one statement
+// (one round trip, one commit). The inserts happen only when the request
+// was there and live.
+func (s *SQLStore) consumePostgres(ctx context.Context, id string, n int, args []any, now time.Time) ([]string, error) {
+	st, err := s.consumeStmt(ctx, n)
+	if err != nil {
+		return nil, err
+	}
+	all := []any{id, now.Unix()}
+	if n > 0 {
+		all = append(all, args...)
+	}
+	rows, err := st.QueryContext(ctx, all...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var (
+		found    bool
+		recorded []string
+	)
+	for rows.Next() {
+		var seenID sql.NullString
+		if err := rows.Scan(&seenID); err != nil {
+			return nil, err
+		}
+		found = true
+		if seenID.Valid {
+			recorded = append(recorded, seenID.String)
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	if !found {
+		return nil, ErrNotPending
+	}
+	return recorded, nil
+}
+
+// consumeStmt prepares, once per number of IDs, the statement of
+// consumePostgres. It returns one row per recorded ID, or one row with a
+// NULL ID when the request was taken but no ID recorded, or no row when the
+// request was not pending. The inserts select from the deletion, so they
+// happen only when the request was there and live.
+func (s *SQLStore) consumeStmt(ctx context.Context, n int) (*sql.Stmt, error) {
+	if st, ok := s.consumeStmts.Load(n); ok {
+		return st.(*sql.Stmt), nil
+	}
+	q := `DELETE FROM spid_pending WHERE id = $1 AND expires_at >= $2 RETURNING NULL`
+	if n > 0 {
+		var values strings.Builder
+		for i := range n {
+			if i > 0 {
+				values.WriteByte(',')
+			}
+			fmt.Fprintf(&values, "($%d, CAST($%d AS BIGINT))", 3+2*i, 4+2*i)
+		}
+		q = `WITH taken AS (DELETE FROM spid_pending WHERE id = $1 AND expires_at >= $2 RETURNING id),
+			fresh AS (INSERT INTO spid_seen (id, expires_at) SELECT v.column1, v.column2 FROM taken, (VALUES ` + values.String() + `) AS v
+				ON CONFLICT (id) DO UPDATE SET expires_at = excluded.expires_at WHERE spid_seen.expires_at < $` + strconv.Itoa(3+2*n) + `
+				RETURNING id)
+			SELECT fresh.id FROM taken LEFT JOIN fresh ON true`
+	}
+	st, err := s.db.PrepareContext(ctx, q)
+	if err != nil {
+		return nil, fmt.Errorf("spid: preparing the consume statement: %w", err)
+	}
+	if prev, loaded := s.consumeStmts.LoadOrStore(n, st); loaded {
+		st.Close()
+		return prev.(*sql.Stmt), nil
+	}
+	return st, nil
+}
+
+// consumeTx deletes the request and records the IDs in one transaction
+// (SQLite: one commit).
+func (s *SQLStore) consumeTx(ctx context.Context, id string, n int, args []any, now time.Time) ([]string, error) {
+	tx, err := s.db.BeginTx(ctx, nil)
+	if err != nil {
+		return nil, err
+	}
+	defer func() { _ = tx.Rollback() }()
+	var expires int64
+	err = tx.StmtContext(ctx, s.take).QueryRowContext(ctx, id).Scan(&expires)
+	if errors.Is(err, sql.ErrNoRows) || (err == nil && expires < now.Unix()) {
+		return nil, ErrNotPending
+	}
+	if err != nil {
+		return nil, err
+	}
+	var recorded []string
+	if n > 0 {
+		rows, err := tx.QueryContext(ctx, s.db.Rebind(markSeenSQL(n)), args...)
+		if err != nil {
+			return nil, err
+		}
+		for rows.Next() {
+			var r string
+			if err := rows.Scan(&r); err != nil {
+				rows.Close()
+				return nil, err
+			}
+			recorded = append(recorded, r)
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return nil, err
+		}
+	}
+	return recorded, tx.Commit()
 }
 
 // maybeSweep sweeps when SweepEvery has passed on the store's clock (or the

@@ -44,6 +44,11 @@ func rid(t *testing.T) string {
 	return "_t" + hex.EncodeToString(b)
 }
 
+// seenFor is id for Consume, kept for an hour.
+func seenFor(now time.Time, id string) spid.SeenID {
+	return spid.SeenID{ID: id, Until: now.Add(time.Hour)}
+}
+
 func TestRequestStores(t *testing.T) {
 	for name, mk := range stores() {
 		t.Run(name, func(t *testing.T) {
@@ -54,22 +59,68 @@ func TestRequestStores(t *testing.T) {
 			if err := s.Put(ctx, p); err != nil {
 				t.Fatal(err)
 			}
-			got, err := s.Take(ctx, p.ID, now)
+			got, err := s.Pending(ctx, p.ID, now)
 			if err != nil || got.IdP != p.IdP || got.Level != 2 || got.AttrIndex != 1 || got.RelayState != "rs_1" || got.ReturnTo != "/x" || !got.IssueInstant.Equal(p.IssueInstant) {
-				t.Fatalf("take: %v %+v", err, got)
+				t.Fatalf("pending: %v %+v", err, got)
 			}
-			if _, err := s.Take(ctx, p.ID, now); !errors.Is(err, spid.ErrNotPending) {
-				t.Fatalf("second take: %v", err)
+			if _, err := s.Pending(ctx, p.ID, now); err != nil {
+				t.Fatalf("reading twice: %v", err)
+			}
+			resp, assertion := seenFor(now, "resp:"+rid(t)), seenFor(now, "assertion:"+rid(t))
+			if err := s.Consume(ctx, p.ID, []spid.SeenID{resp, assertion}, now); err != nil {
+				t.Fatalf("consume: %v", err)
+			}
+			if _, err := s.Pending(ctx, p.ID, now); !errors.Is(err, spid.ErrNotPending) {
+				t.Fatalf("pending after consume: %v", err)
+			}
+			if err := s.Consume(ctx, p.ID, nil, now); !errors.Is(err, spid.ErrNotPending) {
+				t.Fatalf("second consume: %v", err)
+			}
+			for _, id := range []string{resp.ID, assertion.ID} {
+				if seen, err := s.Seen(ctx, id, now); !seen || err != nil {
+					t.Fatalf("%s not seen after consume: %v", id, err)
+				}
+			}
+			if seen, err := s.Seen(ctx, resp.ID, resp.Until.Add(time.Second)); seen || err != nil {
+				t.Fatalf("seen after its time: %v %v", seen, err)
+			}
+			// A request answered with an ID already seen is consumed, the
+			// fresh ID recorded, the replayed one named.
+			q := spid.PendingRequest{ID: rid(t), Expires: now.Add(time.Minute)}
+			if err := s.Put(ctx, q); err != nil {
+				t.Fatal(err)
+			}
+			fresh := seenFor(now, "resp:"+rid(t))
+			err = s.Consume(ctx, q.ID, []spid.SeenID{fresh, assertion}, now)
+			var re *spid.ReplayError
+			if !errors.As(err, &re) || !errors.Is(err, spid.ErrReplayed) || len(re.IDs) != 1 || re.IDs[0] != assertion.ID {
+				t.Fatalf("replayed assertion: %v", err)
+			}
+			if seen, err := s.Seen(ctx, fresh.ID, now); !seen || err != nil {
+				t.Fatalf("fresh ID beside a replayed one not recorded: %v %v", seen, err)
+			}
+			if _, err := s.Pending(ctx, q.ID, now); !errors.Is(err, spid.ErrNotPending) {
+				t.Fatalf("request answered with a replay still pending: %v", err)
 			}
 			exp := spid.PendingRequest{ID: rid(t), Expires: now.Add(time.Minute)}
 			if err := s.Put(ctx, exp); err != nil {
 				t.Fatal(err)
 			}
-			if _, err := s.Take(ctx, exp.ID, now.Add(2*time.Minute)); !errors.Is(err, spid.ErrNotPending) {
-				t.Fatalf("expired take: %v", err)
+			late := seenFor(now, "resp:"+rid(t))
+			if _, err := s.Pending(ctx, exp.ID, now.Add(2*time.Minute)); !errors.Is(err, spid.ErrNotPending) {
+				t.Fatalf("expired pending: %v", err)
 			}
-			if _, err := s.Take(ctx, rid(t), now); !errors.Is(err, spid.ErrNotPending) {
-				t.Fatalf("unknown take: %v", err)
+			if err := s.Consume(ctx, exp.ID, []spid.SeenID{late}, now.Add(2*time.Minute)); !errors.Is(err, spid.ErrNotPending) {
+				t.Fatalf("expired consume: %v", err)
+			}
+			if seen, err := s.Seen(ctx, late.ID, now); seen || err != nil {
+				t.Fatalf("ID recorded for an expired request: %v %v", seen, err)
+			}
+			if _, err := s.Pending(ctx, rid(t), now); !errors.Is(err, spid.ErrNotPending) {
+				t.Fatalf("unknown pending: %v", err)
+			}
+			if err := s.Consume(ctx, rid(t), []spid.SeenID{late}, now); !errors.Is(err, spid.ErrNotPending) {
+				t.Fatalf("unknown consume: %v", err)
 			}
 			id := rid(t)
 			if ok, err := s.MarkSeen(ctx, id, now.Add(time.Hour), now); !ok || err != nil {
@@ -78,7 +129,7 @@ func TestRequestStores(t *testing.T) {
 			if ok, err := s.MarkSeen(ctx, id, now.Add(time.Hour), now); ok || err != nil {
 				t.Fatalf("second seen: %v %v", ok, err)
 			}
-			// Concurrent takes: exactly one winner.
+			// Concurrent consumes of one request: exactly one winner.
 			c := spid.PendingRequest{ID: rid(t), Expires: now.Add(time.Minute)}
 			if err := s.Put(ctx, c); err != nil {
 				t.Fatal(err)
@@ -90,7 +141,7 @@ func TestRequestStores(t *testing.T) {
 				wg.Add(1)
 				go func() {
 					defer wg.Done()
-					_, err := s.Take(ctx, c.ID, now)
+					err := s.Consume(ctx, c.ID, []spid.SeenID{seenFor(now, "resp:"+rid(t))}, now)
 					switch {
 					case err == nil:
 						mu.Lock()
@@ -150,7 +201,7 @@ func TestSQLStoreUpgradesPreMigrationTables(t *testing.T) {
 			}
 		}
 		s := sqlStore(t, db)
-		if got, err := s.Take(storetest.Ctx(t), p.ID, now); err != nil || got.IdP != p.IdP || got.Level != 2 {
+		if got, err := s.Pending(storetest.Ctx(t), p.ID, now); err != nil || got.IdP != p.IdP || got.Level != 2 {
 			t.Errorf("pending request from before the upgrade: %+v, %v", got, err)
 		}
 		if ok, err := s.MarkSeen(storetest.Ctx(t), seen, now.Add(time.Hour), now); ok || err != nil {
@@ -224,7 +275,7 @@ func TestSQLStoreSweep(t *testing.T) {
 				t.Errorf("live %s after the sweep: MarkSeen = %v, %v; want a replay", id, ok, err)
 			}
 		}
-		if _, err := s.Take(storetest.Ctx(t), fresh.ID, later); err != nil {
+		if _, err := s.Pending(storetest.Ctx(t), fresh.ID, later); err != nil {
 			t.Errorf("live request after the sweep: %v", err)
 		}
 	})
