@@ -14,9 +14,10 @@ import (
 	"testing"
 	"time"
 
+	"net/http/httptest"
+
 	"github.com/ponte-pa/ponte/connectors/spid"
 	"github.com/ponte-pa/ponte/mocks/spididp"
-	"net/http/httptest"
 )
 
 type env struct {

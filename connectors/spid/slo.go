@@ -9,11 +9,12 @@ import (
 	"crypto/x509"
 	"encoding/base64"
 	"errors"
-	"github.com/beevik/etree"
 	"io"
 	"net/http"
 	"net/url"
 	"strings"
+
+	"github.com/beevik/etree"
 )
 
 // handleSLO starts an SP-initiated logout (GET without a SAML message) or
