@@ -368,3 +368,19 @@ func FuzzCanonicalize(f *testing.F) {
 		compareWithGoxmldsig(t, raw, prefixes)
 	})
 }
+
+func TestHasDeclaration(t *testing.T) {
+	for in, want := range map[string]bool{
+		`<!DOCTYPE r><r/>`:                 true,
+		`<?xml version="1.0"?><!doctype`:   true,
+		`<r><!-- c --><!EnTiTy x "y"></r>`: true,
+		`<r><!-- <!DOCTYPE --></r>`:        true, // refused even in a comment: never needed
+		`<r><!-- c --></r>`:                false,
+		`<r><![CDATA[x]]></r><!`:           false,
+		`<r/><!DOCTYP`:                     false,
+	} {
+		if got := hasDeclaration([]byte(in)); got != want {
+			t.Errorf("hasDeclaration(%q) = %v, want %v", in, got, want)
+		}
+	}
+}

@@ -15,6 +15,7 @@ import (
 	"fmt"
 
 	"github.com/lestrrat-go/jwx/v2/jwa"
+	"github.com/lestrrat-go/jwx/v2/jws"
 	"github.com/lestrrat-go/jwx/v2/jwk"
 )
 
@@ -50,6 +51,27 @@ type tokenKeys struct {
 	alg    jwa.SignatureAlgorithm
 	sign   jwk.Key
 	public jwk.Set
+
+	// header is the encoded protected header of every token (alg, kid,
+	// typ JWT); signer and raw sign with jwx's signer and the raw private
+	// key, so that a token costs one JSON marshal and one signature.
+	header string
+	signer jws.Signer
+	raw    any
+}
+
+// compact signs payload as a JWS in compact serialization.
+func (t *tokenKeys) compact(payload []byte) ([]byte, error) {
+	enc := base64.RawURLEncoding
+	input := make([]byte, 0, len(t.header)+1+enc.EncodedLen(len(payload)))
+	input = append(input, t.header...)
+	input = append(input, '.')
+	input = enc.AppendEncode(input, payload)
+	sig, err := t.signer.Sign(input, t.raw)
+	if err != nil {
+		return nil, err
+	}
+	return enc.AppendEncode(append(input, '.'), sig), nil
 }
 
 func newTokenKeys(alg string, key *rsa.PrivateKey, cert *x509.Certificate) (*tokenKeys, error) {
@@ -90,6 +112,17 @@ func newTokenKeys(alg string, key *rsa.PrivateKey, cert *x509.Certificate) (*tok
 		t.alg = jwa.EdDSA
 	default:
 		return nil, fmt.Errorf("spid: token algorithm %q is not one of %v", alg, TokenAlgs)
+	}
+	hdr, err := json.Marshal(map[string]string{"alg": t.alg.String(), "kid": t.sign.KeyID(), "typ": "JWT"})
+	if err != nil {
+		return nil, err
+	}
+	t.header = base64.RawURLEncoding.EncodeToString(hdr)
+	if t.signer, err = jws.NewSigner(t.alg); err != nil {
+		return nil, err
+	}
+	if err := t.sign.Raw(&t.raw); err != nil {
+		return nil, err
 	}
 	for _, k := range append([]jwk.Key{t.sign}, others...) {
 		pub, err := k.PublicKey()

@@ -83,8 +83,7 @@ var errDTD = errors.New("document contains a DTD or entity declaration")
 // parseStrict parses outside XML, refusing DTDs and entity declarations
 // before the parser sees them.
 func parseStrict(b []byte) (*etree.Document, error) {
-	up := bytes.ToUpper(b)
-	if bytes.Contains(up, []byte("<!DOCTYPE")) || bytes.Contains(up, []byte("<!ENTITY")) {
+	if hasDeclaration(b) {
 		return nil, errDTD
 	}
 	doc := etree.NewDocument()
@@ -101,6 +100,25 @@ func parseStrict(b []byte) (*etree.Document, error) {
 		}
 	}
 	return doc, nil
+}
+
+// hasDeclaration reports whether b contains "<!DOCTYPE" or "<!ENTITY" in
+// any letter case, without copying b.
+func hasDeclaration(b []byte) bool {
+	for i := bytes.Index(b, []byte("<!")); i >= 0; {
+		rest := b[i+2:]
+		for _, w := range []string{"DOCTYPE", "ENTITY"} {
+			if len(rest) >= len(w) && bytes.EqualFold(rest[:len(w)], []byte(w)) {
+				return true
+			}
+		}
+		j := bytes.Index(rest, []byte("<!"))
+		if j < 0 {
+			break
+		}
+		i += 2 + j
+	}
+	return false
 }
 
 // child returns the first direct child of el in namespace ns with local name tag.
