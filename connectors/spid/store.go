@@ -186,7 +186,7 @@ type SQLStore struct {
 
 	put, pending, seen, mark, take, sweepSeen, sweepPending *sql.Stmt
 	lastSweep                                               atomic.Int64 // unix nanoseconds of the last sweep's clock
-	consumeStmts                                            sync.Map     // PostgreSQL: number of IDs -> *sql.Stmt
+	consumeStmts                                            sync.Map     // number of IDs -> *sql.Stmt of the dialect's consume
 }
 
 // markSeenSQL inserts n IDs in the replay cache (id, until pairs, then
@@ -375,9 +375,28 @@ func (s *SQLStore) consumePostgres(ctx context.Context, id string, n int, args [
 // request was not pending. The inserts select from the deletion, so they
 // happen only when the request was there and live.
 func (s *SQLStore) consumeStmt(ctx context.Context, n int) (*sql.Stmt, error) {
+	return s.stmt(ctx, n, func() string { return consumeSQL(n) })
+}
+
+// stmt is the statement of the dialect's consume for n IDs, prepared on
+// first use (query makes its text).
+func (s *SQLStore) stmt(ctx context.Context, n int, query func() string) (*sql.Stmt, error) {
 	if st, ok := s.consumeStmts.Load(n); ok {
 		return st.(*sql.Stmt), nil
 	}
+	st, err := s.db.PrepareContext(ctx, query())
+	if err != nil {
+		return nil, fmt.Errorf("spid: preparing the consume statement: %w", err)
+	}
+	if prev, loaded := s.consumeStmts.LoadOrStore(n, st); loaded {
+		st.Close()
+		return prev.(*sql.Stmt), nil
+	}
+	return st, nil
+}
+
+// consumeSQL is consumePostgres's statement for n IDs.
+func consumeSQL(n int) string {
 	q := `DELETE FROM spid_pending WHERE id = $1 AND expires_at >= $2 RETURNING NULL`
 	if n > 0 {
 		var values strings.Builder
@@ -393,20 +412,21 @@ func (s *SQLStore) consumeStmt(ctx context.Context, n int) (*sql.Stmt, error) {
 				RETURNING id)
 			SELECT fresh.id FROM taken LEFT JOIN fresh ON true`
 	}
-	st, err := s.db.PrepareContext(ctx, q)
-	if err != nil {
-		return nil, fmt.Errorf("spid: preparing the consume statement: %w", err)
-	}
-	if prev, loaded := s.consumeStmts.LoadOrStore(n, st); loaded {
-		st.Close()
-		return prev.(*sql.Stmt), nil
-	}
-	return st, nil
+	return q
 }
 
 // consumeTx deletes the request and records the IDs in one transaction
 // (SQLite: one commit).
 func (s *SQLStore) consumeTx(ctx context.Context, id string, n int, args []any, now time.Time) ([]string, error) {
+	// Prepared before the transaction: on SQLite the transaction holds the
+	// only connection.
+	var mark *sql.Stmt
+	if n > 0 {
+		var err error
+		if mark, err = s.stmt(ctx, n, func() string { return s.db.Rebind(markSeenSQL(n)) }); err != nil {
+			return nil, err
+		}
+	}
 	tx, err := s.db.BeginTx(ctx, nil)
 	if err != nil {
 		return nil, err
@@ -422,7 +442,7 @@ func (s *SQLStore) consumeTx(ctx context.Context, id string, n int, args []any, 
 	}
 	var recorded []string
 	if n > 0 {
-		rows, err := tx.QueryContext(ctx, s.db.Rebind(markSeenSQL(n)), args...)
+		rows, err := tx.StmtContext(ctx, mark).QueryContext(ctx, args...)
 		if err != nil {
 			return nil, err
 		}
