@@ -128,19 +128,25 @@ func xmlsecFixture(t testing.TB) (string, *x509.Certificate) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	p, err := os.ReadFile("testdata/xmlsec/idp.cert.pem")
+	return string(b), readCert(t, "testdata/xmlsec/idp.cert.pem")
+}
+
+// readCert reads a PEM certificate file.
+func readCert(t testing.TB, path string) *x509.Certificate {
+	t.Helper()
+	p, err := os.ReadFile(path)
 	if err != nil {
 		t.Fatal(err)
 	}
 	blk, _ := pem.Decode(p)
 	if blk == nil {
-		t.Fatal("idp.cert.pem: no PEM block")
+		t.Fatalf("%s: no PEM block", path)
 	}
 	cert, err := x509.ParseCertificate(blk.Bytes)
 	if err != nil {
-		t.Fatal(err)
+		t.Fatalf("%s: %v", path, err)
 	}
-	return string(b), cert
+	return cert
 }
 
 func assertionOf(t testing.TB, doc *etree.Document) *etree.Element {
@@ -214,18 +220,7 @@ func TestVerifySignedXMLSec(t *testing.T) {
 		t.Fatalf("comment inside a value: %v", err)
 	}
 
-	spPEM, err := os.ReadFile("testdata/sp.cert.pem")
-	if err != nil {
-		t.Fatal(err)
-	}
-	blk, _ := pem.Decode(spPEM)
-	if blk == nil {
-		t.Fatal("sp.cert.pem: no PEM block")
-	}
-	other, err := x509.ParseCertificate(blk.Bytes)
-	if err != nil {
-		t.Fatal(err)
-	}
+	other := readCert(t, "testdata/sp.cert.pem")
 	if _, err := verifySigned(assertionOf(t, mustParse(t, signed)), []*x509.Certificate{other}); err == nil {
 		t.Error("verified against an untrusted certificate")
 	}
