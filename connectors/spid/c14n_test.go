@@ -138,9 +138,9 @@ func readCert(t testing.TB, path string) *x509.Certificate {
 	if err != nil {
 		t.Fatal(err)
 	}
-	blk, _ := pem.Decode(p)
-	if blk == nil {
-		t.Fatalf("%s: no PEM block", path)
+	blk, rest := pem.Decode(p)
+	if blk == nil || len(bytes.TrimSpace(rest)) > 0 {
+		t.Fatalf("%s: not one PEM block", path)
 	}
 	cert, err := x509.ParseCertificate(blk.Bytes)
 	if err != nil {
