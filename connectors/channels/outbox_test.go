@@ -252,3 +252,52 @@ func TestOutboxCancelledBeforeSending(t *testing.T) {
 		}
 	})
 }
+
+// TestOutboxKeyTwiceInABatch gives a batch the same keys more than once:
+// it does what the records and claims one at a time, in order, do (the
+// first claim of a key sends it, a later one finds it sending; an outcome
+// recorded first is found by the claim after it).
+func TestOutboxKeyTwiceInABatch(t *testing.T) {
+	storetest.ForEachDialect(t, func(t *testing.T, db *store.DB) {
+		o := newOutbox(t, db)
+		ctx := storetest.Ctx(t)
+		f := &fakeSender{}
+		res, err := o.Run(ctx, channels.Batch{
+			Record: []channels.Outcome{
+				{Key: key(10), State: channels.StateRetry, Error: "try later"}, // then claimed below
+				{Key: key(12), State: "not_on_io"},
+				{Key: key(13), State: "not_on_io"},
+				{Key: key(13), State: "no_address"}, // final already: left alone
+			},
+			Send: []channels.Delivery{delivery(f, 10), delivery(f, 11), delivery(f, 10), delivery(f, 12), delivery(f, 11)},
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := []struct {
+			state  string
+			before bool
+		}{{channels.StateSent, false}, {channels.StateSent, false}, {channels.StateSending, true}, {"not_on_io", true}, {channels.StateSending, true}}
+		for i, w := range want {
+			if r := res[i]; r.State != w.state || r.Before != w.before || r.Key != res[i].Key {
+				t.Errorf("result %d: %+v, want %s before=%v", i, r, w.state, w.before)
+			}
+		}
+		for _, i := range []int64{10, 11} {
+			if n := f.count(key(i).String()); n != 1 {
+				t.Errorf("message %d sent %d times, want 1", i, n)
+			}
+		}
+		if n := f.count(key(12).String()); n != 0 {
+			t.Errorf("message 12 sent %d times after its outcome", n)
+		}
+		es, err := o.Entries(ctx, "test:c1", "io", 10, 14)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got := fmt.Sprintf("%s/%d %s/%d %s %s", es[10].State, es[10].Attempts, es[11].State, es[11].Attempts, es[12].State, es[13].State)
+		if want := "sent/1 sent/1 not_on_io not_on_io"; got != want {
+			t.Errorf("entries %s, want %s", got, want)
+		}
+	})
+}
