@@ -48,6 +48,14 @@ func Open(ctx context.Context, dsn string) (*DB, error) {
 			return nil, fmt.Errorf("state store: %w", err)
 		}
 		db.SetMaxOpenConns(16)
+		// Keep them all open: database/sql keeps 2 idle by default, so
+		// under load each burst of batches opened and closed connections,
+		// and each new one is a server process forked and warmed up and
+		// pgx's prepared statements prepared again (159 connections and
+		// 14 s of server CPU for a campaign of 20,000 debtors).
+		db.SetMaxIdleConns(16)
+		// A worker that has been quiet for a while gives them back.
+		db.SetConnMaxIdleTime(5 * time.Minute)
 		if err := ping(ctx, db); err != nil {
 			_ = db.Close()
 			return nil, fmt.Errorf("state store: cannot reach PostgreSQL at %s: %w", redact(dsn), err)
