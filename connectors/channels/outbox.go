@@ -182,19 +182,34 @@ func (o *Outbox) All(ctx context.Context, scope string) ([]Entry, error) {
 
 // Slots returns the messages in any of slots of scope for items [from, to),
 // by item: what a workflow reads to know where each person's messages
-// stand.
+// stand. It is one query whatever the number of slots (each campaign
+// batch reads two).
 func (o *Outbox) Slots(ctx context.Context, scope string, slots []string, from, to int64) (map[int64][]Entry, error) {
 	out := map[int64][]Entry{}
-	for _, slot := range slots {
-		es, err := o.Entries(ctx, scope, slot, from, to)
-		if err != nil {
-			return nil, err
-		}
-		for item, e := range es {
-			out[item] = append(out[item], e)
-		}
+	if len(slots) == 0 {
+		return out, nil
 	}
-	return out, nil
+	args := []any{scope}
+	for _, s := range slots {
+		args = append(args, s)
+	}
+	args = append(args, from, to)
+	rows, err := o.db.QueryContext(ctx, o.db.Rebind(`SELECT item, slot, channel, state, message_id, error, attempts, updated_at
+		FROM outbox WHERE scope = ? AND slot IN (?`+strings.Repeat(",?", len(slots)-1)+`) AND item >= ? AND item < ?`), args...)
+	if err != nil {
+		return nil, fmt.Errorf("outbox: %w", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		e := Entry{Key: Key{Scope: scope}}
+		var at string
+		if err := rows.Scan(&e.Item, &e.Slot, &e.Channel, &e.State, &e.MessageID, &e.Error, &e.Attempts, &at); err != nil {
+			return nil, fmt.Errorf("outbox: %w", err)
+		}
+		e.UpdatedAt, _ = time.Parse(time.RFC3339Nano, at) // written by stamp
+		out[e.Item] = append(out[e.Item], e)
+	}
+	return out, rows.Err()
 }
 
 // Outcome is a final state a caller records for a message it decided not

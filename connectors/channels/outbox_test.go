@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sort"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -298,6 +299,44 @@ func TestOutboxKeyTwiceInABatch(t *testing.T) {
 		got := fmt.Sprintf("%s/%d %s/%d %s %s", es[10].State, es[10].Attempts, es[11].State, es[11].Attempts, es[12].State, es[13].State)
 		if want := "sent/1 sent/1 not_on_io not_on_io"; got != want {
 			t.Errorf("entries %s, want %s", got, want)
+		}
+	})
+}
+
+// TestOutboxSlots reads the messages of some slots over a range of items,
+// in one query: other slots, scopes and items are left out.
+func TestOutboxSlots(t *testing.T) {
+	storetest.ForEachDialect(t, func(t *testing.T, db *store.DB) {
+		o := newOutbox(t, db)
+		ctx := storetest.Ctx(t)
+		for _, e := range []channels.Entry{
+			{Key: channels.Key{Scope: "s", Item: 1, Slot: "io"}, State: "sent"},
+			{Key: channels.Key{Scope: "s", Item: 1, Slot: "fallback"}, State: "no_address"},
+			{Key: channels.Key{Scope: "s", Item: 1, Slot: "reminder-1"}, State: "sent"},
+			{Key: channels.Key{Scope: "s", Item: 2, Slot: "fallback"}, State: "retry"},
+			{Key: channels.Key{Scope: "s", Item: 3, Slot: "io"}, State: "sent"}, // past the range
+			{Key: channels.Key{Scope: "other", Item: 1, Slot: "io"}, State: "failed"},
+		} {
+			if err := o.Set(ctx, e); err != nil {
+				t.Fatal(err)
+			}
+		}
+		got, err := o.Slots(ctx, "s", []string{"io", "fallback"}, 0, 3)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var lines []string
+		for item, es := range got {
+			for _, e := range es {
+				lines = append(lines, fmt.Sprintf("%s/%d/%s=%s", e.Scope, item, e.Slot, e.State))
+			}
+		}
+		sort.Strings(lines)
+		if want := "[s/1/fallback=no_address s/1/io=sent s/2/fallback=retry]"; fmt.Sprint(lines) != want {
+			t.Errorf("Slots = %v, want %s", lines, want)
+		}
+		if got, err := o.Slots(ctx, "s", nil, 0, 3); err != nil || len(got) != 0 {
+			t.Errorf("no slots: %v, %v", got, err)
 		}
 	})
 }
