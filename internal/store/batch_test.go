@@ -245,3 +245,47 @@ func TestQueryRows(t *testing.T) {
 		}
 	})
 }
+
+// TestInsertRowsTypes inserts values of every kind the PostgreSQL arrays
+// take, and a NULL, which they do not (the statement is then a VALUES
+// list): both dialects store the same.
+func TestInsertRowsTypes(t *testing.T) {
+	storetest.ForEachDialect(t, func(t *testing.T, db *store.DB) {
+		ctx := storetest.Ctx(t)
+		if _, err := db.ExecContext(ctx, `CREATE TABLE batch_types (k INTEGER PRIMARY KEY, s TEXT, b BOOLEAN, f DOUBLE PRECISION, raw BYTEA)`); err != nil {
+			t.Fatal(err)
+		}
+		head := `INSERT INTO batch_types (k, s, b, f, raw)`
+		if err := db.InsertRows(ctx, db, head, "", [][]any{{1, "one", true, 1.5, []byte{1}}, {int64(2), "two", false, 2.5, []byte{2}}}); err != nil {
+			t.Fatal(err)
+		}
+		if err := db.InsertRows(ctx, db, head, "", [][]any{{int32(3), "three", true, 3.5, []byte{3}}, {4, nil, true, 4.5, []byte{4}}}); err != nil {
+			t.Fatal(err)
+		}
+		rows, err := db.QueryContext(ctx, `SELECT k, COALESCE(s, '-'), b, f, raw FROM batch_types ORDER BY k`)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer rows.Close()
+		var got []string
+		for rows.Next() {
+			var (
+				k   int
+				s   string
+				b   bool
+				f   float64
+				raw []byte
+			)
+			if err := rows.Scan(&k, &s, &b, &f, &raw); err != nil {
+				t.Fatal(err)
+			}
+			got = append(got, fmt.Sprintf("%d %s %v %v %v", k, s, b, f, raw))
+		}
+		if err := rows.Err(); err != nil {
+			t.Fatal(err)
+		}
+		if want := "[1 one true 1.5 [1] 2 two false 2.5 [2] 3 three true 3.5 [3] 4 - true 4.5 [4]]"; fmt.Sprint(got) != want {
+			t.Errorf("rows %v, want %s", got, want)
+		}
+	})
+}
