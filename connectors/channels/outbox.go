@@ -474,6 +474,13 @@ func (o *Outbox) finish(ctx context.Context, claimed []int, results []Result) er
 		return fmt.Errorf("outbox: %w", err)
 	}
 	defer func() { _ = tx.Rollback() }()
+	// Not waiting for the WAL flush: if an OS crash loses these outcomes,
+	// the messages stay "sending", and the next attempt reports them
+	// unknown and never sends them again (Recover). The claim before the
+	// sends stays durable: it is what keeps a message from going twice.
+	if err := o.db.CommitWithoutFlush(ctx, tx); err != nil {
+		return fmt.Errorf("outbox: %w", err)
+	}
 	ts := o.stamp()
 	rows := make([][]any, len(claimed))
 	for j, i := range claimed {

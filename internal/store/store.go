@@ -143,3 +143,23 @@ func redact(dsn string) string {
 	}
 	return dsn
 }
+
+// CommitWithoutFlush lets the commit of tx on PostgreSQL return before its
+// WAL is flushed to disk (SET LOCAL synchronous_commit = off); SQLite's
+// commits are left as they are. An operating-system crash may then lose
+// the transaction, but never half of it, and a later durable commit
+// flushes it too. Only for writes whose loss cannot send a message twice
+// or create a debt position twice, and leaves a gap that is reported: the
+// outbox's record of a send's outcome (lost, the message stays "sending"
+// and is reported unknown, never sent again). Never for a claim, an IUV
+// allocation or a debt position's outcome (lost after the workflow moved
+// on, the item would stay staged and silently get no message).
+func (d *DB) CommitWithoutFlush(ctx context.Context, tx *sql.Tx) error {
+	if d.Dialect != Postgres {
+		return nil
+	}
+	if _, err := tx.ExecContext(ctx, `SET LOCAL synchronous_commit = off`); err != nil {
+		return fmt.Errorf("store: %w", err)
+	}
+	return nil
+}
