@@ -2,6 +2,7 @@ package channels
 
 import (
 	"context"
+	"database/sql"
 	"embed"
 	"errors"
 	"fmt"
@@ -181,19 +182,34 @@ func (o *Outbox) All(ctx context.Context, scope string) ([]Entry, error) {
 
 // Slots returns the messages in any of slots of scope for items [from, to),
 // by item: what a workflow reads to know where each person's messages
-// stand.
+// stand. It is one query whatever the number of slots (each campaign
+// batch reads two).
 func (o *Outbox) Slots(ctx context.Context, scope string, slots []string, from, to int64) (map[int64][]Entry, error) {
 	out := map[int64][]Entry{}
-	for _, slot := range slots {
-		es, err := o.Entries(ctx, scope, slot, from, to)
-		if err != nil {
-			return nil, err
-		}
-		for item, e := range es {
-			out[item] = append(out[item], e)
-		}
+	if len(slots) == 0 {
+		return out, nil
 	}
-	return out, nil
+	args := []any{scope}
+	for _, s := range slots {
+		args = append(args, s)
+	}
+	args = append(args, from, to)
+	rows, err := o.db.QueryContext(ctx, o.db.Rebind(`SELECT item, slot, channel, state, message_id, error, attempts, updated_at
+		FROM outbox WHERE scope = ? AND slot IN (?`+strings.Repeat(",?", len(slots)-1)+`) AND item >= ? AND item < ?`), args...)
+	if err != nil {
+		return nil, fmt.Errorf("outbox: %w", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		e := Entry{Key: Key{Scope: scope}}
+		var at string
+		if err := rows.Scan(&e.Item, &e.Slot, &e.Channel, &e.State, &e.MessageID, &e.Error, &e.Attempts, &at); err != nil {
+			return nil, fmt.Errorf("outbox: %w", err)
+		}
+		e.UpdatedAt, _ = time.Parse(time.RFC3339Nano, at) // written by stamp
+		out[e.Item] = append(out[e.Item], e)
+	}
+	return out, rows.Err()
 }
 
 // Outcome is a final state a caller records for a message it decided not
@@ -319,6 +335,14 @@ func (o *Outbox) Run(ctx context.Context, b Batch) ([]Result, error) {
 // claim records b.Record and marks b.Send as sending, in one transaction.
 // It returns the indexes of b.Send it claimed (the others are filled in
 // results with what they were) and those of b.Record it applied.
+//
+// Records and claims are one multi-row upsert per chunk (see
+// store.DB.QueryRows) rather than one statement per message: on
+// PostgreSQL each statement is a round trip, and a chunk of 64 messages
+// took 64 of them. The upsert changes a row only when it was never
+// attempted or is to be retried, and RETURNING names the rows it changed:
+// those this caller got. A key given twice goes to a later statement, so a
+// batch does exactly what the same upserts one by one did.
 func (o *Outbox) claim(ctx context.Context, b Batch, results []Result) (claimed, recorded []int, err error) {
 	if len(b.Record) == 0 && len(b.Send) == 0 {
 		return nil, nil, nil
@@ -328,47 +352,57 @@ func (o *Outbox) claim(ctx context.Context, b Batch, results []Result) (claimed,
 		return nil, nil, fmt.Errorf("outbox: %w", err)
 	}
 	defer func() { _ = tx.Rollback() }()
-	// An upsert that changes a row only when it was never attempted or is
-	// to be retried: its row count says whether this caller got it.
-	up, err := tx.PrepareContext(ctx, o.db.Rebind(`INSERT INTO outbox
-		(scope, item, slot, channel, state, message_id, error, attempts, updated_at) VALUES (?,?,?,?,?,'',?,?,?)
-		ON CONFLICT (scope, slot, item) DO UPDATE SET channel = excluded.channel, state = excluded.state,
-			message_id = '', error = excluded.error, attempts = outbox.attempts + excluded.attempts, updated_at = excluded.updated_at
-		WHERE outbox.state = '`+StateRetry+`'`))
-	if err != nil {
-		return nil, nil, fmt.Errorf("outbox: %w", err)
-	}
-	defer up.Close()
 	ts := o.stamp()
+	// b.Record, then b.Send, as rows of claimCols.
+	rows := make([][]any, 0, len(b.Record)+len(b.Send))
+	for _, r := range b.Record {
+		rows = append(rows, []any{r.Key.Scope, r.Key.Item, r.Key.Slot, r.Channel, r.State, clip(r.Error), 0, ts})
+	}
+	for _, d := range b.Send {
+		rows = append(rows, []any{d.Key.Scope, d.Key.Item, d.Key.Slot, d.Sender.Kind(), StateSending, "", 1, ts})
+	}
+	got := make([]bool, len(rows))
+	err = o.db.QueryRows(ctx, tx, claimCols, `INSERT INTO outbox (scope, item, slot, channel, state, error, attempts, updated_at)`,
+		`ON CONFLICT (scope, slot, item) DO UPDATE SET channel = excluded.channel, state = excluded.state,
+			message_id = '', error = excluded.error, attempts = outbox.attempts + excluded.attempts, updated_at = excluded.updated_at
+		WHERE outbox.state = '`+StateRetry+`'
+		RETURNING scope, item, slot`,
+		rows, func(first int, chunk [][]any, res *sql.Rows) error {
+			at := make(map[Key]int, len(chunk)) // keys are unique in a chunk
+			for i, r := range chunk {
+				at[Key{Scope: r[0].(string), Item: r[1].(int64), Slot: r[2].(string)}] = first + i
+			}
+			for res.Next() {
+				var k Key
+				if err := res.Scan(&k.Scope, &k.Item, &k.Slot); err != nil {
+					return err
+				}
+				i, ok := at[k]
+				if !ok {
+					return fmt.Errorf("upsert returned %s, not in its rows", k)
+				}
+				got[i] = true
+			}
+			return nil
+		})
+	if err != nil {
+		return nil, nil, fmt.Errorf("outbox: recording and claiming %d messages: %w", len(rows), err)
+	}
 	for i, r := range b.Record {
-		res, err := up.ExecContext(ctx, r.Key.Scope, r.Key.Item, r.Key.Slot, r.Channel, r.State, clip(r.Error), 0, ts)
-		if err != nil {
-			return nil, nil, fmt.Errorf("outbox: recording %s: %w", r.Key, err)
-		}
-		if n, err := res.RowsAffected(); err != nil {
-			return nil, nil, fmt.Errorf("outbox: %w", err)
-		} else if n == 1 && r.State != StateRetry {
+		if got[i] && r.State != StateRetry {
 			recorded = append(recorded, i)
 		}
 	}
-	for i, d := range b.Send {
-		res, err := up.ExecContext(ctx, d.Key.Scope, d.Key.Item, d.Key.Slot, d.Sender.Kind(), StateSending, "", 1, ts)
-		if err != nil {
-			return nil, nil, fmt.Errorf("outbox: claiming %s: %w", d.Key, err)
-		}
-		if n, err := res.RowsAffected(); err != nil {
-			return nil, nil, fmt.Errorf("outbox: %w", err)
-		} else if n == 1 {
+	var before []int
+	for i := range b.Send {
+		if got[len(b.Record)+i] {
 			claimed = append(claimed, i)
-			continue
+		} else {
+			before = append(before, i)
 		}
-		e := Entry{Key: d.Key}
-		if err := tx.QueryRowContext(ctx, o.db.Rebind(`SELECT channel, state, message_id, error FROM outbox
-			WHERE scope = ? AND item = ? AND slot = ?`), d.Key.Scope, d.Key.Item, d.Key.Slot).
-			Scan(&e.Channel, &e.State, &e.MessageID, &e.Error); err != nil {
-			return nil, nil, fmt.Errorf("outbox: reading %s: %w", d.Key, err)
-		}
-		results[i] = Result{Key: d.Key, Channel: e.Channel, State: e.State, MessageID: e.MessageID, Before: true}
+	}
+	if err := o.readBefore(ctx, tx, b.Send, before, results); err != nil {
+		return nil, nil, err
 	}
 	if err := tx.Commit(); err != nil {
 		return nil, nil, fmt.Errorf("outbox: %w", err)
@@ -376,7 +410,61 @@ func (o *Outbox) claim(ctx context.Context, b Batch, results []Result) (claimed,
 	return claimed, recorded, nil
 }
 
-// finish records the outcomes of the claimed sends in one transaction.
+// claimCols are the values of claim's upsert; the key first.
+var claimCols = []store.Col{
+	{Name: "scope", Key: true}, {Name: "item", Type: "BIGINT", Key: true}, {Name: "slot", Key: true},
+	{Name: "channel"}, {Name: "state"}, {Name: "error"}, {Name: "attempts", Type: "INTEGER"}, {Name: "updated_at"},
+}
+
+// readBefore fills results for the deliveries at idx of send, which claim
+// did not get, with the state their messages are in, in one query per
+// chunk. Read in claim's transaction after all its upserts, that state is
+// the one each upsert found: no later upsert of the batch changes a row
+// that is neither new nor in retry.
+func (o *Outbox) readBefore(ctx context.Context, tx *sql.Tx, send []Delivery, idx []int, results []Result) error {
+	if len(idx) == 0 {
+		return nil
+	}
+	keys := make([][]any, 0, len(idx))
+	seen := make(map[Key]bool, len(idx))
+	for _, i := range idx {
+		if k := send[i].Key; !seen[k] {
+			seen[k] = true
+			keys = append(keys, []any{k.Scope, k.Slot, k.Item})
+		}
+	}
+	found := make(map[Key]Entry, len(keys))
+	err := o.db.QueryRows(ctx, tx, keyCols, `SELECT scope, item, slot, channel, state, message_id, error FROM outbox
+		WHERE (scope, slot, item) IN (`, `)`, keys, func(_ int, _ [][]any, res *sql.Rows) error {
+		for res.Next() {
+			var e Entry
+			if err := res.Scan(&e.Scope, &e.Item, &e.Slot, &e.Channel, &e.State, &e.MessageID, &e.Error); err != nil {
+				return err
+			}
+			found[e.Key] = e
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("outbox: reading %d messages not claimed: %w", len(keys), err)
+	}
+	for _, i := range idx {
+		k := send[i].Key
+		e, ok := found[k]
+		if !ok {
+			return fmt.Errorf("outbox: reading %s: not claimed, yet not there", k)
+		}
+		results[i] = Result{Key: k, Channel: e.Channel, State: e.State, MessageID: e.MessageID, Before: true}
+	}
+	return nil
+}
+
+// keyCols are a message key's values, in the order of the outbox's
+// primary key.
+var keyCols = []store.Col{{Name: "scope"}, {Name: "slot"}, {Name: "item", Type: "BIGINT"}}
+
+// finish records the outcomes of the claimed sends in one transaction, one
+// multi-row UPDATE per chunk (see claim).
 func (o *Outbox) finish(ctx context.Context, claimed []int, results []Result) error {
 	if len(claimed) == 0 {
 		return nil
@@ -386,24 +474,38 @@ func (o *Outbox) finish(ctx context.Context, claimed []int, results []Result) er
 		return fmt.Errorf("outbox: %w", err)
 	}
 	defer func() { _ = tx.Rollback() }()
-	st, err := tx.PrepareContext(ctx, o.db.Rebind(`UPDATE outbox SET state = ?, message_id = ?, error = ?, updated_at = ?
-		WHERE scope = ? AND item = ? AND slot = ?`))
-	if err != nil {
+	// Not waiting for the WAL flush: if an OS crash loses these outcomes,
+	// the messages stay "sending", and the next attempt reports them
+	// unknown and never sends them again (Recover). The claim before the
+	// sends stays durable: it is what keeps a message from going twice.
+	if err := o.db.CommitWithoutFlush(ctx, tx); err != nil {
 		return fmt.Errorf("outbox: %w", err)
 	}
-	defer st.Close()
 	ts := o.stamp()
-	for _, i := range claimed {
+	rows := make([][]any, len(claimed))
+	for j, i := range claimed {
 		r := results[i]
 		errText := ""
 		if r.Err != nil {
 			errText = clip(r.Err.Error())
 		}
-		if _, err := st.ExecContext(ctx, r.State, r.MessageID, errText, ts, r.Key.Scope, r.Key.Item, r.Key.Slot); err != nil {
-			return fmt.Errorf("outbox: recording %s: %w", r.Key, err)
-		}
+		rows[j] = []any{r.Key.Scope, r.Key.Item, r.Key.Slot, r.State, r.MessageID, errText, ts}
 	}
-	return tx.Commit()
+	if err := o.db.UpdateRows(ctx, tx, "outbox", finishCols,
+		`state = v.state, message_id = v.message_id, error = v.error, updated_at = v.updated_at`,
+		`outbox.scope = v.scope AND outbox.slot = v.slot AND outbox.item = v.item`, rows); err != nil {
+		return fmt.Errorf("outbox: recording %d outcomes: %w", len(rows), err)
+	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("outbox: %w", err)
+	}
+	return nil
+}
+
+// finishCols are the values of finish's update; the key first.
+var finishCols = []store.Col{
+	{Name: "scope", Key: true}, {Name: "item", Type: "BIGINT", Key: true}, {Name: "slot", Key: true},
+	{Name: "state"}, {Name: "message_id"}, {Name: "error"}, {Name: "updated_at"},
 }
 
 // clip bounds a stored error text.

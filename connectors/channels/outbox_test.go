@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sort"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -249,6 +250,93 @@ func TestOutboxCancelledBeforeSending(t *testing.T) {
 			if r.State != channels.StateSent {
 				t.Errorf("after the cancel: %+v, want sent", r)
 			}
+		}
+	})
+}
+
+// TestOutboxKeyTwiceInABatch gives a batch the same keys more than once:
+// it does what the records and claims one at a time, in order, do (the
+// first claim of a key sends it, a later one finds it sending; an outcome
+// recorded first is found by the claim after it).
+func TestOutboxKeyTwiceInABatch(t *testing.T) {
+	storetest.ForEachDialect(t, func(t *testing.T, db *store.DB) {
+		o := newOutbox(t, db)
+		ctx := storetest.Ctx(t)
+		f := &fakeSender{}
+		res, err := o.Run(ctx, channels.Batch{
+			Record: []channels.Outcome{
+				{Key: key(10), State: channels.StateRetry, Error: "try later"}, // then claimed below
+				{Key: key(12), State: "not_on_io"},
+				{Key: key(13), State: "not_on_io"},
+				{Key: key(13), State: "no_address"}, // final already: left alone
+			},
+			Send: []channels.Delivery{delivery(f, 10), delivery(f, 11), delivery(f, 10), delivery(f, 12), delivery(f, 11)},
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := []struct {
+			state  string
+			before bool
+		}{{channels.StateSent, false}, {channels.StateSent, false}, {channels.StateSending, true}, {"not_on_io", true}, {channels.StateSending, true}}
+		for i, w := range want {
+			if r := res[i]; r.State != w.state || r.Before != w.before || r.Key != res[i].Key {
+				t.Errorf("result %d: %+v, want %s before=%v", i, r, w.state, w.before)
+			}
+		}
+		for _, i := range []int64{10, 11} {
+			if n := f.count(key(i).String()); n != 1 {
+				t.Errorf("message %d sent %d times, want 1", i, n)
+			}
+		}
+		if n := f.count(key(12).String()); n != 0 {
+			t.Errorf("message 12 sent %d times after its outcome", n)
+		}
+		es, err := o.Entries(ctx, "test:c1", "io", 10, 14)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got := fmt.Sprintf("%s/%d %s/%d %s %s", es[10].State, es[10].Attempts, es[11].State, es[11].Attempts, es[12].State, es[13].State)
+		if want := "sent/1 sent/1 not_on_io not_on_io"; got != want {
+			t.Errorf("entries %s, want %s", got, want)
+		}
+	})
+}
+
+// TestOutboxSlots reads the messages of some slots over a range of items,
+// in one query: other slots, scopes and items are left out.
+func TestOutboxSlots(t *testing.T) {
+	storetest.ForEachDialect(t, func(t *testing.T, db *store.DB) {
+		o := newOutbox(t, db)
+		ctx := storetest.Ctx(t)
+		for _, e := range []channels.Entry{
+			{Key: channels.Key{Scope: "s", Item: 1, Slot: "io"}, State: "sent"},
+			{Key: channels.Key{Scope: "s", Item: 1, Slot: "fallback"}, State: "no_address"},
+			{Key: channels.Key{Scope: "s", Item: 1, Slot: "reminder-1"}, State: "sent"},
+			{Key: channels.Key{Scope: "s", Item: 2, Slot: "fallback"}, State: "retry"},
+			{Key: channels.Key{Scope: "s", Item: 3, Slot: "io"}, State: "sent"}, // past the range
+			{Key: channels.Key{Scope: "other", Item: 1, Slot: "io"}, State: "failed"},
+		} {
+			if err := o.Set(ctx, e); err != nil {
+				t.Fatal(err)
+			}
+		}
+		got, err := o.Slots(ctx, "s", []string{"io", "fallback"}, 0, 3)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var lines []string
+		for item, es := range got {
+			for _, e := range es {
+				lines = append(lines, fmt.Sprintf("%s/%d/%s=%s", e.Scope, item, e.Slot, e.State))
+			}
+		}
+		sort.Strings(lines)
+		if want := "[s/1/fallback=no_address s/1/io=sent s/2/fallback=retry]"; fmt.Sprint(lines) != want {
+			t.Errorf("Slots = %v, want %s", lines, want)
+		}
+		if got, err := o.Slots(ctx, "s", nil, 0, 3); err != nil || len(got) != 0 {
+			t.Errorf("no slots: %v, %v", got, err)
 		}
 	})
 }

@@ -331,7 +331,9 @@ type PositionUpdate struct {
 }
 
 // SetPositions records many position outcomes in one transaction (one
-// commit per batch instead of one per debtor).
+// commit per batch instead of one per debtor), with one multi-row UPDATE
+// and one multi-row INSERT of installments per few hundred items: a
+// statement per item was a round trip per item on PostgreSQL.
 func (s *Store) SetPositions(ctx context.Context, campaignID string, ups []PositionUpdate) error {
 	if len(ups) == 0 {
 		return nil
@@ -341,32 +343,31 @@ func (s *Store) SetPositions(ctx context.Context, campaignID string, ups []Posit
 		return err
 	}
 	defer func() { _ = tx.Rollback() }()
-	stmt, err := tx.PrepareContext(ctx, s.db.Rebind(`UPDATE campaign_items SET state = ?, iupd = ?, iuv = ?, nav = ?,
-		position_error = ?, updated_at = ? WHERE campaign_id = ? AND seq = ?`))
-	if err != nil {
+	ts := now()
+	rows := make([][]any, len(ups))
+	var rate [][]any
+	for i, u := range ups {
+		rows[i] = []any{campaignID, u.Seq, u.State, u.IUPD, u.IUV, u.NAV, u.Error, ts}
+		for _, r := range u.Rate {
+			rate = append(rate, []any{campaignID, u.Seq, r.N, r.IUV, r.NAV, r.AmountCents, r.DueDate})
+		}
+	}
+	if err := s.db.UpdateRows(ctx, tx, "campaign_items", positionCols,
+		`state = v.state, iupd = v.iupd, iuv = v.iuv, nav = v.nav, position_error = v.position_error, updated_at = v.updated_at`,
+		`campaign_items.campaign_id = v.campaign_id AND campaign_items.seq = v.seq`, rows); err != nil {
 		return err
 	}
-	defer stmt.Close()
-	ts := now()
-	var rate *sql.Stmt
-	for _, u := range ups {
-		if _, err := stmt.ExecContext(ctx, u.State, u.IUPD, u.IUV, u.NAV, u.Error, ts, campaignID, u.Seq); err != nil {
-			return err
-		}
-		for _, r := range u.Rate {
-			if rate == nil {
-				if rate, err = tx.PrepareContext(ctx, s.db.Rebind(`INSERT INTO campaign_installments
-					(campaign_id, seq, n, iuv, nav, amount_cents, due_date) VALUES (?,?,?,?,?,?,?) ON CONFLICT DO NOTHING`)); err != nil {
-					return err
-				}
-				defer rate.Close()
-			}
-			if _, err := rate.ExecContext(ctx, campaignID, u.Seq, r.N, r.IUV, r.NAV, r.AmountCents, r.DueDate); err != nil {
-				return err
-			}
-		}
+	if err := s.db.InsertRows(ctx, tx, `INSERT INTO campaign_installments
+		(campaign_id, seq, n, iuv, nav, amount_cents, due_date)`, `ON CONFLICT DO NOTHING`, rate); err != nil {
+		return fmt.Errorf("recording installments: %w", err)
 	}
 	return tx.Commit()
+}
+
+// positionCols are the values of SetPositions' update; the key first.
+var positionCols = []store.Col{
+	{Name: "campaign_id", Key: true}, {Name: "seq", Type: "INTEGER", Key: true},
+	{Name: "state"}, {Name: "iupd"}, {Name: "iuv"}, {Name: "nav"}, {Name: "position_error"}, {Name: "updated_at"},
 }
 
 // SetIO sets the state of an item's App IO message as given, whatever it
