@@ -169,15 +169,29 @@ func (o *Outbox) All(ctx context.Context, scope string) ([]Entry, error) {
 	defer rows.Close()
 	var out []Entry
 	for rows.Next() {
-		e := Entry{Key: Key{Scope: scope}}
-		var at string
-		if err := rows.Scan(&e.Item, &e.Slot, &e.Channel, &e.State, &e.MessageID, &e.Error, &e.Attempts, &at); err != nil {
-			return nil, fmt.Errorf("outbox: %w", err)
+		e, err := scanEntry(rows, scope)
+		if err != nil {
+			return nil, err
 		}
-		e.UpdatedAt, _ = time.Parse(time.RFC3339Nano, at) // written by stamp
 		out = append(out, e)
 	}
 	return out, rows.Err()
+}
+
+// scanEntry reads a row of item, slot, channel, state, message_id, error,
+// attempts, updated_at.
+func scanEntry(rows *sql.Rows, scope string) (Entry, error) {
+	e := Entry{Key: Key{Scope: scope}}
+	var at string
+	if err := rows.Scan(&e.Item, &e.Slot, &e.Channel, &e.State, &e.MessageID, &e.Error, &e.Attempts, &at); err != nil {
+		return Entry{}, fmt.Errorf("outbox: %w", err)
+	}
+	t, err := time.Parse(time.RFC3339Nano, at) // written by stamp
+	if err != nil {
+		return Entry{}, fmt.Errorf("outbox: %s/%d/%s: updated_at %q: %w", scope, e.Item, e.Slot, at, err)
+	}
+	e.UpdatedAt = t
+	return e, nil
 }
 
 // Slots returns the messages in any of slots of scope for items [from, to),
@@ -201,12 +215,10 @@ func (o *Outbox) Slots(ctx context.Context, scope string, slots []string, from, 
 	}
 	defer rows.Close()
 	for rows.Next() {
-		e := Entry{Key: Key{Scope: scope}}
-		var at string
-		if err := rows.Scan(&e.Item, &e.Slot, &e.Channel, &e.State, &e.MessageID, &e.Error, &e.Attempts, &at); err != nil {
-			return nil, fmt.Errorf("outbox: %w", err)
+		e, err := scanEntry(rows, scope)
+		if err != nil {
+			return nil, err
 		}
-		e.UpdatedAt, _ = time.Parse(time.RFC3339Nano, at) // written by stamp
 		out[e.Item] = append(out[e.Item], e)
 	}
 	return out, rows.Err()

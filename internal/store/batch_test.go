@@ -113,12 +113,7 @@ func TestUpdateRows(t *testing.T) {
 		for _, tc := range cases {
 			t.Run(tc.name, func(t *testing.T) {
 				ctx := storetest.Ctx(t)
-				if _, err := db.ExecContext(ctx, `DROP TABLE IF EXISTS batch_u`); err != nil {
-					t.Fatal(err)
-				}
-				if _, err := db.ExecContext(ctx, `CREATE TABLE batch_u (k BIGINT PRIMARY KEY, v TEXT NOT NULL, n INTEGER NOT NULL)`); err != nil {
-					t.Fatal(err)
-				}
+				freshKVN(t, db, "batch_u")
 				var seed [][]any
 				for i := range 12001 {
 					seed = append(seed, []any{i, fmt.Sprint("old", i), 0})
@@ -126,12 +121,7 @@ func TestUpdateRows(t *testing.T) {
 				if err := db.InsertRows(ctx, db, `INSERT INTO batch_u (k, v, n)`, "", seed); err != nil {
 					t.Fatal(err)
 				}
-				tx, err := db.BeginTx(ctx, nil)
-				if err != nil {
-					t.Fatal(err)
-				}
-				defer func() { _ = tx.Rollback() }()
-				c := &counting{tx: tx}
+				tx, c := countingTx(t, db)
 				if err := db.UpdateRows(ctx, c, "batch_u", kvCols, `v = v.v, n = batch_u.n + v.n`, `batch_u.k = v.k`, tc.rows); err != nil {
 					t.Fatal(err)
 				}
@@ -193,23 +183,13 @@ func TestQueryRows(t *testing.T) {
 		for _, tc := range cases {
 			t.Run(tc.name, func(t *testing.T) {
 				ctx := storetest.Ctx(t)
-				if _, err := db.ExecContext(ctx, `DROP TABLE IF EXISTS batch_q`); err != nil {
-					t.Fatal(err)
-				}
-				if _, err := db.ExecContext(ctx, `CREATE TABLE batch_q (k BIGINT PRIMARY KEY, v TEXT NOT NULL, n INTEGER NOT NULL)`); err != nil {
-					t.Fatal(err)
-				}
+				freshKVN(t, db, "batch_q")
 				if _, err := db.ExecContext(ctx, `INSERT INTO batch_q (k, v, n) VALUES (1, 'open', 0), (2, 'done', 0)`); err != nil {
 					t.Fatal(err)
 				}
-				tx, err := db.BeginTx(ctx, nil)
-				if err != nil {
-					t.Fatal(err)
-				}
-				defer func() { _ = tx.Rollback() }()
-				c := &counting{tx: tx}
+				tx, c := countingTx(t, db)
 				got := []int{}
-				err = db.QueryRows(ctx, c, kvCols, `INSERT INTO batch_q (k, v, n)`,
+				err := db.QueryRows(ctx, c, kvCols, `INSERT INTO batch_q (k, v, n)`,
 					`ON CONFLICT (k) DO UPDATE SET v = excluded.v, n = batch_q.n + excluded.n WHERE batch_q.v = 'open' RETURNING k`,
 					tc.rows, func(first int, chunk [][]any, res *sql.Rows) error {
 						for res.Next() {
@@ -288,4 +268,33 @@ func TestInsertRowsTypes(t *testing.T) {
 			t.Errorf("rows %v, want %s", got, want)
 		}
 	})
+}
+
+// freshKVN (re)creates table name with a BIGINT key k, a text v and a
+// counter n.
+func freshKVN(t *testing.T, db *store.DB, name string) {
+	t.Helper()
+	ctx := storetest.Ctx(t)
+	if _, err := db.ExecContext(ctx, `DROP TABLE IF EXISTS `+name); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := db.ExecContext(ctx, `CREATE TABLE `+name+` (k BIGINT PRIMARY KEY, v TEXT NOT NULL, n INTEGER NOT NULL)`); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// countingTx begins a transaction that counts its statements; it is rolled
+// back at the end of the test unless committed.
+func countingTx(t *testing.T, db *store.DB) (*sql.Tx, *counting) {
+	t.Helper()
+	tx, err := db.BeginTx(storetest.Ctx(t), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if err := tx.Rollback(); err != nil && !errors.Is(err, sql.ErrTxDone) {
+			t.Error(err)
+		}
+	})
+	return tx, &counting{tx: tx}
 }

@@ -27,12 +27,8 @@ func TestPostgresPlansEachExecution(t *testing.T) {
 func TestCommitWithoutFlush(t *testing.T) {
 	storetest.ForEachDialect(t, func(t *testing.T, db *store.DB) {
 		ctx := storetest.Ctx(t)
-		tx, err := db.BeginTx(ctx, nil)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer func() { _ = tx.Rollback() }()
-		if err := db.CommitWithoutFlush(ctx, tx); err != nil {
+		tx, c := countingTx(t, db)
+		if err := db.CommitWithoutFlush(ctx, c.tx); err != nil {
 			t.Fatal(err)
 		}
 		if db.Dialect != store.Postgres {
