@@ -186,11 +186,11 @@ func scanEntry(rows *sql.Rows, scope string) (Entry, error) {
 	if err := rows.Scan(&e.Item, &e.Slot, &e.Channel, &e.State, &e.MessageID, &e.Error, &e.Attempts, &at); err != nil {
 		return Entry{}, fmt.Errorf("outbox: %w", err)
 	}
-	t, err := time.Parse(time.RFC3339Nano, at) // written by stamp
-	if err != nil {
-		return Entry{}, fmt.Errorf("outbox: %s/%d/%s: updated_at %q: %w", scope, e.Item, e.Slot, at, err)
+	// Written by stamp; rows migrated from releases that did not write it
+	// have none, and keep a zero time.
+	if t, err := time.Parse(time.RFC3339Nano, at); err == nil {
+		e.UpdatedAt = t
 	}
-	e.UpdatedAt = t
 	return e, nil
 }
 
