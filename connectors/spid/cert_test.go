@@ -8,7 +8,6 @@ import (
 	"encoding/asn1"
 	"errors"
 	"math/big"
-	"os"
 	"strings"
 	"testing"
 	"time"
@@ -178,5 +177,4 @@ func TestFixtureCertFitsProfile(t *testing.T) {
 	if err := spid.CheckCert(cfg.Cert, time.Now()); err != nil {
 		t.Fatal(err)
 	}
-	_ = os.Getenv
 }

@@ -19,9 +19,9 @@ import (
 	"github.com/ponte-pa/ponte/workflows/onboarding"
 )
 
-// sampleTenant starts the mocks with cfg and writes the sample comune,
-// SPID and SMTP included, pointing at them.
-func sampleTenant(t *testing.T, cfg mockset.Config) (*tenant.Tenant, *mockset.Set) {
+// sampleTenant starts the mocks with cfg (stopped when the test ends) and
+// writes the sample comune, SPID and SMTP included, pointing at them.
+func sampleTenant(t *testing.T, cfg mockset.Config) *tenant.Tenant {
 	t.Helper()
 	dir := t.TempDir()
 	if cfg == nil {
@@ -44,7 +44,7 @@ func sampleTenant(t *testing.T, cfg mockset.Config) (*tenant.Tenant, *mockset.Se
 	if err != nil {
 		t.Fatal(err)
 	}
-	return ten, mocks
+	return ten
 }
 
 // ecServer serves the tenant's EC SOAP endpoint as `ponte serve` does.
@@ -70,7 +70,7 @@ func byCheck(r onboarding.Report) map[string]onboarding.Item {
 // TestSampleIsReady: the sample comune against the mocks, with its EC
 // endpoint served, passes every check.
 func TestSampleIsReady(t *testing.T) {
-	ten, _ := sampleTenant(t, nil)
+	ten := sampleTenant(t, nil)
 	c := &onboarding.Checker{PublicURL: ecServer(t, ten)}
 	r := c.All(context.Background(), ten, mustTime(t, "2026-12-02T10:00:00Z"))
 	if len(r.Items) != len(onboarding.Checks) {
@@ -102,7 +102,7 @@ func TestSampleIsReady(t *testing.T) {
 // nothing serves in a test, so the EC endpoint fails and says where it
 // looked; every other check is ok.
 func TestSampleWithoutPublicURL(t *testing.T) {
-	ten, _ := sampleTenant(t, nil)
+	ten := sampleTenant(t, nil)
 	dead := "http://" + closedAddr(t)
 	r := (&onboarding.Checker{PublicURL: dead}).All(context.Background(), ten, mustTime(t, "2026-12-02T10:00:00Z"))
 	for _, it := range r.Items {
@@ -127,7 +127,7 @@ func TestSampleWithoutPublicURL(t *testing.T) {
 // TestBrokenComune: a wrong App IO key, an unreachable GPD and a missing
 // secret file each give their failed or missing item with the next step.
 func TestBrokenComune(t *testing.T) {
-	ten, _ := sampleTenant(t, mockset.Config{
+	ten := sampleTenant(t, mockset.Config{
 		appiomock.Kind: appiomock.Options{Services: map[string]appiomock.Service{"another-key": {ID: "01HZALTRO", Allowed: true}}},
 	})
 	if err := os.Remove(filepath.Join(ten.Dir, "secrets", "smtp.password")); err != nil {

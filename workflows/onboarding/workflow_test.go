@@ -18,7 +18,7 @@ import (
 // real activity (against the sample comune and the mocks) in order, and
 // stores the run at the workflow's clock.
 func TestWorkflowRunsEveryCheckAndSaves(t *testing.T) {
-	ten, _ := sampleTenant(t, nil)
+	ten := sampleTenant(t, nil)
 	ctx := context.Background()
 	db, err := store.Open(ctx, "")
 	if err != nil {
