@@ -136,11 +136,9 @@ func (m *MemoryStore) Consume(_ context.Context, id string, seen []SeenID, now t
 	}
 	var replayed []string
 	for _, s := range seen {
-		if exp, ok := m.seen[s.ID]; ok && !now.After(exp) {
+		if !m.mark(s.ID, s.Until, now) {
 			replayed = append(replayed, s.ID)
-			continue
 		}
-		m.seen[s.ID] = s.Until
 	}
 	if replayed != nil {
 		return &ReplayError{IDs: replayed}
@@ -152,11 +150,16 @@ func (m *MemoryStore) Consume(_ context.Context, id string, seen []SeenID, now t
 func (m *MemoryStore) MarkSeen(_ context.Context, id string, until, now time.Time) (bool, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
+	return m.mark(id, until, now), nil
+}
+
+// mark records id until until unless it is live at now; m.mu is held.
+func (m *MemoryStore) mark(id string, until, now time.Time) bool {
 	if exp, ok := m.seen[id]; ok && !now.After(exp) {
-		return false, nil
+		return false
 	}
 	m.seen[id] = until
-	return true, nil
+	return true
 }
 
 // Seen implements RequestStore.
