@@ -9,7 +9,6 @@ import (
 	"slices"
 	"sync"
 	"sync/atomic"
-	"syscall"
 	"time"
 
 	"github.com/ponte-pa/ponte/connectors/spid"
@@ -86,7 +85,7 @@ func benchSPID(ctx context.Context, args []string) error {
 		return err
 	}
 	defer stopProfile()
-	cpu0 := cpuTime()
+	cpu0 := gatewaytest.ProcessCPU()
 	start := time.Now()
 	var next atomic.Int64
 	var wg sync.WaitGroup
@@ -109,7 +108,7 @@ func benchSPID(ctx context.Context, args []string) error {
 	}
 	wg.Wait()
 	wall := time.Since(start)
-	cpu := cpuTime() - cpu0
+	cpu := gatewaytest.ProcessCPU() - cpu0
 	close(errs)
 	if err := <-errs; err != nil {
 		return fmt.Errorf("login refused: %w", err)
@@ -121,15 +120,6 @@ func benchSPID(ctx context.Context, args []string) error {
 		fmt.Fprintf(stdout, "CPU per login    %s (this process: gateway and client; PostgreSQL's own work not included)\n", (cpu / time.Duration(*n)).Round(time.Microsecond))
 	}
 	return nil
-}
-
-// cpuTime is the CPU time (user+system) this process has used.
-func cpuTime() time.Duration {
-	var ru syscall.Rusage
-	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
-		return 0
-	}
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
 // tokenAlgOf is the algorithm of the first key of the SP's JWKS, the one

@@ -3,9 +3,7 @@ package gateway_test
 import (
 	"context"
 	"sync/atomic"
-	"syscall"
 	"testing"
-	"time"
 
 	"github.com/ponte-pa/ponte/internal/gateway/gatewaytest"
 	"github.com/ponte-pa/ponte/internal/store"
@@ -43,7 +41,7 @@ func BenchmarkACS(b *testing.B) {
 			b.ReportAllocs()
 			b.SetParallelism(8)
 			b.ResetTimer()
-			cpu0 := processCPU(b)
+			cpu0 := gatewaytest.ProcessCPU()
 			b.RunParallel(func(pb *testing.PB) {
 				for pb.Next() {
 					if err := ab.Login(ctx, logins[next.Add(1)-1]); err != nil {
@@ -57,19 +55,10 @@ func BenchmarkACS(b *testing.B) {
 			// processes share the cores: logins per CPU-second are logins
 			// per second per core, gateway and client included (the
 			// PostgreSQL server's own work is not).
-			if cpu := processCPU(b) - cpu0; cpu > 0 {
+			if cpu := gatewaytest.ProcessCPU() - cpu0; cpu > 0 {
 				b.ReportMetric(float64(cpu.Microseconds())/float64(b.N), "cpu-µs/op")
 				b.ReportMetric(float64(b.N)/cpu.Seconds(), "logins/cpu-s")
 			}
 		})
 	}
-}
-
-// processCPU is the CPU time (user and system) this process has used.
-func processCPU(b *testing.B) time.Duration {
-	var ru syscall.Rusage
-	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
-		b.Fatal(err)
-	}
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }

@@ -14,6 +14,7 @@ import (
 	"net/url"
 	"regexp"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/ponte-pa/ponte/connectors/spid"
@@ -264,4 +265,16 @@ func randHex(n int) string {
 	p := make([]byte, n)
 	_, _ = rand.Read(p) // crypto/rand.Read never fails
 	return hex.EncodeToString(p)
+}
+
+// ProcessCPU is the CPU time (user and system) this process has used, 0
+// when the system does not tell: the measure of logins per core that
+// BenchmarkACS and `ponte bench spid` report, which other processes sharing
+// the cores inflate far less than wall time.
+func ProcessCPU() time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
