@@ -250,41 +250,8 @@ func (a *IUVAllocator) allocateBatchOnce(ctx context.Context, org, seg string, k
 		}
 	}()
 	out := make(map[string]string, len(keys))
-	// Look up existing allocations in chunks (bounded parameter lists).
-	const chunk = 500
-	for i := 0; i < len(keys); i += chunk {
-		part := keys[i:min(i+chunk, len(keys))]
-		args := make([]any, 0, len(part)+1)
-		args = append(args, org)
-		ph := make([]string, len(part))
-		for j, k := range part {
-			args = append(args, k)
-			if a.dialect == "sqlite" {
-				ph[j] = "?"
-			} else {
-				ph[j] = "$" + strconv.Itoa(j+2)
-			}
-		}
-		first := "$1"
-		if a.dialect == "sqlite" {
-			first = "?"
-		}
-		rows, err := conn.QueryContext(ctx, `SELECT alloc_key, iuv FROM ponte_iuv_allocations WHERE org = `+first+
-			` AND alloc_key IN (`+strings.Join(ph, ",")+`)`, args...)
-		if err != nil {
-			return nil, err
-		}
-		for rows.Next() {
-			var k, iuv string
-			if err := rows.Scan(&k, &iuv); err != nil {
-				rows.Close()
-				return nil, err
-			}
-			out[k] = iuv
-		}
-		if err := rows.Close(); err != nil {
-			return nil, err
-		}
+	if err := a.allocated(ctx, conn, org, keys, out); err != nil {
+		return nil, err
 	}
 	var fresh []string
 	for _, k := range keys {
@@ -329,4 +296,55 @@ func (a *IUVAllocator) allocateBatchOnce(ctx context.Context, org, seg string, k
 	}
 	done = true
 	return out, nil
+}
+
+// allocated adds to out the IUVs already allocated to keys of org. On
+// PostgreSQL one statement takes all keys as one array parameter: its text
+// is the same whatever their number, and the server parses and plans one
+// statement, not one per 500 keys each with 500 parameters. SQLite has no
+// arrays: IN lists of at most 500 keys.
+func (a *IUVAllocator) allocated(ctx context.Context, conn *sql.Conn, org string, keys []string, out map[string]string) error {
+	if a.dialect == "postgres" {
+		rows, err := conn.QueryContext(ctx, `SELECT alloc_key, iuv FROM ponte_iuv_allocations WHERE org = $1 AND alloc_key = ANY($2)`, org, keys)
+		if err != nil {
+			return err
+		}
+		return scanAllocations(rows, out)
+	}
+	const chunk = 500
+	for i := 0; i < len(keys); i += chunk {
+		part := keys[i:min(i+chunk, len(keys))]
+		args := make([]any, 0, len(part)+1)
+		args = append(args, org)
+		for _, k := range part {
+			args = append(args, k)
+		}
+		rows, err := conn.QueryContext(ctx, `SELECT alloc_key, iuv FROM ponte_iuv_allocations WHERE org = ?
+			AND alloc_key IN (?`+strings.Repeat(",?", len(part)-1)+`)`, args...)
+		if err != nil {
+			return err
+		}
+		if err := scanAllocations(rows, out); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// scanAllocations adds rows of (alloc_key, iuv) to out and closes rows.
+func scanAllocations(rows *sql.Rows, out map[string]string) error {
+	defer rows.Close()
+	for rows.Next() {
+		var k, iuv string
+		if err := rows.Scan(&k, &iuv); err != nil {
+			return err
+		}
+		out[k] = iuv
+	}
+	// An error that ended the rows early (a connection lost mid-result)
+	// would otherwise read as keys without an IUV, to be allocated again.
+	if err := rows.Err(); err != nil {
+		return err
+	}
+	return rows.Close()
 }

@@ -204,6 +204,37 @@ func TestIUVAllocatorBatch(t *testing.T) {
 	})
 }
 
+// TestIUVAllocatorBigBatch allocates batches of more keys than one SQLite
+// statement looks up (500), some of them allocated before.
+func TestIUVAllocatorBigBatch(t *testing.T) {
+	storetest.ForEachDialect(t, func(t *testing.T, db *store.DB) {
+		a := newAllocator(t, db)
+		keys := make([]string, 1300)
+		for i := range keys {
+			keys[i] = fmt.Sprintf("k-%04d", i)
+		}
+		first, err := a.AllocateBatch(storetest.Ctx(t), "00000000001", "01", keys[:700])
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, err := a.AllocateBatch(storetest.Ctx(t), "00000000001", "01", keys)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(first) != 700 || len(got) != len(keys) {
+			t.Fatalf("batches of %d and %d keys, want 700 and %d", len(first), len(got), len(keys))
+		}
+		for k, iuv := range first {
+			if got[k] != iuv {
+				t.Errorf("key %s: %s, then %s", k, iuv, got[k])
+			}
+		}
+		if last, want := got[keys[len(keys)-1]], iuvOf(t, "01", "0000000001300"); last != want {
+			t.Errorf("last key's IUV = %s, want %s (a base for each new key, none for the known)", last, want)
+		}
+	})
+}
+
 func TestIUVAllocatorBatchConcurrentWithSingles(t *testing.T) {
 	storetest.ForEachDialect(t, func(t *testing.T, db *store.DB) {
 		as := []*IUVAllocator{newAllocator(t, db), newAllocator(t, storetest.Reopen(t, db))}
