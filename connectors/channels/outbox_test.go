@@ -340,3 +340,31 @@ func TestOutboxSlots(t *testing.T) {
 		}
 	})
 }
+
+// TestOutboxSchema checks the outbox's schema version, and its table's
+// fillfactor on PostgreSQL (room on each page for HOT updates).
+func TestOutboxSchema(t *testing.T) {
+	storetest.ForEachDialect(t, func(t *testing.T, db *store.DB) {
+		newOutbox(t, db)
+		v, err := db.Versions(storetest.Ctx(t))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if v[channels.Migrations] != 2 {
+			t.Errorf("versions %v, want %s at 2", v, channels.Migrations)
+		}
+		if db.Dialect != store.Postgres {
+			return
+		}
+		var opts string
+		if err := db.QueryRowContext(storetest.Ctx(t), `SELECT COALESCE(array_to_string(reloptions, ','), '') FROM pg_class
+			WHERE oid = 'outbox'::regclass`).Scan(&opts); err != nil {
+			t.Fatal(err)
+		}
+		if opts != "fillfactor=50" {
+			t.Errorf("outbox's options = %q, want fillfactor=50", opts)
+		}
+		// A second start finds nothing to do.
+		newOutbox(t, db)
+	})
+}

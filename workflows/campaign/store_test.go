@@ -340,8 +340,8 @@ func TestStoreUpgradesPreMigrationDatabases(t *testing.T) {
 				if err != nil {
 					t.Fatal(err)
 				}
-				if v[Migrations] != 7 || v[channels.Migrations] != 1 {
-					t.Errorf("versions %v, want %s at 7 and %s at 1", v, Migrations, channels.Migrations)
+				if v[Migrations] != 7 || v[channels.Migrations] != 2 {
+					t.Errorf("versions %v, want %s at 7 and %s at 2", v, Migrations, channels.Migrations)
 				}
 				// A second start finds nothing to do.
 				newTestStore(t, db)
