@@ -251,8 +251,7 @@ func (s *Store) ItemsByIUV(ctx context.Context, iuvs []string) ([]ItemRef, error
 		for k, v := range chunk {
 			args[k] = v
 		}
-		rows, err := s.db.QueryContext(ctx, s.db.Rebind(`SELECT campaign_id, seq, iupd, iuv, amount_cents, state
-			FROM campaign_items WHERE iuv IN (?`+strings.Repeat(",?", len(chunk)-1)+`)`), args...)
+		rows, err := s.db.QueryContext(ctx, s.db.Rebind(itemsByIUV(len(chunk))), args...)
 		if err != nil {
 			return nil, err
 		}
@@ -270,6 +269,15 @@ func (s *Store) ItemsByIUV(ctx context.Context, iuvs []string) ([]ItemRef, error
 		}
 	}
 	return out, nil
+}
+
+// itemsByIUV is ItemsByIUV's query for n IUVs. It repeats the condition of
+// the partial index campaign_items_iuv (an IUV that is not empty), without
+// which neither SQLite nor PostgreSQL (past 100 values) would use the
+// index; it also keeps an empty IUV from matching every item without one.
+func itemsByIUV(n int) string {
+	return `SELECT campaign_id, seq, iupd, iuv, amount_cents, state
+		FROM campaign_items WHERE iuv IN (?` + strings.Repeat(",?", n-1) + `) AND iuv <> ''`
 }
 
 // PublishedSeqs lists the items of a campaign with a published debt

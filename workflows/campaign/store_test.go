@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
 	"testing"
 
 	"github.com/ponte-pa/ponte/connectors/channels"
@@ -124,6 +125,14 @@ func TestStore(t *testing.T) {
 		}
 		if o := owners["IUV-1-2"]; len(owners) != 1 || o.CampaignID != c || o.Seq != 1 || o.Rata != rate[1] {
 			t.Errorf("RataByIUV = %+v", owners)
+		}
+		// An empty IUV matches no item, not those without one.
+		refs, err := st.ItemsByIUV(storetest.Ctx(t), []string{"IUV-1", "", "IUV-unknown"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(refs) != 1 || refs[0] != (ItemRef{CampaignID: c, Seq: 1, IUPD: "IUPD-1", IUV: "IUV-1", AmountCents: 10001, State: StatePublished}) {
+			t.Errorf("ItemsByIUV = %+v", refs)
 		}
 
 		// App IO and fallback.
@@ -340,12 +349,83 @@ func TestStoreUpgradesPreMigrationDatabases(t *testing.T) {
 				if err != nil {
 					t.Fatal(err)
 				}
-				if v[Migrations] != 7 || v[channels.Migrations] != 2 {
-					t.Errorf("versions %v, want %s at 7 and %s at 2", v, Migrations, channels.Migrations)
+				if v[Migrations] != 8 || v[channels.Migrations] != 2 {
+					t.Errorf("versions %v, want %s at 8 and %s at 2", v, Migrations, channels.Migrations)
 				}
 				// A second start finds nothing to do.
 				newTestStore(t, db)
 			})
 		})
 	}
+}
+
+// TestItemsByIUVUsesIndex checks that campaign_items_iuv leaves out the
+// items without an IUV and that ItemsByIUV's query can use it (on
+// PostgreSQL with sequential scans made too costly to choose, as they are
+// for a big table).
+func TestItemsByIUVUsesIndex(t *testing.T) {
+	storetest.ForEachDialect(t, func(t *testing.T, db *store.DB) {
+		newTestStore(t, db)
+		def := `SELECT sql FROM sqlite_master WHERE type = 'index' AND name = 'campaign_items_iuv'`
+		if db.Dialect == store.Postgres {
+			def = `SELECT indexdef FROM pg_indexes WHERE schemaname = current_schema() AND indexname = 'campaign_items_iuv'`
+		}
+		var idx string
+		if err := db.QueryRowContext(storetest.Ctx(t), def).Scan(&idx); err != nil {
+			t.Fatal(err)
+		}
+		if !strings.Contains(idx, "WHERE") || !strings.Contains(idx, "<>") {
+			t.Errorf("campaign_items_iuv: %s, want an index of the items with an IUV only", idx)
+		}
+
+		tx, err := db.BeginTx(storetest.Ctx(t), nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer func() {
+			if err := tx.Rollback(); err != nil {
+				t.Error(err)
+			}
+		}()
+		explain := "EXPLAIN QUERY PLAN "
+		if db.Dialect == store.Postgres {
+			explain = "EXPLAIN "
+			if _, err := tx.ExecContext(storetest.Ctx(t), `SET LOCAL enable_seqscan = off`); err != nil {
+				t.Fatal(err)
+			}
+		}
+		// More IUVs than PostgreSQL looks into to prove a partial index's
+		// condition (100).
+		args := make([]any, 150)
+		for i := range args {
+			args[i] = fmt.Sprintf("IUV-%d", i)
+		}
+		rows, err := tx.QueryContext(storetest.Ctx(t), db.Rebind(explain+itemsByIUV(len(args))), args...)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer rows.Close()
+		cols, err := rows.Columns()
+		if err != nil {
+			t.Fatal(err)
+		}
+		var plan strings.Builder
+		for rows.Next() {
+			vals := make([]any, len(cols))
+			ptrs := make([]any, len(cols))
+			for i := range vals {
+				ptrs[i] = &vals[i]
+			}
+			if err := rows.Scan(ptrs...); err != nil {
+				t.Fatal(err)
+			}
+			fmt.Fprintln(&plan, vals...)
+		}
+		if err := rows.Err(); err != nil {
+			t.Fatal(err)
+		}
+		if !strings.Contains(plan.String(), "campaign_items_iuv") {
+			t.Errorf("ItemsByIUV does not use campaign_items_iuv:\n%s", plan.String())
+		}
+	})
 }

@@ -75,8 +75,8 @@ func TestStoreUpgradesPreMigrationTables(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if v[Migrations] != 1 || v[campaign.Migrations] != 7 {
-			t.Errorf("versions %v, want %s at 1 and %s at 7", v, Migrations, campaign.Migrations)
+		if v[Migrations] != 1 || v[campaign.Migrations] != 8 {
+			t.Errorf("versions %v, want %s at 1 and %s at 8", v, Migrations, campaign.Migrations)
 		}
 	})
 }
