@@ -42,11 +42,7 @@ func TestClusterOnPostgres(t *testing.T) {
 		t.Skip("builds the ponte binary and runs a cluster of four processes")
 	}
 	admin, stateSchema := storetest.PostgresSchema(t) // skips, or fails in CI, without PostgreSQL
-	bin := filepath.Join(t.TempDir(), "ponte")
-	build := exec.Command("go", "build", "-o", bin, "../../cmd/ponte")
-	if out, err := build.CombinedOutput(); err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
-	}
+	bin := ponteBinary(t)
 
 	// Temporal's two databases, dropped at the end (after the server is
 	// killed: cleanups run last-in first-out).

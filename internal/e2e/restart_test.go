@@ -30,11 +30,7 @@ func TestServeDevResumesAfterKill(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds the ponte binary and runs it twice")
 	}
-	bin := filepath.Join(t.TempDir(), "ponte")
-	build := exec.Command("go", "build", "-o", bin, "../../cmd/ponte")
-	if out, err := build.CombinedOutput(); err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
-	}
+	bin := ponteBinary(t)
 
 	const debtors = 150
 	dir := t.TempDir()
