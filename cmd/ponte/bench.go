@@ -27,6 +27,7 @@ var benchCommands = []*command{
 	{name: "campaign", summary: "run a whole payment-notice campaign on the embedded server against the mocks (limits off) and print debtors/s, wall time, peak RSS and history size", run: benchCampaign},
 	{name: "alert", summary: "send one Protezione Civile alert to N generated residents (App IO, SMS, e-mail) on the embedded server against the mocks (limits off): time to the first 10,000 messages and to the end, peak RSS", run: benchAlert},
 	{name: "spid", summary: "log the mock IdP's citizens in at the gateway's ACS over HTTP (request registered, signed response posted, token issued) and print logins/s; GOMAXPROCS=1 for the figure per core", run: benchSPID},
+	{name: "spid-client", summary: "the load process of bench spid: post the logins it prepared to the ACS and report the CPU used (bench spid starts it)", run: benchSPIDClient},
 }
 
 func benchCampaign(ctx context.Context, args []string) error {
