@@ -2,7 +2,6 @@ package spid
 
 import (
 	"context"
-	"encoding/base64"
 	"errors"
 	"fmt"
 	"regexp"
@@ -111,13 +110,19 @@ func parseInstant(s string) (time.Time, error) {
 
 // ValidateResponse checks a base64 SAMLResponse from the HTTP-POST binding
 // in a fixed order and returns the login, or a *ValidationError.
-func (sp *SP) ValidateResponse(ctx context.Context, b64, relayState string) (_ *Login, err error) {
+func (sp *SP) ValidateResponse(ctx context.Context, b64, relayState string) (*Login, error) {
+	return sp.validateResponse(ctx, []byte(b64), relayState)
+}
+
+// validateResponse is ValidateResponse on the form's bytes, which it
+// overwrites.
+func (sp *SP) validateResponse(ctx context.Context, b64 []byte, relayState string) (_ *Login, err error) {
 	now := sp.now()
 	skew := sp.opts.ClockSkew
 	if len(b64) > sp.opts.MaxResponseBytes {
 		return nil, fail(ErrTooLarge, "%d bytes", len(b64))
 	}
-	raw, err := base64.StdEncoding.DecodeString(strings.Join(strings.Fields(b64), ""))
+	raw, err := decodeResponse(b64)
 	if err != nil || len(raw) == 0 {
 		return nil, fail(ErrMalformed, "not base64")
 	}

@@ -303,11 +303,18 @@ func (sp *SP) handleLogin(w http.ResponseWriter, r *http.Request) {
 
 func (sp *SP) handleACS(w http.ResponseWriter, r *http.Request) {
 	r.Body = http.MaxBytesReader(w, r.Body, int64(sp.opts.MaxResponseBytes)+4096)
-	if err := r.ParseForm(); err != nil {
-		sp.reject(w, fail(ErrTooLarge, "form: %v", err))
+	buf := formBufs.Get().(*bytes.Buffer)
+	defer putFormBuf(buf)
+	form, err := readACSForm(r, buf)
+	if errors.Is(err, errFormTooLarge) {
+		sp.reject(w, fail(ErrTooLarge, "form over %d bytes", sp.opts.MaxResponseBytes+4096))
 		return
 	}
-	login, err := sp.ValidateResponse(r.Context(), r.PostForm.Get("SAMLResponse"), r.PostForm.Get("RelayState"))
+	if err != nil {
+		sp.reject(w, fail(ErrMalformed, "form: %v", err))
+		return
+	}
+	login, err := sp.validateResponse(r.Context(), form.Response, form.RelayState)
 	if err != nil {
 		sp.reject(w, err)
 		return
