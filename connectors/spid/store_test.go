@@ -376,35 +376,7 @@ func TestReplayCacheQueryPlan(t *testing.T) {
 		if _, err := db.ExecContext(storetest.Ctx(t), `ANALYZE spid_seen`); err != nil {
 			t.Fatal(err)
 		}
-		q := `EXPLAIN QUERY PLAN DELETE FROM spid_seen WHERE expires_at < ?`
-		if db.Dialect == store.Postgres {
-			q = `EXPLAIN DELETE FROM spid_seen WHERE expires_at < $1`
-		}
-		rows, err := db.QueryContext(storetest.Ctx(t), q, now+100)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer rows.Close()
-		cols, err := rows.Columns()
-		if err != nil {
-			t.Fatal(err)
-		}
-		var plan []string
-		for rows.Next() {
-			vals := make([]any, len(cols))
-			ptrs := make([]any, len(cols))
-			for i := range vals {
-				ptrs[i] = &vals[i]
-			}
-			if err := rows.Scan(ptrs...); err != nil {
-				t.Fatal(err)
-			}
-			plan = append(plan, fmt.Sprint(vals[len(vals)-1]))
-		}
-		if err := rows.Err(); err != nil {
-			t.Fatal(err)
-		}
-		text := strings.Join(plan, "\n")
+		text := storetest.Plan(t, db, db.Dialect, `DELETE FROM spid_seen WHERE expires_at < ?`, now+100)
 		t.Logf("%s plan of the sweep:\n%s", db.Dialect, text)
 		if !strings.Contains(text, "spid_seen_expires_at") {
 			t.Errorf("the sweep does not use the expires_at index:\n%s", text)

@@ -387,9 +387,7 @@ func TestItemsByIUVUsesIndex(t *testing.T) {
 				t.Error(err)
 			}
 		}()
-		explain := "EXPLAIN QUERY PLAN "
 		if db.Dialect == store.Postgres {
-			explain = "EXPLAIN "
 			if _, err := tx.ExecContext(storetest.Ctx(t), `SET LOCAL enable_seqscan = off`); err != nil {
 				t.Fatal(err)
 			}
@@ -400,32 +398,9 @@ func TestItemsByIUVUsesIndex(t *testing.T) {
 		for i := range args {
 			args[i] = fmt.Sprintf("IUV-%d", i)
 		}
-		rows, err := tx.QueryContext(storetest.Ctx(t), db.Rebind(explain+itemsByIUV(len(args))), args...)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer rows.Close()
-		cols, err := rows.Columns()
-		if err != nil {
-			t.Fatal(err)
-		}
-		var plan strings.Builder
-		for rows.Next() {
-			vals := make([]any, len(cols))
-			ptrs := make([]any, len(cols))
-			for i := range vals {
-				ptrs[i] = &vals[i]
-			}
-			if err := rows.Scan(ptrs...); err != nil {
-				t.Fatal(err)
-			}
-			fmt.Fprintln(&plan, vals...)
-		}
-		if err := rows.Err(); err != nil {
-			t.Fatal(err)
-		}
-		if !strings.Contains(plan.String(), "campaign_items_iuv") {
-			t.Errorf("ItemsByIUV does not use campaign_items_iuv:\n%s", plan.String())
+		plan := storetest.Plan(t, tx, db.Dialect, itemsByIUV(len(args)), args...)
+		if !strings.Contains(plan, "campaign_items_iuv") {
+			t.Errorf("ItemsByIUV does not use campaign_items_iuv:\n%s", plan)
 		}
 	})
 }

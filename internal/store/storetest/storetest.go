@@ -10,6 +10,7 @@ package storetest
 import (
 	"context"
 	"crypto/rand"
+	"database/sql"
 	"encoding/hex"
 	"fmt"
 	"os"
@@ -191,4 +192,45 @@ func NewSchemaName(t testing.TB) string {
 		t.Fatal(err)
 	}
 	return fmt.Sprintf("ponte_test_%d_%s", os.Getpid(), hex.EncodeToString(b))
+}
+
+// Querier is a *store.DB's or a *sql.Tx's QueryContext.
+type Querier interface {
+	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
+}
+
+// Plan is the query plan of q (written with '?' placeholders) on the
+// dialect, as text: EXPLAIN QUERY PLAN on SQLite, EXPLAIN on PostgreSQL,
+// the columns of each row of the answer on a line.
+func Plan(t testing.TB, q Querier, dialect, query string, args ...any) string {
+	t.Helper()
+	explain := "EXPLAIN QUERY PLAN "
+	if dialect == store.Postgres {
+		explain = "EXPLAIN "
+	}
+	rows, err := q.QueryContext(Ctx(t), store.Rebind(dialect, explain+query), args...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rows.Close()
+	cols, err := rows.Columns()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var plan strings.Builder
+	for rows.Next() {
+		vals := make([]any, len(cols))
+		ptrs := make([]any, len(cols))
+		for i := range vals {
+			ptrs[i] = &vals[i]
+		}
+		if err := rows.Scan(ptrs...); err != nil {
+			t.Fatal(err)
+		}
+		fmt.Fprintln(&plan, vals...)
+	}
+	if err := rows.Err(); err != nil {
+		t.Fatal(err)
+	}
+	return plan.String()
 }
