@@ -390,50 +390,45 @@ func TestReplayCacheQueryPlan(t *testing.T) {
 // the two IDs of each of the 20,000 logins before. CPU per op is this
 // process's (the PostgreSQL server's is not included).
 func BenchmarkSQLStoreLogin(b *testing.B) {
-	for _, d := range []struct {
-		name string
-		db   func(testing.TB) *store.DB
-	}{{store.SQLite, storetest.SQLite}, {store.Postgres, storetest.Postgres}} {
-		b.Run(d.name, func(b *testing.B) {
-			ctx := context.Background()
-			s, err := spid.NewSQLStore(ctx, d.db(b))
-			if err != nil {
-				b.Fatal(err)
-			}
-			b.Cleanup(func() {
-				if err := s.Close(); err != nil {
-					b.Error(err)
-				}
-			})
-			login := func(i int) error {
-				now := time.Now()
-				id := fmt.Sprintf("_%d%s", i, strings.Repeat("0", 24))
-				p := spid.PendingRequest{ID: id, IdP: "https://idp.example", Level: 2, IssueInstant: now,
-					Expires: now.Add(10 * time.Minute), RelayState: "rs" + id, ReturnTo: "/t/x/app/"}
-				if err := s.Put(ctx, p); err != nil {
-					return err
-				}
-				if _, err := s.Pending(ctx, id, now); err != nil {
-					return err
-				}
-				until := now.Add(time.Hour)
-				return s.Consume(ctx, id, []spid.SeenID{{ID: "r" + id, Until: until}, {ID: "a" + id, Until: until}}, now)
-			}
-			for i := range 20000 {
-				if err := login(-1 - i); err != nil {
-					b.Fatal(err)
-				}
-			}
-			b.ResetTimer()
-			cpu0 := gatewaytest.ProcessCPU()
-			for i := 0; b.Loop(); i++ {
-				if err := login(i); err != nil {
-					b.Fatal(err)
-				}
-			}
-			if cpu := gatewaytest.ProcessCPU() - cpu0; cpu > 0 {
-				b.ReportMetric(float64(cpu.Microseconds())/float64(b.N), "cpu-µs/op")
+	storetest.ForEachDialectB(b, func(b *testing.B, db *store.DB) {
+		ctx := context.Background()
+		s, err := spid.NewSQLStore(ctx, db)
+		if err != nil {
+			b.Fatal(err)
+		}
+		b.Cleanup(func() {
+			if err := s.Close(); err != nil {
+				b.Error(err)
 			}
 		})
-	}
+		login := func(i int) error {
+			now := time.Now()
+			id := fmt.Sprintf("_%d%s", i, strings.Repeat("0", 24))
+			p := spid.PendingRequest{ID: id, IdP: "https://idp.example", Level: 2, IssueInstant: now,
+				Expires: now.Add(10 * time.Minute), RelayState: "rs" + id, ReturnTo: "/t/x/app/"}
+			if err := s.Put(ctx, p); err != nil {
+				return err
+			}
+			if _, err := s.Pending(ctx, id, now); err != nil {
+				return err
+			}
+			until := now.Add(time.Hour)
+			return s.Consume(ctx, id, []spid.SeenID{{ID: "r" + id, Until: until}, {ID: "a" + id, Until: until}}, now)
+		}
+		for i := range 20000 {
+			if err := login(-1 - i); err != nil {
+				b.Fatal(err)
+			}
+		}
+		b.ResetTimer()
+		cpu0 := gatewaytest.ProcessCPU()
+		for i := 0; b.Loop(); i++ {
+			if err := login(i); err != nil {
+				b.Fatal(err)
+			}
+		}
+		if cpu := gatewaytest.ProcessCPU() - cpu0; cpu > 0 {
+			b.ReportMetric(float64(cpu.Microseconds())/float64(b.N), "cpu-µs/op")
+		}
+	})
 }

@@ -53,6 +53,13 @@ func ForEachDialect(t *testing.T, f func(t *testing.T, db *store.DB)) {
 	t.Run(store.Postgres, func(t *testing.T) { f(t, Postgres(t)) })
 }
 
+// ForEachDialectB is ForEachDialect for a benchmark.
+func ForEachDialectB(b *testing.B, f func(b *testing.B, db *store.DB)) {
+	b.Helper()
+	b.Run(store.SQLite, func(b *testing.B) { f(b, SQLite(b)) })
+	b.Run(store.Postgres, func(b *testing.B) { f(b, Postgres(b)) })
+}
+
 // SQLite opens a new SQLite file database in the test's temporary
 // directory, closed at the end of the test.
 func SQLite(t testing.TB) *store.DB {
