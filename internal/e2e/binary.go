@@ -32,12 +32,3 @@ func ponteBinary(t *testing.T) string {
 	}
 	return binary.path
 }
-
-// TestMain removes the binary ponteBinary built.
-func TestMain(m *testing.M) {
-	code := m.Run()
-	if binary.dir != "" {
-		_ = os.RemoveAll(binary.dir) // a temporary directory; the OS cleans up what stays
-	}
-	os.Exit(code)
-}
