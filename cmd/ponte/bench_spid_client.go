@@ -42,11 +42,10 @@ type loadResult struct {
 
 // loadProcess is a running `bench spid-client`.
 type loadProcess struct {
-	cmd   *exec.Cmd
-	in    io.WriteCloser
-	out   *bufio.Reader
-	n     int
-	stopd bool
+	cmd *exec.Cmd
+	in  io.WriteCloser
+	out *bufio.Reader
+	n   int
 }
 
 // startLoadProcess writes the logins to a file in work and starts the load
@@ -116,12 +115,12 @@ func (p *loadProcess) run() (time.Duration, error) {
 	return time.Duration(r.CPUNs), nil
 }
 
-// stop closes the process's input (it exits) and waits for it.
+// stop closes the process's input (it exits) and waits for it, unless it
+// was waited for already.
 func (p *loadProcess) stop() {
-	if p.stopd {
+	if p.cmd.ProcessState != nil {
 		return
 	}
-	p.stopd = true
 	_ = p.in.Close()
 	_ = p.cmd.Wait() // its report, or its stderr, already said what went wrong
 }
