@@ -81,25 +81,12 @@ func docBytes(el *etree.Element) ([]byte, error) {
 var errDTD = errors.New("document contains a DTD or entity declaration")
 
 // parseStrict parses outside XML, refusing DTDs and entity declarations
-// before the parser sees them.
+// before the parser sees them (parseXML refuses them too, and much else).
 func parseStrict(b []byte) (*etree.Document, error) {
 	if hasDeclaration(b) {
 		return nil, errDTD
 	}
-	doc := etree.NewDocument()
-	doc.ReadSettings.Permissive = false
-	if err := doc.ReadFromBytes(b); err != nil {
-		return nil, err
-	}
-	if doc.Root() == nil {
-		return nil, errors.New("empty document")
-	}
-	for _, t := range doc.Child {
-		if _, ok := t.(*etree.Directive); ok {
-			return nil, errDTD
-		}
-	}
-	return doc, nil
+	return parseXML(b)
 }
 
 // hasDeclaration reports whether b contains "<!DOCTYPE" or "<!ENTITY" in
