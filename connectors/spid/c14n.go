@@ -6,6 +6,7 @@ import (
 	"io"
 	"slices"
 	"strings"
+	"sync"
 
 	"github.com/beevik/etree"
 )
@@ -47,13 +48,23 @@ type excC14N struct {
 	rendered []binding // what output ancestors declared, innermost last
 	buf      []byte
 	err      error
+
+	// Scratch space of the element being written, reused by the next.
+	decls []binding
+	attrs []attrNS
 }
+
+// c14ns recycles canonicalizers with their buffers: a response's four
+// canonicalizations otherwise grew about 30 KB of buffers a login.
+var c14ns = sync.Pool{New: func() any { return &excC14N{buf: make([]byte, 0, 8192)} }}
 
 // canonicalize writes the exclusive canonical form of el (without its
 // descendant skip, which may be nil) to w. The namespace declarations of
 // el's ancestors are in scope, as the recommendation requires of a subtree.
 func canonicalize(w io.Writer, el, skip *etree.Element, prefixList string, comments bool) error {
-	c := &excC14N{w: w, skip: skip, comments: comments}
+	c := c14ns.Get().(*excC14N)
+	c.w, c.skip, c.comments = w, skip, comments
+	defer c.release()
 	for _, p := range strings.Fields(prefixList) {
 		if c.inclusive == nil {
 			c.inclusive = map[string]bool{}
@@ -77,6 +88,20 @@ func canonicalize(w io.Writer, el, skip *etree.Element, prefixList string, comme
 		_, c.err = c.w.Write(c.buf)
 	}
 	return c.err
+}
+
+// release empties c, dropping its references into the document, and
+// returns it to the pool unless a huge element grew its buffer.
+func (c *excC14N) release() {
+	if cap(c.buf) > 1<<16 {
+		return
+	}
+	clear(c.inScope[:cap(c.inScope)])
+	clear(c.rendered[:cap(c.rendered)])
+	clear(c.decls[:cap(c.decls)])
+	clear(c.attrs[:cap(c.attrs)])
+	*c = excC14N{buf: c.buf[:0], inScope: c.inScope[:0], rendered: c.rendered[:0], decls: c.decls[:0], attrs: c.attrs[:0]}
+	c14ns.Put(c)
 }
 
 // declare pushes el's namespace declarations onto the in-scope stack.
@@ -144,7 +169,7 @@ func (c *excC14N) element(el *etree.Element) {
 	// prefix, its attributes' prefixes) and, as in inclusive
 	// canonicalization, the in-scope prefixes of the InclusiveNamespaces
 	// list, each unless the nearest output ancestor rendered the same.
-	var decls []binding
+	decls := c.decls[:0]
 	want := func(prefix string) {
 		if prefix == "xml" || slices.ContainsFunc(decls, func(b binding) bool { return b.prefix == prefix }) {
 			return
@@ -161,7 +186,7 @@ func (c *excC14N) element(el *etree.Element) {
 		decls = append(decls, binding{prefix, uri})
 	}
 	want(el.Space)
-	attrs := make([]attrNS, 0, len(el.Attr))
+	attrs := c.attrs[:0]
 	for _, a := range el.Attr {
 		if a.Space == "xmlns" || (a.Space == "" && a.Key == "xmlns") {
 			continue
@@ -214,6 +239,8 @@ func (c *excC14N) element(el *etree.Element) {
 		c.buf = append(c.buf, '"')
 	}
 	c.buf = append(c.buf, '>')
+	// The children reuse the scratch space (with whatever it grew to).
+	c.decls, c.attrs = decls[:0], attrs[:0]
 	for _, t := range el.Child {
 		switch t := t.(type) {
 		case *etree.Element:
