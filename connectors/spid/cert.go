@@ -4,8 +4,10 @@
 // technical rules (see shared/docs/spid-sp-rules.md), and a short-lived JWT
 // handed to the municipal application, which never sees SAML.
 //
-// XML is parsed with github.com/beevik/etree and signatures are made and
-// verified with github.com/russellhaering/goxmldsig; IdP metadata is decoded
+// Outside XML is parsed into github.com/beevik/etree trees by a strict
+// parser of the package's own (xmlparse.go) and signatures on it are
+// verified over the package's own exclusive C14N (c14n.go); Ponte's own
+// signatures are made with github.com/russellhaering/goxmldsig. IdP metadata is decoded
 // with github.com/crewjam/saml's types. crewjam's ServiceProvider is not used
 // for responses because it accepts unsigned assertions in signed responses and
 // misses several SPID checks.
