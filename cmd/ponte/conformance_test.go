@@ -48,7 +48,7 @@ func TestConformanceRun(t *testing.T) {
 	if code := run(args, &out, &errOut); code != exitOK {
 		t.Fatalf("exit %d\n%s%s", code, out.String(), errOut.String())
 	}
-	for _, s := range []string{"PASS  verify/ok  [", "SKIP  verify/wrong-broker", "PASS  nodo-ec: 15 passed, 0 failed, 2 skipped of 17 cases", "(conforme: 15 superati"} {
+	for _, s := range []string{"PASS  verify/ok  [", "SKIP  verify/wrong-broker", "PASS  nodo-ec: 16 passed, 0 failed, 2 skipped of 18 cases", "(conforme: 16 superati"} {
 		if !strings.Contains(out.String(), s) {
 			t.Errorf("output lacks %q:\n%s", s, out.String())
 		}
@@ -57,7 +57,7 @@ func TestConformanceRun(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !strings.Contains(string(b), `<testsuite name="nodo-ec `) || !strings.Contains(string(b), `tests="17" failures="0" skipped="2"`) {
+	if !strings.Contains(string(b), `<testsuite name="nodo-ec `) || !strings.Contains(string(b), `tests="18" failures="0" skipped="2"`) {
 		t.Errorf("JUnit report:\n%s", b)
 	}
 

@@ -157,6 +157,12 @@ func TestRepliesConformToTheSchema(t *testing.T) {
 		{"DTD", "paVerifyPaymentNotice", `<!DOCTYPE x [<!ENTITY a "b">]>` + verifyReq(nav1), 200, "paVerifyPaymentNoticeRes", nodo.CodeSintassiExtraXSD, nil},
 		{"SOAP 1.2", "", soap12, 500, "Fault", "soapenv:VersionMismatch", nil},
 		{"SOAP 1.2 with a SOAPAction", "paVerifyPaymentNotice", soap12, 500, "Fault", "soapenv:VersionMismatch", nil},
+		{"header entry to be understood", "paVerifyPaymentNotice", strings.Replace(verifyReq(nav1), "<soapenv:Header/>",
+			`<soapenv:Header><wsse:Security xmlns:wsse="http://docs.oasis-open.org/wss/2004/01/oasis-200401-wss-wssecurity-secext-1.0.xsd" soapenv:mustUnderstand="1"/></soapenv:Header>`, 1),
+			500, "Fault", "soapenv:MustUnderstand", func(t *testing.T, r string) { mustContain(t, r, "Security") }},
+		{"header entry that may be ignored", "paVerifyPaymentNotice", strings.Replace(verifyReq(nav1), "<soapenv:Header/>",
+			`<soapenv:Header><t:Trace xmlns:t="urn:example:trace">abc</t:Trace></soapenv:Header>`, 1),
+			200, "paVerifyPaymentNoticeRes", "", nil},
 		{"unknown operation", "", soapReq("paFooReq", hdr(org, broker, statn)), 500, "Fault", "soapenv:Client", func(t *testing.T, r string) {
 			mustContain(t, r, "paFooReq")
 		}},

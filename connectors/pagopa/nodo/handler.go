@@ -79,7 +79,8 @@ func soapActionOp(v string) string {
 // the contract wants (the WSDL declares no wsdl:fault). What is not a
 // paForNode request at all gets a SOAP 1.1 Fault with HTTP 500 (SOAP 1.1
 // §6.2): Client for unknown operations and unreadable envelopes,
-// VersionMismatch for SOAP 1.2.
+// VersionMismatch for SOAP 1.2, MustUnderstand for a header entry marked
+// mustUnderstand.
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if r.Method != http.MethodPost {
 		w.Header().Set("Allow", http.MethodPost)
@@ -109,6 +110,13 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			h.log.Info("nodo request refused: not SOAP 1.1", "namespace", vm.Namespace)
 			h.writeSOAPFault(w, http.StatusInternalServerError, "VersionMismatch",
 				"this endpoint speaks SOAP 1.1 (envelope namespace "+NSSOAP+"), not "+vm.Namespace)
+			return
+		}
+		var mu *MustUnderstandError
+		if errors.As(err, &mu) {
+			h.log.Info("nodo request refused: a header entry must be understood", "header", mu.Header.Space+" "+mu.Header.Local)
+			h.writeSOAPFault(w, http.StatusInternalServerError, "MustUnderstand",
+				"header entry {"+mu.Header.Space+"}"+mu.Header.Local+" is marked mustUnderstand: this endpoint understands no SOAP header entries (paForNode carries everything in the Body)")
 			return
 		}
 		var se *SyntaxError

@@ -317,7 +317,8 @@ func TestParseRequestAcceptsDocExampleShape(t *testing.T) {
 }
 
 // FuzzParseRequest: whatever arrives, the parser answers a *SyntaxError
-// with a PAA_SINTASSI_* code or a *VersionMismatchError, or a request of
+// with a PAA_SINTASSI_* code, a *VersionMismatchError or a
+// *MustUnderstandError, or a request of
 // exactly one operation that passes the schema, with its header set.
 func FuzzParseRequest(f *testing.F) {
 	f.Add([]byte(verifyXML(org, nav1)))
@@ -334,7 +335,8 @@ func FuzzParseRequest(f *testing.F) {
 		if err != nil {
 			var se *nodo.SyntaxError
 			var vm *nodo.VersionMismatchError
-			if errors.As(err, &vm) {
+			var mu *nodo.MustUnderstandError
+			if errors.As(err, &vm) || errors.As(err, &mu) {
 				return
 			}
 			if !errors.As(err, &se) || (se.Code != nodo.CodeSintassiXSD && se.Code != nodo.CodeSintassiExtraXSD) {

@@ -309,11 +309,22 @@ func (e *VersionMismatchError) Error() string {
 	return "nodo: envelope namespace " + e.Namespace + " is not SOAP 1.1"
 }
 
+// MustUnderstandError is a request with a SOAP Header entry for this
+// endpoint marked mustUnderstand="1": paForNode defines no header entries,
+// so the endpoint understands none and answers a SOAP 1.1 MustUnderstand
+// fault (SOAP 1.1 §4.2.3, §4.4.1) instead of processing the Body as if the
+// entry were not there.
+type MustUnderstandError struct{ Header xml.Name }
+
+func (e *MustUnderstandError) Error() string {
+	return fmt.Sprintf("nodo: SOAP header entry {%s}%s must be understood, and this endpoint understands no header entries", e.Header.Space, e.Header.Local)
+}
+
 // ParseRequest parses a SOAP 1.1 envelope carrying one of the operations of
 // the WSDL and checks it against the paForNode schema (every element,
 // order, length, pattern and enumeration; pafornode). Errors are
-// *SyntaxError (Op "" when the body names no operation of the contract), or
-// *VersionMismatchError for a SOAP 1.2 envelope.
+// *SyntaxError (Op "" when the body names no operation of the contract),
+// *VersionMismatchError for a SOAP 1.2 envelope, or *MustUnderstandError.
 func ParseRequest(body []byte) (*Request, error) {
 	if m := forbiddenMarkup(body); m != "" {
 		return nil, &SyntaxError{Code: CodeSintassiExtraXSD, Msg: fmt.Sprintf("markup %q is not allowed (no DTD or entity declarations)", m)}
@@ -323,6 +334,10 @@ func ParseRequest(body []byte) (*Request, error) {
 		var ve *pafornode.VersionError
 		if errors.As(err, &ve) {
 			return nil, &VersionMismatchError{Namespace: ve.Namespace}
+		}
+		var mu *pafornode.MustUnderstandError
+		if errors.As(err, &mu) {
+			return nil, &MustUnderstandError{Header: mu.Header}
 		}
 		return nil, xsdErr("", "%v", err)
 	}

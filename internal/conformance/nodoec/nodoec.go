@@ -323,6 +323,12 @@ func (s *suite) cases() []conformance.Case {
 				body := bytes.Replace(s.verifyReq(c.ec, c.broker, c.station, c.nav), []byte(pafornode.NSSOAP11), []byte(pafornode.NSSOAP12), 1)
 				return s.wantSOAPFault(ctx, tg, `application/soap+xml; charset=utf-8; action="paVerifyPaymentNotice"`, "", body, "VersionMismatch")
 			}),
+		kase("soap/must-understand", srcSOAP+" §4.2.3, §4.4.1: a Header entry for the endpoint marked mustUnderstand=\"1\", which paForNode does not define, is answered with a MustUnderstand Fault, HTTP 500, not processed as if it were absent",
+			func(ctx context.Context, tg *conformance.Target) error {
+				body := bytes.Replace(s.verifyReq(c.ec, c.broker, c.station, c.nav), []byte("<soapenv:Header/>"),
+					[]byte(`<soapenv:Header><wsse:Security xmlns:wsse="http://docs.oasis-open.org/wss/2004/01/oasis-200401-wss-wssecurity-secext-1.0.xsd" soapenv:mustUnderstand="1"/></soapenv:Header>`), 1)
+				return s.wantSOAPFault(ctx, tg, "text/xml; charset=utf-8", opVerify, body, "MustUnderstand")
+			}),
 		kase("sendRTV2/ok", srcXSD+" paSendRTV2Response: the receipt of the activated payment is outcome OK",
 			func(ctx context.Context, tg *conformance.Target) error {
 				if s.payment == nil {

@@ -173,10 +173,11 @@ func TestOptionErrors(t *testing.T) {
 	}
 }
 
-// broken is an EC endpoint with three defects in front of Ponte's: a KO
+// broken is an EC endpoint with four defects in front of Ponte's: a KO
 // for an unknown notice carries an empty paymentList (which the schema
-// forbids), a body that is not XML gets a bare HTTP 500 error page, and a
-// duplicate receipt gets PAA_SYSTEM_ERROR instead of PAA_RECEIPT_DUPLICATA.
+// forbids), a body that is not XML gets a bare HTTP 500 error page, a
+// duplicate receipt gets PAA_SYSTEM_ERROR instead of PAA_RECEIPT_DUPLICATA,
+// and header entries are ignored, mustUnderstand or not.
 type broken struct {
 	next       http.Handler
 	unknownNAV string
@@ -192,6 +193,7 @@ func (b broken) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "Internal Server Error", http.StatusInternalServerError)
 		return
 	}
+	body = bytes.ReplaceAll(body, []byte(` soapenv:mustUnderstand="1"`), nil)
 	r.Body = io.NopCloser(bytes.NewReader(body))
 	rec := httptest.NewRecorder()
 	b.next.ServeHTTP(rec, r)
@@ -218,6 +220,7 @@ func TestBrokenECFailsCaseByCase(t *testing.T) {
 		"verify/unknown-notice": "paVerifyPaymentNoticeRes breaks 1 rule(s): paVerifyPaymentNoticeRes/paymentList: tns:ctPaymentOptionsDescriptionListPA: required element paymentOptionDescription is missing",
 		"soap/malformed":        `Content-Type "text/plain; charset=utf-8", want text/xml`,
 		"sendRTV2/duplicate":    "paSendRTV2: outcome KO with faultCode PAA_SYSTEM_ERROR",
+		"soap/must-understand":  "the Body holds paVerifyPaymentNoticeRes, want a SOAP 1.1 Fault MustUnderstand",
 	}
 	for _, r := range rep.Results {
 		msg, bad := want[r.Case.Name]
@@ -237,7 +240,7 @@ func TestBrokenECFailsCaseByCase(t *testing.T) {
 	if err := rep.WriteJUnit(&junit); err != nil {
 		t.Fatal(err)
 	}
-	for _, s := range []string{`failures="3"`, `<testcase name="soap/malformed" classname="conformance.nodo-ec"`, "rule: SOAP 1.1 §4.4, §6.2"} {
+	for _, s := range []string{`failures="4"`, `<testcase name="soap/malformed" classname="conformance.nodo-ec"`, "rule: SOAP 1.1 §4.4, §6.2"} {
 		if !strings.Contains(junit.String(), s) {
 			t.Errorf("JUnit report lacks %q:\n%s", s, junit.String())
 		}

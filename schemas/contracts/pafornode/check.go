@@ -62,6 +62,38 @@ func (e *VersionError) Error() string {
 	return fmt.Sprintf("envelope namespace %q is not SOAP 1.1 (%s)", e.Namespace, NSSOAP11)
 }
 
+// MustUnderstandError is a Header entry addressed to this node and marked
+// mustUnderstand="1" (SOAP 1.1 §4.2.3). paForNode carries everything in
+// the Body and defines no header entries, so none is understood: the
+// message must fail with a MustUnderstand fault (§4.4.1) rather than be
+// processed as if the entry were not there.
+type MustUnderstandError struct{ Header xml.Name }
+
+func (e *MustUnderstandError) Error() string {
+	return fmt.Sprintf("header entry {%s}%s is marked mustUnderstand, and paForNode defines no header entries", e.Header.Space, e.Header.Local)
+}
+
+// actorNext is the SOAP 1.1 actor URI of the first node that receives the
+// message (§4.2.2): this one.
+const actorNext = "http://schemas.xmlsoap.org/soap/actor/next"
+
+// mustUnderstand reports whether a Header entry is for this node (no actor,
+// which means the ultimate recipient, or the "next" actor) and must be
+// understood. SOAP 1.1 allows "0" and "1"; "true", SOAP 1.2's spelling, is
+// taken as "1": refusing is the safe reading.
+func mustUnderstand(h *node) bool {
+	mu, actor := "", ""
+	for _, a := range h.attrs {
+		switch a.Name {
+		case xml.Name{Space: NSSOAP11, Local: "mustUnderstand"}:
+			mu = strings.TrimSpace(a.Value)
+		case xml.Name{Space: NSSOAP11, Local: "actor"}:
+			actor = strings.TrimSpace(a.Value)
+		}
+	}
+	return (mu == "1" || mu == "true") && (actor == "" || actor == actorNext)
+}
+
 // node is an element of the document: its name, attributes, element
 // children and the text directly inside it.
 type node struct {
@@ -149,11 +181,19 @@ func ReadEnvelope(data []byte) (*Body, error) {
 		return nil, errors.New("text inside the Envelope")
 	}
 	kids := root.children
+	var header *node
 	if len(kids) > 0 && kids[0].name == (xml.Name{Space: NSSOAP11, Local: "Header"}) {
-		kids = kids[1:]
+		header, kids = kids[0], kids[1:]
 	}
 	if len(kids) != 1 || kids[0].name != (xml.Name{Space: NSSOAP11, Local: "Body"}) {
 		return nil, errors.New("the Envelope must hold an optional Header and then one Body")
+	}
+	if header != nil {
+		for _, h := range header.children {
+			if mustUnderstand(h) {
+				return nil, &MustUnderstandError{Header: h.name}
+			}
+		}
 	}
 	body := kids[0]
 	if strings.TrimSpace(body.text.String()) != "" {

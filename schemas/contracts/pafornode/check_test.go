@@ -110,6 +110,31 @@ func TestReadEnvelope(t *testing.T) {
 	if _, err := pafornode.ReadEnvelope([]byte(soap12)); !errors.As(err, &ve) || ve.Namespace != pafornode.NSSOAP12 {
 		t.Errorf("SOAP 1.2: %v", err)
 	}
+	// Header entries: refused when addressed to this node and marked
+	// mustUnderstand (SOAP 1.1 §4.2.3), read past otherwise.
+	for _, c := range []struct {
+		name, header string
+		refused      bool
+	}{
+		{"mustUnderstand 1", `<x:Auth xmlns:x="urn:x" soapenv:mustUnderstand="1"/>`, true},
+		{"mustUnderstand true", `<x:Auth xmlns:x="urn:x" soapenv:mustUnderstand="true"/>`, true},
+		{"actor next", `<x:Auth xmlns:x="urn:x" soapenv:mustUnderstand="1" soapenv:actor="http://schemas.xmlsoap.org/soap/actor/next"/>`, true},
+		{"second entry", `<x:Trace xmlns:x="urn:x"/><x:Auth xmlns:x="urn:x" soapenv:mustUnderstand="1"/>`, true},
+		{"mustUnderstand 0", `<x:Auth xmlns:x="urn:x" soapenv:mustUnderstand="0"/>`, false},
+		{"unqualified attribute", `<x:Auth xmlns:x="urn:x" mustUnderstand="1"/>`, false},
+		{"another actor", `<x:Auth xmlns:x="urn:x" soapenv:mustUnderstand="1" soapenv:actor="urn:some-proxy"/>`, false},
+		{"plain entry", `<x:Trace xmlns:x="urn:x">id</x:Trace>`, false},
+	} {
+		in := strings.Replace(env(verifyKO), "<soapenv:Header/>", "<soapenv:Header>"+c.header+"</soapenv:Header>", 1)
+		_, err := pafornode.ReadEnvelope([]byte(in))
+		var mu *pafornode.MustUnderstandError
+		switch {
+		case c.refused && (!errors.As(err, &mu) || mu.Header.Local != "Auth" || mu.Header.Space != "urn:x"):
+			t.Errorf("%s: got %v, want a MustUnderstandError for {urn:x}Auth", c.name, err)
+		case !c.refused && err != nil:
+			t.Errorf("%s: %v", c.name, err)
+		}
+	}
 	var ue *pafornode.UnknownElementError
 	if _, err := pafornode.CheckEnvelope([]byte(env(`<pafn:paFooReq/>`))); !errors.As(err, &ue) || ue.Name.Local != "paFooReq" {
 		t.Errorf("unknown element: %v", err)
