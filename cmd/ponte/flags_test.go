@@ -57,7 +57,7 @@ func TestEverySubcommandHasItsOwnFlags(t *testing.T) {
 		"reconcile status":    with(cluster, "tenant", "periodic"),
 		"reconcile stop":      with(cluster, "tenant"),
 		"source check":        {"tenant", "source", "tenants", "reject-report", "show"},
-		"onboard import":      {"extra", "region", "province", "out", "force"},
+		"onboard import":      {"extra", "region", "province", "out", "force", "spid-url", "spid-key-bits", "spid-registry-cert", "spid-registry-url", "spid-idp-metadata"},
 		"onboard check":       {"tenant", "all", "tenants", "out", "state", "public-url", "checks", "guide"},
 		"onboard history":     {"tenant", "state"},
 		"notice nav":          {"aux", "segregation", "app-code", "base", "ec", "amount"},

@@ -35,6 +35,19 @@ type Options struct {
 	Out      string // directory of the tenant configs (default "tenants")
 	Force    bool   // overwrite configs that differ from the generated ones
 	Category string // IndicePA Codice_Categoria to import (default L6, comuni)
+	// SPIDURL, when set, is the public https URL of the gateway serving the
+	// comuni: each gets its SPID/CIE SP (sp.yaml, key and certificate) and
+	// the spid block of its config (spid.go).
+	SPIDURL string
+	// SPIDKeyBits is the size of the SP keys generated (default 3072).
+	SPIDKeyBits int
+	// The IdPs the comuni trust, at least one of the two with SPIDURL:
+	// AgID's signed registry, verified with the certificate in this PEM
+	// file (at SPIDRegistryURL, default DefaultSPIDRegistryURL), and/or
+	// IdP metadata files or URLs.
+	SPIDRegistryCert string
+	SPIDRegistryURL  string
+	SPIDIdPMetadata  []string
 }
 
 // Status of one generated config.
@@ -55,6 +68,12 @@ type FileResult struct {
 	Status  Status
 	Diff    string // unified diff from the file on disk to the generated one (Changed, Overwritten)
 	Secrets []string
+	// The SPID SP's sp.yaml (with Options.SPIDURL): where, what became of
+	// it as Status says of the config, and whether a key pair was made.
+	SPPath   string
+	SPStatus Status
+	SPDiff   string
+	KeyMade  bool
 }
 
 // Result is what Import did.
@@ -160,6 +179,9 @@ func Import(ctx context.Context, opts Options) (Result, error) {
 	}
 	if opts.Category == "" {
 		opts.Category = CategoryComuni
+	}
+	if err := checkSPIDOptions(opts); err != nil {
+		return res, err
 	}
 	if opts.Region != "" && opts.Province != "" {
 		return res, &FileError{Rule: "options", IT: "indicare --region oppure --province, non entrambi", EN: "give --region or --province, not both"}
@@ -313,6 +335,10 @@ func Import(ctx context.Context, opts Options) (Result, error) {
 			res.Refused++
 			res.Errors = append(res.Errors, errs...)
 			continue
+		}
+		for _, re := range cfg.spidProblems {
+			re.File, re.IPACode = opts.File, e.IPACode
+			res.Errors = append(res.Errors, re)
 		}
 		res.Valid++
 		switch fr.Status {

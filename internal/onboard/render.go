@@ -23,15 +23,18 @@ const (
 // config is a tenant config as written: the fields of tenant.schema.json in
 // the order people read them.
 type config struct {
-	ID         string   `yaml:"id"`
-	Name       name     `yaml:"name"`
-	IPACode    string   `yaml:"ipaCode"`
-	FiscalCode string   `yaml:"fiscalCode"`
-	PagoPA     pagopa   `yaml:"pagopa"`
-	AppIO      appio    `yaml:"appio"`
-	Channels   []email  `yaml:"channels,omitempty"`
-	Sources    any      `yaml:"sources,omitempty"`
-	secrets    []string // the secret references, listed in the header comment
+	ID           string     `yaml:"id"`
+	Name         name       `yaml:"name"`
+	IPACode      string     `yaml:"ipaCode"`
+	FiscalCode   string     `yaml:"fiscalCode"`
+	PagoPA       pagopa     `yaml:"pagopa"`
+	AppIO        appio      `yaml:"appio"`
+	Channels     []email    `yaml:"channels,omitempty"`
+	Sources      any        `yaml:"sources,omitempty"`
+	SPID         *spidRef   `yaml:"spid,omitempty"`
+	secrets      []string   // the secret references, listed in the header comment
+	sp           *spFile    // the SPID SP to generate with it (Options.SPIDURL)
+	spidProblems []RowError // why the row gives no SP (the config goes without)
 }
 
 type name struct {
@@ -252,6 +255,19 @@ func buildConfig(e Entity, x *extraFile, xr *extraRow, opts Options) (*config, [
 		}
 		c.Sources = src
 	}
+
+	// SPID/CIE Service Provider
+	// A comune whose row cannot give an SP still gets its config, without
+	// the spid block: the problems are reported, the comune not refused.
+	if opts.SPIDURL != "" && len(errs) == 0 {
+		sp, spErrs := buildSP(e, c, opts.SPIDURL)
+		c.spidProblems = spErrs
+		if sp != nil {
+			_, _, key := spPaths(c.ID)
+			c.sp, c.SPID = sp, spidBlock(c.ID, opts)
+			c.secrets = append(c.secrets, "file:"+filepath.ToSlash(key)+" (generated with its certificate when absent)")
+		}
+	}
 	return c, errs
 }
 
@@ -308,9 +324,14 @@ func render(c *config, e Entity) ([]byte, error) {
 			fmt.Fprintf(&b, "#   %s\n", s)
 		}
 	}
-	enc := yaml.NewEncoder(&b)
+	return appendYAML(&b, c)
+}
+
+// appendYAML appends v as YAML (2-space indent) to the header in b.
+func appendYAML(b *bytes.Buffer, v any) ([]byte, error) {
+	enc := yaml.NewEncoder(b)
 	enc.SetIndent(2)
-	if err := enc.Encode(c); err != nil {
+	if err := enc.Encode(v); err != nil {
 		return nil, err
 	}
 	if err := enc.Close(); err != nil {
@@ -330,33 +351,47 @@ func write(c *config, e Entity, opts Options) (FileResult, []RowError, error) {
 	if err != nil {
 		return fr, nil, err
 	}
+	if c.sp != nil {
+		st, diff, made, err := writeSP(c.sp, e, c.ID, opts)
+		if err != nil {
+			return fr, []RowError{{File: opts.File, Line: e.Line, IPACode: e.IPACode, Rule: "spid-files", IT: "file dell'SP SPID: " + err.Error(), EN: "SPID SP files: " + err.Error()}}, nil
+		}
+		fr.SPPath, fr.SPStatus, fr.SPDiff, fr.KeyMade = filepath.Join(opts.Out, c.SPID.SPConfig), st, diff, made
+	}
 	if _, err := tenant.LoadBytes(path, data); err != nil {
 		return fr, configErrors(err, opts.File, e), nil
 	}
-	old, err := os.ReadFile(path)
-	switch {
-	case errors.Is(err, os.ErrNotExist):
-		fr.Status = Written
-	case err != nil:
-		return fr, nil, err
-	case bytes.Equal(old, data):
-		fr.Status = Unchanged
-		return fr, nil, nil
-	default:
-		fr.Diff = UnifiedDiff(path+" (on disk)", path+" (from IndicePA)", string(old), string(data))
-		if !opts.Force {
-			fr.Status = Changed
-			return fr, nil, nil
-		}
-		fr.Status = Overwritten
-	}
-	if err := writeFileAtomic(path, data); err != nil {
+	st, diff, err := writeGenerated(path, data, opts.Force, "(from IndicePA)")
+	fr.Status, fr.Diff = st, diff
+	if err != nil || st == Unchanged || st == Changed {
 		return fr, nil, err
 	}
 	if _, err := tenant.Load(path); err != nil {
 		return fr, configErrors(err, opts.File, e), nil
 	}
 	return fr, nil, nil
+}
+
+// writeGenerated compares a generated file with the one at path and writes
+// it when new, or when it differs and force is set. The diff goes from the
+// file on disk to the generated one.
+func writeGenerated(path string, data []byte, force bool, label string) (Status, string, error) {
+	old, err := os.ReadFile(path)
+	st, diff := Written, ""
+	switch {
+	case errors.Is(err, os.ErrNotExist):
+	case err != nil:
+		return "", "", err
+	case bytes.Equal(old, data):
+		return Unchanged, "", nil
+	default:
+		diff = UnifiedDiff(path+" (on disk)", path+" "+label, string(old), string(data))
+		if !force {
+			return Changed, diff, nil
+		}
+		st = Overwritten
+	}
+	return st, diff, writeFileAtomic(path, data)
 }
 
 // configErrors reports the problems tenant.Load found in a generated config

@@ -25,7 +25,7 @@ var guides = map[string]guide{
 		missing: Text{IT: "Mettere ogni segreto nel file o nella variabile indicata (una riga, permessi 0600).", EN: "Put each secret in the file or variable named (one line, mode 0600)."},
 		failed:  Text{IT: "Correggere il riferimento al segreto (env:NOME o file:percorso).", EN: "Fix the secret reference (env:NAME or file:path)."}},
 	CheckSPIDMetadata: {anchor: "spid", ask: askInHouse,
-		missing: Text{IT: "Configurare l'SP SPID/CIE: `ponte spid keygen`, poi spid.spConfig nella configurazione.", EN: "Configure the SPID/CIE SP: `ponte spid keygen`, then spid.spConfig in the config."},
+		missing: Text{IT: "Configurare l'SP SPID/CIE: `ponte onboard import --spid-url` per molti comuni insieme, oppure `ponte spid keygen` e spid.spConfig nella configurazione.", EN: "Configure the SPID/CIE SP: `ponte onboard import --spid-url` for many comuni at once, or `ponte spid keygen` and spid.spConfig in the config."},
 		failed:  Text{IT: "Rigenerare chiave e certificato con `ponte spid keygen` e correggere sp.yaml secondo le regole indicate; poi rinviare il metadata ad AgID.", EN: "Regenerate key and certificate with `ponte spid keygen` and fix sp.yaml by the rules named; then send the metadata to AgID again."}},
 	CheckSPIDIdPs: {anchor: "spid", ask: askAgID,
 		missing: Text{IT: "Indicare gli IdP: spid.registry (registro AgID) o spid.idpMetadata.", EN: "Name the IdPs: spid.registry (AgID's registry) or spid.idpMetadata."},
