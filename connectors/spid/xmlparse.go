@@ -416,9 +416,7 @@ func (p *xmlParser) cdata(el *etree.Element) error {
 		data = strings.ReplaceAll(strings.ReplaceAll(data, "\r\n", "\n"), "\r", "\n")
 	}
 	p.i += end + len("]]>")
-	if data != "" {
-		addText(el, data)
-	}
+	addText(el, data) // even empty, as etree's reader does
 	return nil
 }
 
