@@ -87,6 +87,11 @@ func (p *xmlParser) document(doc *etree.Element) error {
 	for {
 		p.skipSpace()
 		r := p.rest()
+		if ok, err := p.misc(doc, r, false); err != nil {
+			return err
+		} else if ok {
+			continue
+		}
 		switch {
 		case r == "":
 			if !root {
@@ -95,16 +100,6 @@ func (p *xmlParser) document(doc *etree.Element) error {
 			return nil
 		case r[0] != '<':
 			return p.fail("text outside the root element")
-		case strings.HasPrefix(r, "<?"):
-			if err := p.procInst(doc, false); err != nil {
-				return err
-			}
-		case strings.HasPrefix(r, "<!--"):
-			if err := p.comment(doc); err != nil {
-				return err
-			}
-		case strings.HasPrefix(r, "<!"):
-			return errDTD
 		case strings.HasPrefix(r, "</"):
 			return p.fail("end tag without a start tag")
 		case root:
@@ -146,6 +141,11 @@ func (p *xmlParser) element(parent *etree.Element) error {
 				return err
 			}
 			r := p.rest()
+			if ok, err := p.misc(cur, r, true); err != nil {
+				return err
+			} else if ok {
+				continue
+			}
 			switch {
 			case r == "":
 				return p.fail("unexpected end of document: <%s> is not closed", stack[len(stack)-1].qname)
@@ -168,20 +168,6 @@ func (p *xmlParser) element(parent *etree.Element) error {
 				if len(stack) > 0 {
 					cur = stack[len(stack)-1].el
 				}
-			case strings.HasPrefix(r, "<!--"):
-				if err := p.comment(cur); err != nil {
-					return err
-				}
-			case strings.HasPrefix(r, "<![CDATA["):
-				if err := p.cdata(cur); err != nil {
-					return err
-				}
-			case strings.HasPrefix(r, "<!"):
-				return errDTD
-			case strings.HasPrefix(r, "<?"):
-				if err := p.procInst(cur, false); err != nil {
-					return err
-				}
 			default:
 				break content
 			}
@@ -190,6 +176,24 @@ func (p *xmlParser) element(parent *etree.Element) error {
 			return nil
 		}
 	}
+}
+
+// misc reads what may stand between elements, at r (the parser's rest):
+// a comment or a processing instruction, and inside an element a CDATA
+// section, into a new child of el. It reports false when r starts none of
+// them. Any other "<!" is a declaration: errDTD.
+func (p *xmlParser) misc(el *etree.Element, r string, inElement bool) (bool, error) {
+	switch {
+	case strings.HasPrefix(r, "<?"):
+		return true, p.procInst(el, false)
+	case strings.HasPrefix(r, "<!--"):
+		return true, p.comment(el)
+	case inElement && strings.HasPrefix(r, "<![CDATA["):
+		return true, p.cdata(el)
+	case strings.HasPrefix(r, "<!"):
+		return true, errDTD
+	}
+	return false, nil
 }
 
 // startTag reads "<name attrs>" or "<name attrs/>" into a new child of
