@@ -361,7 +361,7 @@ func write(c *config, e Entity, opts Options) (FileResult, []RowError, error) {
 	if _, err := tenant.LoadBytes(path, data); err != nil {
 		return fr, configErrors(err, opts.File, e), nil
 	}
-	st, diff, err := writeGenerated(path, data, opts.Force, "(from IndicePA)")
+	st, diff, err := writeGenerated(path, data, opts.Force)
 	fr.Status, fr.Diff = st, diff
 	if err != nil || st == Unchanged || st == Changed {
 		return fr, nil, err
@@ -375,7 +375,7 @@ func write(c *config, e Entity, opts Options) (FileResult, []RowError, error) {
 // writeGenerated compares a generated file with the one at path and writes
 // it when new, or when it differs and force is set. The diff goes from the
 // file on disk to the generated one.
-func writeGenerated(path string, data []byte, force bool, label string) (Status, string, error) {
+func writeGenerated(path string, data []byte, force bool) (Status, string, error) {
 	old, err := os.ReadFile(path)
 	st, diff := Written, ""
 	switch {
@@ -385,7 +385,7 @@ func writeGenerated(path string, data []byte, force bool, label string) (Status,
 	case bytes.Equal(old, data):
 		return Unchanged, "", nil
 	default:
-		diff = UnifiedDiff(path+" (on disk)", path+" "+label, string(old), string(data))
+		diff = UnifiedDiff(path+" (on disk)", path+" (from IndicePA)", string(old), string(data))
 		if !force {
 			return Changed, diff, nil
 		}

@@ -241,6 +241,6 @@ func writeSP(sp *spFile, e Entity, id string, opts Options) (status Status, diff
 	if err := os.MkdirAll(filepath.Dir(confPath), 0o755); err != nil {
 		return "", "", keyMade, err
 	}
-	status, diff, err = writeGenerated(confPath, data, opts.Force, "(from IndicePA)")
+	status, diff, err = writeGenerated(confPath, data, opts.Force)
 	return status, diff, keyMade, err
 }
